@@ -1,0 +1,5 @@
+"""Allow ``python -m wildloop`` (used by tests and subprocess workers)."""
+
+from wildloop.cli.app import main
+
+main()

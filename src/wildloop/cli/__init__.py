@@ -1,0 +1,1 @@
+"""The `wildloop` command line: thin commands over the same services as the web app."""

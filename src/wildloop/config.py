@@ -1,0 +1,112 @@
+"""Project settings: ``wildloop.toml`` in the project folder, validated by pydantic.
+
+The file is the source of truth for classes (with stable ids), split ratios, the sequence gap,
+thresholds and the database URL. ``WILDLOOP_DATABASE_URL`` overrides the URL, so one project
+folder can point at PostgreSQL in CI without editing the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wildloop.atomic import write_text_atomic
+from wildloop.domain.classes import ClassDef, ClassMap
+from wildloop.domain.splits import SplitRatios
+from wildloop.errors import BadInput
+
+CONFIG_FILE = "wildloop.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassEntry(_Section):
+    id: int = Field(ge=0)
+    name: str
+
+
+class SplitSettings(_Section):
+    train: float = 0.70
+    val: float = 0.15
+    test: float = 0.15
+    salt: str = Field(default="wildloop", description="changes every split; set once at init")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSettings:
+        SplitRatios(self.train, self.val, self.test)
+        return self
+
+    def ratios(self) -> SplitRatios:
+        return SplitRatios(self.train, self.val, self.test)
+
+
+class IngestSettings(_Section):
+    sequence_gap_seconds: float = Field(default=10.0, gt=0)
+    on_bad_exif: Literal["fail", "fallback"] = "fail"
+    max_image_pixels: int = Field(default=178_956_970, gt=0)
+    workers: int = Field(default=0, ge=0, description="0 = one per CPU core")
+
+
+class ThresholdSettings(_Section):
+    store: float = Field(default=0.05, ge=0, le=1, description="predictions below are not kept")
+    default: float = Field(default=0.25, ge=0, le=1, description="shown as detections")
+    review: float = Field(default=0.5, ge=0, le=1, description="below this goes to review")
+    per_class: dict[str, float] = Field(default_factory=dict)
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+
+
+class ProjectConfig(_Section):
+    name: str
+    modality: Literal["image", "audio"] = "image"
+    classes: list[ClassEntry]
+    splits: SplitSettings = Field(default_factory=SplitSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @field_validator("classes")
+    @classmethod
+    def _valid_classes(cls, value: list[ClassEntry]) -> list[ClassEntry]:
+        if not value:
+            raise ValueError("a project needs at least one class")
+        ClassMap(ClassDef(c.id, c.name) for c in value)
+        return value
+
+    def class_map(self) -> ClassMap:
+        return ClassMap(ClassDef(c.id, c.name) for c in self.classes)
+
+    def database_url(self, root: Path) -> str:
+        """The URL in effect: the environment, then the file, then SQLite in the project."""
+        url = os.environ.get("WILDLOOP_DATABASE_URL") or self.database.url
+        return url or f"sqlite:///{(root / 'wildloop.db').resolve()}"
+
+
+def load_config(root: Path) -> ProjectConfig:
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise BadInput(
+            f"{root} is not a wildloop project (no {CONFIG_FILE}); "
+            "create one with `wildloop init DIR --name NAME --classes a,b,c`"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return ProjectConfig.model_validate(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        raise BadInput(f"{path} has invalid settings:\n{exc}") from exc
+
+
+def save_config(root: Path, config: ProjectConfig) -> None:
+    data = config.model_dump(mode="json", exclude_defaults=False)
+    write_text_atomic(root / CONFIG_FILE, tomli_w.dumps(data))

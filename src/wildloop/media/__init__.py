@@ -1,0 +1,1 @@
+"""Getting media into a project: scanning, probing, ingest and sequence grouping."""

@@ -1,0 +1,273 @@
+"""Image ingest: files in, media rows out, every bad file recorded with its reason.
+
+Streams in batches (memory stays flat for 100k files), probes files in a thread pool (hashing
+and Pillow decoding release the GIL), writes each batch in one short transaction, then groups
+the new frames into sequences with frozen splits. Re-ingest is idempotent: known good paths
+are skipped, failed ones are tried again, duplicate content is reported, never stored twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from wildloop.domain.capture_time import TimeSource
+from wildloop.errors import BadInput
+from wildloop.media.probe import IMAGE_SUFFIXES, MediaRejected, ProbedImage, ProbeRules, probe_image
+from wildloop.media.scan import count_files, iter_files
+from wildloop.media.sequencing import SequenceCache, assign_sequences
+from wildloop.project import Project
+from wildloop.store.tables import Camera, Media
+from wildloop.store.types import utcnow
+
+BATCH_SIZE = 256
+# Every media row written by ingest sets exactly these columns (executemany needs one shape).
+_ROW_COLUMNS = (
+    "path",
+    "kind",
+    "camera_id",
+    "ingested_at",
+    "status",
+    "error",
+    "sha256",
+    "bytes",
+    "width",
+    "height",
+    "captured_at",
+    "captured_at_source",
+    "exif_make",
+    "exif_model",
+    "sequence_id",
+    "split",
+)
+EXAMPLES_KEPT = 1000
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One file to ingest, with what the caller already knows about it."""
+
+    path: Path
+    camera: str
+    sequence_key: str | None = None
+    captured_at: datetime | None = None
+
+
+@dataclass
+class IngestReport:
+    scanned: int = 0
+    added: int = 0
+    skipped: int = 0
+    retried: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    sequences_created: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    duplicate_examples: list[tuple[str, str]] = field(default_factory=list)
+
+    def record_failure(self, path: str, reason: str) -> None:
+        self.failed += 1
+        if len(self.failures) < EXAMPLES_KEPT:
+            self.failures.append((path, reason))
+
+    def record_failure_path(self, path: Path, reason: str) -> None:
+        self.record_failure(str(path), reason)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "scanned": self.scanned,
+            "added": self.added,
+            "skipped": self.skipped,
+            "retried": self.retried,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "sequences_created": self.sequences_created,
+            "failures": [{"path": p, "reason": r} for p, r in self.failures],
+            "duplicate_examples": [{"path": p, "same_as": o} for p, o in self.duplicate_examples],
+        }
+
+
+def ingest_paths(
+    project: Project,
+    sources: list[Path],
+    camera: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every image under ``sources``; the camera is ``camera`` or each file's folder."""
+    missing = [str(s) for s in sources if not s.exists()]
+    if missing:
+        raise BadInput(f"no such file or folder: {', '.join(missing)}")
+    report = IngestReport()
+    total = count_files(sources, IMAGE_SUFFIXES)
+    files = iter_files(sources, IMAGE_SUFFIXES, on_error=report.record_failure_path)
+    items = (IngestItem(path=p, camera=camera or p.parent.name) for p in files)
+    return ingest_items(project, items, total=total, progress=progress, report=report)
+
+
+def ingest_items(
+    project: Project,
+    items: Iterable[IngestItem],
+    total: int | None = None,
+    progress: Progress | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Ingest the given items in batches, then group new frames into sequences."""
+    report = report or IngestReport()
+    rules = ProbeRules(
+        max_pixels=project.config.ingest.max_image_pixels,
+        exif_errors_fail=project.config.ingest.on_bad_exif == "fail",
+    )
+    workers = project.config.ingest.workers or os.cpu_count() or 1
+    cameras = _CameraCache()
+    sequences = SequenceCache(project.config.splits.ratios(), project.config.splits.salt)
+    touched_cameras: set[int] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
+        for batch in _batches(iter(items), BATCH_SIZE):
+            with project.db.session() as session:
+                touched_cameras |= _ingest_batch(
+                    session, batch, rules, pool, cameras, sequences, report
+                )
+            if progress:
+                progress(report.scanned, total)
+    report.sequences_created = assign_sequences(project, touched_cameras)
+    return report
+
+
+def _batches(items: Iterator[IngestItem], size: int) -> Iterator[list[IngestItem]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _ingest_batch(
+    session: Session,
+    batch: list[IngestItem],
+    rules: ProbeRules,
+    pool: ThreadPoolExecutor,
+    cameras: _CameraCache,
+    sequences: SequenceCache,
+    report: IngestReport,
+) -> set[int]:
+    report.scanned += len(batch)
+    paths = [str(item.path) for item in batch]
+    known = dict(
+        session.execute(select(Media.path, Media.status).where(Media.path.in_(paths))).all()
+    )
+    todo = [item for item in batch if known.get(str(item.path)) not in ("ok", "duplicate")]
+    report.skipped += len(batch) - len(todo)
+    results = list(pool.map(lambda item: _probe(item.path, rules), todo))
+
+    new_hashes = [r.sha256 for r in results if isinstance(r, ProbedImage)]
+    owners = dict(
+        session.execute(
+            select(Media.sha256, Media.path).where(
+                Media.sha256.in_(new_hashes), Media.status == "ok"
+            )
+        ).all()
+    )
+    rows: list[dict[str, object]] = []
+    touched: set[int] = set()
+    now = utcnow()
+    for item, result in zip(todo, results, strict=True):
+        camera = cameras.get(session, item.camera)
+        row = _row(item, result, camera, owners, report, now)
+        if row["status"] == "ok":
+            owners[str(row["sha256"])] = str(item.path)
+            if item.sequence_key is None:
+                touched.add(camera.id)
+            else:
+                sequence = sequences.get(session, item.sequence_key, camera.id)
+                row["sequence_id"], row["split"] = sequence.id, sequence.split
+        if str(item.path) in known:
+            report.retried += 1
+            session.execute(update(Media).where(Media.path == str(item.path)).values(**row))
+        else:
+            rows.append(row)
+    if rows:
+        session.execute(insert(Media), rows)
+    report.added += sum(1 for r in rows if r["status"] == "ok")
+    return touched
+
+
+def _probe(path: Path, rules: ProbeRules) -> ProbedImage | MediaRejected:
+    try:
+        return probe_image(path, rules)
+    except MediaRejected as exc:
+        return exc
+
+
+def _row(
+    item: IngestItem,
+    result: ProbedImage | MediaRejected,
+    camera: Camera,
+    owners: dict[str, str],
+    report: IngestReport,
+    now: datetime,
+) -> dict[str, object]:
+    base: dict[str, object] = dict.fromkeys(_ROW_COLUMNS)
+    base |= {"path": str(item.path), "kind": "image", "camera_id": camera.id, "ingested_at": now}
+    if isinstance(result, MediaRejected):
+        report.record_failure(str(item.path), result.reason)
+        return {
+            **base,
+            "status": "failed",
+            "error": result.reason,
+            "sha256": result.sha256,
+            "bytes": result.size,
+        }
+    if result.sha256 in owners:
+        original = owners[result.sha256]
+        report.duplicates += 1
+        if len(report.duplicate_examples) < EXAMPLES_KEPT:
+            report.duplicate_examples.append((str(item.path), original))
+        return {
+            **base,
+            "status": "duplicate",
+            "sha256": result.sha256,
+            "bytes": result.size,
+            "error": f"same content as {original}; not ingested twice",
+        }
+    captured, source = result.captured_at, result.time_source
+    if item.captured_at is not None:
+        captured, source = item.captured_at, TimeSource.IMPORT
+    return {
+        **base,
+        "status": "ok",
+        "error": None,
+        "sha256": result.sha256,
+        "bytes": result.size,
+        "width": result.width,
+        "height": result.height,
+        "captured_at": captured + timedelta(seconds=camera.clock_offset_seconds),
+        "captured_at_source": str(source),
+        "exif_make": result.exif_make,
+        "exif_model": result.exif_model,
+    }
+
+
+class _CameraCache:
+    """Cameras by name, created on first sight, fetched once per ingest."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, Camera] = {}
+
+    def get(self, session: Session, name: str) -> Camera:
+        camera = self._by_name.get(name)
+        if camera is None:
+            camera = session.scalar(select(Camera).where(Camera.name == name))
+            if camera is None:
+                camera = Camera(name=name, clock_offset_seconds=0)
+                session.add(camera)
+                session.flush()
+            session.expunge(camera)
+            self._by_name[name] = camera
+        return camera

@@ -1,0 +1,123 @@
+"""Putting ingested frames into sequences and giving each new sequence its frozen split.
+
+Time-gap grouping runs per camera over frames that have no sequence yet, in time order, with
+the camera's existing sequences loaded so late frames extend a burst instead of starting a
+new one. A sequence's split is set when it is created and never changed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from wildloop.domain.sequences import SequenceSpan, group_frames
+from wildloop.domain.splits import SplitRatios, assign_split
+from wildloop.project import Project
+from wildloop.store.tables import Camera, Media, MediaSequence
+
+UPDATE_BATCH = 5000
+
+
+class SequenceCache:
+    """Sequences by explicit key (an imported seq_id), created on first sight."""
+
+    def __init__(self, ratios: SplitRatios, salt: str) -> None:
+        self._ratios, self._salt = ratios, salt
+        self._by_key: dict[str, MediaSequence] = {}
+
+    def get(self, session: Session, key: str, camera_id: int | None) -> MediaSequence:
+        sequence = self._by_key.get(key)
+        if sequence is None:
+            sequence = session.scalar(select(MediaSequence).where(MediaSequence.key == key))
+            if sequence is None:
+                split = assign_split(key, self._ratios, self._salt)
+                sequence = MediaSequence(key=key, camera_id=camera_id, split=str(split))
+                session.add(sequence)
+                session.flush()
+            session.expunge(sequence)
+            self._by_key[key] = sequence
+        return sequence
+
+
+def assign_sequences(project: Project, camera_ids: Iterable[int]) -> int:
+    """Group unsequenced good frames of these cameras; return how many sequences were made."""
+    settings = project.config
+    created = 0
+    for camera_id in sorted(camera_ids):
+        with project.db.session() as session:
+            created += _assign_camera(
+                session,
+                camera_id,
+                settings.ingest.sequence_gap_seconds,
+                settings.splits.ratios(),
+                settings.splits.salt,
+            )
+    return created
+
+
+def _assign_camera(
+    session: Session, camera_id: int, gap: float, ratios: SplitRatios, salt: str
+) -> int:
+    camera_name = session.scalar(select(Camera.name).where(Camera.id == camera_id)) or "?"
+    stored = session.execute(
+        select(
+            MediaSequence.id,
+            MediaSequence.key,
+            MediaSequence.split,
+            MediaSequence.started_at,
+            MediaSequence.ended_at,
+        )
+        .where(MediaSequence.camera_id == camera_id, MediaSequence.started_at.is_not(None))
+        .order_by(MediaSequence.started_at)
+    ).all()
+    split_of = {row.id: row.split for row in stored}
+    existing = [
+        SequenceSpan(ref=r.id, start=r.started_at, end=r.ended_at, key=r.key) for r in stored
+    ]
+    before = {span.ref: (span.start, span.end) for span in existing}
+    frames = session.execute(
+        select(Media.id, Media.captured_at)
+        .where(
+            Media.camera_id == camera_id,
+            Media.status == "ok",
+            Media.sequence_id.is_(None),
+            Media.captured_at.is_not(None),
+        )
+        .order_by(Media.captured_at, Media.id)
+    ).tuples()
+    assignments = list(group_frames(camera_name, frames, existing, gap))
+    if not assignments:
+        return 0
+
+    new_spans = [span for span in existing if span.ref is None]
+    for span in new_spans:
+        split = str(assign_split(span.key, ratios, salt))
+        span.ref = session.execute(
+            insert(MediaSequence)
+            .values(
+                key=span.key,
+                camera_id=camera_id,
+                started_at=span.start,
+                ended_at=span.end,
+                split=split,
+            )
+            .returning(MediaSequence.id)
+        ).scalar_one()
+        split_of[span.ref] = split
+    for span in existing:
+        if span.ref in before and before[span.ref] != (span.start, span.end):
+            session.execute(
+                update(MediaSequence)
+                .where(MediaSequence.id == span.ref)
+                .values(started_at=span.start, ended_at=span.end)
+            )
+    rows = [
+        {"id": a.media_id, "sequence_id": a.span.ref, "split": split_of[a.span.ref]}
+        for a in assignments
+        if a.span.ref is not None
+    ]
+    for start in range(0, len(rows), UPDATE_BATCH):
+        session.execute(update(Media), rows[start : start + UPDATE_BATCH])
+    return len(new_spans)

@@ -1,0 +1,1 @@
+"""Human labels: saving them with history and conflict checks, and review queues."""

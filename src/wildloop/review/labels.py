@@ -1,0 +1,157 @@
+"""Saving a person's labels for a media item: a new immutable revision, never an overwrite.
+
+The optimistic check is one conditional UPDATE on ``media.label_revision``: when two people
+save the same item from the same revision, exactly one wins and the other gets a Conflict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wildloop import audit
+from wildloop.domain.boxes import Box
+from wildloop.domain.classes import ClassMap
+from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
+from wildloop.errors import BadInput, Conflict, NotFound
+from wildloop.store.tables import LabelBox, LabelRevision, Media, User
+
+
+def save_labels(
+    session: Session,
+    media_id: int,
+    labels: LabelSet,
+    *,
+    author_id: int,
+    classes: ClassMap,
+    expected_revision: int | None,
+    source: str = "review",
+    action: str = "labels.save",
+) -> LabelRevision:
+    """Store ``labels`` as the next revision of the item; ``expected_revision=None`` skips
+    the conflict check (importers), any other value must equal the current revision."""
+    for value in labels.boxes:
+        if value.class_id is not None and value.class_id not in {c.id for c in classes}:
+            raise BadInput(f"unknown class id {value.class_id}; project classes: {classes.names}")
+    current = session.execute(
+        select(Media.label_revision, Media.status).where(Media.id == media_id)
+    ).one_or_none()
+    if current is None:
+        raise NotFound(f"media {media_id} does not exist")
+    if current.status != "ok":
+        raise BadInput(f"media {media_id} failed ingest and cannot be labelled")
+    base = current.label_revision if expected_revision is None else expected_revision
+    claimed = session.execute(
+        update(Media)
+        .where(Media.id == media_id, Media.label_revision == base)
+        .values(label_revision=base + 1, reviewed=True)
+    ).rowcount
+    if claimed != 1:
+        raise _conflict(session, media_id, base)
+    previous = current_labels(session, media_id, revision=base) if base else None
+    revision = LabelRevision(
+        media_id=media_id,
+        revision=base + 1,
+        author_id=author_id,
+        empty=labels.empty,
+        note=labels.note,
+        source=source,
+        content_hash=labels.content_hash(),
+        boxes=[_box_row(v) for v in labels.boxes],
+    )
+    session.add(revision)
+    session.flush()
+    audit.record(
+        session,
+        actor_id=author_id,
+        action=action,
+        entity="media",
+        entity_id=media_id,
+        before=describe(previous, classes) if previous else None,
+        after=describe(labels, classes) | {"revision": base + 1},
+    )
+    return revision
+
+
+def current_labels(session: Session, media_id: int, revision: int | None = None) -> LabelSet | None:
+    """The label set at ``revision`` (default: the current one), or None if never labelled."""
+    if revision is None:
+        revision = session.scalar(select(Media.label_revision).where(Media.id == media_id)) or 0
+    if not revision:
+        return None
+    row = session.scalar(
+        select(LabelRevision).where(
+            LabelRevision.media_id == media_id, LabelRevision.revision == revision
+        )
+    )
+    return to_label_set(row) if row else None
+
+
+def to_label_set(row: LabelRevision) -> LabelSet:
+    return LabelSet(
+        boxes=tuple(
+            LabelBoxValue(
+                box=Box(b.x or 0.0, b.y or 0.0, b.w or 0.0, b.h or 0.0),
+                class_id=b.class_id,
+                corrects_prediction_id=b.corrects_prediction_id,
+                invalid_reason=InvalidReason(b.invalid_reason) if b.invalid_reason else None,
+                missed=b.missed,
+                false_positive=b.false_positive,
+            )
+            for b in row.boxes
+        ),
+        empty=row.empty,
+        note=row.note,
+    )
+
+
+def describe(labels: LabelSet, classes: ClassMap) -> dict[str, Any]:
+    """A JSON-friendly summary for the audit log and the API."""
+    return {
+        "empty": labels.empty,
+        "note": labels.note,
+        "boxes": [
+            {
+                "class": classes.name_of(b.class_id) if b.class_id is not None else None,
+                "box": [round(v, 5) for v in (b.box.x, b.box.y, b.box.w, b.box.h)],
+                "invalid_reason": b.invalid_reason,
+                "missed": b.missed,
+                "false_positive": b.false_positive,
+                "corrects_prediction_id": b.corrects_prediction_id,
+            }
+            for b in labels.boxes
+        ],
+    }
+
+
+def _box_row(value: LabelBoxValue) -> LabelBox:
+    return LabelBox(
+        class_id=value.class_id,
+        x=value.box.x,
+        y=value.box.y,
+        w=value.box.w,
+        h=value.box.h,
+        corrects_prediction_id=value.corrects_prediction_id,
+        invalid_reason=str(value.invalid_reason) if value.invalid_reason else None,
+        missed=value.missed,
+        false_positive=value.false_positive,
+    )
+
+
+def _conflict(session: Session, media_id: int, expected: int) -> Conflict:
+    latest = session.execute(
+        select(LabelRevision.revision, LabelRevision.created_at, User.username)
+        .join(User, User.id == LabelRevision.author_id)
+        .where(LabelRevision.media_id == media_id)
+        .order_by(LabelRevision.revision.desc())
+        .limit(1)
+    ).one_or_none()
+    if latest is None:
+        return Conflict(f"media {media_id} changed while you edited it; reload and try again")
+    return Conflict(
+        f"media {media_id} was saved by {latest.username} at "
+        f"{latest.created_at:%Y-%m-%d %H:%M:%S} UTC (revision {latest.revision}) after you "
+        f"loaded revision {expected}; reload it and apply your change again"
+    )

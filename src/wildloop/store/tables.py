@@ -1,0 +1,395 @@
+"""The database schema, as SQLAlchemy 2 typed models.
+
+Human labels (label_revisions, label_boxes) and model output (prediction_sets, predictions)
+live in separate tables: nothing that writes predictions touches a label row. Every schema
+change here comes with an Alembic migration; tests check that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from wildloop.store.types import IdType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+# --- people ---------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    # NULL for authors that cannot log in (label importers, external tools).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="reviewer")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (CheckConstraint("role IN ('admin', 'reviewer', 'viewer')", name="role"),)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- where and when media were captured ---------------------------------------------------
+
+
+class Camera(Base):
+    """A camera at a place: one Camtrap DP deployment."""
+
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    location: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    make: Mapped[str | None] = mapped_column(String(120))
+    model: Mapped[str | None] = mapped_column(String(120))
+    # Seconds added to the camera's clock to get true local time (fixes a wrong clock).
+    clock_offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaSequence(Base):
+    """Frames that belong together (a burst, an imported seq_id): they share one split."""
+
+    __tablename__ = "sequences"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"), index=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    # Camera-local times, like media.captured_at.
+    started_at: Mapped[datetime | None] = mapped_column(DateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime())
+    split: Mapped[str] = mapped_column(String(8))
+    __table_args__ = (CheckConstraint("split IN ('train', 'val', 'test')", name="split"),)
+
+
+class Media(Base):
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8), default="image")
+    status: Mapped[str] = mapped_column(String(8), default="ok")
+    error: Mapped[str | None] = mapped_column(Text)
+    bytes: Mapped[int | None] = mapped_column(IdType)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
+    # Camera-local wall-clock time with the camera's clock offset applied (naive on purpose).
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime())
+    captured_at_source: Mapped[str | None] = mapped_column(String(8))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("cameras.id"))
+    sequence_id: Mapped[int | None] = mapped_column(ForeignKey("sequences.id"))
+    frame_num: Mapped[int | None] = mapped_column(Integer)
+    split: Mapped[str | None] = mapped_column(String(8))
+    exif_make: Mapped[str | None] = mapped_column(String(120))
+    exif_model: Mapped[str | None] = mapped_column(String(120))
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Review state, kept here for fast filters; the history lives in label_revisions/audit_log.
+    label_revision: Mapped[int] = mapped_column(Integer, default=0)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    marked: Mapped[str | None] = mapped_column(String(16))
+    marked_at: Mapped[datetime | None]
+    marked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    camera: Mapped[Camera | None] = relationship(lazy="raise")
+    sequence: Mapped[MediaSequence | None] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'failed', 'duplicate')", name="status"),
+        CheckConstraint("kind IN ('image', 'audio')", name="kind"),
+        CheckConstraint("marked IS NULL OR marked IN ('missed', 'false_positive')", name="marked"),
+        # One row per content among good media: a copy under another path is a duplicate.
+        Index(
+            "uq_media_sha256_ok",
+            "sha256",
+            unique=True,
+            sqlite_where=text("status = 'ok'"),
+            postgresql_where=text("status = 'ok'"),
+        ),
+        Index("ix_media_camera_time", "camera_id", "captured_at", "id"),
+        Index("ix_media_sequence_frame", "sequence_id", "captured_at", "id"),
+        Index("ix_media_status_id", "status", "id"),
+        Index("ix_media_split_id", "split", "id"),
+        Index("ix_media_reviewed_id", "reviewed", "id"),
+        Index("ix_media_marked_id", "marked", "id"),
+    )
+
+
+# --- models and what they predicted ---------------------------------------------------------
+
+
+class ModelVersion(Base):
+    """An immutable model: its artifact hash, classes and everything that produced it."""
+
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    task: Mapped[str] = mapped_column(String(16), default="detect")
+    source: Mapped[str] = mapped_column(String(16))  # registered | trained | external
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    artifact_format: Mapped[str | None] = mapped_column(String(16))  # pt | onnx
+    onnx_sha256: Mapped[str | None] = mapped_column(String(64))
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    imgsz: Mapped[int | None] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    code_version: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notes: Mapped[str | None] = mapped_column(Text)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelAlias(Base):
+    """A movable name (champion, challenger) for one model version; moved in one UPDATE."""
+
+    __tablename__ = "model_aliases"
+    alias: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PredictionSet(Base):
+    """What one model version said about one media item; at most one per (media, version)."""
+
+    __tablename__ = "prediction_sets"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(8), default="ok")
+    error: Mapped[str | None] = mapped_column(Text)
+    # Denormalised summary of the set for fast grid filters (top class and its score).
+    top_class_id: Mapped[int | None] = mapped_column(Integer)
+    top_score: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("media_id", "model_version_id"),
+        Index("ix_prediction_sets_version_media", "model_version_id", "media_id"),
+        Index("ix_prediction_sets_version_class", "model_version_id", "top_class_id", "media_id"),
+        CheckConstraint("status IN ('ok', 'failed')", name="status"),
+    )
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    prediction_set_id: Mapped[int] = mapped_column(
+        ForeignKey("prediction_sets.id", ondelete="CASCADE"), index=True
+    )
+    # Project class id when the model's class is a project class, else NULL with the name kept.
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    class_name: Mapped[str] = mapped_column(String(120))
+    score: Mapped[float] = mapped_column(Float)
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    w: Mapped[float | None] = mapped_column(Float)
+    h: Mapped[float | None] = mapped_column(Float)
+    t_start: Mapped[float | None] = mapped_column(Float)
+    t_end: Mapped[float | None] = mapped_column(Float)
+
+
+# --- human labels -----------------------------------------------------------------------------
+
+
+class LabelRevision(Base):
+    """One save of a person's labels for one media item. Rows are never updated or deleted;
+    the current labels are the revision whose number equals ``media.label_revision``."""
+
+    __tablename__ = "label_revisions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # True when the person says the item shows no animal (a reviewed empty frame).
+    empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="review")  # review | import
+    content_hash: Mapped[str] = mapped_column(String(64))
+    boxes: Mapped[list[LabelBox]] = relationship(
+        lazy="selectin", order_by="LabelBox.id", cascade="all"
+    )
+    __table_args__ = (UniqueConstraint("media_id", "revision"),)
+
+
+class LabelBox(Base):
+    __tablename__ = "label_boxes"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("label_revisions.id", ondelete="CASCADE"), index=True
+    )
+    # NULL only for a false-positive record (the model's box had no animal).
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    w: Mapped[float | None] = mapped_column(Float)
+    h: Mapped[float | None] = mapped_column(Float)
+    t_start: Mapped[float | None] = mapped_column(Float)
+    t_end: Mapped[float | None] = mapped_column(Float)
+    corrects_prediction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("predictions.id", ondelete="SET NULL")
+    )
+    # Why the person excluded this box from training (wrong_species, rear_end, poor_quality...).
+    invalid_reason: Mapped[str | None] = mapped_column(String(40))
+    missed: Mapped[bool] = mapped_column(Boolean, default=False)
+    false_positive: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_label_boxes_class", "class_id", "revision_id"),)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id", "id"),)
+
+
+# --- long work --------------------------------------------------------------------------------
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    progress_done: Mapped[int] = mapped_column(IdType, default=0)
+    progress_total: Mapped[int | None] = mapped_column(IdType)
+    rate: Mapped[float | None] = mapped_column(Float)
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="state"
+        ),
+        Index("ix_jobs_state_kind", "state", "kind"),
+    )
+
+
+class JobChunk(Base):
+    """A slice of a job's work, claimed by one worker with a conditional UPDATE."""
+
+    __tablename__ = "job_chunks"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    items_failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("job_id", "seq"),
+        Index("ix_job_chunks_job_state", "job_id", "state"),
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+    )
+
+
+# --- datasets and evaluations -----------------------------------------------------------------
+
+
+class Snapshot(Base):
+    """An immutable record of exactly which media and label revisions form a dataset."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # training | test
+    content_hash: Mapped[str] = mapped_column(String(64))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SnapshotItem(Base):
+    __tablename__ = "snapshot_items"
+    snapshot_id: Mapped[int] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)
+    split: Mapped[str] = mapped_column(String(8))
+    # The human label revision used; NULL for a pseudo-label taken from a prediction set.
+    label_revision_id: Mapped[int | None] = mapped_column(ForeignKey("label_revisions.id"))
+    prediction_set_id: Mapped[int | None] = mapped_column(ForeignKey("prediction_sets.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Evaluation(Base):
+    """Metrics of one model version on one frozen test snapshot, computed by one evaluator."""
+
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("model_version_id", "snapshot_id"),)

@@ -1,0 +1,91 @@
+"""Shared fixtures: a real project per test, on SQLite or (with WILDLOOP_TEST_PG) PostgreSQL.
+
+With ``WILDLOOP_TEST_PG=postgresql://127.0.0.1:5432/test`` every project gets a fresh
+PostgreSQL database of its own, dropped after the test; otherwise a SQLite file in tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from wildloop.project import Project
+from wildloop.store.database import normalise_url
+from wildloop.synthetic.scenes import Frame, SceneGenerator
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEER_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
+PG_ENV = "WILDLOOP_TEST_PG"
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under PostgreSQL, run only tests that use a project database."""
+    if not os.environ.get(PG_ENV):
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL run covers database tests only")
+    for item in items:
+        if "project" not in getattr(item, "fixturenames", ()) and "db_url" not in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """A database URL for one test: a fresh PostgreSQL database, or empty for SQLite."""
+    server = os.environ.get(PG_ENV)
+    if not server:
+        yield ""
+        return
+    name = f"wl_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield normalise_url(server).rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Project]]:
+    opened: list[Project] = []
+
+    def make(classes: list[str] | None = None, name: str = "test", sub: str = "project") -> Project:
+        project = Project.init(tmp_path / sub, name, classes or DEER_CLASSES, database_url=db_url)
+        opened.append(project)
+        return project
+
+    yield make
+    for project in opened:
+        project.close()
+
+
+@pytest.fixture
+def project(make_project: Callable[..., Project]) -> Project:
+    return make_project()
+
+
+@pytest.fixture
+def scenes(tmp_path: Path) -> Callable[..., list[Frame]]:
+    """Write generated camera-trap bursts to tmp_path/scenes and return their truth."""
+
+    def write(bursts: int = 8, seed: int = 0, classes: list[str] | None = None) -> list[Frame]:
+        generator = SceneGenerator(classes or DEER_CLASSES, seed=seed)
+        return generator.write(tmp_path / "scenes", bursts)
+
+    return write
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,35 @@
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from wildloop.project import Project
+from wildloop.store import migrate
+from wildloop.store.tables import Base
+
+
+def test_migrations_match_models(project: Project) -> None:
+    with project.db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_fresh_project_is_at_head_with_every_table(project: Project) -> None:
+    assert migrate.is_current(project.db.engine)
+    tables = set(inspect(project.db.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_sqlite_project_runs_in_wal_mode(project: Project) -> None:
+    if project.db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas only")
+    with project.db.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    assert mode == "wal"
+    assert busy and busy >= 5000
