@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command()(project_cmds.init)
 app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
+app.command("import-labels")(ingest_cmds.import_labels)
 
 
 def main() -> None:

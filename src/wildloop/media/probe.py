@@ -70,6 +70,8 @@ def _inspect(path: Path, data: bytes, digest: str, rules: ProbeRules) -> ProbedI
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise MediaRejected("not an image: the content is not a format Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise MediaRejected(f"decompression bomb guard: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaRejected(f"unreadable image header: {exc}") from None
     if image.format not in ACCEPTED_FORMATS:

@@ -1,0 +1,1 @@
+"""Datasets: importing ground truth, snapshots and exports."""
