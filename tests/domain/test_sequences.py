@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 from hypothesis import given
@@ -54,4 +55,4 @@ def test_consecutive_frames_share_a_sequence_exactly_when_within_the_gap(offsets
     for i in range(1, len(result)):
         same = result[i].span is result[i - 1].span
         assert same == (times[i] - times[i - 1] <= 10)
-    assert len(spans) == 1 + sum(b - a > 10 for a, b in zip(times, times[1:], strict=False))
+    assert len(spans) == 1 + sum(b - a > 10 for a, b in itertools.pairwise(times))
