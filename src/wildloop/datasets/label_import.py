@@ -162,16 +162,20 @@ def _check_classes(
     unknown = sorted(
         {rename.get(n, n) for n in dataset.used_classes()} - set(project.classes.names)
     )
+    if add_classes:
+        # Add every class the dataset declares, in its order, not only those with boxes here.
+        declared = [rename.get(n, n) for n in dataset.class_names]
+        for name in dict.fromkeys([*declared, *unknown]):
+            if name not in project.classes:
+                project.add_class(name)
+        return
     if not unknown:
         return
-    if not add_classes:
-        raise BadInput(
-            f"the dataset uses classes the project does not have: {', '.join(unknown)}. "
-            f"Project classes: {', '.join(project.classes.names)}. Map them with "
-            "--map 'theirs=ours' or add them with --add-classes. Nothing was imported."
-        )
-    for name in unknown:
-        project.add_class(name)
+    raise BadInput(
+        f"the dataset uses classes the project does not have: {', '.join(unknown)}. "
+        f"Project classes: {', '.join(project.classes.names)}. Map them with "
+        "--map 'theirs=ours' or add them with --add-classes. Nothing was imported."
+    )
 
 
 def _failure(image: ImportedImage, row: Row[Any] | None) -> str | None:
