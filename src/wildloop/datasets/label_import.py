@@ -178,7 +178,7 @@ def _check_classes(
     )
 
 
-def _failure(image: ImportedImage, row: Row[Any] | None) -> str | None:
+def _failure(image: ImportedImage, row: Row[Any] | Any | None) -> str | None:
     if image.problems:
         return "; ".join(image.problems)
     if not image.path.is_file():

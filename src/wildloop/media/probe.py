@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
@@ -141,7 +142,7 @@ def _exif_structure_error(raw: bytes) -> str | None:
     order = tiff[:2]
     if order not in (b"II", b"MM"):
         return f"EXIF byte order marker {order!r} is neither II nor MM"
-    endian = "little" if order == b"II" else "big"
+    endian: Literal["little", "big"] = "little" if order == b"II" else "big"
     if int.from_bytes(tiff[2:4], endian) != 42:
         return "EXIF TIFF magic number is not 42"
     offset = int.from_bytes(tiff[4:8], endian)

@@ -87,7 +87,9 @@ def _assign_camera(
         )
         .order_by(Media.captured_at, Media.id)
     ).all()
-    assignments = list(group_frames(camera_name, ((m, t) for m, t in frames), existing, gap))
+    assignments = list(
+        group_frames(camera_name, ((m, t) for m, t in frames if t is not None), existing, gap)
+    )
     if not assignments:
         return 0
 
