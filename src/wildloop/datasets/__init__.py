@@ -1,1 +1,1 @@
-"""Datasets: importing ground truth, snapshots and exports."""
+"""Datasets: importing ground truth, snapshots (which media and label revisions form a dataset) and exports."""
