@@ -61,6 +61,26 @@ class ThresholdSettings(_Section):
     per_class: dict[str, float] = Field(default_factory=dict)
 
 
+class InferenceSettings(_Section):
+    """How the one inference pipeline runs; every caller (process, reprocess, evaluation)."""
+
+    runtime: Literal["auto", "onnx", "torch"] = "auto"
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
+    batch_size: int = Field(default=0, ge=0, description="0 = 16 on CPU, 128 on GPU")
+    decode_workers: int = Field(default=0, ge=0, description="0 = one per CPU core")
+    reduced_decode: bool = Field(default=True, description="JPEG DCT-scaled decode")
+    iou: float = Field(default=0.7, gt=0, le=1, description="NMS IoU threshold")
+    max_det: int = Field(default=300, gt=0)
+    chunk_size: int = Field(default=512, gt=0, description="media per job chunk")
+
+
+class JobSettings(_Section):
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    stale_after_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    local_workers: int = Field(default=1, ge=1, description="in-process worker threads")
+
+
 # --- datasets, training, evaluation and promotion (issue 9) -----------------------------------
 
 
@@ -141,6 +161,8 @@ class ProjectConfig(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildloop.cli import ingest_cmds, project_cmds
+from wildloop.cli import camera_cmds, demo_cmds, ingest_cmds, project_cmds
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
 
@@ -17,6 +17,9 @@ app = typer.Typer(
 app.command()(project_cmds.init)
 app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
+app.command("import-labels")(ingest_cmds.import_labels)
+app.command()(demo_cmds.demo)
+app.add_typer(camera_cmds.app, name="camera")
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Dataset snapshots (which media and label revisions form a dataset) and their exports."""
+"""Datasets: importing ground truth, snapshots (which media and label revisions form a dataset) and exports."""

@@ -108,7 +108,7 @@ class Media(Base):
     path: Mapped[str] = mapped_column(String(1000), unique=True)
     sha256: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8), default="image")
-    status: Mapped[str] = mapped_column(String(8), default="ok")
+    status: Mapped[str] = mapped_column(String(12), default="ok")
     error: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int | None] = mapped_column(IdType)
     width: Mapped[int | None] = mapped_column(Integer)
