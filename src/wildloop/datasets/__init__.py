@@ -1,1 +1,2 @@
-"""Datasets: importing ground truth, snapshots (which media and label revisions form a dataset) and exports."""
+"""Datasets: importing ground truth, snapshots (which media and label revisions form a
+dataset) and exports."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loop_support import ingest_frames, label_frames, make_model, record_predictions
+from tests.loop.support import ingest_frames, label_frames, make_model, record_predictions
 from wildloop.datasets.snapshots import SnapshotData, create_snapshot, load_snapshot
 from wildloop.domain.boxes import Box
 from wildloop.errors import BadInput, JobFailed
