@@ -74,7 +74,9 @@ def test_project_can_come_from_the_environment(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["project"] == "env"
 
 
-@pytest.mark.parametrize("command", ["", "init", "ingest", "import-labels", "status", "demo", "camera"])
+@pytest.mark.parametrize(
+    "command", ["", "init", "ingest", "import-labels", "status", "demo", "camera"]
+)
 def test_help_text_matches_the_snapshot(command: str) -> None:
     """Catches accidental changes to the CLI; regenerate with WILDLOOP_UPDATE_SNAPSHOTS=1."""
     args = [command, "--help"] if command else ["--help"]
