@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildloop.cli import camera_cmds, demo_cmds, ingest_cmds, project_cmds
+from wildloop.cli import camera_cmds, dataset_cmds, demo_cmds, ingest_cmds, loop_cmds, project_cmds
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
 
@@ -20,6 +20,9 @@ app.command()(ingest_cmds.ingest)
 app.command("import-labels")(ingest_cmds.import_labels)
 app.command()(demo_cmds.demo)
 app.add_typer(camera_cmds.app, name="camera")
+app.add_typer(dataset_cmds.app, name="snapshot")
+app.command()(dataset_cmds.export)
+loop_cmds.register(app)
 
 
 def main() -> None:
