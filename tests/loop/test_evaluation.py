@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.loop.support import ingest_frames, label_frames, make_model, record_predictions
+from tests.loop.support import (
+    ingest_frames,
+    label_frames,
+    make_model,
+    model_from_truth,
+    record_predictions,
+)
 from wildloop.datasets.snapshots import SnapshotData, create_snapshot, load_snapshot
-from wildloop.domain.boxes import Box
 from wildloop.errors import BadInput, JobFailed
 from wildloop.evaluation.bootstrap import paired_difference_interval
 from wildloop.evaluation.calibration import calibration
@@ -31,44 +36,6 @@ def test_set(project: Project, scenes, tmp_path: Path) -> tuple[Project, Snapsho
     data = load_snapshot(project, info.id)
     assert len({e.group for e in data.entries}) >= 4
     return project, data
-
-
-def model_from_truth(
-    project: Project,
-    data: SnapshotData,
-    name: str,
-    *,
-    keep: float = 1.0,
-    relabel: float = 0.0,
-    jitter: float = 0.0,
-    false_alarms: float = 0.0,
-    seed: int = 0,
-) -> int:
-    """A model whose predictions are the truth, degraded in controlled ways."""
-    rng = np.random.default_rng(seed)
-    model = make_model(project, name)
-    names = project.classes.names
-    detections: dict[int, list[tuple[str, float, Box]]] = {}
-    for entry in data.entries:
-        dets = []
-        for t in entry.targets:
-            if rng.random() > keep:
-                continue
-            cls = project.classes.name_of(t.class_id)
-            if rng.random() < relabel:
-                cls = str(rng.choice([n for n in names if n != cls]))
-            b = t.box
-            dx, dy = rng.normal(0, jitter * b.w), rng.normal(0, jitter * b.h)
-            dets.append(
-                (cls, float(rng.uniform(0.6, 0.99)), Box.clipped(b.x + dx, b.y + dy, b.w, b.h))
-            )
-        if rng.random() < false_alarms:
-            dets.append(
-                (str(rng.choice(names)), float(rng.uniform(0.3, 0.9)), Box(0.1, 0.1, 0.15, 0.15))
-            )
-        detections[entry.media_id] = dets
-    record_predictions(project, model, detections)
-    return model
 
 
 def test_perfect_predictions_score_one_and_are_stored_once(test_set) -> None:

@@ -93,7 +93,10 @@ def test_cancel_stops_a_running_training_within_a_batch(labelled: Project) -> No
     assert final["state"] == "cancelled"
     assert final["progress"]["done"] < 50
     with project.db.session() as session:
-        assert session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id)) is None
+        assert (
+            session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id))
+            is None
+        )
     assert active_training(project) is None
 
 

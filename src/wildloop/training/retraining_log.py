@@ -70,7 +70,7 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
         ):
             decisions.setdefault(int(entry.entity_id), []).append(_decision_note(entry))
         items = _snapshot_items(session, {v.snapshot_id for v in versions if v.snapshot_id})
-        snapshot_names = dict(session.execute(select(Snapshot.id, Snapshot.name)).tuples().all())
+        snapshot_names = {r.id: r.name for r in session.execute(select(Snapshot.id, Snapshot.name))}
     rows = []
     previous: set[int] | None = None
     for v in versions:
