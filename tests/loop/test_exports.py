@@ -210,3 +210,30 @@ def test_readme_warns_about_thin_classes(snapshot) -> None:
     assert "fewer than 100" in readme
     assert "| buck |" in readme or "buck" in readme
     assert any("fewer than 100" in w for w in result.warnings)
+
+
+def test_coco_export_imports_back_through_import_labels(snapshot, make_project) -> None:
+    project, data = snapshot
+    from wildloop.datasets.importers.coco import read_coco
+    from wildloop.datasets.label_import import import_labels
+    from wildloop.review.labels import current_labels
+
+    out = export_snapshot(project, data.info.id, "coco").folder
+    other = make_project(sub="other")
+    for path in sorted(out.glob("instances_*.json")):
+        root = Path(json.loads(path.read_text())["info"]["image_root"])
+        report = import_labels(other, read_coco(path, root), author="roundtrip")
+        assert report.failed == []
+    want = {e.path.resolve(): targets_by_media(data)[e.media_id] for e in data.entries}
+    got: dict = {}
+    with other.db.session() as session:
+        from sqlalchemy import select
+
+        from wildloop.store.tables import Media
+
+        for media_id, path in session.execute(select(Media.id, Media.path)).all():
+            labels = current_labels(session, media_id)
+            assert labels is not None
+            got[Path(path)] = [(b.class_id, b.box) for b in labels.boxes if b.trainable]
+            assert labels.empty == (not got[Path(path)])
+    assert_same_boxes(got, want, 1e-4)
