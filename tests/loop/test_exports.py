@@ -212,14 +212,15 @@ def test_readme_warns_about_thin_classes(snapshot) -> None:
     assert any("fewer than 100" in w for w in result.warnings)
 
 
-def test_coco_export_imports_back_through_import_labels(snapshot, make_project) -> None:
+def test_coco_export_imports_back_through_import_labels(snapshot, tmp_path: Path) -> None:
     project, data = snapshot
     from wildloop.datasets.importers.coco import read_coco
     from wildloop.datasets.label_import import import_labels
     from wildloop.review.labels import current_labels
 
     out = export_snapshot(project, data.info.id, "coco").folder
-    other = make_project(sub="other")
+    # A second, independent project (its own SQLite file even when the suite runs on PG).
+    other = Project.init(tmp_path / "other", "other", project.classes.names)
     for path in sorted(out.glob("instances_*.json")):
         root = Path(json.loads(path.read_text())["info"]["image_root"])
         report = import_labels(other, read_coco(path, root), author="roundtrip")
@@ -236,4 +237,5 @@ def test_coco_export_imports_back_through_import_labels(snapshot, make_project) 
             assert labels is not None
             got[Path(path)] = [(b.class_id, b.box) for b in labels.boxes if b.trainable]
             assert labels.empty == (not got[Path(path)])
+    other.close()
     assert_same_boxes(got, want, 1e-4)
