@@ -152,3 +152,44 @@ def predict_reference(
             )
         ]
         yield file, out
+
+
+def train_detector(
+    data_yaml: Path,
+    out_dir: Path,
+    *,
+    base: str | Path = "yolov8n.yaml",
+    epochs: int = 10,
+    imgsz: int = 160,
+    batch: int = 16,
+    seed: int = 0,
+    workers: int = 0,
+) -> Path:
+    """Train a detector offline and return its best checkpoint (plots off: no font fetch).
+
+    ``base`` is a model yaml (from scratch) or a weights file that must already exist.
+    """
+    ultralytics = _ultralytics()
+    source = str(base) if str(base).endswith(".yaml") else str(require_weights(base))
+    model = ultralytics.YOLO(source)
+    model.train(
+        data=str(data_yaml),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        seed=seed,
+        deterministic=True,
+        workers=workers,
+        project=str(out_dir),
+        name="train",
+        exist_ok=True,
+        plots=False,
+        verbose=False,
+        device="cpu",
+        amp=False,
+        val=False,
+    )
+    best = out_dir / "train" / "weights" / "last.pt"
+    if not best.is_file():
+        raise FileNotFoundError(f"training wrote no checkpoint under {out_dir}")
+    return best
