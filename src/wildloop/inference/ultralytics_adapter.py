@@ -51,13 +51,20 @@ def require_weights(path: Path | str) -> Path:
 def _ultralytics() -> Any:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
+    from PIL import Image
+
+    original_open = Image.open
     try:
         import ultralytics
+        import ultralytics.utils.patches
         from ultralytics.utils import SETTINGS
     except ImportError as exc:
         raise Unavailable(
             "this needs the training extra (torch + ultralytics): pip install 'wildloop[train]'"
         ) from exc
+    # Importing Ultralytics replaces PIL.Image.open process-wide with a version that tries to
+    # install a HEIF plugin on any unidentified file; wildloop's own decoding must not change.
+    Image.open = original_open
     if SETTINGS.get("sync"):
         SETTINGS.update({"sync": False})
     return ultralytics
@@ -110,9 +117,22 @@ def load_torch_detector(path: Path, device: str, half: bool) -> Any:
 
 
 def build_untrained(
-    out_path: Path, classes: Sequence[str], cfg: str = "yolov8n.yaml", imgsz: int = 640
+    out_path: Path,
+    classes: Sequence[str],
+    cfg: str = "yolov8n.yaml",
+    imgsz: int = 640,
+    class_bias: float | None = None,
+    seed: int = 0,
 ) -> Path:
-    """Write a randomly initialised detector checkpoint (tests and speed benchmarks)."""
+    """Write a randomly initialised detector checkpoint (tests and speed benchmarks).
+
+    ``class_bias`` overrides the class-score bias of the head: random weights otherwise
+    score every anchor near 0, so nothing passes a threshold and a comparison of boxes
+    would compare nothing.
+    """
+    import torch
+
+    torch.manual_seed(seed)
     ultralytics = _ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
@@ -120,6 +140,9 @@ def build_untrained(
     module = DetectionModel(cfg, nc=len(classes), verbose=False)
     module.names = dict(enumerate(classes))
     module.args = {"task": "detect", "imgsz": imgsz}
+    if class_bias is not None:
+        for branch in module.model[-1].cv3:
+            branch[-1].bias.data.fill_(class_bias)
     model.model = module
     model.save(str(out_path))
     return out_path
