@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from wildloop.cli import ingest_cmds, job_cmds, model_cmds, process_cmds, project_cmds
+from wildloop.cli import (
+    ingest_cmds,
+    job_cmds,
+    model_cmds,
+    prediction_cmds,
+    process_cmds,
+    project_cmds,
+)
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
 
@@ -19,6 +26,7 @@ app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
 app.add_typer(model_cmds.app, name="model")
 app.add_typer(job_cmds.app, name="jobs")
+app.add_typer(prediction_cmds.app, name="predictions")
 app.command()(job_cmds.worker)
 app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)

@@ -259,7 +259,7 @@ def _locator(session: Session, image_root: Path | None) -> Any:
     paths = session.execute(select(Media.path, Media.id).where(Media.status == "ok")).all()
     if image_root is not None:
         root = image_root.expanduser().resolve()
-        exact = {p: i for p, i in paths}
+        exact = dict(paths)
         return lambda file: exact.get(str((root / file).resolve()))
     by_name: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for p, i in paths:
