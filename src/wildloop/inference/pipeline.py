@@ -87,6 +87,16 @@ class StageTimes:
         with self._lock:
             self.decode += seconds
 
+    def merge(self, other: StageTimes) -> None:
+        with self._lock:
+            self.decode += other.decode
+            self.wait += other.wait
+            self.model += other.model
+            self.nms += other.nms
+            self.write += other.write
+            self.items += other.items
+            self.failed += other.failed
+
     def as_dict(self) -> dict[str, float]:
         return {
             "decode_thread_s": round(self.decode, 3),

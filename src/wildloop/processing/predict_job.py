@@ -9,6 +9,7 @@ missing ones: no duplicates, no gaps.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
 from wildloop.inference import runtime as runtimes
-from wildloop.inference.pipeline import ItemResult, Pipeline, PipelineItem, PipelineOptions
+from wildloop.inference.pipeline import (
+    ItemResult,
+    Pipeline,
+    PipelineItem,
+    PipelineOptions,
+    StageTimes,
+)
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import submit_job
 from wildloop.processing import summary
@@ -30,6 +37,8 @@ from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
 WRITE_EVERY = 256
+# Stage seconds summed over every chunk this process ran (benchmarks and logs read it).
+STAGE_TOTALS = StageTimes()
 
 
 @dataclass(frozen=True)
@@ -172,8 +181,10 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
 
     def flush() -> None:
         nonlocal done, failed
+        started = time.perf_counter()
         with project.db.session() as session:
             write_results(session, version.id, version.classes, class_ids, pending, ctx.job_id)
+        pipeline.times.write += time.perf_counter() - started
         failed += sum(1 for r in pending if not r.ok)
         done += sum(1 for r in pending if r.ok)
         pending.clear()
@@ -188,6 +199,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             ctx.check_cancelled()
     if pending:
         flush()
+    STAGE_TOTALS.merge(pipeline.times)
     return ChunkOutcome(done=done, failed=failed)
 
 
