@@ -118,6 +118,7 @@ class TrainingSettings(_Section):
         default="yolov8n.yaml", description="architecture used when no weights exist at all"
     )
     seed: int = 0
+    amp: bool = Field(default=True, description="mixed precision on CUDA")
 
 
 class EvaluationSettings(_Section):

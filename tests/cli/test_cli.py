@@ -75,7 +75,12 @@ def test_project_can_come_from_the_environment(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["", "init", "ingest", "import-labels", "status", "demo", "camera"]
+    "command",
+    [
+        *("", "init", "ingest", "import-labels", "status", "demo", "camera"),
+        *("snapshot", "export", "train", "evaluate", "compare", "promote", "retrain-log"),
+        *("triggers", "loop"),
+    ],
 )
 def test_help_text_matches_the_snapshot(command: str) -> None:
     """Catches accidental changes to the CLI; regenerate with WILDLOOP_UPDATE_SNAPSHOTS=1."""

@@ -6,9 +6,11 @@ import typer
 
 from wildloop.cli import (
     camera_cmds,
+    dataset_cmds,
     demo_cmds,
     ingest_cmds,
     job_cmds,
+    loop_cmds,
     model_cmds,
     prediction_cmds,
     process_cmds,
@@ -36,6 +38,9 @@ app.command()(job_cmds.worker)
 app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
+app.add_typer(dataset_cmds.app, name="snapshot")
+app.command()(dataset_cmds.export)
+loop_cmds.register(app)
 
 
 def main() -> None:

@@ -327,6 +327,15 @@ class Job(Base):
             "state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="state"
         ),
         Index("ix_jobs_state_kind", "state", "kind"),
+        # One training at a time per project, enforced by the database: a second queued or
+        # running training job cannot be inserted, whichever process tries.
+        Index(
+            "uq_jobs_one_active_training",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'train' AND state IN ('queued', 'running')"),
+            postgresql_where=text("kind = 'train' AND state IN ('queued', 'running')"),
+        ),
     )
 
 

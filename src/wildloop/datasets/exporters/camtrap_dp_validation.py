@@ -82,7 +82,12 @@ def validate_camtrap_dp(folder: Path, schema_dir: Path = SCHEMA_DIR) -> list[str
         ) from exc
     session = _offline_session(offline_documents(schema_dir))
     with frictionless.system.use_context(http_session=session):
-        report = frictionless.Package(str(folder / "datapackage.json")).validate()
+        try:
+            package = frictionless.Package(str(folder / "datapackage.json"))
+        except frictionless.FrictionlessException as exc:
+            # The descriptor itself breaks the profile: frictionless refuses to load it.
+            return [f"package: {e.message}" for e in (exc.reasons or [exc.error])]
+        report = package.validate()
     problems = []
     for error in report.errors:
         problems.append(f"package: {error.message}")

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import insert, select
 
+from wildloop.datasets.snapshots import SnapshotData
 from wildloop.domain.boxes import Box
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.media.ingest import IngestItem, ingest_items
@@ -67,12 +69,15 @@ def label_frames(
     return count
 
 
-def make_model(project: Project, name: str, classes: Sequence[str] | None = None) -> int:
-    """A model version row for predictions recorded directly by a test."""
+def make_model(
+    project: Project, name: str, classes: Sequence[str] | None = None, source: str = "external"
+) -> int:
+    """A model version row for predictions recorded directly by a test ("trained" rows can
+    hold the champion alias; their artifacts are never loaded by these tests)."""
     with project.db.session() as session:
         row = ModelVersion(
             name=name,
-            source="external",
+            source=source,
             classes=list(classes or project.classes.names),
             params={},
             metrics={},
@@ -133,3 +138,42 @@ def media_split(project: Project) -> dict[int, tuple[str | None, int | None, str
     with project.db.session() as session:
         rows = session.execute(select(Media.id, Media.split, Media.sequence_id, Media.sha256)).all()
     return {r.id: (r.split, r.sequence_id, r.sha256) for r in rows}
+
+
+def model_from_truth(
+    project: Project,
+    data: SnapshotData,
+    name: str,
+    *,
+    keep: float = 1.0,
+    relabel: float = 0.0,
+    jitter: float = 0.0,
+    false_alarms: float = 0.0,
+    seed: int = 0,
+    source: str = "external",
+) -> int:
+    """A model whose predictions are the truth, degraded in controlled ways."""
+    rng = np.random.default_rng(seed)
+    model = make_model(project, name, source=source)
+    names = project.classes.names
+    detections: dict[int, list[tuple[str, float, Box]]] = {}
+    for entry in data.entries:
+        dets = []
+        for t in entry.targets:
+            if rng.random() > keep:
+                continue
+            cls = project.classes.name_of(t.class_id)
+            if rng.random() < relabel:
+                cls = str(rng.choice([n for n in names if n != cls]))
+            b = t.box
+            dx, dy = rng.normal(0, jitter * b.w), rng.normal(0, jitter * b.h)
+            dets.append(
+                (cls, float(rng.uniform(0.6, 0.99)), Box.clipped(b.x + dx, b.y + dy, b.w, b.h))
+            )
+        if rng.random() < false_alarms:
+            dets.append(
+                (str(rng.choice(names)), float(rng.uniform(0.3, 0.9)), Box(0.1, 0.1, 0.15, 0.15))
+            )
+        detections[entry.media_id] = dets
+    record_predictions(project, model, detections)
+    return model

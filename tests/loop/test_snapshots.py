@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.loop_support import (
+from tests.loop.support import (
     ingest_frames,
     label_frames,
     make_model,
