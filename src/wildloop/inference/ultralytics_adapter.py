@@ -51,13 +51,20 @@ def require_weights(path: Path | str) -> Path:
 def _ultralytics() -> Any:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
+    from PIL import Image
+
+    original_open = Image.open
     try:
         import ultralytics
+        import ultralytics.utils.patches
         from ultralytics.utils import SETTINGS
     except ImportError as exc:
         raise Unavailable(
             "this needs the training extra (torch + ultralytics): pip install 'wildloop[train]'"
         ) from exc
+    # Importing Ultralytics replaces PIL.Image.open process-wide with a version that tries to
+    # install a HEIF plugin on any unidentified file; wildloop's own decoding must not change.
+    Image.open = original_open
     if SETTINGS.get("sync"):
         SETTINGS.update({"sync": False})
     return ultralytics
@@ -110,9 +117,22 @@ def load_torch_detector(path: Path, device: str, half: bool) -> Any:
 
 
 def build_untrained(
-    out_path: Path, classes: Sequence[str], cfg: str = "yolov8n.yaml", imgsz: int = 640
+    out_path: Path,
+    classes: Sequence[str],
+    cfg: str = "yolov8n.yaml",
+    imgsz: int = 640,
+    class_bias: float | None = None,
+    seed: int = 0,
 ) -> Path:
-    """Write a randomly initialised detector checkpoint (tests and speed benchmarks)."""
+    """Write a randomly initialised detector checkpoint (tests and speed benchmarks).
+
+    ``class_bias`` overrides the class-score bias of the head: random weights otherwise
+    score every anchor near 0, so nothing passes a threshold and a comparison of boxes
+    would compare nothing.
+    """
+    import torch
+
+    torch.manual_seed(seed)
     ultralytics = _ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
@@ -120,6 +140,9 @@ def build_untrained(
     module = DetectionModel(cfg, nc=len(classes), verbose=False)
     module.names = dict(enumerate(classes))
     module.args = {"task": "detect", "imgsz": imgsz}
+    if class_bias is not None:
+        for branch in module.model[-1].cv3:
+            branch[-1].bias.data.fill_(class_bias)
     model.model = module
     model.save(str(out_path))
     return out_path
@@ -152,3 +175,44 @@ def predict_reference(
             )
         ]
         yield file, out
+
+
+def train_detector(
+    data_yaml: Path,
+    out_dir: Path,
+    *,
+    base: str | Path = "yolov8n.yaml",
+    epochs: int = 10,
+    imgsz: int = 160,
+    batch: int = 16,
+    seed: int = 0,
+    workers: int = 0,
+) -> Path:
+    """Train a detector offline and return its best checkpoint (plots off: no font fetch).
+
+    ``base`` is a model yaml (from scratch) or a weights file that must already exist.
+    """
+    ultralytics = _ultralytics()
+    source = str(base) if str(base).endswith(".yaml") else str(require_weights(base))
+    model = ultralytics.YOLO(source)
+    model.train(
+        data=str(data_yaml),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        seed=seed,
+        deterministic=True,
+        workers=workers,
+        project=str(out_dir),
+        name="train",
+        exist_ok=True,
+        plots=False,
+        verbose=False,
+        device="cpu",
+        amp=False,
+        val=False,
+    )
+    best = out_dir / "train" / "weights" / "last.pt"
+    if not best.is_file():
+        raise FileNotFoundError(f"training wrote no checkpoint under {out_dir}")
+    return best

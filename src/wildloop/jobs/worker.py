@@ -150,7 +150,7 @@ class _Reporter:
         self.project = project
         self.claim = claim
         self.worker = worker
-        self.window: deque[tuple[float, int]] = deque(maxlen=20)
+        self.window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)], maxlen=20)
 
     def progress(self, done: int | None, failed: int | None, message: str | None) -> None:
         rate = None
