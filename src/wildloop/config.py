@@ -119,6 +119,9 @@ class TrainingSettings(_Section):
     )
     seed: int = 0
     amp: bool = Field(default=True, description="mixed precision on CUDA")
+    warmup_epochs: float = Field(
+        default=3.0, ge=0, description="Ultralytics LR warm-up (at least 100 batches if > 0)"
+    )
 
 
 class EvaluationSettings(_Section):

@@ -269,10 +269,10 @@ def retrain_log(
             _f(r["items_added"]),
             r["test_snapshot"] or "",
             *(_f(r[k]) for k in ("precision", "recall", "map50", "map50_95")),
-            r["notes"],
+            r["notes"] if len(r["notes"]) <= 90 else r["notes"][:89] + "…",
         )
     console.print(table)
-    console.print(f"* champion; chart: {figure}")
+    console.print(f"* champion; full notes with --json or --csv; chart: {figure}")
 
 
 @triggers_app.command("check")

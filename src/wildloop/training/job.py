@@ -53,6 +53,7 @@ def training_params(project: Project, overrides: dict[str, Any] | None = None) -
         "workers": settings.workers,
         "seed": settings.seed,
         "amp": settings.amp,
+        "warmup_epochs": settings.warmup_epochs,
     }
     for key, value in (overrides or {}).items():
         if key not in values:

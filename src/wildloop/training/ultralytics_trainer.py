@@ -37,6 +37,7 @@ class TrainParams:
     workers: int
     seed: int
     amp: bool = True
+    warmup_epochs: float = 3.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -154,6 +155,7 @@ def train(
             plots=False,
             verbose=False,
             amp=params.amp,
+            warmup_epochs=params.warmup_epochs,
             pretrained=start.endswith(".pt"),
         )
     trainer = model.trainer
