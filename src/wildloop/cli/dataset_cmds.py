@@ -151,9 +151,9 @@ def export(
             ref,
             format,
             out=out,
-            images=images,
+            images=images,  # type: ignore[arg-type]  # one of the three, checked above
             overwrite=overwrite,
-            coordinates=fallback,  # type: ignore[arg-type]
+            coordinates=fallback,
         )
     problems: list[str] = []
     if format == "camtrap-dp" and validate:

@@ -409,7 +409,11 @@ def _load(session: Session, info: SnapshotInfo, *, verify: bool) -> SnapshotData
         .order_by(SnapshotItem.media_id)
     ).all()
     revisions = _revisions(session, [r[0].label_revision_id for r in items])
-    set_ids = [r[0].prediction_set_id for r in items if r[0].label_revision_id is None]
+    set_ids = [
+        int(r[0].prediction_set_id)
+        for r in items
+        if r[0].label_revision_id is None and r[0].prediction_set_id is not None
+    ]
     pseudo_boxes = (
         _pseudo_boxes(session, set_ids, float(pseudo["threshold"]), classes) if set_ids else {}
     )

@@ -27,7 +27,7 @@ class ClassCurve:
 
     @property
     def ap_per_threshold(self) -> FloatArray:
-        return self.precision.mean(axis=1)
+        return np.asarray(self.precision.mean(axis=1), dtype=np.float64)
 
     @property
     def ap50(self) -> float:

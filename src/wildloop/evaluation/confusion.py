@@ -41,7 +41,11 @@ def confusion_matrix(
         gt_boxes, gt_classes = truth.boxes[gt_keep], truth.classes[gt_keep]
         ious = iou_matrix(dt_boxes, gt_boxes)
         pairs = np.argwhere(ious >= iou)
-        order = np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="mergesort") if len(pairs) else []
+        order: list[int] = (
+            np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="mergesort").tolist()
+            if len(pairs)
+            else []
+        )
         used_dt: set[int] = set()
         used_gt: set[int] = set()
         for d, g in (pairs[i] for i in order):

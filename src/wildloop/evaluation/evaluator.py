@@ -88,7 +88,9 @@ def evaluate_model(
     missing = _missing_predictions(project, model_version_id, media_ids)
     if missing:
         if predict is None:
-            from wildloop.evaluation.predictions import run_pipeline as predict
+            from wildloop.evaluation.predictions import run_pipeline
+
+            predict = run_pipeline
         predict(project, model_version_id, missing)
         still = _missing_predictions(project, model_version_id, media_ids)
         if still:

@@ -79,8 +79,8 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
         if own is not None:
             added = len(own - previous) if previous is not None else len(own)
             previous = own
-        evaluation = evaluations.get(v.id)
-        metrics = evaluation[0].metrics if evaluation else {}
+        found = evaluations.get(v.id)
+        metrics = found[0].metrics if found else {}
         notes = [*decisions.get(v.id, [])]
         if v.notes:
             notes.append(v.notes)
@@ -92,7 +92,7 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
                 "snapshot": snapshot_names.get(v.snapshot_id) if v.snapshot_id else None,
                 "items": len(own) if own is not None else None,
                 "items_added": added,
-                "test_snapshot": evaluation[1] if evaluation else None,
+                "test_snapshot": found[1] if found else None,
                 "precision": metrics.get("precision"),
                 "recall": metrics.get("recall"),
                 "map50": metrics.get("map50"),

@@ -183,7 +183,7 @@ def _ultralytics() -> Any:
     )
     changes = {k: v for k, v in quiet.items() if k in SETTINGS and SETTINGS.get(k) != v}
     if changes:
-        SETTINGS.update(changes)
+        SETTINGS.update(changes)  # type: ignore[no-untyped-call]
     return ultralytics
 
 
@@ -195,7 +195,7 @@ def _offline_guards(amp: bool) -> Iterator[None]:
     import ultralytics.data.utils as data_utils
     import ultralytics.engine.trainer as trainer_module
 
-    originals = (trainer_module.check_amp, data_utils.check_font)
+    originals = (getattr(trainer_module, "check_amp"), getattr(data_utils, "check_font"))  # noqa: B009
 
     def decide_amp(model: Any) -> bool:
         return bool(amp and next(model.parameters()).device.type == "cuda")
@@ -205,8 +205,10 @@ def _offline_guards(amp: bool) -> Iterator[None]:
 
         return Path(font_manager.findfont("DejaVu Sans", fallback_to_default=True))
 
-    trainer_module.check_amp, data_utils.check_font = decide_amp, local_font
+    setattr(trainer_module, "check_amp", decide_amp)  # noqa: B010
+    setattr(data_utils, "check_font", local_font)  # noqa: B010
     try:
         yield
     finally:
-        trainer_module.check_amp, data_utils.check_font = originals
+        setattr(trainer_module, "check_amp", originals[0])  # noqa: B010
+        setattr(data_utils, "check_font", originals[1])  # noqa: B010

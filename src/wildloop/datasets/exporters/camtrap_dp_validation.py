@@ -47,8 +47,8 @@ def _offline_session(documents: dict[str, bytes]) -> Any:
     from requests.adapters import BaseAdapter
     from urllib3.response import HTTPResponse
 
-    class LocalFiles(BaseAdapter):  # type: ignore[misc]
-        def send(self, request: Any, **_: Any) -> requests.Response:
+    class LocalFiles(BaseAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
             url = str(request.url)
             if url not in documents:
                 raise requests.ConnectionError(

@@ -61,7 +61,8 @@ def export_coco(ctx: ExportContext) -> list[Path]:
         by_split[entry.split].append(entry)
     written = []
     for split, entries in sorted(by_split.items()):
-        images, annotations = [], []
+        images: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
         for entry in entries:
             image = {
                 "id": entry.media_id,
@@ -96,7 +97,8 @@ def export_coco_ct(ctx: ExportContext) -> list[Path]:
     for entry in ctx.data.entries:
         seq_sizes[entry.group] += 1
     empty_id = max((c.id for c in ctx.data.classes), default=-1) + 1
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for entry in ctx.data.entries:
         image: dict[str, Any] = {
             "id": entry.media_id,
