@@ -209,11 +209,15 @@ def promote(
         bool | None, typer.Option(help="Queue a reprocess with the new champion afterwards.")
     ] = None,
     snapshot: Annotated[str | None, typer.Option(help="Test snapshot (default: current).")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Run the reprocess here (else a worker or the app runs it).")
+    ] = True,
     actor: ActorOption = "admin",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Promote the challenger if it beats the champion on the test snapshot (the gate)."""
+    from wildloop.cli.job_cmds import print_status, run_with_progress
     from wildloop.evaluation.promotion import promote_challenger
 
     with open_project(project) as proj:
@@ -226,16 +230,24 @@ def promote(
             snapshot=snapshot,
             reprocess=reprocess,
         )
+        if not as_json:
+            _print_comparison(result.comparison)
+            verdict = "PROMOTED" + (" (override)" if result.forced else "")
+            console.print(
+                f"[bold]{verdict if result.promoted else 'REFUSED'}[/]: "
+                + "; ".join(result.reasons)
+            )
+        if result.reprocess_job_id and wait:
+            status = run_with_progress(proj, result.reprocess_job_id, "reprocess")
+            if not as_json:
+                print_status(status)
+        elif result.reprocess_job_id and not as_json:
+            console.print(
+                f"reprocess queued as job {result.reprocess_job_id} "
+                "(`wildloop worker` or the web app runs it)"
+            )
     if as_json:
         print_json(result.as_dict())
-    else:
-        _print_comparison(result.comparison)
-        verdict = (
-            "PROMOTED" + (" (override)" if result.forced else "") if result.promoted else "REFUSED"
-        )
-        console.print(f"[bold]{verdict}[/]: " + "; ".join(result.reasons))
-        if result.reprocess_job_id:
-            console.print(f"reprocess queued as job {result.reprocess_job_id}")
     if not result.promoted:
         raise typer.Exit(Conflict.exit_code)
 
