@@ -228,7 +228,15 @@ def test_missed_false_positive_invalid_and_empty_items(project: Project, scenes,
                 classes=project.classes,
                 expected_revision=None,
             )
+    waiting = next(
+        m for m, (s, _, _) in media_split(project).items() if s == "train" and m not in train
+    )
+    with project.db.session() as session:
+        session.execute(
+            update(Media).where(Media.id.in_([train[0], waiting])).values(marked="missed")
+        )
     info, _ = create_snapshot(project, "training")
+    assert info.counts["marked"] == {"labelled": 1, "waiting_for_labels": 1}
     entries = {e.media_id: e for e in load_snapshot(project, info.id).entries}
     assert set(entries) == set(train)  # unreviewed items are not in the snapshot
     assert [t.class_id for t in entries[train[0]].targets] == [doe, buck]
@@ -236,6 +244,10 @@ def test_missed_false_positive_invalid_and_empty_items(project: Project, scenes,
     assert [t.class_id for t in entries[train[2]].targets] == [buck]
     assert entries[train[3]].targets == () and entries[train[3]].empty
     out = export_snapshot(project, info.id, "yolo").folder
+    assert (
+        "1 items marked as missed or false positive have no corrected labels"
+        in (out / "README.md").read_text()
+    )
     by_media = {int(stem.split("_")[0]): rows for stem, rows in yolo_labels(out).items()}
     assert len(by_media[train[0]]) == 2
     assert by_media[train[1]] == [] and by_media[train[3]] == []  # negatives: empty files

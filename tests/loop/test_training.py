@@ -122,3 +122,28 @@ def test_training_needs_reviewed_training_items(project: Project) -> None:
         start_training(project, overrides=TINY)
     with pytest.raises(BadInput, match="unknown training parameter"):
         start_training(project, overrides={"lr": 0.1})
+
+
+@pytest.mark.slow
+def test_training_and_registration_make_no_network_attempt(
+    labelled: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No font, weight or telemetry download: every socket and DNS lookup is refused here."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse_connect(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network is off in this test")
+
+    def refuse_lookup(host: object, *args: object, **kwargs: object) -> list[object]:
+        attempts.append(host)
+        raise socket.gaierror("network is off in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
+    started = start_training(labelled, overrides=TINY | {"epochs": 1})
+    status = run_job(labelled, started.job_id)
+    assert status["state"] == "succeeded", status["error"]
+    assert attempts == []

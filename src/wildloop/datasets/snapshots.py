@@ -219,7 +219,10 @@ def create_snapshot(
             )
         data = _load(session, SnapshotInfo.of(row), verify=False)
         # Counts derive from the frozen items and are written once, in the same transaction.
-        row.counts = snapshot_counts(data) | {"skipped_unsplit": skipped}
+        row.counts = snapshot_counts(data) | {
+            "skipped_unsplit": skipped,
+            "marked": _marked_counts(session, SPLITS_OF[purpose]),
+        }
         session.flush()
         return SnapshotInfo.of(row), True
 
@@ -274,6 +277,18 @@ def _reviewed_items(session: Session, splits: tuple[str, ...]) -> tuple[list[_Ca
                 _Candidate(r.id, r.sha256 or "", r.split, r.revision_id, None, r.content_hash)
             )
     return out, skipped
+
+
+def _marked_counts(session: Session, splits: tuple[str, ...]) -> dict[str, int]:
+    """Items flagged as missed / false positive: how many are labelled (and so in the
+    snapshot) and how many still wait for their corrected labels."""
+    rows = session.execute(
+        select(Media.reviewed, func.count())
+        .where(Media.status == "ok", Media.marked.is_not(None), Media.split.in_(splits))
+        .group_by(Media.reviewed)
+    ).all()
+    counts = {bool(reviewed): int(n) for reviewed, n in rows}
+    return {"labelled": counts.get(True, 0), "waiting_for_labels": counts.get(False, 0)}
 
 
 def _pseudo_items(session: Session, source: PseudoLabels, classes: ClassMap) -> list[_Candidate]:

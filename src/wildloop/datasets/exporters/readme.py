@@ -31,6 +31,12 @@ def dataset_warnings(ctx: ExportContext) -> list[str]:
             f"{pseudo} items carry pseudo-labels (model predictions, not human labels); they "
             "are listed in pseudo_labels.txt / marked pseudo_label"
         )
+    waiting = counts.get("marked", {}).get("waiting_for_labels", 0)
+    if waiting:
+        out.append(
+            f"{waiting} items marked as missed or false positive have no corrected labels yet "
+            "and are not in this snapshot: label them to use them"
+        )
     if counts.get("skipped_unsplit"):
         out.append(f"{counts['skipped_unsplit']} reviewed items have no split and were left out")
     return out
