@@ -112,8 +112,9 @@ def metrics_over_versions(rows: Sequence[Mapping[str, Any]], out: Path) -> Path:
     for key in ("precision", "recall", "map50", "map50_95"):
         ax.plot(names, [r.get(key) or 0.0 for r in rows], marker="o", label=key)
     for i, r in enumerate(rows):
-        if r.get("promoted"):
-            ax.annotate("champion", (i, r.get("map50_95") or 0.0), fontsize=6)
+        note = "champion" if r.get("champion") else ("promoted" if r.get("promoted") else "")
+        if note:
+            ax.annotate(note, (i, r.get("map50_95") or 0.0), fontsize=6)
     ax.set_ylim(0, 1)
     ax.set_ylabel("on the test snapshot")
     ax.tick_params(axis="x", rotation=45, labelsize=7)
