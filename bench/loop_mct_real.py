@@ -91,6 +91,12 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=None)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--store-threshold",
+        type=float,
+        default=None,
+        help="lowest stored confidence (default 0.05; 0.001 is what Ultralytics val scores)",
+    )
     parser.add_argument("--project", type=Path, default=None, help="keep the project here")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -102,6 +108,9 @@ def main() -> None:
     coco = json.loads((args.data / "coco_ct.json").read_text())
     classes = [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
     project = Project.init(root, "mct-real", classes)
+    if args.store_threshold is not None:
+        project.config.thresholds.store = args.store_threshold
+        project.save_config()
     started = time.perf_counter()
     report = import_labels(project, read_dataset(args.data / "coco_ct.json"))
     print(
