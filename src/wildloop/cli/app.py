@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wildloop.cli import ingest_cmds, project_cmds
+from wildloop.cli import ingest_cmds, project_cmds, serve_cmds, user_cmds
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
 
@@ -17,6 +17,9 @@ app = typer.Typer(
 app.command()(project_cmds.init)
 app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
+app.command()(serve_cmds.serve)
+app.add_typer(user_cmds.user_app, name="user")
+app.add_typer(user_cmds.token_app, name="token")
 
 
 def main() -> None:

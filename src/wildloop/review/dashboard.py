@@ -1,0 +1,114 @@
+"""The dashboard's numbers: media by status, split and camera, review progress, counts per
+effective class, marks, and the jobs running now with their progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wildloop.domain.classes import ClassMap
+from wildloop.review.grid import champion_id
+from wildloop.review.marked import marked_counts
+from wildloop.store.tables import Job, Media, ModelVersion, PredictionSet
+
+ACTIVE = ("queued", "running")
+RECENT_JOBS = 8
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    kind: str
+    state: str
+    done: int
+    total: int | None
+    percent: float | None
+    rate: float | None
+    eta_seconds: float | None
+    message: str | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def class_counts(session: Session, classes: ClassMap) -> dict[str, dict[str, int]]:
+    """Items per effective class: reviewed ones by their label, the rest by the champion."""
+    out: dict[str, dict[str, int]] = {
+        name: {"human": 0, "model": 0} for name in [*classes.names, "(no animal)"]
+    }
+    human = session.execute(
+        select(Media.label_class_id, func.count())
+        .where(Media.reviewed.is_(True), Media.status == "ok")
+        .group_by(Media.label_class_id)
+    ).all()
+    for class_id, n in human:
+        out.setdefault(_name(classes, class_id), {"human": 0, "model": 0})["human"] += n
+    champion = champion_id(session)
+    if champion is not None:
+        model = session.execute(
+            select(PredictionSet.top_class_id, func.count())
+            .join(Media, Media.id == PredictionSet.media_id)
+            .where(PredictionSet.model_version_id == champion, Media.reviewed.is_(False))
+            .group_by(PredictionSet.top_class_id)
+        ).all()
+        for class_id, n in model:
+            out.setdefault(_name(classes, class_id), {"human": 0, "model": 0})["model"] += n
+    return out
+
+
+def review_overview(session: Session, classes: ClassMap) -> dict[str, Any]:
+    champion = champion_id(session)
+    champion_name = (
+        session.scalar(select(ModelVersion.name).where(ModelVersion.id == champion))
+        if champion is not None
+        else None
+    )
+    return {
+        "champion": champion_name,
+        "classes": class_counts(session, classes),
+        "marked": marked_counts(session),
+    }
+
+
+def jobs_view(session: Session, active_only: bool = False) -> list[JobView]:
+    """Running and queued jobs first, then the latest finished ones."""
+    active = session.scalars(select(Job).where(Job.state.in_(ACTIVE)).order_by(Job.id.desc())).all()
+    recent = []
+    if not active_only:
+        recent = session.scalars(
+            select(Job).where(Job.state.not_in(ACTIVE)).order_by(Job.id.desc()).limit(RECENT_JOBS)
+        ).all()
+    return [_job(j) for j in [*active, *recent]]
+
+
+def _job(job: Job) -> JobView:
+    percent = None
+    if job.progress_total:
+        percent = round(100.0 * job.progress_done / job.progress_total, 1)
+    return JobView(
+        id=job.id,
+        kind=job.kind,
+        state=job.state,
+        done=job.progress_done,
+        total=job.progress_total,
+        percent=percent,
+        rate=job.rate,
+        eta_seconds=job.eta_seconds,
+        message=job.message,
+        error=job.error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _name(classes: ClassMap, class_id: int | None) -> str:
+    if class_id is None:
+        return "(no animal)"
+    try:
+        return classes.name_of(class_id)
+    except KeyError:
+        return f"class {class_id}"
