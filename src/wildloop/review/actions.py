@@ -58,6 +58,7 @@ class Action:
     note: str | None = None
     box: int | None = None
     mark: str | None = None
+    revision: int | None = None  # for undo: the revision to undo (default: the current one)
 
     def __post_init__(self) -> None:
         if self.name not in ACTIONS:
@@ -112,7 +113,14 @@ def apply_action(
     if action.name in MARK_ACTIONS:
         set_mark(session, actor, media_id, action.mark if action.name == "mark" else None)
     elif action.name == "undo":
-        undo(session, ctx, actor, media_id, expected_revision=expected_revision)
+        undo(
+            session,
+            ctx,
+            actor,
+            media_id,
+            expected_revision=expected_revision,
+            revision=action.revision,
+        )
     else:
         labels = _changed_labels(session, ctx, media_id, action, model_id, empty_when_no_boxes)
         save_labels(
@@ -204,16 +212,21 @@ def undo(
     media_id: int,
     *,
     expected_revision: int | None,
+    revision: int | None = None,
 ) -> None:
-    """Bring back the labels the item had before its latest revision, as a new revision;
-    undoing the first review returns the item to unreviewed."""
+    """Undo ``revision`` (default: the latest): bring back the labels the item had before it,
+    as a new revision. Undoing the first review returns the item to unreviewed. A client
+    undoing several of its own saves names each one, newest first."""
     require_writer(actor)
     current = session.scalar(select(Media.label_revision).where(Media.id == media_id))
     if current is None:
         raise NotFound(f"media {media_id} does not exist")
     if current == 0:
         raise BadInput(f"media {media_id} has no labels to undo")
-    target = current - 1
+    undone = current if revision is None else revision
+    if not 1 <= undone <= current:
+        raise BadInput(f"media {media_id} has revisions 1..{current}; cannot undo {undone}")
+    target = undone - 1
     labels, reviewed = LabelSet(), False
     if target > 0:
         row = session.scalar(

@@ -48,6 +48,9 @@ class ActionIn(_In):
     note: str | None = Field(default=None, max_length=2000)
     box: int | None = Field(default=None, ge=0, description="index of one box; default all")
     kind: MarkKind | None = None
+    revision: int | None = Field(
+        default=None, ge=1, description="undo: the revision to undo (default: the latest)"
+    )
     scope: Literal["item", "sequence"] = "item"
     model_version_id: int | None = None
 
@@ -59,6 +62,7 @@ class ActionIn(_In):
             note=self.note,
             box=self.box,
             mark=self.kind,
+            revision=self.revision,
         )
 
 

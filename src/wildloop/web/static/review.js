@@ -16,6 +16,7 @@
   const state = {
     detail: null, dirty: false, busy: false, burst: false, zoom: 1,
     undo: [], last: null, lastClass: classes[0], cache: new Map(),
+    latest: new Map(), // media id -> the label revision our own last save produced
   };
   const editor = new BoxEditor($("overlay"), {
     canEdit: canWrite,
@@ -103,7 +104,8 @@
 
   function renderFacts(d) {
     const when = d.captured_at ? d.captured_at.replace("T", " ") : "unknown";
-    const frames = d.sequence.length ? `${d.frame_num ?? "?"} of ${d.sequence.length}` : "—";
+    const position = d.sequence.findIndex((f) => f.id === d.id) + 1;
+    const frames = d.sequence.length ? `${position || "?"} of ${d.sequence.length}` : "—";
     const mark = d.marked ? `<span class="flag">${esc(d.marked.replace("_", " "))}</span>` : "—";
     const rows = [
       ["camera", esc(d.camera || "—")], ["captured", esc(when)], ["burst frame", frames],
@@ -225,6 +227,7 @@
     if (!r) return;
     if (payload.action !== "note" && payload.action !== "undo") state.last = payload;
     const ids = state.burst ? r.applied : [d.id];
+    state.latest.set(d.id, r.revision);
     if (LABEL_ACTIONS.has(payload.action)) state.undo.push({ kind: "labels", ids, revision: r.revision, id: d.id });
     else state.undo.push({ kind: "mark", ids, previous: d.marked, id: d.id });
     if (state.burst) {
@@ -253,6 +256,7 @@
     };
     const r = await send("PUT", `/api/v1/media/${d.id}/labels`, body);
     if (!r) return;
+    state.latest.set(d.id, r.revision);
     state.undo.push({ kind: "labels", ids: [d.id], revision: r.revision, id: d.id });
     return after(d, r, advance);
   }
@@ -263,10 +267,14 @@
     if (!entry) { wl.toast("nothing to undo in this session"); return; }
     for (const id of entry.ids) {
       let body;
-      if (entry.kind === "labels") body = { action: "undo", expected_revision: id === entry.id ? entry.revision : null };
+      if (entry.kind === "labels" && id === entry.id) {
+        // Undo exactly the revision our action made; refused if someone saved since.
+        body = { action: "undo", revision: entry.revision, expected_revision: state.latest.get(id) ?? entry.revision };
+      } else if (entry.kind === "labels") body = { action: "undo" };
       else body = entry.previous ? { action: "mark", kind: entry.previous } : { action: "unmark" };
       const r = await send("POST", `/api/v1/media/${id}/actions`, body);
       if (!r) return;
+      if (entry.kind === "labels") state.latest.set(id, r.revision);
       state.cache.delete(id);
     }
     await go(entry.id, { fresh: true, push: entry.id !== state.detail.id });
