@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from real_photos import real_project  # noqa: F401 (a fixture)
 from review_support import PASSWORD, Item, add_champion, ingest_frames, login
 from sqlalchemy import update
 

@@ -294,6 +294,49 @@
     $("burst").hidden = !on;
   }
 
+  // A class by name, for projects with more classes than number keys.
+  function pickClass() {
+    const box = $("picker"), input = $("pickinput"), list = $("picklist");
+    let on = 0, shown = classes;
+    const draw = () => {
+      const q = input.value.trim().toLowerCase();
+      shown = classes.filter((c) => c.toLowerCase().includes(q));
+      on = Math.min(on, Math.max(0, shown.length - 1));
+      list.innerHTML = shown.map((c, i) => `<li class="${i === on ? "on" : ""}" data-c="${esc(c)}">${esc(c)}</li>`).join("");
+    };
+    return new Promise((resolve) => {
+      const done = (value) => {
+        box.hidden = true;
+        input.removeEventListener("keydown", keys);
+        input.removeEventListener("input", draw);
+        list.onclick = null;
+        resolve(value);
+      };
+      const keys = (e) => {
+        if (e.key === "ArrowDown") on = Math.min(on + 1, shown.length - 1);
+        else if (e.key === "ArrowUp") on = Math.max(on - 1, 0);
+        else if (e.key === "Enter") return done(shown[on] || null);
+        else if (e.key === "Escape") return done(null);
+        else return;
+        e.preventDefault();
+        draw();
+      };
+      input.value = "";
+      box.hidden = false;
+      draw();
+      input.addEventListener("keydown", keys);
+      input.addEventListener("input", draw);
+      list.onclick = (e) => { const li = e.target.closest("li"); if (li) done(li.dataset.c); };
+      input.focus();
+    });
+  }
+
+  function applyClass(name) {
+    state.lastClass = name;
+    if (editor.selected !== null) return changeSelected({ class: name });
+    return act({ action: "set_class", class: name });
+  }
+
   function note() {
     const text = prompt("Note for this item (saved with the boxes shown):", state.detail.note || "");
     if (text !== null) act({ action: "note", note: text }, { advance: false });
@@ -313,14 +356,12 @@
     if (k === "0") return zoom(0);
     if (k === "Escape") { editor.select(null); hideBanner(); return; }
     if (k === "Tab") { editor.cycle(); return; }
-    if (!canWrite) { if (/^[1-9erwqmfMnzbs.]$/.test(k) || k === "Enter") wl.toast("read-only: viewers cannot change labels", "bad"); return; }
+    if (!canWrite) { if (/^[1-9cerwqmfMnzbs.]$/.test(k) || k === "Enter") wl.toast("read-only: viewers cannot change labels", "bad"); return; }
     if (/^[1-9]$/.test(k)) {
       const name = classes[+k - 1];
-      if (!name) return;
-      state.lastClass = name;
-      if (sel !== null) return changeSelected({ class: name });
-      return act({ action: "set_class", class: name });
+      return name ? applyClass(name) : undefined;
     }
+    if (k === "c") return pickClass().then((name) => name && applyClass(name));
     if (REASONS[k]) {
       if (sel !== null) return changeSelected({ invalid_reason: REASONS[k] });
       return act({ action: "invalid", reason: REASONS[k] });
@@ -342,7 +383,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (wl.typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-    const handled = /^[1-9]$|^[-+=0ejkugadswrqmfMnzb. ]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key);
+    const handled = /^[1-9]$|^[-+=0cejkugadswrqmfMnzb. ]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key);
     if (!handled) return;
     e.preventDefault();
     key(e.key, e);
