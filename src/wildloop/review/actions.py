@@ -360,7 +360,7 @@ def _empty(
 
 def _check_prediction_refs(session: Session, media_id: int, labels: LabelSet) -> None:
     """Boxes may only claim to confirm predictions made for this same item."""
-    refs = {b.corrects_prediction_id for b in labels.boxes} - {None}
+    refs = {b.corrects_prediction_id for b in labels.boxes if b.corrects_prediction_id is not None}
     if not refs:
         return
     found = set(

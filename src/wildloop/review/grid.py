@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, null, or_, select, union_all
+from sqlalchemy import Select, and_, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
@@ -27,7 +27,7 @@ from wildloop.store.tables import Media, ModelAlias
 
 DEFAULT_LIMIT = 60
 MAX_LIMIT = 500
-COUNT_CAP = 10_000
+COUNT_CAP = 5_000
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ def page(
 
 def item_at(session: Session, media_id: int, model_id: int | None) -> GridItem | None:
     """One item as the grid sees it (with its sort values), or None if it is not ok media."""
-    query = _select(model_id, inner=False).where(Media.id == media_id)
+    query = select_items(model_id, inner=False).where(Media.id == media_id)
     row = session.execute(query).one_or_none()
-    return _item(row) if row else None
+    return item_of(row) if row else None
 
 
 def neighbours(
@@ -156,13 +156,13 @@ def fetch(
     if not parts:
         return []
     if len(parts) == 1:
-        return [_item(r) for r in session.execute(parts[0])]
+        return [item_of(r) for r in session.execute(parts[0])]
     merged = union_all(*(select(p.subquery()) for p in parts)).subquery()
-    order = [merged.c.sort_key, merged.c.id]
+    order: list[Any] = [merged.c.sort_key, merged.c.id]
     if flt.descending:
         order = [c.desc() for c in order]
     rows = session.execute(select(merged).order_by(*order).limit(limit))
-    return [_item(r) for r in rows]
+    return [item_of(r) for r in rows]
 
 
 # --- query building ---------------------------------------------------------------------------
@@ -184,13 +184,10 @@ def _branches(flt: GridFilter, model_id: int | None) -> list[Branch]:
     return branches
 
 
-def _select(model_id: int | None, *, inner: bool) -> Select[Any]:
-    if model_id is None:
-        top_class: ColumnElement[Any] = null()
-        top_score: ColumnElement[Any] = null()
-    else:
-        top_class, top_score = PS.top_class_id, PS.top_score
-    query = select(
+def select_items(model_id: int | None, *, inner: bool) -> Select[Any]:
+    top_class: Any = null() if model_id is None else PS.top_class_id
+    top_score: Any = null() if model_id is None else PS.top_score
+    query: Any = select(
         Media.id,
         Media.sha256,
         Media.width,
@@ -209,14 +206,14 @@ def _select(model_id: int | None, *, inner: bool) -> Select[Any]:
     if model_id is not None:
         on = and_(PS.media_id == Media.id, PS.model_version_id == model_id)
         query = query.join(PS, on) if inner else query.outerjoin(PS, on)
-    return query
+    return query  # type: ignore[no-any-return]
 
 
 def _branch_query(
     session: Session, flt: GridFilter, branch: Branch, model_id: int | None, path: Path
 ) -> Select[Any]:
     inner = flt.needs_predictions or branch is Branch.MACHINE
-    query = _select(model_id, inner=inner)
+    query = select_items(model_id, inner=inner)
     if flt.camera_id is not None:
         query = query.where(Media.camera_id == flt.camera_id)
     if flt.reviewed is not None:
@@ -256,8 +253,8 @@ def _ordered(
     query: Select[Any], flt: GridFilter, path: Path, after: tuple[Any, int] | None
 ) -> Select[Any]:
     """Order by (sort value, id) and start after the cursor, on the columns the path walks."""
-    ident: ColumnElement[Any] = PS.media_id if path.drives_from_predictions else Media.id
-    key: ColumnElement[Any] = {
+    ident: Any = PS.media_id if path.drives_from_predictions else Media.id
+    key: Any = {
         "id": ident,
         "captured_at": Media.captured_at,
         "score": PS.top_score,
@@ -280,7 +277,7 @@ def _ordered(
     return query.order_by(key, ident)
 
 
-def _item(row: Any) -> GridItem:
+def item_of(row: Any) -> GridItem:
     return GridItem(
         id=row.id,
         sha256=row.sha256,

@@ -156,9 +156,19 @@ class Media(Base):
         Index("ix_media_split_id", "split", "id"),
         Index("ix_media_reviewed_id", "reviewed", "id"),
         Index("ix_media_marked_id", "marked", "id"),
-        # Grid filters and sorts (migration 0003): reviewed items by class, any item by time.
+        # Grid filters and sorts (migration 0003): reviewed items by class, any item by time,
+        # a camera's items in ingest order.
         Index("ix_media_label_class_id", "label_class_id", "id"),
         Index("ix_media_captured_id", "captured_at", "id"),
+        Index("ix_media_camera_id", "camera_id", "id"),
+        # The marked-for-retraining list, newest mark first; only marked rows are indexed.
+        Index(
+            "ix_media_marked_at",
+            "marked_at",
+            "id",
+            sqlite_where=text("marked IS NOT NULL"),
+            postgresql_where=text("marked IS NOT NULL"),
+        ),
     )
 
 

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from wildloop.media.summary import media_summary
-from wildloop.review.dashboard import jobs_view, review_overview
+from wildloop.review.dashboard import jobs_view
 from wildloop.review.filters import FilterNames
 from wildloop.store.tables import ModelAlias
 from wildloop.users import accounts, tokens
 from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
+from wildloop.web.figures import dashboard_figures
 from wildloop.web.schemas import (
     AccountOut,
     JobOut,
@@ -85,13 +85,12 @@ def revoke_token(token_id: int, request: Request, actor: ActorDep) -> TokenOut:
 
 @router.get("/dashboard", tags=["project"])
 def dashboard(request: Request, actor: ActorDep) -> dict[str, Any]:
-    """Media by status, split and camera; review progress; counts per class; marks; jobs."""
-    project = project_of(request)
-    summary = media_summary(project)
-    with project.db.session() as session:
-        overview = review_overview(session, project.classes)
+    """Media by status, split and camera; review progress; counts per class; marks (these
+    are up to 15 s old, see 'as_of'); jobs (live)."""
+    figures = dashboard_figures(request)
+    with project_of(request).db.session() as session:
         jobs = [JobOut.model_validate(j).model_dump(mode="json") for j in jobs_view(session)]
-    return {**summary, **overview, "jobs": jobs}
+    return {**figures, "jobs": jobs}
 
 
 @router.get("/jobs", response_model=list[JobOut], tags=["project"])

@@ -84,7 +84,7 @@ def list_media(
 
 @router.get("/media/count", response_model=CountOut, description=FILTER_HELP)
 def count_media(request: Request, actor: ActorDep) -> CountOut:
-    """How many items match the filter (counted up to 10,000; 'capped' says if more)."""
+    """How many items match the filter (counted up to 5,000; 'capped' says if more)."""
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)

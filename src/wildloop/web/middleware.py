@@ -59,8 +59,7 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         message = (
-            f"the request body is larger than {self.max_bytes} bytes; "
-            "send fewer items per request"
+            f"the request body is larger than {self.max_bytes} bytes; send fewer items per request"
         )
         body = json.dumps(error_body(413, "PayloadTooLarge", message)).encode()
         await send(

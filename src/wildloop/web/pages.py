@@ -13,9 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wildloop.errors import Unauthenticated
-from wildloop.media.summary import media_summary
 from wildloop.review import grid
-from wildloop.review.dashboard import jobs_view, review_overview
+from wildloop.review.dashboard import jobs_view
 from wildloop.review.detail import media_detail
 from wildloop.review.filters import FilterNames
 from wildloop.review.marked import marked_page
@@ -29,6 +28,7 @@ from wildloop.web.auth import (
     log_out,
     optional_actor,
 )
+from wildloop.web.figures import dashboard_figures
 from wildloop.web.schemas import GridItemOut, MediaDetailOut, thumb_url
 
 router = APIRouter(include_in_schema=False)
@@ -97,12 +97,10 @@ def logout(
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard_page(request: Request, actor: PageActor) -> Response:
-    project = project_of(request)
-    summary = media_summary(project)
-    with project.db.session() as session:
-        overview = review_overview(session, project.classes)
+    figures = dashboard_figures(request)
+    with project_of(request).db.session() as session:
         jobs = jobs_view(session)
-    return render(request, "dashboard.html", actor, summary=summary, overview=overview, jobs=jobs)
+    return render(request, "dashboard.html", actor, summary=figures, overview=figures, jobs=jobs)
 
 
 @router.get("/grid", response_class=HTMLResponse)

@@ -21,6 +21,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("label_class_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_media_label_class_id", ["label_class_id", "id"], unique=False)
         batch_op.create_index("ix_media_captured_id", ["captured_at", "id"], unique=False)
+        batch_op.create_index("ix_media_camera_id", ["camera_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_media_marked_at",
+            ["marked_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("marked IS NOT NULL"),
+            postgresql_where=sa.text("marked IS NOT NULL"),
+        )
     with op.batch_alter_table("prediction_sets", schema=None) as batch_op:
         batch_op.create_index(
             "ix_prediction_sets_version_score",
@@ -53,6 +61,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_prediction_sets_version_class_score")
         batch_op.drop_index("ix_prediction_sets_version_score")
     with op.batch_alter_table("media", schema=None) as batch_op:
+        batch_op.drop_index("ix_media_marked_at")
+        batch_op.drop_index("ix_media_camera_id")
         batch_op.drop_index("ix_media_captured_id")
         batch_op.drop_index("ix_media_label_class_id")
         batch_op.drop_column("label_class_id")
