@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from real_photos import real_project  # noqa: F401 (a fixture)
-from review_support import PASSWORD, Item, add_champion, ingest_frames, login
 from sqlalchemy import update
 
+from tests.web.real_photos import real_project  # noqa: F401 (a fixture)
+from tests.web.review_support import PASSWORD, Item, add_champion, ingest_frames, login
 from wildloop.project import Project
 from wildloop.store.tables import User
 from wildloop.synthetic.scenes import Frame, SceneGenerator

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from review_support import PASSWORD
 from sqlalchemy import select
 
+from tests.web.review_support import PASSWORD
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.project import Project
 from wildloop.store.tables import Media, ModelAlias, ModelVersion, Prediction, PredictionSet

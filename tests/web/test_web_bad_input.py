@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from review_support import db_state, first_with_boxes, first_without_boxes
 
+from tests.web.review_support import db_state, first_with_boxes, first_without_boxes
 from wildloop.web.middleware import MAX_BODY_BYTES
 
 BOX = {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2, "class": "doe"}

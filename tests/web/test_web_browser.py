@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import uvicorn
-from review_support import PASSWORD, first_with_boxes, first_without_boxes
 from sqlalchemy import select
 
+from tests.web.review_support import PASSWORD, first_with_boxes, first_without_boxes
 from wildloop.review.labels import current_labels
 from wildloop.store.tables import Camera, Media, PredictionSet
 from wildloop.web.app import create_app

@@ -7,9 +7,9 @@ from io import BytesIO
 
 from fastapi.testclient import TestClient
 from PIL import Image
-from real_photos import FRAMES, SEQUENCES
-from review_support import login
 
+from tests.web.real_photos import FRAMES, SEQUENCES
+from tests.web.review_support import login
 from wildloop.web.app import create_app
 
 

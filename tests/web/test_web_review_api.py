@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from review_support import db_state, first_with_boxes, first_without_boxes
 from sqlalchemy import select
 
+from tests.web.review_support import db_state, first_with_boxes, first_without_boxes
 from wildloop.store.tables import AuditEntry, Job, LabelRevision, Media, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from wildloop.cli import ingest_cmds, project_cmds, serve_cmds, user_cmds
+from wildloop.cli import (
+    camera_cmds,
+    dataset_cmds,
+    demo_cmds,
+    ingest_cmds,
+    job_cmds,
+    loop_cmds,
+    model_cmds,
+    prediction_cmds,
+    process_cmds,
+    project_cmds,
+    serve_cmds,
+    user_cmds,
+)
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
 
@@ -17,6 +30,19 @@ app = typer.Typer(
 app.command()(project_cmds.init)
 app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
+app.command("import-labels")(ingest_cmds.import_labels)
+app.command()(demo_cmds.demo)
+app.add_typer(camera_cmds.app, name="camera")
+app.add_typer(model_cmds.app, name="model")
+app.add_typer(job_cmds.app, name="jobs")
+app.add_typer(prediction_cmds.app, name="predictions")
+app.command()(job_cmds.worker)
+app.command()(process_cmds.process)
+app.command()(process_cmds.reprocess)
+app.command()(process_cmds.prune)
+app.add_typer(dataset_cmds.app, name="snapshot")
+app.command()(dataset_cmds.export)
+loop_cmds.register(app)
 app.command()(serve_cmds.serve)
 app.add_typer(user_cmds.user_app, name="user")
 app.add_typer(user_cmds.token_app, name="token")

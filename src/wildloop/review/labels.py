@@ -55,8 +55,9 @@ def save_labels(
             reviewed=reviewed,
             label_class_id=primary_class(labels) if reviewed else None,
         )
-    ).rowcount
-    if claimed != 1:
+        .returning(Media.id)
+    ).all()
+    if len(claimed) != 1:
         raise _conflict(session, media_id, base)
     previous = current_labels(session, media_id, revision=base) if base else None
     revision = LabelRevision(

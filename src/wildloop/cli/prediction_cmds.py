@@ -1,0 +1,72 @@
+"""`wildloop predictions import-md|export-md|validate-md` (MegaDetector batch JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wildloop.cli.options import JsonOption, ProjectOption, open_project
+from wildloop.cli.output import console, print_json
+from wildloop.interchange import megadetector
+
+app = typer.Typer(help="Prediction sets in exchange formats.", no_args_is_help=True)
+
+
+@app.command("import-md")
+def import_md(
+    file: Annotated[Path, typer.Argument(help="MegaDetector batch output JSON.")],
+    name: Annotated[str, typer.Option(help="Name of the external model version to create.")],
+    root: Annotated[
+        Path | None, typer.Option(help="Folder the JSON's file paths are relative to.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import MegaDetector results as the prediction set of a new external model version."""
+    with open_project(project) as proj:
+        report = megadetector.import_file(
+            proj, file, name, image_root=root, actor_id=proj.author("admin")
+        )
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(
+        f"{name}: {report.matched} of {report.images} images matched "
+        f"({report.failed_images} failed in MegaDetector), {report.detections} detections"
+        + (
+            f", {report.below_threshold} below the store threshold skipped"
+            if report.below_threshold
+            else ""
+        )
+    )
+    if report.unmatched:
+        console.print(
+            f"[yellow]{len(report.unmatched)} files not found among ingested media[/] "
+            f"(e.g. {report.unmatched[0]}); ingest them first or pass --root"
+        )
+
+
+@app.command("export-md")
+def export_md(
+    out: Annotated[Path, typer.Argument(help="Where to write the JSON.")],
+    model: Annotated[str, typer.Option(help="Version id, name or alias.")] = "champion",
+    root: Annotated[Path | None, typer.Option(help="Make file paths relative to this.")] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Export a version's predictions as MegaDetector JSON (Timelapse reads it)."""
+    with open_project(project) as proj, proj.db.session() as session:
+        data = megadetector.export(session, model, image_root=root)
+    megadetector.write(data, out)
+    console.print(f"wrote {len(data['images'])} images to {out}")
+
+
+@app.command("validate-md")
+def validate_md(file: Annotated[Path, typer.Argument(help="JSON file to check.")]) -> None:
+    """Check a MegaDetector batch output file; lists every problem found."""
+    data = megadetector.load(file)
+    console.print(
+        f"{file}: valid MegaDetector {data['info']['format_version']} output, "
+        f"{len(data['images'])} images"
+    )

@@ -1,0 +1,214 @@
+"""The batched inference pipeline every caller uses.
+
+Decoding runs in a thread pool ahead of the model (JPEG decoding releases the GIL), images
+of one input shape are grouped into large batches, the runtime runs them, NMS runs on the
+result, and boxes come back normalised to the original image. A file that cannot be read
+yields a failed result with its reason; the rest of its batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wildloop.inference import letterbox
+from wildloop.inference.decode import Decoder, ImageUnreadable, Prepared
+from wildloop.inference.runtime import DetectorRuntime
+
+
+@dataclass(frozen=True)
+class PipelineItem:
+    key: int  # the caller's id for the item (a media id)
+    path: Path
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One box: model class index, score, and x, y (top-left), w, h as image fractions."""
+
+    class_index: int
+    score: float
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    key: int
+    detections: tuple[Detection, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    imgsz: int = 640
+    batch_size: int = 16
+    conf: float = 0.05
+    iou: float = 0.7
+    max_det: int = 300
+    rect: bool = True
+    reduced_decode: bool = True
+    decode_workers: int = 0
+
+    @property
+    def workers(self) -> int:
+        return self.decode_workers or os.cpu_count() or 1
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage; decode is summed over decode threads (it overlaps)."""
+
+    decode: float = 0.0
+    wait: float = 0.0
+    model: float = 0.0
+    nms: float = 0.0
+    write: float = 0.0
+    items: int = 0
+    failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_decode(self, seconds: float) -> None:
+        with self._lock:
+            self.decode += seconds
+
+    def merge(self, other: StageTimes) -> None:
+        with self._lock:
+            self.decode += other.decode
+            self.wait += other.wait
+            self.model += other.model
+            self.nms += other.nms
+            self.write += other.write
+            self.items += other.items
+            self.failed += other.failed
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "decode_thread_s": round(self.decode, 3),
+            "wait_for_decode_s": round(self.wait, 3),
+            "model_s": round(self.model, 3),
+            "nms_s": round(self.nms, 3),
+            "write_s": round(self.write, 3),
+            "items": self.items,
+            "failed": self.failed,
+        }
+
+
+class Pipeline:
+    """Runs ``runtime`` over items; iterate :meth:`run` to get results batch by batch."""
+
+    def __init__(self, runtime: DetectorRuntime, options: PipelineOptions | None = None) -> None:
+        self.runtime = runtime
+        self.options = options or PipelineOptions()
+        self.decoder = Decoder(
+            self.options.imgsz,
+            stride=runtime.stride,
+            rect=self.options.rect,
+            reduced=self.options.reduced_decode,
+        )
+        self.times = StageTimes()
+
+    def run(self, items: Iterable[PipelineItem]) -> Iterator[list[ItemResult]]:
+        """Yield results in groups (one per model batch, failures included); every item
+        given comes back exactly once."""
+        opts = self.options
+        buckets: dict[tuple[int, int], list[tuple[PipelineItem, Prepared]]] = {}
+        failed: list[ItemResult] = []
+        held = 0
+        with ThreadPoolExecutor(opts.workers, thread_name_prefix="wildloop-decode") as pool:
+            for item, outcome in self._decoded(pool, iter(items)):
+                if isinstance(outcome, ImageUnreadable):
+                    failed.append(ItemResult(item.key, error=outcome.reason))
+                    self.times.failed += 1
+                    continue
+                bucket = buckets.setdefault(outcome.box.shape, [])
+                bucket.append((item, outcome))
+                held += 1
+                if len(bucket) >= opts.batch_size or held >= 4 * opts.batch_size:
+                    shape = outcome.box.shape if len(bucket) >= opts.batch_size else None
+                    shape = shape or max(buckets, key=lambda k: len(buckets[k]))
+                    batch = buckets.pop(shape)
+                    held -= len(batch)
+                    yield failed + self._infer(batch)
+                    failed = []
+            for shape in list(buckets):
+                batch = buckets.pop(shape)
+                yield failed + self._infer(batch)
+                failed = []
+            if failed:
+                yield failed
+
+    def _decoded(
+        self, pool: ThreadPoolExecutor, items: Iterator[PipelineItem]
+    ) -> Iterator[tuple[PipelineItem, Prepared | ImageUnreadable]]:
+        """Items with their decoded input, in order, keeping the pool ``ahead`` items ahead."""
+        ahead = max(2 * self.options.batch_size, 4 * self.options.workers)
+        window: deque[tuple[PipelineItem, Future[Prepared | ImageUnreadable]]] = deque()
+        exhausted = False
+        while True:
+            while not exhausted and len(window) < ahead:
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                    break
+                window.append((item, pool.submit(self._prepare, item.path)))
+            if not window:
+                return
+            item, future = window.popleft()
+            started = time.perf_counter()
+            outcome = future.result()
+            self.times.wait += time.perf_counter() - started
+            yield item, outcome
+
+    def _prepare(self, path: Path) -> Prepared | ImageUnreadable:
+        started = time.perf_counter()
+        try:
+            return self.decoder.prepare(path)
+        except ImageUnreadable as exc:
+            return exc
+        except (OSError, ValueError, MemoryError) as exc:
+            return ImageUnreadable(f"cannot decode: {type(exc).__name__}: {exc}")
+        finally:
+            self.times.add_decode(time.perf_counter() - started)
+
+    def _infer(self, batch: list[tuple[PipelineItem, Prepared]]) -> list[ItemResult]:
+        opts = self.options
+        arrays = np.stack([prepared.array for _, prepared in batch])
+        started = time.perf_counter()
+        raw: Any = self.runtime.forward(arrays)
+        after_model = time.perf_counter()
+        found = self.runtime.postprocess(raw, opts.conf, opts.iou, opts.max_det)
+        results = [
+            ItemResult(item.key, _to_detections(det, prepared.box))
+            for (item, prepared), det in zip(batch, found, strict=True)
+        ]
+        self.times.model += after_model - started
+        self.times.nms += time.perf_counter() - after_model
+        self.times.items += len(batch)
+        return results
+
+
+def _to_detections(det: np.ndarray, box: letterbox.Letterbox) -> tuple[Detection, ...]:
+    if not len(det):
+        return ()
+    xywh = letterbox.to_normalised(det[:, :4], box)
+    return tuple(
+        Detection(int(c), float(s), float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+        for b, s, c in zip(xywh, det[:, 4], det[:, 5], strict=True)
+        if b[2] > 0 and b[3] > 0
+    )

@@ -1,0 +1,73 @@
+"""PyTorch on CUDA in fp16 (also runs on CPU in fp32, which is how it is tested here).
+
+The checkpoint is loaded through the Ultralytics adapter (a .pt pickles Ultralytics
+classes); inference itself is plain torch, with torchvision's batched NMS on the device.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_WH = 7680.0
+
+
+class TorchRuntime:
+    name = "torch"
+    stride = 32
+
+    def __init__(self, path: Path, device: str = "cuda") -> None:
+        import torch
+
+        from wildloop.inference.ultralytics_adapter import load_torch_detector
+
+        self.torch = torch
+        self.device = device
+        self.half = device.startswith("cuda")
+        self.module = load_torch_detector(path, device, self.half)
+        self.stride = (
+            int(max(getattr(self.module, "stride", [32]))) if hasattr(self.module, "stride") else 32
+        )
+
+    def to_device(self, batch: np.ndarray) -> Any:
+        """(N, H, W, 3) uint8 -> (N, 3, H, W) float on the device, scaled to 0..1."""
+        torch = self.torch
+        tensor = torch.from_numpy(batch).to(self.device, non_blocking=True)
+        return self.prepare_tensor(tensor.permute(0, 3, 1, 2))
+
+    def prepare_tensor(self, nchw_uint8: Any) -> Any:
+        dtype = self.torch.float16 if self.half else self.torch.float32
+        return nchw_uint8.to(dtype).div_(255.0)
+
+    def forward(self, batch: Any) -> Any:
+        tensor = batch if isinstance(batch, self.torch.Tensor) else self.to_device(batch)
+        if tensor.dtype == self.torch.uint8:
+            tensor = self.prepare_tensor(tensor)
+        with self.torch.inference_mode():
+            out = self.module(tensor)
+        return out[0] if isinstance(out, (list, tuple)) else out
+
+    def postprocess(self, raw: Any, conf: float, iou: float, max_det: int) -> list[np.ndarray]:
+        from torchvision.ops import batched_nms
+
+        torch = self.torch
+        results = []
+        with torch.inference_mode():
+            raw = raw.float()
+            for pred in raw:
+                scores, cls = pred[4:].max(dim=0)
+                keep = scores > conf
+                if not bool(keep.any()):
+                    results.append(np.zeros((0, 6), dtype=np.float32))
+                    continue
+                cxcywh = pred[:4, keep].T
+                scores, cls = scores[keep], cls[keep]
+                xyxy = torch.cat(
+                    [cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], 1
+                )
+                kept = batched_nms(xyxy, scores, cls, iou)[:max_det]
+                det = torch.cat([xyxy[kept], scores[kept, None], cls[kept, None].float()], 1)
+                results.append(det.cpu().numpy().astype(np.float32))
+        return results

@@ -1,0 +1,1 @@
+"""Exchange formats for predictions made elsewhere or read elsewhere (MegaDetector JSON)."""

@@ -1,0 +1,210 @@
+"""The worker loop: claim a chunk, run its kind's handler, record the outcome, repeat.
+
+The same loop runs in a thread of the embedded executor and in ``wildloop worker`` (a
+separate process). While a handler runs, a heartbeat thread keeps the chunk's claim fresh
+and notices cancellation or a takeover; a worker killed at any instant leaves a chunk whose
+heartbeat goes stale (or whose pid is gone) and which the next worker requeues.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from wildloop.jobs import claims
+from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, get_kind
+from wildloop.project import Project
+from wildloop.store.tables import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    heartbeat_seconds: float = 5.0
+    stale_after_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    max_attempts: int = 3
+
+
+@dataclass
+class WorkerStats:
+    chunks_done: int = 0
+    chunks_failed: int = 0
+    chunks_released: int = 0
+    jobs_finished: list[int] = field(default_factory=list)
+
+
+def settings_for(project: Project) -> WorkerSettings:
+    jobs = project.config.jobs
+    return WorkerSettings(
+        heartbeat_seconds=jobs.heartbeat_seconds,
+        stale_after_seconds=jobs.stale_after_seconds,
+        max_attempts=jobs.max_attempts,
+    )
+
+
+def run_worker(
+    project: Project,
+    *,
+    worker: str | None = None,
+    job_id: int | None = None,
+    kinds: list[str] | None = None,
+    settings: WorkerSettings | None = None,
+    stop: threading.Event | None = None,
+    exit_when_idle: bool = True,
+) -> WorkerStats:
+    """Run chunks until there are none left (or ``stop`` is set, if not exiting when idle)."""
+    settings = settings or settings_for(project)
+    worker = worker or claims.worker_name()
+    stop = stop or threading.Event()
+    stats = WorkerStats()
+    while not stop.is_set():
+        with project.db.session() as session:
+            claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
+        _finish_ready(project, stats)
+        with project.db.session() as session:
+            claim = claims.claim_chunk(session, worker, job_id=job_id, kinds=kinds)
+        if claim is None:
+            if exit_when_idle:
+                break
+            stop.wait(settings.poll_seconds)
+            continue
+        _run_claim(project, claim, worker, settings, stats, stop)
+    return stats
+
+
+def _run_claim(
+    project: Project,
+    claim: claims.Claim,
+    worker: str,
+    settings: WorkerSettings,
+    stats: WorkerStats,
+    stop: threading.Event,
+) -> None:
+    kind = get_kind(claim.kind)
+    reporter = _Reporter(project, claim, worker)
+    ctx = ChunkContext(
+        project=project,
+        job_id=claim.job_id,
+        chunk_id=claim.chunk_id,
+        seq=claim.seq,
+        params=claim.params,
+        payload=claim.payload,
+        worker=worker,
+        reporter=reporter,
+    )
+    beat = _Heartbeat(project, claim, worker, settings.heartbeat_seconds, ctx, stop)
+    beat.start()
+    try:
+        outcome = kind.run_chunk(ctx)
+    except (JobCancelled, ChunkLost) as exc:
+        log.info("chunk %s of job %s stopped: %s", claim.seq, claim.job_id, exc)
+        with project.db.session() as session:
+            claims.release_chunk(session, claim, worker)
+        stats.chunks_released += 1
+        return
+    except Exception as exc:
+        log.exception("chunk %s of job %s failed", claim.seq, claim.job_id)
+        with project.db.session() as session:
+            claims.fail_chunk(
+                session, claim, worker, f"{type(exc).__name__}: {exc}", kind.max_attempts
+            )
+        stats.chunks_failed += 1
+        return
+    finally:
+        beat.stop()
+    with project.db.session() as session:
+        owned = claims.complete_chunk(session, claim, worker, outcome.done, outcome.failed)
+    if owned:
+        stats.chunks_done += 1
+        _finish_ready(project, stats, only=claim.job_id)
+
+
+def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None) -> None:
+    """Run the finaliser of every job whose chunks are all done, and mark it succeeded."""
+    with project.db.session() as session:
+        ready = claims.jobs_ready_to_finish(session)
+    for job_id in ready:
+        if only is not None and job_id != only:
+            continue
+        with project.db.session() as session:
+            job = session.get(Job, job_id)
+            kind_name = job.kind if job else None
+        if kind_name is None:
+            continue
+        kind = get_kind(kind_name)
+        result = kind.finalize(project, job_id) if kind.finalize else None
+        with project.db.session() as session:
+            if claims.finish_job(session, job_id, result):
+                stats.jobs_finished.append(job_id)
+
+
+class _Reporter:
+    """Writes a handler's progress to the database; keeps a short window for the rate."""
+
+    def __init__(self, project: Project, claim: claims.Claim, worker: str) -> None:
+        self.project = project
+        self.claim = claim
+        self.worker = worker
+        self.window: deque[tuple[float, int]] = deque([(time.monotonic(), 0)], maxlen=20)
+
+    def progress(self, done: int | None, failed: int | None, message: str | None) -> None:
+        rate = None
+        if done is not None:
+            now = time.monotonic()
+            self.window.append((now, done + (failed or 0)))
+            first_t, first_n = self.window[0]
+            if now - first_t > 0.2:
+                rate = (done + (failed or 0) - first_n) / (now - first_t)
+        with self.project.db.session() as session:
+            claims.report_progress(
+                session,
+                self.claim,
+                self.worker,
+                done=done,
+                failed=failed,
+                message=message,
+                rate=rate,
+            )
+
+    def set_total(self, total: int) -> None:
+        with self.project.db.session() as session:
+            claims.set_total(session, self.claim.job_id, total)
+
+
+class _Heartbeat:
+    """A thread that refreshes the claim and flags cancellation or loss of the chunk."""
+
+    def __init__(
+        self,
+        project: Project,
+        claim: claims.Claim,
+        worker: str,
+        every: float,
+        ctx: ChunkContext,
+        stop: threading.Event,
+    ) -> None:
+        self.project, self.claim, self.worker, self.every = project, claim, worker, every
+        self.ctx, self.outer_stop = ctx, stop
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wildloop-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            with self.project.db.session() as session:
+                owned, cancelled = claims.heartbeat(session, self.claim, self.worker)
+            if cancelled or self.outer_stop.is_set():
+                self.ctx.cancelled.set()
+            if not owned:
+                self.ctx.lost.set()

@@ -1,0 +1,214 @@
+"""The ``predict`` job kind: run one model version over a list of media, chunk by chunk.
+
+``process`` submits the media the champion has not seen and resolves ``champion`` again for
+every chunk, so a promotion takes effect mid-job without restarting workers; ``reprocess``
+pins the version it was asked for. A chunk first drops the items that already have a set
+for its version, so running it again (after a crash, on another worker) adds exactly the
+missing ones: no duplicates, no gaps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wildloop.errors import BadInput
+from wildloop.inference import runtime as runtimes
+from wildloop.inference.pipeline import (
+    ItemResult,
+    Pipeline,
+    PipelineItem,
+    PipelineOptions,
+    StageTimes,
+)
+from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.records import submit_job
+from wildloop.processing import summary
+from wildloop.processing.selection import Scope, media_query, parse_scope
+from wildloop.processing.writer import class_ids_for, write_results
+from wildloop.project import Project
+from wildloop.registry.versions import get_version
+from wildloop.store.tables import Media, ModelVersion, PredictionSet
+from wildloop.store.types import utcnow
+
+WRITE_EVERY = 256
+# Stage seconds summed over every chunk this process ran (benchmarks and logs read it).
+STAGE_TOTALS = StageTimes()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: int
+    version_id: int
+    version_name: str
+    items: int
+
+
+def submit_process(
+    project: Project, *, model: str = "champion", created_by: int | None = None
+) -> Submitted:
+    """A job over every good image that ``model`` (default: the champion) has not seen."""
+    return _submit(project, "process", model, Scope(), unseen_only=True, created_by=created_by)
+
+
+def submit_reprocess(
+    project: Project,
+    *,
+    model: str = "champion",
+    scope: list[str] | str | None = None,
+    compare_to: str | None = None,
+    created_by: int | None = None,
+) -> Submitted:
+    """A job that runs ``model`` over ``scope`` (items it already covered are skipped)."""
+    return _submit(
+        project,
+        "reprocess",
+        model,
+        parse_scope(scope),
+        unseen_only=False,
+        compare_to=compare_to,
+        created_by=created_by,
+    )
+
+
+def _submit(
+    project: Project,
+    purpose: str,
+    model: str,
+    scope: Scope,
+    *,
+    unseen_only: bool,
+    compare_to: str | None = None,
+    created_by: int | None = None,
+) -> Submitted:
+    chunk_size = project.config.inference.chunk_size
+    with project.db.session() as session:
+        version = get_version(session, model)
+        _require_runnable(version)
+        before = _before_version(session, version, compare_to)
+        ids = list(
+            session.scalars(media_query(session, scope, version.id if unseen_only else None))
+        )
+        chunks = [{"media_ids": ids[i : i + chunk_size]} for i in range(0, len(ids), chunk_size)]
+        follows_alias = purpose == "process" and model in ("champion", "challenger")
+        params = {
+            "purpose": purpose,
+            "model": model if follows_alias else str(version.id),
+            "model_version_id": version.id,
+            "model_name": version.name,
+            "scope": scope.describe(),
+            "compare_to": before,
+        }
+        job_id = submit_job(
+            session,
+            "predict",
+            params,
+            chunks,
+            total=len(ids),
+            created_by=created_by,
+            message=f"{purpose} {len(ids)} items with {version.name}",
+        )
+    return Submitted(job_id, version.id, version.name, len(ids))
+
+
+def _require_runnable(version: ModelVersion) -> None:
+    if version.source == "external" or not version.onnx_sha256:
+        raise BadInput(
+            f"model {version.name!r} has no artifact wildloop can run (its predictions were "
+            "imported); choose a registered model"
+        )
+
+
+def _before_version(session: Session, version: ModelVersion, compare_to: str | None) -> int | None:
+    """The version to compare against: the one given, else the champion if different."""
+    if compare_to:
+        return get_version(session, compare_to).id
+    from wildloop.registry.aliases import resolve
+
+    champion = resolve(session, "champion")
+    if champion is not None and champion != version.id:
+        return champion
+    latest_other = session.scalar(
+        select(PredictionSet.model_version_id)
+        .where(PredictionSet.model_version_id != version.id)
+        .order_by(PredictionSet.id.desc())
+        .limit(1)
+    )
+    return latest_other
+
+
+def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
+    project = ctx.project
+    settings = project.config.inference
+    media_ids: list[int] = ctx.payload["media_ids"]
+    with project.db.session() as session:
+        version = get_version(session, ctx.params["model"])
+        done_ids = set(
+            session.scalars(
+                select(PredictionSet.media_id).where(
+                    PredictionSet.model_version_id == version.id,
+                    PredictionSet.media_id.in_(media_ids),
+                )
+            )
+        )
+        todo = session.execute(
+            select(Media.id, Media.path)
+            .where(Media.id.in_([m for m in media_ids if m not in done_ids]))
+            .order_by(Media.id)
+        ).all()
+    choice = runtimes.choose(settings.runtime, settings.device)
+    runtime = runtimes.load(project, version, choice)
+    options = PipelineOptions(
+        imgsz=version.imgsz or 640,
+        batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
+        conf=project.config.thresholds.store,
+        iou=settings.iou,
+        max_det=settings.max_det,
+        reduced_decode=settings.reduced_decode,
+        decode_workers=settings.decode_workers,
+    )
+    pipeline = Pipeline(runtime, options)
+    class_ids = class_ids_for(version.classes, project.classes)
+    done, failed = len(done_ids), 0
+    pending: list[ItemResult] = []
+    # Items that vanished from the media table since submission count as done (nothing to do).
+    done += len(media_ids) - len(done_ids) - len(todo)
+
+    def flush() -> None:
+        nonlocal done, failed
+        started = time.perf_counter()
+        with project.db.session() as session:
+            write_results(session, version.id, version.classes, class_ids, pending, ctx.job_id)
+        pipeline.times.write += time.perf_counter() - started
+        failed += sum(1 for r in pending if not r.ok)
+        done += sum(1 for r in pending if r.ok)
+        pending.clear()
+        ctx.progress(done, failed)
+
+    items = (PipelineItem(row.id, Path(row.path)) for row in todo)
+    for results in pipeline.run(items):
+        pending.extend(results)
+        if len(pending) >= WRITE_EVERY:
+            flush()
+        else:
+            ctx.check_cancelled()
+    if pending:
+        flush()
+    STAGE_TOTALS.merge(pipeline.times)
+    return ChunkOutcome(done=done, failed=failed)
+
+
+def finalize(project: Project, job_id: int) -> dict[str, Any]:
+    """The job's stored result: counts and, for a reprocess, the before/after summary."""
+    started = utcnow()
+    result = summary.summarise_job(project, job_id)
+    result["summary_seconds"] = round((utcnow() - started).total_seconds(), 3)
+    return result
+
+
+PREDICT_KIND = JobKind(name="predict", run_chunk=run_chunk, finalize=finalize)

@@ -1,0 +1,1 @@
+"""Model registry: content-addressed artifacts, immutable versions, movable aliases."""

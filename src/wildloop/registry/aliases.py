@@ -1,0 +1,139 @@
+"""Aliases (``champion``, ``challenger``): one row per alias, moved by one UPDATE.
+
+Promotion and rollback are the same primitive, :func:`move_alias`, which changes the alias
+row and writes the audit entry in the caller's transaction: readers see the old version or
+the new one, never a mix. Workers resolve the alias per chunk, so a move takes effect
+without restarting anything. The evaluation gate (issue 9) wraps :func:`promote`; it does
+not replace the primitive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wildloop import audit
+from wildloop.errors import BadInput, Conflict, NotFound
+from wildloop.store.bulk import insert_or_skip
+from wildloop.store.tables import AuditEntry, ModelAlias, ModelVersion
+from wildloop.store.types import utcnow
+
+ALIASES = ("champion", "challenger")
+MOVE_ACTIONS = ("model.promote", "model.alias", "model.rollback")
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    alias: str
+    previous_id: int | None
+    version_id: int
+
+
+def move_alias(
+    session: Session,
+    alias: str,
+    version_id: int,
+    actor_id: int | None,
+    reason: str | None = None,
+    *,
+    action: str = "model.alias",
+) -> AliasMove:
+    """Point ``alias`` at ``version_id`` atomically and audit the move (who, from, to, why).
+
+    The UPDATE and the audit entry commit together with the caller's transaction.
+    """
+    if alias not in ALIASES:
+        raise BadInput(f"unknown alias {alias!r}; wildloop knows {', '.join(ALIASES)}")
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise NotFound(f"no model version {version_id}; see `wildloop model list`")
+    if alias == "champion" and version.source == "external":
+        raise BadInput(
+            f"{version.name!r} is an external model with no artifact; it cannot be champion "
+            "because wildloop cannot run it. Register a .pt or .onnx file instead"
+        )
+    if version.retired:
+        raise Conflict(f"model version {version.name!r} is retired and cannot take an alias")
+    previous = session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == alias))
+    now = utcnow()
+    if previous is None:
+        added = session.execute(
+            insert_or_skip(session, ModelAlias, ["alias"])
+            .values(alias=alias, model_version_id=version_id, updated_at=now, updated_by=actor_id)
+            .returning(ModelAlias.alias)
+        ).scalar()
+        if added is None:
+            raise Conflict(f"alias {alias!r} was set by someone else just now; try again")
+    else:
+        moved = session.execute(
+            update(ModelAlias)
+            .where(ModelAlias.alias == alias, ModelAlias.model_version_id == previous)
+            .values(model_version_id=version_id, updated_at=now, updated_by=actor_id)
+        ).rowcount
+        if moved != 1:
+            raise Conflict(f"alias {alias!r} was moved by someone else just now; try again")
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        entity="model_alias",
+        entity_id=alias,
+        before={"model_version_id": previous},
+        after={"model_version_id": version_id, "name": version.name},
+        reason=reason,
+    )
+    return AliasMove(alias, previous, version_id)
+
+
+def promote(
+    session: Session,
+    version_id: int,
+    actor_id: int | None,
+    reason: str | None = None,
+    alias: str = "champion",
+) -> AliasMove:
+    """The plain atomic switch (no evaluation gate; the gate calls this once satisfied)."""
+    return move_alias(session, alias, version_id, actor_id, reason, action="model.promote")
+
+
+def rollback(session: Session, actor_id: int | None, reason: str | None = None) -> AliasMove:
+    """Move ``champion`` back to the version it pointed at before the current one.
+
+    The history comes from the audit trail: promotions push a version, rollbacks pop one, so
+    rolling back twice walks two steps back rather than toggling.
+    """
+    stack = champion_history(session)
+    if len(stack) < 2:
+        raise Conflict("champion has no earlier version to roll back to")
+    target = stack[-2]
+    return move_alias(
+        session, "champion", target, actor_id, reason or "rollback", action="model.rollback"
+    )
+
+
+def champion_history(session: Session) -> list[int]:
+    """The stack of champion versions implied by the audit trail (current last)."""
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.after)
+        .where(
+            AuditEntry.entity == "model_alias",
+            AuditEntry.entity_id == "champion",
+            AuditEntry.action.in_(MOVE_ACTIONS),
+        )
+        .order_by(AuditEntry.id)
+    ).all()
+    stack: list[int] = []
+    for action, after in entries:
+        target = int((after or {})["model_version_id"])
+        if action == "model.rollback" and len(stack) >= 2 and stack[-2] == target:
+            stack.pop()
+        elif not stack or stack[-1] != target:
+            stack.append(target)
+    return stack
+
+
+def resolve(session: Session, alias: str) -> int | None:
+    """The version id an alias points at now, or None when it is unset."""
+    return session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == alias))

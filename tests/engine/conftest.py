@@ -1,0 +1,74 @@
+"""Fixtures for the engine tests: tiny detectors built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DEER_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
+
+
+@pytest.fixture(scope="session")
+def untrained_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised YOLOv8n-shaped detector with the deer classes (mechanics only)."""
+    from wildloop.inference.ultralytics_adapter import build_untrained
+
+    return build_untrained(
+        tmp_path_factory.mktemp("models") / "untrained.pt", DEER_CLASSES, imgsz=160
+    )
+
+
+TRAINED_RECIPE = "scenes-seed1-16bursts-320x240-yolov8n-30ep-160px-v1"
+
+
+def _write_yolo_dataset(root: Path) -> Path:
+    from wildloop.synthetic.scenes import SceneGenerator
+
+    frames = SceneGenerator(DEER_CLASSES, seed=1, size=(320, 240)).write(root / "raw", 16)
+    for frame in frames:
+        image = root / "images" / "train" / frame.file_name.replace("/", "_")
+        image.parent.mkdir(parents=True, exist_ok=True)
+        image.write_bytes(frame.jpeg)
+        label = root / "labels" / "train" / f"{image.stem}.txt"
+        label.parent.mkdir(parents=True, exist_ok=True)
+        label.write_text(
+            "".join(
+                f"{DEER_CLASSES.index(a.class_name)} {a.box.x + a.box.w / 2} "
+                f"{a.box.y + a.box.h / 2} {a.box.w} {a.box.h}\n"
+                for a in frame.animals
+            )
+        )
+    names = dict(enumerate(DEER_CLASSES))
+    data = root / "data.yaml"
+    data.write_text(f"path: {root}\ntrain: images/train\nval: images/train\nnames: {names}\n")
+    return data
+
+
+@pytest.fixture(scope="session")
+def trained_pt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A YOLOv8n trained briefly on generated scenes: confident enough that boxes exist to
+    compare. Training takes ~2 minutes on 2 cores, so the checkpoint is kept in pytest's
+    cache between runs (keyed by the recipe)."""
+    from wildloop.inference.ultralytics_adapter import train_detector
+
+    cache = Path(request.config.cache.mkdir("wildloop-trained-detector")) / TRAINED_RECIPE
+    weights = cache / "last.pt"
+    if weights.is_file():
+        return weights
+    root = tmp_path_factory.mktemp("train")
+    data = _write_yolo_dataset(root / "dataset")
+    trained = train_detector(data, root / "runs", epochs=30, imgsz=160, seed=0)
+    cache.mkdir(parents=True, exist_ok=True)
+    trained.replace(weights)
+    return weights
+
+
+@pytest.fixture(scope="session")
+def trained_scene_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Training-style scene images (the trained detector finds animals in these)."""
+    from wildloop.synthetic.scenes import SceneGenerator
+
+    root = tmp_path_factory.mktemp("scene-images")
+    frames = SceneGenerator(DEER_CLASSES, seed=1, size=(320, 240)).write(root, 4)
+    return [root / f.file_name for f in frames]

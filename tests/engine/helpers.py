@@ -1,0 +1,42 @@
+"""Small shared steps for engine tests: ingest generated scenes, register and promote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from wildloop.media.ingest import ingest_paths
+from wildloop.project import Project
+from wildloop.registry import aliases
+from wildloop.registry.versions import register_model
+from wildloop.store.tables import Media, ModelVersion, PredictionSet
+
+
+def ingest_dir(project: Project, folder: Path) -> int:
+    report = ingest_paths(project, [folder])
+    assert report.failed == 0, report.failures
+    return report.added
+
+
+def register(project: Project, weights: Path, name: str, imgsz: int, promote: bool) -> ModelVersion:
+    version = register_model(project, weights, name, imgsz=imgsz)
+    if promote:
+        with project.db.session() as session:
+            aliases.promote(session, version.id, None, reason="test")
+    return version
+
+
+def sets_per_media(project: Project, version_id: int) -> dict[int, int]:
+    with project.db.session() as session:
+        rows = session.execute(
+            select(PredictionSet.media_id, func.count())
+            .where(PredictionSet.model_version_id == version_id)
+            .group_by(PredictionSet.media_id)
+        ).all()
+    return dict(rows)
+
+
+def good_media(project: Project) -> set[int]:
+    with project.db.session() as session:
+        return set(session.scalars(select(Media.id).where(Media.status == "ok")))
