@@ -185,7 +185,7 @@ def test_draw_move_resize_and_delete_boxes_with_the_mouse(page, review_setup):
     assert page.locator("#boxes li").count() == 2
     page.keyboard.press("Escape")
     page.keyboard.press("s")  # save without moving on
-    page.wait_for_function("document.getElementById('state').textContent.includes('reviewed')")
+    page.wait_for_function("document.getElementById('state').textContent.includes('rev 1')")
     labels, (reviewed, _) = state(project, media_id)
     assert reviewed and labels is not None and not labels.empty
     first, second = sorted(labels.boxes, key=lambda b: b.box.x)

@@ -204,8 +204,15 @@
     }
   }
 
+  function tally(add = 0) {
+    const n = Number(sessionStorage.getItem("wl.saved") || 0) + add;
+    sessionStorage.setItem("wl.saved", String(n));
+    $("tally").textContent = n ? `${n} saved this session` : "";
+  }
+
   function after(d, result, advance) {
     state.cache.delete(d.id);
+    tally(1);
     if (advance && d.next_id) return go(d.next_id);
     if (advance && !d.next_id) wl.toast("last item in this filter", "good");
     return go(d.id, { fresh: true, push: false });
@@ -414,4 +421,5 @@
   history.replaceState({ id: first.id }, "", pageUrl(first.id));
   state.cache.set(first.id, Promise.resolve(first));
   show(first);
+  tally();
 })();
