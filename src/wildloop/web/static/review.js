@@ -47,6 +47,15 @@
     if (state.cache.size > 40) state.cache.delete(state.cache.keys().next().value);
   }
 
+  let warnedAt = 0;
+  function leaving() {
+    // Unsaved box edits are not dropped by a stray arrow key: the first press warns.
+    if (!state.dirty || Date.now() - warnedAt < 3000) return true;
+    warnedAt = Date.now();
+    wl.toast("unsaved box edits: Enter or s saves, z discards, press again to leave", "bad", 3000);
+    return false;
+  }
+
   async function go(id, { fresh = false, push = true } = {}) {
     if (!id) return;
     try {
@@ -226,8 +235,13 @@
       state.last = payload.action === "note" ? state.last : payload;
       return saveBoxes({ advance, note: payload.note });
     }
+    if (state.dirty && ["mark", "unmark"].includes(payload.action)) {
+      const saved = await saveBoxes({ advance: false });
+      if (!saved) return;
+      return act(payload, { advance });
+    }
     const body = {
-      ...payload, expected_revision: d.label_revision, model_version_id: d.model_version_id,
+      ...payload, expected_revision: state.detail.label_revision, model_version_id: d.model_version_id,
       scope: state.burst ? "sequence" : "item",
     };
     const r = await send("POST", `/api/v1/media/${d.id}/actions`, body);
@@ -262,10 +276,11 @@
       })),
     };
     const r = await send("PUT", `/api/v1/media/${d.id}/labels`, body);
-    if (!r) return;
+    if (!r) return null;
     state.latest.set(d.id, r.revision);
     state.undo.push({ kind: "labels", ids: [d.id], revision: r.revision, id: d.id });
-    return after(d, r, advance);
+    await after(d, r, advance);
+    return r;
   }
 
   async function undo() {
@@ -354,6 +369,7 @@
   function key(k, e) {
     const d = state.detail;
     const sel = editor.selected;
+    if (["ArrowRight", "j", " ", "ArrowLeft", "k", "u", "g"].includes(k) && !leaving()) return;
     if (k === "ArrowRight" || k === "j" || k === " ") return go(d.next_id);
     if (k === "ArrowLeft" || k === "k") return go(d.prev_id);
     if (k === "u") return go(d.next_unreviewed_id);
