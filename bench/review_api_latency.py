@@ -169,7 +169,7 @@ def query_types(
         ("detail", lambda: f"/api/v1/media/{rid()}"),
         ("detail in class filter", lambda: f"/api/v1/media/{rid()}?class={rng.choice(classes)}"),
         ("detail in review queue", lambda: f"/api/v1/media/{rid()}?reviewed=no&sort=score"),
-        ("count (capped at 10,000)", lambda: f"/api/v1/media/count?class={rng.choice(classes)}"),
+        ("count (capped at 5,000)", lambda: f"/api/v1/media/count?class={rng.choice(classes)}"),
         ("marked list", lambda: "/api/v1/marked"),
     ]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from wildloop.domain.classes import ClassMap
@@ -57,7 +57,7 @@ def class_counts(session: Session, classes: ClassMap) -> dict[str, dict[str, int
         add(class_id, "human", n)
     reviewed = session.scalar(
         hints.use_index(
-            select(func.count()).select_from(Media).where(Media.reviewed.is_(True)),
+            select(func.count()).select_from(Media).where(Media.reviewed == true()),
             Media,
             "ix_media_reviewed_id",
         )
@@ -81,7 +81,7 @@ def class_counts(session: Session, classes: ClassMap) -> dict[str, dict[str, int
         .label("top")
     )
     of_reviewed = hints.use_index(
-        select(top, func.count()).where(Media.reviewed.is_(True)).group_by(top),
+        select(top, func.count()).where(Media.reviewed == true()).group_by(top),
         Media,
         "ix_media_reviewed_id",
     )

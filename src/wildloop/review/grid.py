@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, null, or_, select, union_all
+from sqlalchemy import Select, and_, false, null, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
@@ -114,6 +114,7 @@ def neighbours(
 def count(session: Session, flt: GridFilter, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many items match, counting at most ``cap`` (returns the count and whether capped)."""
     model_id = model_for(session, flt)
+    hints.walk_indexes(session)
     total = 0
     for branch in _branches(flt, model_id):
         path = choose_path(session, flt, branch, model_id)
@@ -148,11 +149,13 @@ def fetch(
     limit: int,
 ) -> list[GridItem]:
     """Up to ``limit`` items strictly after ``after`` = (sort value, id) in the filter's order."""
+    hints.walk_indexes(session)
     parts = []
     for branch in _branches(flt, model_id):
         path = choose_path(session, flt, branch, model_id)
         query = _branch_query(session, flt, branch, model_id, path)
-        parts.append(_ordered(query, flt, path, after).limit(limit))
+        joined = model_id is not None and (flt.needs_predictions or branch is Branch.MACHINE)
+        parts.append(_ordered(query, flt, path, after, joined).limit(limit))
     if not parts:
         return []
     if len(parts) == 1:
@@ -216,8 +219,8 @@ def _branch_query(
     query = select_items(model_id, inner=inner)
     if flt.camera_id is not None:
         query = query.where(Media.camera_id == flt.camera_id)
-    if flt.reviewed is not None:
-        query = query.where(Media.reviewed.is_(flt.reviewed))
+    if flt.reviewed is not None and branch is Branch.ALL:  # the class branches imply it
+        query = query.where(Media.reviewed == (true() if flt.reviewed else false()))
     if flt.marked == "any":
         query = query.where(Media.marked.is_not(None))
     elif flt.marked == "none":
@@ -239,9 +242,9 @@ def _branch_query(
         # (NULLs sort differently on SQLite and PostgreSQL and would break the keyset).
         query = query.where(PS.top_score.is_not(None))
     if branch is Branch.HUMAN:
-        query = query.where(Media.reviewed.is_(True), Media.label_class_id == flt.class_id)
+        query = query.where(Media.reviewed == true(), Media.label_class_id == flt.class_id)
     elif branch is Branch.MACHINE:
-        query = query.where(Media.reviewed.is_(False), PS.top_class_id == flt.class_id)
+        query = query.where(Media.reviewed == false(), PS.top_class_id == flt.class_id)
     if hints.needs_hints(session):
         query = hints.use_index(query, Media, path.media_index)
         if model_id is not None:
@@ -250,9 +253,17 @@ def _branch_query(
 
 
 def _ordered(
-    query: Select[Any], flt: GridFilter, path: Path, after: tuple[Any, int] | None
+    query: Select[Any],
+    flt: GridFilter,
+    path: Path,
+    after: tuple[Any, int] | None,
+    joined: bool,
 ) -> Select[Any]:
-    """Order by (sort value, id) and start after the cursor, on the columns the path walks."""
+    """Order by (sort value, id) and start after the cursor, on the columns the path walks.
+
+    With predictions inner-joined, an id bound is stated on both sides of the join: a
+    planner walking the prediction sets' class index then starts at the cursor instead of
+    at the first item (PostgreSQL does not carry inequalities across a join)."""
     ident: Any = PS.media_id if path.drives_from_predictions else Media.id
     key: Any = {
         "id": ident,
@@ -264,6 +275,9 @@ def _ordered(
         value, last_id = after
         if flt.sort == "id":
             cond = ident < last_id if flt.descending else ident > last_id
+            if joined:
+                other = Media.id if path.drives_from_predictions else PS.media_id
+                cond = and_(cond, other < last_id if flt.descending else other > last_id)
         elif flt.descending:
             # Written so the first term bounds an index range on both databases.
             cond = and_(key <= value, or_(key < value, ident < last_id))

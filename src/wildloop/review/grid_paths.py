@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select, true
 from sqlalchemy.orm import Session, aliased
 
 from wildloop.review.filters import GridFilter
@@ -108,7 +108,9 @@ def _candidates(flt: GridFilter, branch: Branch, model_id: int | None) -> list[C
     if flt.split:
         on_media({"ix_media_split_id": by_id}, Media.split == flt.split)
     if flt.reviewed is not None and branch is Branch.ALL:
-        on_media({"ix_media_reviewed_id": by_id}, Media.reviewed.is_(flt.reviewed))
+        on_media(
+            {"ix_media_reviewed_id": by_id}, Media.reviewed == (true() if flt.reviewed else false())
+        )
     if flt.date_from or flt.date_to:
         on_media({"ix_media_captured_id": by_time}, *_date_range(flt))
     natural: list[Candidate] = []
