@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.web.review_support import PASSWORD, first_with_boxes, first_without_boxes
 from wildloop.review.labels import current_labels
-from wildloop.store.tables import Camera, Media, PredictionSet
+from wildloop.store.tables import Camera, Job, Media, PredictionSet
 from wildloop.web.app import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -241,9 +241,18 @@ def test_batch_edit_a_selection_in_the_grid(page, review_setup):
 
 
 def test_dashboard_and_viewer_screens(page, review_setup):
-    media_id = first_with_boxes(review_setup.project, review_setup.model_id)
+    project = review_setup.project
+    media_id = first_with_boxes(project, review_setup.model_id)
+    with project.db.session() as session:
+        job = Job(kind="reprocess", state="running", progress_done=250, progress_total=1000)
+        session.add(job)
     log_in(page, "vic", "/")
     page.wait_for_selector(".cards")
+    with project.db.session() as session:
+        session.execute(
+            update(Job).values(progress_done=600, rate=41.5, eta_seconds=9.6, message="chunk 6/10")
+        )
+    page.wait_for_function("document.getElementById('jobs').textContent.includes('60%')")
     shot(page, "dashboard")
     page.goto(f"{page.base}/media/{media_id}")
     page.wait_for_selector("#boxes li")

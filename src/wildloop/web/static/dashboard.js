@@ -15,7 +15,7 @@
     box.innerHTML = jobs.map((j) => `
       <div class="job state-${esc(j.state)}"><div class="jobhead"><b>#${j.id} ${esc(j.kind)}</b> <span class="state">${esc(j.state)}</span></div>
       <div class="bar"><span style="width:${j.percent || 0}%"></span></div>
-      <div class="sub">${j.done}${j.total ? " / " + j.total : ""}${j.percent != null ? " (" + j.percent + "%)" : ""}${j.rate ? " · " + j.rate.toFixed(1) + "/s" : ""}${eta(j.eta_seconds)} ${esc(j.message || "")}${j.error ? ' <span class="error">' + esc(j.error) + "</span>" : ""}</div></div>`).join("");
+      <div class="sub">${j.done}${j.total ? " / " + j.total : ""}${j.percent != null ? " (" + j.percent + "%)" : ""}${j.rate ? " · " + j.rate.toFixed(1) + "/s" : ""}${eta(j.eta_seconds)}${j.message ? " · " + esc(j.message) : ""}${j.error ? ' <span class="error">' + esc(j.error) + "</span>" : ""}</div></div>`).join("");
   }
   async function poll() {
     if (document.visibilityState === "visible") {
