@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wildloop import audit
 from wildloop.errors import Conflict, NotFound
+from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
 
@@ -77,11 +78,12 @@ def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bo
 
     Returns False when the job had already finished (nothing to cancel).
     """
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.state.in_(ACTIVE))
-        .values(state="cancelled", cancel_requested=True, finished_at=utcnow(), eta_seconds=None)
-    ).rowcount
+        .values(state="cancelled", cancel_requested=True, finished_at=utcnow(), eta_seconds=None),
+    )
     if not changed:
         _require(session, job_id)
         return False
