@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from wildloop.inference import letterbox
-from wildloop.inference.decode import Decoder, ImageUnreadable, Prepared
+from wildloop.inference.decode import Decoder, Encoded, ImageUnreadable, Prepared
 from wildloop.inference.runtime import DetectorRuntime
 
 
@@ -122,12 +122,13 @@ class Pipeline:
             reduced=self.options.reduced_decode,
         )
         self.times = StageTimes()
+        self.gpu_decode = bool(getattr(runtime, "gpu_decode", False))
 
     def run(self, items: Iterable[PipelineItem]) -> Iterator[list[ItemResult]]:
         """Yield results in groups (one per model batch, failures included); every item
         given comes back exactly once."""
         opts = self.options
-        buckets: dict[tuple[int, int], list[tuple[PipelineItem, Prepared]]] = {}
+        buckets: dict[tuple[bool, int, int], list[tuple[PipelineItem, Prepared | Encoded]]] = {}
         failed: list[ItemResult] = []
         held = 0
         with ThreadPoolExecutor(opts.workers, thread_name_prefix="wildloop-decode") as pool:
@@ -136,12 +137,13 @@ class Pipeline:
                     failed.append(ItemResult(item.key, error=outcome.reason))
                     self.times.failed += 1
                     continue
-                bucket = buckets.setdefault(outcome.box.shape, [])
+                key = (isinstance(outcome, Encoded), *outcome.box.shape)
+                bucket = buckets.setdefault(key, [])
                 bucket.append((item, outcome))
                 held += 1
                 if len(bucket) >= opts.batch_size or held >= 4 * opts.batch_size:
-                    shape = outcome.box.shape if len(bucket) >= opts.batch_size else None
-                    shape = shape or max(buckets, key=lambda k: len(buckets[k]))
+                    full = len(bucket) >= opts.batch_size
+                    shape = key if full else max(buckets, key=lambda k: len(buckets[k]))
                     batch = buckets.pop(shape)
                     held -= len(batch)
                     yield failed + self._infer(batch)
@@ -155,10 +157,10 @@ class Pipeline:
 
     def _decoded(
         self, pool: ThreadPoolExecutor, items: Iterator[PipelineItem]
-    ) -> Iterator[tuple[PipelineItem, Prepared | ImageUnreadable]]:
+    ) -> Iterator[tuple[PipelineItem, Prepared | Encoded | ImageUnreadable]]:
         """Items with their decoded input, in order, keeping the pool ``ahead`` items ahead."""
         ahead = max(2 * self.options.batch_size, 4 * self.options.workers)
-        window: deque[tuple[PipelineItem, Future[Prepared | ImageUnreadable]]] = deque()
+        window: deque[tuple[PipelineItem, Future[Prepared | Encoded | ImageUnreadable]]] = deque()
         exhausted = False
         while True:
             while not exhausted and len(window) < ahead:
@@ -175,9 +177,11 @@ class Pipeline:
             self.times.wait += time.perf_counter() - started
             yield item, outcome
 
-    def _prepare(self, path: Path) -> Prepared | ImageUnreadable:
+    def _prepare(self, path: Path) -> Prepared | Encoded | ImageUnreadable:
         started = time.perf_counter()
         try:
+            if self.gpu_decode:
+                return self.decoder.prepare_encoded(path)
             return self.decoder.prepare(path)
         except ImageUnreadable as exc:
             return exc
@@ -186,21 +190,60 @@ class Pipeline:
         finally:
             self.times.add_decode(time.perf_counter() - started)
 
-    def _infer(self, batch: list[tuple[PipelineItem, Prepared]]) -> list[ItemResult]:
+    def _infer(self, batch: list[tuple[PipelineItem, Prepared | Encoded]]) -> list[ItemResult]:
         opts = self.options
-        arrays = np.stack([prepared.array for _, prepared in batch])
+        inputs, kept, failures = self._inputs(batch)
+        if not kept:
+            return failures
         started = time.perf_counter()
-        raw: Any = self.runtime.forward(arrays)
+        raw: Any = self.runtime.forward(inputs)
         after_model = time.perf_counter()
         found = self.runtime.postprocess(raw, opts.conf, opts.iou, opts.max_det)
         results = [
-            ItemResult(item.key, _to_detections(det, prepared.box))
-            for (item, prepared), det in zip(batch, found, strict=True)
+            ItemResult(item.key, _to_detections(det, box))
+            for (item, box), det in zip(kept, found, strict=True)
         ]
         self.times.model += after_model - started
         self.times.nms += time.perf_counter() - after_model
-        self.times.items += len(batch)
-        return results
+        self.times.items += len(kept)
+        return failures + results
+
+    def _inputs(
+        self, batch: list[tuple[PipelineItem, Prepared | Encoded]]
+    ) -> tuple[Any, list[tuple[PipelineItem, letterbox.Letterbox]], list[ItemResult]]:
+        """The model input for a bucket: stacked arrays, or a batch decoded on the device."""
+        arrays = [p.array for _, p in batch if isinstance(p, Prepared)]
+        if len(arrays) == len(batch):
+            return np.stack(arrays), [(item, p.box) for item, p in batch], []
+        encoded = [(item, p) for item, p in batch if isinstance(p, Encoded)]
+        started = time.perf_counter()
+        inputs, good, failures = self._gpu_decode(encoded)
+        self.times.decode += time.perf_counter() - started
+        return inputs, [(item, e.box) for item, e in good], failures
+
+    def _gpu_decode(
+        self, batch: list[tuple[PipelineItem, Encoded]]
+    ) -> tuple[Any, list[tuple[PipelineItem, Encoded]], list[ItemResult]]:
+        """Decode a batch on the device; if that fails, find the bad images one by one."""
+        decode = self.runtime.decode_batch  # type: ignore[attr-defined]
+        try:
+            return decode([e.data for _, e in batch], [e.box for _, e in batch]), batch, []
+        except (RuntimeError, ValueError) as exc:
+            first_error = exc
+        good: list[tuple[PipelineItem, Encoded]] = []
+        failures: list[ItemResult] = []
+        for item, encoded in batch:
+            try:
+                decode([encoded.data], [encoded.box])
+                good.append((item, encoded))
+            except (RuntimeError, ValueError) as exc:
+                failures.append(ItemResult(item.key, error=f"corrupt JPEG data: {exc}"))
+                self.times.failed += 1
+        if not failures:
+            raise first_error
+        if not good:
+            return None, [], failures
+        return decode([e.data for _, e in good], [e.box for _, e in good]), good, failures
 
 
 def _to_detections(det: np.ndarray, box: letterbox.Letterbox) -> tuple[Detection, ...]:
