@@ -18,10 +18,10 @@ from wildloop.project import Project
 from wildloop.store.database import normalise_url
 from wildloop.synthetic.scenes import Frame, SceneGenerator
 
+# $WILDLOOP_SHARED_DATA points worktrees (which sit one level deeper) at the shared data.
 SHARED_DATA = Path(
-    os.environ.get(
-        "WILDLOOP_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
+    os.environ.get("WILDLOOP_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
 )
 DEER_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
 PG_ENV = "WILDLOOP_TEST_PG"

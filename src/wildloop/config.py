@@ -81,6 +81,75 @@ class JobSettings(_Section):
     local_workers: int = Field(default=1, ge=1, description="in-process worker threads")
 
 
+# --- datasets, training, evaluation and promotion (issue 9) -----------------------------------
+
+
+class DatasetSettings(_Section):
+    pseudo_labels: bool = Field(
+        default=False,
+        description="add unreviewed train/val items labelled by the champion (marked as such)",
+    )
+    pseudo_label_threshold: float = Field(default=0.8, ge=0, le=1)
+    min_class_examples: int = Field(
+        default=100, ge=0, description="exports warn about classes with fewer boxes"
+    )
+    camtrap_utc_offset: str = Field(
+        default="+00:00",
+        pattern=r"^[+-]\d{2}:\d{2}$",
+        description="UTC offset of the camera clocks, for Camtrap DP timestamps",
+    )
+    scientific_names: dict[str, str] = Field(
+        default_factory=dict, description="class name -> scientific name, for Camtrap DP"
+    )
+
+
+class TrainingSettings(_Section):
+    epochs: int = Field(default=50, ge=1)
+    batch: int = Field(default=16, ge=1)
+    imgsz: int = Field(default=640, ge=32)
+    patience: int = Field(default=20, ge=0)
+    device: str = Field(default="", description="'' picks cuda:0 when present, else cpu")
+    workers: int = Field(default=2, ge=0, description="data loader processes")
+    base_weights: str = Field(
+        default="",
+        description="a .pt to start from when there is no champion (yolov8n.pt, MegaDetector)",
+    )
+    model_yaml: str = Field(
+        default="yolov8n.yaml", description="architecture used when no weights exist at all"
+    )
+    seed: int = 0
+    amp: bool = Field(default=True, description="mixed precision on CUDA")
+
+
+class EvaluationSettings(_Section):
+    bootstrap_samples: int = Field(default=1000, ge=0)
+    bootstrap_seed: int = 0
+    calibration_bins: int = Field(default=10, ge=2)
+
+
+class GateSettings(_Section):
+    min_improvement: float = Field(
+        default=0.005, ge=0, description="mAP50-95 the challenger must gain over the champion"
+    )
+    max_class_drop: float = Field(
+        default=0.05, ge=0, description="largest AP50-95 drop allowed for any one class"
+    )
+    min_class_boxes: int = Field(
+        default=5, ge=1, description="classes with fewer test boxes are reported, not gated"
+    )
+    require_significant: bool = Field(
+        default=False, description="also require the bootstrap interval's lower bound > 0"
+    )
+
+
+class TriggerSettings(_Section):
+    after_reviewed: int = Field(
+        default=100, ge=0, description="train after this many new reviewed items; 0 = off"
+    )
+    schedule: str = Field(default="", description="cron expression, e.g. '0 3 * * 0'; '' = off")
+    reprocess_after_promotion: bool = True
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -95,6 +164,11 @@ class ProjectConfig(_Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     inference: InferenceSettings = Field(default_factory=InferenceSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    datasets: DatasetSettings = Field(default_factory=DatasetSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    triggers: TriggerSettings = Field(default_factory=TriggerSettings)
 
     @field_validator("classes")
     @classmethod

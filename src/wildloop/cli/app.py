@@ -5,8 +5,12 @@ from __future__ import annotations
 import typer
 
 from wildloop.cli import (
+    camera_cmds,
+    dataset_cmds,
+    demo_cmds,
     ingest_cmds,
     job_cmds,
+    loop_cmds,
     model_cmds,
     prediction_cmds,
     process_cmds,
@@ -24,6 +28,9 @@ app = typer.Typer(
 app.command()(project_cmds.init)
 app.command()(project_cmds.status)
 app.command()(ingest_cmds.ingest)
+app.command("import-labels")(ingest_cmds.import_labels)
+app.command()(demo_cmds.demo)
+app.add_typer(camera_cmds.app, name="camera")
 app.add_typer(model_cmds.app, name="model")
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")
@@ -31,6 +38,9 @@ app.command()(job_cmds.worker)
 app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
+app.add_typer(dataset_cmds.app, name="snapshot")
+app.command()(dataset_cmds.export)
+loop_cmds.register(app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`wildloop ingest`."""
+"""`wildloop ingest` and `wildloop import-labels`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import typer
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
+from wildloop.datasets.label_import import import_labels as import_labels_service
+from wildloop.datasets.label_import import read_dataset
+from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestReport, ingest_paths
 from wildloop.project import Project
 
@@ -63,3 +66,64 @@ def _report(report: IngestReport, as_json: bool) -> None:
         errors.print(f"... and {report.failed - 20} more (see `wildloop status`)")
     for path, original in report.duplicate_examples[:5]:
         errors.print(f"[yellow]duplicate[/] {path} (same content as {original})")
+
+
+def import_labels(
+    path: Annotated[Path, typer.Argument(help="data.yaml (YOLO) or a COCO / COCO-CT JSON file.")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, yolo or coco.")] = "auto",
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Folder COCO file names are relative to (default: its folder)."),
+    ] = None,
+    author: Annotated[str, typer.Option(help="Author recorded on the imported labels.")] = "import",
+    class_map: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename a class: 'theirs=ours' (repeatable).")
+    ] = None,
+    add_classes: Annotated[
+        bool,
+        typer.Option("--add-classes", help="Add the dataset's unknown classes to the project."),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Write a new revision over items that already have labels.")
+    ] = False,
+    camera: Annotated[str | None, typer.Option(help="Camera name for new images.")] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import ground-truth boxes as human labels, ingesting images the project lacks."""
+    rename = dict(_pair(item) for item in class_map or [])
+    with open_project(project) as proj:
+        dataset = read_dataset(path, fmt, images)
+        with progress_bar("import") as update:
+            report = import_labels_service(
+                proj,
+                dataset,
+                author=author,
+                class_map=rename,
+                add_classes=add_classes,
+                overwrite=overwrite,
+                camera=camera,
+                progress=update,
+            )
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(
+        f"{report.images} images: labelled {report.labelled} ({report.boxes} boxes, "
+        f"{report.empty} empty), kept existing labels on {report.kept_existing}, "
+        f"failed {len(report.failed)}"
+    )
+    if report.sequence_conflicts:
+        errors.print(
+            f"[yellow]{report.sequence_conflicts} images were already ingested and keep their "
+            "own sequences and frozen splits (the file's sequence ids were not applied)"
+        )
+    for failed_path, reason in report.failed[:20]:
+        errors.print(f"[red]failed[/] {failed_path}: {reason}")
+
+
+def _pair(item: str) -> tuple[str, str]:
+    theirs, sep, ours = item.partition("=")
+    if not sep or not theirs or not ours:
+        raise BadInput(f"--map takes 'theirs=ours', got {item!r}")
+    return theirs, ours

@@ -25,6 +25,7 @@ from wildloop.project import Project
 # name -> "module:attribute" of a JobKind, imported when first needed.
 BUILTIN: dict[str, str] = {
     "predict": "wildloop.processing.predict_job:PREDICT_KIND",
+    "train": "wildloop.training.job:TRAIN_KIND",
 }
 
 

@@ -167,13 +167,15 @@ def _ingest_batch(
     results = list(pool.map(lambda item: _probe(item.path, rules), todo))
 
     new_hashes = [r.sha256 for r in results if isinstance(r, ProbedImage)]
-    owners = dict(
-        session.execute(
+    owners = {
+        sha: path
+        for sha, path in session.execute(
             select(Media.sha256, Media.path).where(
                 Media.sha256.in_(new_hashes), Media.status == "ok"
             )
-        ).all()
-    )
+        )
+        if sha is not None
+    }
     rows: list[dict[str, object]] = []
     touched: set[int] = set()
     now = utcnow()

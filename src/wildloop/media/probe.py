@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
 
@@ -70,6 +71,8 @@ def _inspect(path: Path, data: bytes, digest: str, rules: ProbeRules) -> ProbedI
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise MediaRejected("not an image: the content is not a format Pillow can read") from None
+    except Image.DecompressionBombError as exc:
+        raise MediaRejected(f"decompression bomb guard: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise MediaRejected(f"unreadable image header: {exc}") from None
     if image.format not in ACCEPTED_FORMATS:
@@ -139,7 +142,7 @@ def _exif_structure_error(raw: bytes) -> str | None:
     order = tiff[:2]
     if order not in (b"II", b"MM"):
         return f"EXIF byte order marker {order!r} is neither II nor MM"
-    endian = "little" if order == b"II" else "big"
+    endian: Literal["little", "big"] = "little" if order == b"II" else "big"
     if int.from_bytes(tiff[2:4], endian) != 42:
         return "EXIF TIFF magic number is not 42"
     offset = int.from_bytes(tiff[4:8], endian)

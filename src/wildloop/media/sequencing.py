@@ -86,8 +86,10 @@ def _assign_camera(
             Media.captured_at.is_not(None),
         )
         .order_by(Media.captured_at, Media.id)
-    ).tuples()
-    assignments = list(group_frames(camera_name, frames, existing, gap))
+    ).all()
+    assignments = list(
+        group_frames(camera_name, ((m, t) for m, t in frames if t is not None), existing, gap)
+    )
     if not assignments:
         return 0
 

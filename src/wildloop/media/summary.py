@@ -20,16 +20,15 @@ def media_summary(project: Project) -> dict[str, Any]:
                 select(Media.split, func.count()).where(Media.status == "ok").group_by(Media.split)
             ).all()
         )
-        by_camera = {
-            name: count
-            for name, count in session.execute(
+        by_camera = dict(
+            session.execute(
                 select(Camera.name, func.count(Media.id))
                 .join(Media, Media.camera_id == Camera.id)
                 .where(Media.status == "ok")
                 .group_by(Camera.name)
                 .order_by(Camera.name)
             ).all()
-        }
+        )
         sequences = session.scalar(select(func.count()).select_from(MediaSequence)) or 0
         reviewed = (
             session.scalar(

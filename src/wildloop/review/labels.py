@@ -47,8 +47,9 @@ def save_labels(
         update(Media)
         .where(Media.id == media_id, Media.label_revision == base)
         .values(label_revision=base + 1, reviewed=True)
-    ).rowcount
-    if claimed != 1:
+        .returning(Media.id)
+    ).all()
+    if len(claimed) != 1:
         raise _conflict(session, media_id, base)
     previous = current_labels(session, media_id, revision=base) if base else None
     revision = LabelRevision(

@@ -108,7 +108,7 @@ class Media(Base):
     path: Mapped[str] = mapped_column(String(1000), unique=True)
     sha256: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(8), default="image")
-    status: Mapped[str] = mapped_column(String(8), default="ok")
+    status: Mapped[str] = mapped_column(String(12), default="ok")
     error: Mapped[str | None] = mapped_column(Text)
     bytes: Mapped[int | None] = mapped_column(IdType)
     width: Mapped[int | None] = mapped_column(Integer)
@@ -327,6 +327,15 @@ class Job(Base):
             "state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="state"
         ),
         Index("ix_jobs_state_kind", "state", "kind"),
+        # One training at a time per project, enforced by the database: a second queued or
+        # running training job cannot be inserted, whichever process tries.
+        Index(
+            "uq_jobs_one_active_training",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'train' AND state IN ('queued', 'running')"),
+            postgresql_where=text("kind = 'train' AND state IN ('queued', 'running')"),
+        ),
     )
 
 

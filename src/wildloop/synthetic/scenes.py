@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,22 @@ class BodyPlan:
 class Animal:
     class_name: str
     box: Box
+
+
+Placed = tuple["Animal", dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Walker:
+    """An animal crossing the frame during one burst."""
+
+    name: str
+    scale: float
+    direction: float
+    x0: float
+    ground: float
+    speed: float
+    exits: bool
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,9 @@ class SceneGenerator:
 
     # --- public ---------------------------------------------------------------------------
 
-    def bursts(self, count: int, frames: tuple[int, int] = (3, 6), empty_rate: float = 0.15):
+    def bursts(
+        self, count: int, frames: tuple[int, int] = (3, 6), empty_rate: float = 0.15
+    ) -> Iterator[list[Frame]]:
         """Yield ``count`` bursts, each a list of frames of one camera."""
         for n in range(count):
             camera = self.cameras[n % len(self.cameras)]
@@ -159,60 +178,51 @@ class SceneGenerator:
             )
         return out
 
-    def _walkers(self) -> list[dict[str, float | str]]:
+    def _walkers(self) -> list[Walker]:
         count = 1 if self.rng.random() < 0.75 else 2
         names = self.rng.choice(self.classes, size=count, replace=True)
-        walkers = []
-        for name in names:
-            scale = float(self.rng.uniform(0.7, 1.3))
-            direction = 1.0 if self.rng.random() < 0.5 else -1.0
-            walkers.append(
-                {
-                    "name": str(name),
-                    "scale": scale,
-                    "dir": direction,
-                    "x0": float(self.rng.uniform(0.05, 0.6)),
-                    "ground": float(self.rng.uniform(0.55, 0.9)),
-                    "speed": float(self.rng.uniform(0.03, 0.08)),
-                    # The animal leaves the frame on the burst's last frame now and then.
-                    "exits": float(self.rng.random() < 0.3),
-                }
+        return [
+            Walker(
+                name=str(name),
+                scale=float(self.rng.uniform(0.7, 1.3)),
+                direction=1.0 if self.rng.random() < 0.5 else -1.0,
+                x0=float(self.rng.uniform(0.05, 0.6)),
+                ground=float(self.rng.uniform(0.55, 0.9)),
+                speed=float(self.rng.uniform(0.03, 0.08)),
+                # The animal leaves the frame on the burst's last frame now and then.
+                exits=bool(self.rng.random() < 0.3),
             )
-        return walkers
+            for name in names
+        ]
 
-    def _place(self, walkers, i: int, length: int) -> list[tuple[Animal, dict[str, float]]]:
+    def _place(self, walkers: list[Walker], i: int, length: int) -> list[Placed]:
         width, height = self.size
         placed = []
         for w in walkers:
-            if w["exits"] and i == length - 1:
+            if w.exits and i == length - 1:
                 continue
-            plan = self.plans[str(w["name"])]
-            scale = float(w["scale"])
-            body_l = plan.length * height * scale
-            body_h = plan.height * height * scale
-            leg = body_h * plan.leg_ratio * 1.6
-            head = body_h * 0.55
-            cx = (float(w["x0"]) + float(w["dir"]) * float(w["speed"]) * i) * width
-            base = float(w["ground"]) * height
+            plan = self.plans[w.name]
+            body_l = plan.length * height * w.scale
+            body_h = plan.height * height * w.scale
             geometry = {
-                "cx": cx,
-                "base": base,
+                "cx": (w.x0 + w.direction * w.speed * i) * width,
+                "base": w.ground * height,
                 "body_l": body_l,
                 "body_h": body_h,
-                "leg": leg,
-                "head": head,
-                "dir": float(w["dir"]),
+                "leg": body_h * plan.leg_ratio * 1.6,
+                "head": body_h * 0.55,
+                "dir": w.direction,
             }
-            left, top, right, _ = _extent(plan, geometry)
+            left, top, right, bottom = _extent(plan, geometry)
             x0, y0 = max(0.0, left), max(0.0, top)
-            x1, y1 = min(float(width), right), min(float(height), base)
+            x1, y1 = min(float(width), right), min(float(height), bottom)
             if x1 - x0 < 4 or y1 - y0 < 4:
                 continue
             box = Box.from_pixels(x0, y0, x1 - x0, y1 - y0, width, height)
-            placed.append((Animal(str(w["name"]), box), geometry | {"name": w["name"]}))
+            placed.append((Animal(w.name, box), geometry))
         return placed
 
-    def _render(self, camera: str, night: bool, animals, i: int) -> Image.Image:
+    def _render(self, camera: str, night: bool, animals: list[Placed], i: int) -> Image.Image:
         day_bg, night_bg = self._backgrounds[camera]
         image = (night_bg if night else day_bg).copy()
         draw = ImageDraw.Draw(image)
@@ -228,7 +238,9 @@ class SceneGenerator:
             image = Image.fromarray(arr)
         return image
 
-    def _draw_animal(self, draw: ImageDraw.ImageDraw, plan: BodyPlan, g, night: bool) -> None:
+    def _draw_animal(
+        self, draw: ImageDraw.ImageDraw, plan: BodyPlan, g: dict[str, float], night: bool
+    ) -> None:
         color = plan.color
         if night:  # IR: fur glows grey, eyes shine
             grey = int(110 + 0.3 * sum(color) / 3)

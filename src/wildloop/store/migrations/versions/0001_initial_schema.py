@@ -188,7 +188,7 @@ def upgrade() -> None:
         sa.Column("path", sa.String(length=1000), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("kind", sa.String(length=8), nullable=False),
-        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("bytes", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("width", sa.Integer(), nullable=True),

@@ -1,0 +1,58 @@
+"""`wildloop camera list|set`: deployment metadata and clock fixes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from wildloop.cli.options import JsonOption, ProjectOption, open_project
+from wildloop.cli.output import console, print_json
+from wildloop.media.cameras import CameraChange, list_cameras, update_camera
+
+app = typer.Typer(
+    help="Cameras (deployments): place, coordinates, clock offset.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def list_command(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """List cameras with their metadata and media counts."""
+    with open_project(project) as proj, proj.db.session() as session:
+        cameras = list_cameras(session)
+    if as_json:
+        print_json(cameras)
+        return
+    table = Table("camera", "location", "lat", "lon", "clock offset s", "media")
+    for c in cameras:
+        table.add_row(
+            c["name"],
+            c["location"] or "",
+            str(c["latitude"] or ""),
+            str(c["longitude"] or ""),
+            str(c["clock_offset_seconds"]),
+            str(c["media"]),
+        )
+    console.print(table)
+
+
+@app.command("set")
+def set_command(
+    name: Annotated[str, typer.Argument(help="Camera name.")],
+    location: Annotated[str | None, typer.Option(help="Site name.")] = None,
+    lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
+    clock_offset: Annotated[
+        int | None,
+        typer.Option(help="Seconds to add to the camera's clock; capture times shift to match."),
+    ] = None,
+    author: Annotated[str, typer.Option(help="Who makes the change (audit log).")] = "cli",
+    project: ProjectOption = None,
+) -> None:
+    """Set a camera's place and coordinates, or fix its clock offset."""
+    with open_project(project) as proj:
+        actor = proj.author(author)
+        with proj.db.session() as session:
+            update_camera(session, name, CameraChange(location, lat, lon, clock_offset), actor)
+    console.print(f"Updated camera {name}.")

@@ -1,0 +1,1 @@
+"""Readers for labelled datasets (YOLO, COCO, COCO Camera Traps) into one neutral shape."""

@@ -1,0 +1,37 @@
+"""The neutral shape every importer produces, before anything touches the project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from wildloop.domain.boxes import Box
+
+
+@dataclass(frozen=True)
+class ImportedBox:
+    class_name: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class ImportedImage:
+    """One image of a dataset with its boxes; ``problems`` make it a failed item."""
+
+    path: Path
+    boxes: tuple[ImportedBox, ...] = ()
+    sequence_key: str | None = None
+    captured_at: datetime | None = None
+    camera: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class ImportedDataset:
+    source: str
+    class_names: list[str]
+    images: list[ImportedImage] = field(default_factory=list)
+
+    def used_classes(self) -> set[str]:
+        return {b.class_name for image in self.images for b in image.boxes}

@@ -1,0 +1,192 @@
+"""Importing ground truth: a parsed dataset becomes media plus human label revisions.
+
+Images the project does not have yet are ingested first (with the dataset's sequence ids as
+sequence keys, so bursts stay in one split). Labels are written as revisions by a named
+author through the same ``save_labels`` every reviewer uses. Unknown class names stop the
+import before anything is written; a bad box or missing file fails only its own image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from wildloop.datasets.importers.coco import read_coco
+from wildloop.datasets.importers.dataset import ImportedDataset, ImportedImage
+from wildloop.datasets.importers.yolo import read_yolo
+from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.errors import BadInput
+from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
+from wildloop.project import Project
+from wildloop.review.labels import save_labels
+from wildloop.store.tables import Media, MediaSequence
+
+BATCH = 200
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class ImportReport:
+    images: int = 0
+    labelled: int = 0
+    boxes: int = 0
+    empty: int = 0
+    kept_existing: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    sequence_conflicts: int = 0
+    ingest: IngestReport | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "images": self.images,
+            "labelled": self.labelled,
+            "boxes": self.boxes,
+            "empty": self.empty,
+            "kept_existing": self.kept_existing,
+            "sequence_conflicts": self.sequence_conflicts,
+            "failed": [{"path": p, "reason": r} for p, r in self.failed],
+            "ingest": self.ingest.as_dict() if self.ingest else None,
+        }
+
+
+def read_dataset(path: Path, fmt: str = "auto", images_root: Path | None = None) -> ImportedDataset:
+    """Pick the reader by format name or by the file's extension."""
+    if not path.exists():
+        raise BadInput(f"no such file: {path}")
+    if fmt == "auto":
+        fmt = {".yaml": "yolo", ".yml": "yolo", ".json": "coco"}.get(path.suffix.lower(), "")
+    if fmt == "yolo":
+        return read_yolo(path)
+    if fmt == "coco":
+        return read_coco(path, images_root)
+    raise BadInput(f"cannot tell the format of {path}; pass --format yolo or --format coco")
+
+
+def import_labels(
+    project: Project,
+    dataset: ImportedDataset,
+    *,
+    author: str = "import",
+    class_map: dict[str, str] | None = None,
+    add_classes: bool = False,
+    overwrite: bool = False,
+    camera: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Ingest missing images and write their labels; see the module docstring for the rules."""
+    rename = class_map or {}
+    _check_classes(project, dataset, rename, add_classes)
+    classes = project.classes
+    report = ImportReport(images=len(dataset.images))
+    default_camera = camera or Path(dataset.source.split(":", 1)[1]).parent.name or "import"
+    report.ingest = ingest_items(
+        project,
+        (
+            IngestItem(
+                path=image.path,
+                camera=camera or image.camera or default_camera,
+                sequence_key=image.sequence_key,
+                captured_at=image.captured_at,
+            )
+            for image in dataset.images
+            if not image.problems and image.path.is_file()
+        ),
+        total=len(dataset.images),
+    )
+    author_id = project.author(author)
+    for start in range(0, len(dataset.images), BATCH):
+        batch = dataset.images[start : start + BATCH]
+        with project.db.session() as session:
+            media = {
+                row.path: row
+                for row in session.execute(
+                    select(
+                        Media.id,
+                        Media.path,
+                        Media.status,
+                        Media.error,
+                        Media.label_revision,
+                        MediaSequence.key.label("sequence_key"),
+                    )
+                    .outerjoin(MediaSequence, MediaSequence.id == Media.sequence_id)
+                    .where(Media.path.in_([str(i.path) for i in batch]))
+                )
+            }
+            for image in batch:
+                row = media.get(str(image.path))
+                reason = _failure(image, row)
+                if reason or row is None:
+                    report.failed.append((str(image.path), reason or "image was not ingested"))
+                    continue
+                if image.sequence_key and row.sequence_key != image.sequence_key:
+                    # Ingested earlier with its own sequence: its frozen split stays.
+                    report.sequence_conflicts += 1
+                if row.label_revision and not overwrite:
+                    report.kept_existing += 1
+                    continue
+                labels = LabelSet(
+                    boxes=tuple(
+                        LabelBoxValue(
+                            box=b.box,
+                            class_id=classes.id_of(rename.get(b.class_name, b.class_name)),
+                        )
+                        for b in image.boxes
+                    ),
+                    empty=not image.boxes,
+                )
+                save_labels(
+                    session,
+                    row.id,
+                    labels,
+                    author_id=author_id,
+                    classes=classes,
+                    expected_revision=None,
+                    source="import",
+                    action="labels.import",
+                )
+                report.labelled += 1
+                report.boxes += len(image.boxes)
+                report.empty += labels.empty
+        if progress:
+            progress(min(start + BATCH, len(dataset.images)), len(dataset.images))
+    return report
+
+
+def _check_classes(
+    project: Project, dataset: ImportedDataset, rename: dict[str, str], add_classes: bool
+) -> None:
+    unknown = sorted(
+        {rename.get(n, n) for n in dataset.used_classes()} - set(project.classes.names)
+    )
+    if add_classes:
+        # Add every class the dataset declares, in its order, not only those with boxes here.
+        declared = [rename.get(n, n) for n in dataset.class_names]
+        for name in dict.fromkeys([*declared, *unknown]):
+            if name not in project.classes:
+                project.add_class(name)
+        return
+    if not unknown:
+        return
+    raise BadInput(
+        f"the dataset uses classes the project does not have: {', '.join(unknown)}. "
+        f"Project classes: {', '.join(project.classes.names)}. Map them with "
+        "--map 'theirs=ours' or add them with --add-classes. Nothing was imported."
+    )
+
+
+def _failure(image: ImportedImage, row: Row[Any] | Any | None) -> str | None:
+    if image.problems:
+        return "; ".join(image.problems)
+    if not image.path.is_file():
+        return "image file not found"
+    if row is None:
+        return "image was not ingested"
+    if row.status == "failed":
+        return f"image failed ingest: {row.error}"
+    if row.status == "duplicate":
+        return f"image is a duplicate: {row.error}"
+    return None

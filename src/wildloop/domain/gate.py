@@ -1,0 +1,148 @@
+"""The promotion gate: may a challenger replace the champion? Plain rules, no I/O.
+
+"Don't deploy if worse" was a rule of thumb in the seed workflow; a model with a lower score
+was deployed without being compared. Here the rule is code: both models are scored on the
+same frozen test snapshot, the challenger must beat the champion's mAP50-95 by a margin, and
+no class may lose more than a tolerance. Every refusal says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """Thresholds of the gate (absolute AP units, 0..1)."""
+
+    min_improvement: float = 0.005
+    max_class_drop: float = 0.05
+    min_class_boxes: int = 5
+    require_significant: bool = False
+
+    def __post_init__(self) -> None:
+        if self.min_improvement < 0 or self.max_class_drop < 0:
+            raise ValueError("gate margin and class tolerance must not be negative")
+        if self.min_class_boxes < 1:
+            raise ValueError("min_class_boxes must be at least 1")
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    ap50_95: float
+    boxes: int
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model's evaluation on one test snapshot, as the gate needs it."""
+
+    name: str
+    snapshot_id: int
+    map50_95: float
+    per_class: Mapping[str, ClassScore] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap interval for challenger minus champion mAP50-95."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reasons: tuple[str, ...]
+    improvement: float | None
+    class_deltas: Mapping[str, float]
+    unmeasured_classes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "promote": self.promote,
+            "reasons": list(self.reasons),
+            "improvement": self.improvement,
+            "class_deltas": dict(self.class_deltas),
+            "unmeasured_classes": list(self.unmeasured_classes),
+        }
+
+
+def decide(
+    challenger: ModelScore,
+    champion: ModelScore | None,
+    rules: GateRules,
+    interval: Interval | None = None,
+) -> GateDecision:
+    """Decide promotion. Without a champion the first model is promoted; with one, every
+    rule must hold, and each rule that fails adds a reason."""
+    if champion is None:
+        return GateDecision(
+            promote=True,
+            reasons=(f"no champion yet: {challenger.name} becomes the first champion",),
+            improvement=None,
+            class_deltas={},
+        )
+    if champion.snapshot_id != challenger.snapshot_id:
+        return GateDecision(
+            promote=False,
+            reasons=(
+                f"models were scored on different test snapshots ({champion.snapshot_id} vs "
+                f"{challenger.snapshot_id}); evaluate both on the same one",
+            ),
+            improvement=None,
+            class_deltas={},
+        )
+    improvement = challenger.map50_95 - champion.map50_95
+    deltas, unmeasured = _class_deltas(challenger, champion, rules.min_class_boxes)
+    reasons: list[str] = []
+    if improvement <= rules.min_improvement:
+        reasons.append(
+            f"mAP50-95 {challenger.map50_95:.4f} does not beat the champion's "
+            f"{champion.map50_95:.4f} by more than {rules.min_improvement:.4f} "
+            f"(change {improvement:+.4f})"
+        )
+    for name, delta in sorted(deltas.items()):
+        if delta < -rules.max_class_drop:
+            reasons.append(
+                f"class {name} drops by {-delta:.4f} AP50-95 "
+                f"(more than the {rules.max_class_drop:.4f} allowed)"
+            )
+    if rules.require_significant:
+        if interval is None:
+            reasons.append("no bootstrap interval was computed, and the gate requires one")
+        elif interval.low <= 0:
+            reasons.append(
+                f"the 95% interval of the improvement [{interval.low:+.4f}, "
+                f"{interval.high:+.4f}] includes zero"
+            )
+    if reasons:
+        return GateDecision(False, tuple(reasons), improvement, deltas, unmeasured)
+    return GateDecision(
+        promote=True,
+        reasons=(
+            f"mAP50-95 improves by {improvement:+.4f} (> {rules.min_improvement:.4f}) and no "
+            f"class drops by more than {rules.max_class_drop:.4f}",
+        ),
+        improvement=improvement,
+        class_deltas=deltas,
+        unmeasured_classes=unmeasured,
+    )
+
+
+def _class_deltas(
+    challenger: ModelScore, champion: ModelScore, min_boxes: int
+) -> tuple[dict[str, float], tuple[str, ...]]:
+    """AP50-95 changes of classes with enough test boxes; the rest are listed as unmeasured."""
+    deltas: dict[str, float] = {}
+    unmeasured: list[str] = []
+    for name in sorted(set(challenger.per_class) | set(champion.per_class)):
+        new, old = challenger.per_class.get(name), champion.per_class.get(name)
+        boxes = max(new.boxes if new else 0, old.boxes if old else 0)
+        if boxes < min_boxes:
+            unmeasured.append(name)
+            continue
+        deltas[name] = (new.ap50_95 if new else 0.0) - (old.ap50_95 if old else 0.0)
+    return deltas, tuple(unmeasured)

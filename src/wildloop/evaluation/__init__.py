@@ -1,0 +1,1 @@
+"""One evaluator for every model on a frozen test snapshot, comparisons and their images."""

@@ -1,0 +1,50 @@
+"""A paired bootstrap interval for the mAP50-95 difference of two models on one test set.
+
+Frames of a burst are near-copies of each other, so resampling frames would pretend there is
+far more independent evidence than there is. Whole sequences are resampled instead (with
+replacement), each draw weighting every frame of the sequence; both models are scored on the
+same draw, so the interval is for the paired difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wildloop.evaluation.average_precision import average_precision
+from wildloop.evaluation.matching import MatchTable
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    low: float
+    high: float
+    samples: int
+    groups: int
+    confidence: float
+
+
+def paired_difference_interval(
+    champion: MatchTable,
+    challenger: MatchTable,
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapInterval:
+    """Percentile interval of challenger minus champion mAP50-95 over sequence resamples."""
+    if champion.groups != challenger.groups:
+        raise ValueError("both models must be scored on the same images in the same order")
+    names, group_of_image = np.unique(np.asarray(champion.groups), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(samples)
+    for s in range(samples):
+        draws = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
+        weights = draws[group_of_image].astype(np.float64)
+        diffs[s] = (
+            average_precision(challenger, weights).map50_95
+            - average_precision(champion, weights).map50_95
+        )
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail]) if samples else (np.nan, np.nan)
+    return BootstrapInterval(float(low), float(high), samples, len(names), confidence)

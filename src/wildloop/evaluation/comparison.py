@@ -1,0 +1,159 @@
+"""Champion versus challenger on the same frozen test items: deltas, an interval, a decision.
+
+Both models are scored by the one evaluator on one test snapshot; the bootstrap resamples
+sequences of that snapshot; the gate (plain rules in ``wildloop.domain.gate``) decides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
+from wildloop.evaluation import plots
+from wildloop.evaluation.bootstrap import BootstrapInterval, paired_difference_interval
+from wildloop.evaluation.evaluator import EvaluationRecord, Predict, evaluate_model, test_snapshot
+from wildloop.project import Project
+
+
+@dataclass(frozen=True)
+class Comparison:
+    snapshot_id: int
+    snapshot_name: str
+    challenger: EvaluationRecord
+    champion: EvaluationRecord | None
+    interval: BootstrapInterval | None
+    decision: GateDecision
+    figures: dict[str, Path] = field(default_factory=dict)
+
+    def class_table(self) -> list[dict[str, Any]]:
+        """Per class: truth boxes, both AP50-95 values and the change."""
+        new = self.challenger.metrics["per_class"]
+        old = self.champion.metrics["per_class"] if self.champion else {}
+        rows = []
+        for name, values in new.items():
+            before = old.get(name, {}).get("ap50_95")
+            after = values.get("ap50_95")
+            rows.append(
+                {
+                    "class": name,
+                    "truth_boxes": values["truth_boxes"],
+                    "champion_ap50_95": before,
+                    "challenger_ap50_95": after,
+                    "delta": (after - before) if after is not None and before is not None else None,
+                }
+            )
+        return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        def summary(record: EvaluationRecord | None) -> dict[str, Any] | None:
+            if record is None:
+                return None
+            m = record.metrics
+            return {
+                "model": record.model_name,
+                "model_version_id": record.model_version_id,
+                "evaluation_id": record.id,
+                **{k: m[k] for k in ("map50", "map50_95", "precision", "recall")},
+                "ece": m["calibration"]["ece"],
+            }
+
+        return {
+            "snapshot": self.snapshot_name,
+            "snapshot_id": self.snapshot_id,
+            "challenger": summary(self.challenger),
+            "champion": summary(self.champion),
+            "map50_95_difference_interval": (
+                {
+                    "low": self.interval.low,
+                    "high": self.interval.high,
+                    "confidence": self.interval.confidence,
+                    "samples": self.interval.samples,
+                    "resampled_sequences": self.interval.groups,
+                }
+                if self.interval
+                else None
+            ),
+            "classes": self.class_table(),
+            "decision": self.decision.as_dict(),
+            "figures": {k: str(v) for k, v in self.figures.items()},
+        }
+
+
+def gate_rules(project: Project) -> GateRules:
+    g = project.config.gate
+    return GateRules(g.min_improvement, g.max_class_drop, g.min_class_boxes, g.require_significant)
+
+
+def model_score(record: EvaluationRecord) -> ModelScore:
+    return ModelScore(
+        name=record.model_name,
+        snapshot_id=record.snapshot_id,
+        map50_95=float(record.metrics["map50_95"]),
+        per_class={
+            name: ClassScore(float(v["ap50_95"]), int(v["truth_boxes"]))
+            for name, v in record.metrics["per_class"].items()
+            if v.get("ap50_95") is not None
+        },
+    )
+
+
+def compare_models(
+    project: Project,
+    challenger_id: int,
+    champion_id: int | None,
+    snapshot: int | str | None = None,
+    *,
+    figures: bool = True,
+    predict: Predict | None = None,
+) -> Comparison:
+    """Evaluate both on one test snapshot, bootstrap the difference, apply the gate."""
+    data = test_snapshot(project, snapshot)
+    challenger, scored_new = evaluate_model(project, challenger_id, data.info.id, predict=predict)
+    champion = interval = None
+    if champion_id is not None and champion_id != challenger_id:
+        champion, scored_old = evaluate_model(project, champion_id, data.info.id, predict=predict)
+        settings = project.config.evaluation
+        if settings.bootstrap_samples:
+            interval = paired_difference_interval(
+                scored_old.table,
+                scored_new.table,
+                samples=settings.bootstrap_samples,
+                seed=settings.bootstrap_seed,
+            )
+    decision = decide(
+        model_score(challenger),
+        model_score(champion) if champion else None,
+        gate_rules(project),
+        Interval(interval.low, interval.high) if interval else None,
+    )
+    result = Comparison(data.info.id, data.info.name, challenger, champion, interval, decision)
+    if figures:
+        result = _with_figures(project, result)
+    return result
+
+
+def _with_figures(project: Project, result: Comparison) -> Comparison:
+    old = result.champion
+    name = f"{result.challenger.model_name}-vs-{old.model_name if old else 'none'}"
+    folder = project.path("runs") / "comparisons" / f"{name}-on-{result.snapshot_name}"
+    models = {result.challenger.model_name: result.challenger.metrics}
+    if old:
+        models = {old.model_name: old.metrics} | models
+    figures = {
+        "pr_curves": plots.pr_curves(models, folder / "pr_curves.png"),
+        "reliability": plots.reliability(models, folder / "reliability.png"),
+    }
+    for label, metrics in models.items():
+        figures[f"confusion_{label}"] = plots.confusion(
+            metrics, f"{label} on {result.snapshot_name}", folder / f"confusion_{label}.png"
+        )
+    if result.decision.class_deltas:
+        figures["class_deltas"] = plots.class_deltas(
+            result.decision.class_deltas, folder / "class_deltas.png"
+        )
+    done = Comparison(**{**result.__dict__, "figures": figures})
+    (folder / "comparison.json").write_text(json.dumps(done.as_dict(), indent=2), encoding="utf-8")
+    return done

@@ -1,0 +1,1 @@
+"""Training detectors as jobs: start-weight choice, the Ultralytics adapter, triggers."""

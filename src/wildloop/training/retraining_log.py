@@ -1,0 +1,144 @@
+"""The retraining log: one row per model version, computed from records, never typed in.
+
+The seed kept ``retraining_log.csv`` by hand (date, version, photos added, precision, recall,
+mAP50, notes), and its figures drifted from the training records. Here every column comes
+from the database: the version's creation, the snapshot it was trained on (items added since
+the previous trained version's snapshot), its stored evaluation on the test snapshot, and the
+gate decisions in the audit trail.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from wildloop.evaluation import plots
+from wildloop.project import Project
+from wildloop.store.tables import (
+    AuditEntry,
+    Evaluation,
+    ModelAlias,
+    ModelVersion,
+    Snapshot,
+    SnapshotItem,
+)
+
+COLUMNS = (
+    "date",
+    "version",
+    "snapshot",
+    "items",
+    "items_added",
+    "test_snapshot",
+    "precision",
+    "recall",
+    "map50",
+    "map50_95",
+    "champion",
+    "notes",
+)
+_DECISIONS = {
+    "model.gate.pass": "promoted",
+    "model.gate.refuse": "refused",
+    "model.gate.override": "promoted by override",
+}
+
+
+def retraining_log(project: Project) -> list[dict[str, Any]]:
+    """Rows in version order; metrics are on the latest test snapshot each version has."""
+    with project.db.session() as session:
+        versions = list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+        champion = session.scalar(
+            select(ModelAlias.model_version_id).where(ModelAlias.alias == "champion")
+        )
+        evaluations: dict[int, tuple[Evaluation, str]] = {}
+        for evaluation, snap in session.execute(
+            select(Evaluation, Snapshot.name)
+            .join(Snapshot, Snapshot.id == Evaluation.snapshot_id)
+            .order_by(Evaluation.snapshot_id, Evaluation.id)
+        ).all():
+            evaluations[evaluation.model_version_id] = (evaluation, snap)
+        decisions: dict[int, list[str]] = {}
+        for entry in session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(tuple(_DECISIONS)), AuditEntry.entity == "model_version")
+            .order_by(AuditEntry.id)
+        ):
+            decisions.setdefault(int(entry.entity_id), []).append(_decision_note(entry))
+        items = _snapshot_items(session, {v.snapshot_id for v in versions if v.snapshot_id})
+        snapshot_names = {r.id: r.name for r in session.execute(select(Snapshot.id, Snapshot.name))}
+    rows = []
+    previous: set[int] | None = None
+    for v in versions:
+        own = items.get(v.snapshot_id or -1)
+        added = None
+        if own is not None:
+            added = len(own - previous) if previous is not None else len(own)
+            previous = own
+        evaluation = evaluations.get(v.id)
+        metrics = evaluation[0].metrics if evaluation else {}
+        notes = [*decisions.get(v.id, [])]
+        if v.notes:
+            notes.append(v.notes)
+        rows.append(
+            {
+                "date": v.created_at.strftime("%Y-%m-%d %H:%M"),
+                "version": v.name,
+                "version_id": v.id,
+                "snapshot": snapshot_names.get(v.snapshot_id) if v.snapshot_id else None,
+                "items": len(own) if own is not None else None,
+                "items_added": added,
+                "test_snapshot": evaluation[1] if evaluation else None,
+                "precision": metrics.get("precision"),
+                "recall": metrics.get("recall"),
+                "map50": metrics.get("map50"),
+                "map50_95": metrics.get("map50_95"),
+                "champion": v.id == champion,
+                "promoted": any(n.startswith("promoted") for n in decisions.get(v.id, [])),
+                "notes": "; ".join(notes),
+            }
+        )
+    return rows
+
+
+def as_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: (f"{row[k]:.4f}" if isinstance(row.get(k), float) else row.get(k)) for k in COLUMNS}
+        )
+    return out.getvalue()
+
+
+def write_chart(project: Project, rows: list[dict[str, Any]], out: Path | None = None) -> Path:
+    """The metrics-over-versions chart (evaluated versions only)."""
+    target = out or project.path("runs") / "retraining_log.png"
+    return plots.metrics_over_versions([r for r in rows if r["map50_95"] is not None], target)
+
+
+def _snapshot_items(session: Any, snapshot_ids: set[int]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {s: set() for s in snapshot_ids}
+    if snapshot_ids:
+        for snapshot_id, media_id in session.execute(
+            select(SnapshotItem.snapshot_id, SnapshotItem.media_id).where(
+                SnapshotItem.snapshot_id.in_(snapshot_ids)
+            )
+        ).all():
+            out[snapshot_id].add(media_id)
+    return out
+
+
+def _decision_note(entry: AuditEntry) -> str:
+    label = _DECISIONS[entry.action]
+    after = entry.after or {}
+    reasons = (after.get("decision") or {}).get("reasons") or []
+    text = f"{label} ({entry.at:%Y-%m-%d}): {'; '.join(reasons)}"
+    if entry.reason:
+        text += f" [override reason: {entry.reason}]"
+    return text
