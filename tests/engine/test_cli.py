@@ -49,7 +49,9 @@ def test_model_process_reprocess_jobs_and_export(
     assert "champion: 2 -> 1" in _ok("model", "rollback", *p)
     export = tmp_path / "md.json"
     _ok("predictions", "export-md", str(export), "--model", "v2", *p)
-    assert len(json.loads(export.read_text())["images"]) == len(list(tmp_path.glob("scenes/*/*.jpg")))
+    assert len(json.loads(export.read_text())["images"]) == len(
+        list(tmp_path.glob("scenes/*/*.jpg"))
+    )
     _ok("predictions", "validate-md", str(export))
     queued = json.loads(_ok("reprocess", "--model", "v1", "--no-wait", "--json", *p))
     assert "job_id" in queued
@@ -59,8 +61,16 @@ def test_model_process_reprocess_jobs_and_export(
 
 def test_missing_weights_message(project: Project, tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["model", "register", str(tmp_path / "yolov8n.pt"), "--name", "base",
-              "--project", str(project.root)]
+        app,
+        [
+            "model",
+            "register",
+            str(tmp_path / "yolov8n.pt"),
+            "--name",
+            "base",
+            "--project",
+            str(project.root),
+        ],
     )
     assert isinstance(result.exception, Unavailable)
     assert "never downloads" in str(result.exception)
