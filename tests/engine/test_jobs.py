@@ -129,6 +129,17 @@ def test_cancel_stops_a_running_chunk(project: Project) -> None:
     )
     runner.start()
     assert gate.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with project.db.session() as session:
+            live = job_status(session, job_id)
+        if live["rate_per_s"] and live["eta_seconds"]:
+            break
+        time.sleep(0.05)
+    # A running job shows a rate and an ETA consistent with what is left.
+    assert live["state"] == "running" and live["rate_per_s"] > 0
+    left = live["progress"]["total"] - live["progress"]["done"]
+    assert abs(live["eta_seconds"] - left / live["rate_per_s"]) < 0.2 * live["eta_seconds"] + 1
     with project.db.session() as session:
         assert cancel_job(session, job_id)
     runner.join(20)
