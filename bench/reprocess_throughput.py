@@ -56,11 +56,12 @@ def replicate(source: Path, out: Path, count: int) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=400, help="files to process")
+    parser.add_argument("--count", type=int, default=300, help="files to process")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--weights", type=Path, help="a .pt (default: random yolov8n)")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
     parser.add_argument("--baseline-count", type=int, default=0, help="0 = same as --count")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each path")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wildloop-bench-"))
     try:
@@ -76,41 +77,49 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     project = Project.init(work / "project", "bench", CLASSES)
     ingest_paths(project, [work / "images"])
-    version = register_model(project, weights, "bench", imgsz=args.imgsz)
-    with project.db.session() as session:
-        aliases.promote(session, version.id, None)
-
     baseline_files = files[: args.baseline_count or len(files)]
-    started = time.perf_counter()
-    speed = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
-    n = 0
-    for _, _boxes in predict_reference(
-        weights, baseline_files, imgsz=args.imgsz, conf=0.05, iou=0.7
-    ):
-        n += 1
-    base_s = time.perf_counter() - started
-    base_rate = n / base_s
-    print(
-        f"baseline Ultralytics predict(stream=True): {n} files in {base_s:.1f}s "
-        f"= {base_rate:.1f} img/s (no database writes)"
-    )
-    del speed
+    base_rates, our_rates = [], []
+    for round_no in range(1, args.rounds + 1):
+        # Alternate the two paths so shared-machine load hits both alike.
+        started = time.perf_counter()
+        n = sum(
+            1
+            for _ in predict_reference(
+                weights, baseline_files, imgsz=args.imgsz, conf=0.05, iou=0.7
+            )
+        )
+        base_s = time.perf_counter() - started
+        base_rates.append(n / base_s)
+        print(
+            f"round {round_no} baseline Ultralytics predict(stream=True): {n} files in "
+            f"{base_s:.1f}s = {n / base_s:.1f} img/s (no database writes)"
+        )
 
-    started = time.perf_counter()
-    submitted = predict_job.submit_reprocess(project, model="bench", scope="all")
-    status = run_job(project, submitted.job_id, poll_seconds=0.2)
-    ours_s = time.perf_counter() - started
-    assert status["state"] == "succeeded", status
-    ours_rate = submitted.items / ours_s
+        version = register_model(project, weights, f"bench-{round_no}", imgsz=args.imgsz)
+        with project.db.session() as session:
+            aliases.promote(session, version.id, None)
+        predict_job.STAGE_TOTALS.reset()
+        started = time.perf_counter()
+        submitted = predict_job.submit_reprocess(project, model=version.name, scope="all")
+        status = run_job(project, submitted.job_id, poll_seconds=0.2)
+        ours_s = time.perf_counter() - started
+        assert status["state"] == "succeeded", status
+        our_rates.append(submitted.items / ours_s)
+        print(
+            f"round {round_no} wildloop reprocess job: {submitted.items} files -> DB rows "
+            f"committed in {ours_s:.1f}s = {submitted.items / ours_s:.1f} img/s"
+        )
+
+    base_rate, ours_rate = max(base_rates), max(our_rates)
+    print(f"best of {args.rounds}: baseline {base_rate:.1f} img/s, wildloop {ours_rate:.1f} img/s")
     print(
-        f"wildloop reprocess job: {submitted.items} files -> DB rows committed in "
-        f"{ours_s:.1f}s = {ours_rate:.1f} img/s"
+        f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict "
+        f"(per round: {', '.join(f'{o / b:.2f}x' for o, b in zip(our_rates, base_rates, strict=True))})"
     )
-    print(f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict")
 
     t = predict_job.STAGE_TOTALS
     main_thread = t.wait + t.model + t.nms + t.write
-    print("time share per stage (main thread; decode runs ahead in threads):")
+    print("time share per stage, last wildloop round (main thread; decode runs ahead):")
     for name, value in (
         ("wait for decode", t.wait),
         ("model (ONNX Runtime)", t.model),

@@ -87,6 +87,11 @@ class StageTimes:
         with self._lock:
             self.decode += seconds
 
+    def reset(self) -> None:
+        with self._lock:
+            self.decode = self.wait = self.model = self.nms = self.write = 0.0
+            self.items = self.failed = 0
+
     def merge(self, other: StageTimes) -> None:
         with self._lock:
             self.decode += other.decode
