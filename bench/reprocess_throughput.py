@@ -112,10 +112,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
     base_rate, ours_rate = max(base_rates), max(our_rates)
     print(f"best of {args.rounds}: baseline {base_rate:.1f} img/s, wildloop {ours_rate:.1f} img/s")
-    print(
-        f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict "
-        f"(per round: {', '.join(f'{o / b:.2f}x' for o, b in zip(our_rates, base_rates, strict=True))})"
-    )
+    per_round = ", ".join(f"{o / b:.2f}x" for o, b in zip(our_rates, base_rates, strict=True))
+    print(f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict (per round: {per_round})")
 
     t = predict_job.STAGE_TOTALS
     main_thread = t.wait + t.model + t.nms + t.write
