@@ -32,6 +32,7 @@ from wildloop.processing import summary
 from wildloop.processing.selection import Scope, media_query, parse_scope
 from wildloop.processing.writer import class_ids_for, write_results
 from wildloop.project import Project
+from wildloop.registry.aliases import resolve
 from wildloop.registry.versions import get_version
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
@@ -128,8 +129,6 @@ def _before_version(session: Session, version: ModelVersion, compare_to: str | N
     """The version to compare against: the one given, else the champion if different."""
     if compare_to:
         return get_version(session, compare_to).id
-    from wildloop.registry.aliases import resolve
-
     champion = resolve(session, "champion")
     if champion is not None and champion != version.id:
         return champion
