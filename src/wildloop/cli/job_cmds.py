@@ -17,7 +17,14 @@ from wildloop.jobs.local import run_job
 from wildloop.jobs.worker import WorkerSettings, run_worker, settings_for
 from wildloop.project import Project
 
-app = typer.Typer(help="Persistent jobs: list, watch, cancel, retry.", no_args_is_help=True)
+app = typer.Typer(help="Persistent jobs: list, watch, cancel, retry.")
+
+
+@app.callback(invoke_without_command=True)
+def overview(ctx: typer.Context, project: ProjectOption = None) -> None:
+    """Without a subcommand: the recent jobs (same as `wildloop jobs list`)."""
+    if ctx.invoked_subcommand is None:
+        list_(limit=20, active=False, project=project, as_json=False)
 
 
 @app.command("list")
