@@ -15,6 +15,8 @@ from wildloop.inference.pipeline import ItemResult, Pipeline, PipelineItem, Pipe
 from wildloop.inference.ultralytics_adapter import export_onnx, predict_reference
 
 IMGSZ = 160
+# One xdist worker trains (or reads from the cache) the detector these tests share.
+pytestmark = pytest.mark.xdist_group("trained-detector")
 Ref = list[tuple[int, float, float, float, float, float]]
 
 

@@ -57,6 +57,7 @@ def _label_rows(project: Project) -> list[tuple]:
     return [tuple(r) for r in [*revisions, *boxes, *media]]
 
 
+@pytest.mark.xdist_group("trained-detector")
 def test_reprocess_keeps_labels_and_older_sets_and_summarises(
     project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
 ) -> None:
@@ -204,6 +205,7 @@ def test_reprocess_scope_by_camera(
     assert submitted.items == sum(1 for f in frames if f.camera == "cam02") > 0
 
 
+@pytest.mark.xdist_group("trained-detector")
 def test_process_with_the_torch_runtime_chosen_explicitly(
     project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
 ) -> None:
