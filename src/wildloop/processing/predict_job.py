@@ -9,6 +9,7 @@ missing ones: no duplicates, no gaps.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +162,11 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             .order_by(Media.id)
         ).all()
     choice = runtimes.choose(settings.runtime, settings.device)
-    runtime = runtimes.load(project, version, choice)
+    cpus = os.cpu_count() or 1
+    parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")
+    model_workers = settings.model_workers or (min(cpus, 4) if parallel else 1)
+    threads = max(1, cpus // model_workers) if parallel else 0
+    runtime = runtimes.load(project, version, choice, threads=threads)
     options = PipelineOptions(
         imgsz=version.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
@@ -170,6 +175,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         max_det=settings.max_det,
         reduced_decode=settings.reduced_decode,
         decode_workers=settings.decode_workers,
+        model_workers=model_workers,
     )
     pipeline = Pipeline(runtime, options)
     class_ids = class_ids_for(version.classes, project.classes)
