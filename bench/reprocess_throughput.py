@@ -22,6 +22,8 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from sqlalchemy import func, select
+
 from wildloop.inference.ultralytics_adapter import build_untrained, predict_reference
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
@@ -29,6 +31,7 @@ from wildloop.processing import predict_job
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import register_model
+from wildloop.store.tables import Prediction
 
 SHARED = Path(
     os.environ.get(
@@ -156,14 +159,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
             f"{1000 * value / max(1, t.items):6.1f} ms/image"
         )
     with project.db.session() as session:
-        from sqlalchemy import func, select
-
-        from wildloop.store.tables import Prediction
-
         stored = session.scalar(select(func.count()).select_from(Prediction)) or 0
     print(
         f"predictions stored: {stored} over {args.rounds} rounds "
-        f"({stored / max(1, args.rounds * len(files)):.1f} per image, threshold {conf:.2e})"
+        f"({stored / max(1, args.rounds * len(files)):.1f} per image at score >= {conf}); "
+        "random weights find nothing: pass --weights with a trained model to exercise writes"
     )
     project.close()
 
