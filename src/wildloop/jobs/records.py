@@ -6,6 +6,9 @@ and the kind's finaliser stored ``result``), failed (a chunk failed ``max_attemp
 ``error`` says why) or cancelled (on request; chunks not yet done stay queued).
 ``progress_done`` counts items finished (ok or failed) across chunks, ``progress_total`` the
 items planned, ``rate`` items/s recently, ``eta_seconds`` the estimate to finish.
+``attempts`` counts starts: 1 when first claimed, +1 each time a dead worker's chunk is
+resumed. ``worker`` is the last worker (host:pid[:tag]) that claimed a chunk, and
+``heartbeat_at`` the last sign of life from any of its workers.
 """
 
 from __future__ import annotations
