@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wildloop.errors import BadInput
+from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
 from wildloop.inference.pipeline import (
     ItemResult,
@@ -78,24 +79,62 @@ def submit_reprocess(
     )
 
 
+def submit_items(
+    project: Project,
+    model: str | int,
+    media_ids: Sequence[int],
+    *,
+    purpose: str = "evaluate",
+    created_by: int | None = None,
+) -> Submitted:
+    """A job over exactly ``media_ids`` with one pinned version (evaluation, shadow runs)."""
+    return _submit(
+        project,
+        purpose,
+        str(model),
+        None,
+        unseen_only=False,
+        media_ids=list(media_ids),
+        created_by=created_by,
+    )
+
+
+def predict_items(project: Project, model_version_id: int, media_ids: Sequence[int]) -> None:
+    """Run ``model_version_id`` over ``media_ids`` in this process and store the sets.
+
+    What the evaluator calls for test items a model has not seen; raises JobFailed when the
+    job fails (items that fail alone are stored as failed sets, not raised).
+    """
+    from wildloop.jobs.local import run_job
+
+    submitted = submit_items(project, model_version_id, media_ids)
+    status = run_job(project, submitted.job_id, workers=project.config.jobs.local_workers)
+    if status["state"] != "succeeded":
+        raise JobFailed(f"prediction job {submitted.job_id} {status['state']}: {status['error']}")
+
+
 def _submit(
     project: Project,
     purpose: str,
     model: str,
-    scope: Scope,
+    scope: Scope | None,
     *,
     unseen_only: bool,
     compare_to: str | None = None,
     created_by: int | None = None,
+    media_ids: list[int] | None = None,
 ) -> Submitted:
     chunk_size = project.config.inference.chunk_size
     with project.db.session() as session:
         version = get_version(session, model)
         _require_runnable(version)
-        before = _before_version(session, version, compare_to)
-        ids = list(
-            session.scalars(media_query(session, scope, version.id if unseen_only else None))
-        )
+        before = _before_version(session, version, compare_to) if media_ids is None else None
+        if scope is not None:
+            ids = list(
+                session.scalars(media_query(session, scope, version.id if unseen_only else None))
+            )
+        else:
+            ids = sorted(set(media_ids or []))
         chunks = [{"media_ids": ids[i : i + chunk_size]} for i in range(0, len(ids), chunk_size)]
         follows_alias = purpose == "process" and model in ("champion", "challenger")
         params = {
@@ -103,7 +142,7 @@ def _submit(
             "model": model if follows_alias else str(version.id),
             "model_version_id": version.id,
             "model_name": version.name,
-            "scope": scope.describe(),
+            "scope": scope.describe() if scope is not None else f"{len(ids)} listed items",
             "compare_to": before,
         }
         job_id = submit_job(
