@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from wildloop.errors import Unavailable
 from wildloop.project import Project
 
 
 def run_pipeline(project: Project, model_version_id: int, media_ids: Sequence[int]) -> None:
     """Predict ``media_ids`` with the model version and store the prediction sets."""
-    raise Unavailable(
-        f"model version {model_version_id} has no predictions for {len(media_ids)} test items "
-        "and the inference pipeline is not available in this build"
-    )
+    from wildloop.processing.predict_job import predict_items
+
+    predict_items(project, model_version_id, media_ids)
