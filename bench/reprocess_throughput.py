@@ -22,6 +22,8 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from sqlalchemy import func, select
+
 from wildloop.inference.ultralytics_adapter import build_untrained, predict_reference
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
@@ -29,6 +31,7 @@ from wildloop.processing import predict_job
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import register_model
+from wildloop.store.tables import Prediction
 
 SHARED = Path(
     os.environ.get(
@@ -56,11 +59,15 @@ def replicate(source: Path, out: Path, count: int) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=400, help="files to process")
+    parser.add_argument("--count", type=int, default=300, help="files to process")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--weights", type=Path, help="a .pt (default: random yolov8n)")
     parser.add_argument("--samples", type=Path, default=SAMPLES)
     parser.add_argument("--baseline-count", type=int, default=0, help="0 = same as --count")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each path")
+    parser.add_argument(
+        "--conf", type=float, default=0.05, help="score threshold for both paths (stored boxes)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wildloop-bench-"))
     try:
@@ -72,56 +79,91 @@ def main() -> None:
 def run(args: argparse.Namespace, work: Path) -> None:
     weights = args.weights or build_untrained(work / "yolov8n-random.pt", CLASSES, imgsz=args.imgsz)
     files = replicate(args.samples, work / "images", args.count)
-    print(f"{len(files)} files from {args.samples} ({os.cpu_count()} CPUs), imgsz {args.imgsz}")
+    print(
+        f"{len(files)} files from {args.samples} ({os.cpu_count()} CPUs), imgsz {args.imgsz}, "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    )
 
     project = Project.init(work / "project", "bench", CLASSES)
     ingest_paths(project, [work / "images"])
-    version = register_model(project, weights, "bench", imgsz=args.imgsz)
-    with project.db.session() as session:
-        aliases.promote(session, version.id, None)
-
+    conf = project.config.thresholds.store = args.conf
     baseline_files = files[: args.baseline_count or len(files)]
-    started = time.perf_counter()
-    speed = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
-    n = 0
-    for _, _boxes in predict_reference(
-        weights, baseline_files, imgsz=args.imgsz, conf=0.05, iou=0.7
-    ):
-        n += 1
-    base_s = time.perf_counter() - started
-    base_rate = n / base_s
-    print(
-        f"baseline Ultralytics predict(stream=True): {n} files in {base_s:.1f}s "
-        f"= {base_rate:.1f} img/s (no database writes)"
-    )
-    del speed
+    base_rates: list[float] = []
+    our_rates: list[float] = []
+    cpu_ratios: list[float] = []
+    for round_no in range(1, args.rounds + 1):
+        # Alternate the two paths so shared-machine load hits both alike.
+        started, cpu = time.perf_counter(), time.process_time()
+        n = sum(
+            1
+            for _ in predict_reference(
+                weights, baseline_files, imgsz=args.imgsz, conf=conf, iou=0.7
+            )
+        )
+        base_s = time.perf_counter() - started
+        base_cpu = (time.process_time() - cpu) / n
+        base_rates.append(n / base_s)
+        print(
+            f"round {round_no} baseline Ultralytics predict(stream=True): {n} files in "
+            f"{base_s:.1f}s = {n / base_s:.1f} img/s, {1000 * base_cpu:.0f} CPU-ms/image "
+            "(no database writes)"
+        )
 
-    started = time.perf_counter()
-    submitted = predict_job.submit_reprocess(project, model="bench", scope="all")
-    status = run_job(project, submitted.job_id, poll_seconds=0.2)
-    ours_s = time.perf_counter() - started
-    assert status["state"] == "succeeded", status
-    ours_rate = submitted.items / ours_s
+        version = register_model(project, weights, f"bench-{round_no}", imgsz=args.imgsz)
+        with project.db.session() as session:
+            aliases.promote(session, version.id, None)
+        predict_job.STAGE_TOTALS.reset()
+        started, cpu = time.perf_counter(), time.process_time()
+        submitted = predict_job.submit_reprocess(project, model=version.name, scope="all")
+        status = run_job(project, submitted.job_id, poll_seconds=0.2)
+        ours_s = time.perf_counter() - started
+        ours_cpu = (time.process_time() - cpu) / submitted.items
+        assert status["state"] == "succeeded", status
+        our_rates.append(submitted.items / ours_s)
+        cpu_ratios.append(base_cpu / ours_cpu)
+        print(
+            f"round {round_no} wildloop reprocess job: {submitted.items} files -> DB rows "
+            f"committed in {ours_s:.1f}s = {submitted.items / ours_s:.1f} img/s, "
+            f"{1000 * ours_cpu:.0f} CPU-ms/image"
+        )
+
+    base_rate, ours_rate = max(base_rates), max(our_rates)
+    print(f"best of {args.rounds}: baseline {base_rate:.1f} img/s, wildloop {ours_rate:.1f} img/s")
+    per_round = ", ".join(f"{o / b:.2f}x" for o, b in zip(our_rates, base_rates, strict=True))
+    print(f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict (per round: {per_round})")
     print(
-        f"wildloop reprocess job: {submitted.items} files -> DB rows committed in "
-        f"{ours_s:.1f}s = {ours_rate:.1f} img/s"
+        "CPU-time ratio (less sensitive to other users' load): "
+        + ", ".join(f"{r:.2f}x" for r in cpu_ratios)
     )
-    print(f"ratio: {ours_rate / base_rate:.2f}x Ultralytics predict")
 
     t = predict_job.STAGE_TOTALS
-    main_thread = t.wait + t.model + t.nms + t.write
-    print("time share per stage (main thread; decode runs ahead in threads):")
+    print("time share of the last wildloop round, main thread (what the job waited on):")
+    waited = t.wait + t.model_wait + t.write
     for name, value in (
-        ("wait for decode", t.wait),
+        ("waiting for decode", t.wait),
+        ("waiting for the model (+NMS)", t.model_wait),
+        ("DB write", t.write),
+        ("other (job bookkeeping, model load)", max(0.0, ours_s - waited)),
+    ):
+        print(f"  {name:38s} {value:7.2f}s  {100 * value / ours_s:5.1f}%")
+    busy = t.decode + t.model + t.nms + t.write
+    print("CPU work per stage (thread-seconds; decode and model threads overlap):")
+    for name, value in (
+        ("decode + letterbox", t.decode),
         ("model (ONNX Runtime)", t.model),
         ("NMS + postprocess", t.nms),
         ("DB write", t.write),
-        ("other (job bookkeeping, progress)", max(0.0, ours_s - main_thread)),
     ):
-        print(f"  {name:36s} {value:7.2f}s  {100 * value / ours_s:5.1f}%")
+        print(
+            f"  {name:38s} {value:7.2f}s  {100 * value / busy:5.1f}%  "
+            f"{1000 * value / max(1, t.items):6.1f} ms/image"
+        )
+    with project.db.session() as session:
+        stored = session.scalar(select(func.count()).select_from(Prediction)) or 0
     print(
-        f"  decode + letterbox (thread CPU-seconds, overlapped): {t.decode:.2f}s "
-        f"= {1000 * t.decode / max(1, t.items):.1f} ms/image"
+        f"predictions stored: {stored} over {args.rounds} rounds "
+        f"({stored / max(1, args.rounds * len(files)):.1f} per image at score >= {conf}); "
+        "random weights find nothing: pass --weights with a trained model to exercise writes"
     )
     project.close()
 

@@ -69,6 +69,11 @@ class InferenceSettings(_Section):
     batch_size: int = Field(default=0, ge=0, description="0 = 16 on CPU, 128 on GPU")
     decode_workers: int = Field(default=0, ge=0, description="0 = one per CPU core")
     reduced_decode: bool = Field(default=True, description="JPEG DCT-scaled decode")
+    model_workers: int = Field(
+        default=0,
+        ge=0,
+        description="batches run at once; 0 = one per core (max 4) on CPU, 1 on GPU",
+    )
     iou: float = Field(default=0.7, gt=0, le=1, description="NMS IoU threshold")
     max_det: int = Field(default=300, gt=0)
     chunk_size: int = Field(default=512, gt=0, description="media per job chunk")

@@ -40,6 +40,18 @@ class PermissionDenied(WildloopError):
     exit_code = 5
 
 
+class Unauthenticated(PermissionDenied):
+    """No valid login or API token came with the request."""
+
+    http_status = 401
+
+
+class PayloadTooLarge(BadInput):
+    """The request body is larger than the server accepts."""
+
+    http_status = 413
+
+
 class IntegrityError(WildloopError):
     """Stored data failed a check (tampered artifact, hash mismatch)."""
 

@@ -79,7 +79,7 @@ def test_project_can_come_from_the_environment(tmp_path: Path) -> None:
     [
         *("", "init", "ingest", "import-labels", "status", "demo", "camera"),
         *("snapshot", "export", "train", "evaluate", "compare", "promote", "retrain-log"),
-        *("triggers", "loop"),
+        *("triggers", "loop", "serve", "user", "token"),
     ],
 )
 def test_help_text_matches_the_snapshot(command: str) -> None:

@@ -72,3 +72,11 @@ def trained_scene_images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]
     root = tmp_path_factory.mktemp("scene-images")
     frames = SceneGenerator(DEER_CLASSES, seed=1, size=(320, 240)).write(root, 4)
     return [root / f.file_name for f in frames]
+
+
+@pytest.fixture(scope="session")
+def untrained_onnx(untrained_pt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained detector exported once (registering an .onnx needs no export)."""
+    from wildloop.inference.ultralytics_adapter import export_onnx
+
+    return export_onnx(untrained_pt, tmp_path_factory.mktemp("onnx") / "untrained.onnx", 160)

@@ -129,6 +129,17 @@ def test_cancel_stops_a_running_chunk(project: Project) -> None:
     )
     runner.start()
     assert gate.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with project.db.session() as session:
+            live = job_status(session, job_id)
+        if live["rate_per_s"] and live["eta_seconds"]:
+            break
+        time.sleep(0.05)
+    # A running job shows a rate and an ETA consistent with what is left.
+    assert live["state"] == "running" and live["rate_per_s"] > 0
+    left = live["progress"]["total"] - live["progress"]["done"]
+    assert abs(live["eta_seconds"] - left / live["rate_per_s"]) < 0.2 * live["eta_seconds"] + 1
     with project.db.session() as session:
         assert cancel_job(session, job_id)
     runner.join(20)
@@ -162,3 +173,22 @@ def test_a_fresh_heartbeat_is_not_reclaimed(project: Project) -> None:
         assert claims.reclaim_stale(session, 60, 3) == 0
         session.execute(update(Job).values(heartbeat_at=utcnow()))
         assert session.scalar(select(JobChunk.state)) == "running"
+
+
+def test_local_executor_runs_jobs_in_the_background(project: Project) -> None:
+    from wildloop.jobs.local import LocalExecutor
+
+    executor = LocalExecutor(project, workers=2)
+    executor.start()
+    try:
+        ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with project.db.session() as session:
+                states = [job_status(session, i)["state"] for i in ids]
+            if states == ["succeeded", "succeeded"]:
+                break
+            time.sleep(0.05)
+    finally:
+        executor.stop()
+    assert states == ["succeeded", "succeeded"]

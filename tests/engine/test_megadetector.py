@@ -87,7 +87,8 @@ BAD = [
     ("[]", "top level"),
     ('{"images": [], "detection_categories": {"1": "animal"}}', "info: missing"),
     (
-        '{"info": {"format_version": "2.0"}, "detection_categories": {"1": "animal"}, "images": []}',  # noqa: E501
+        '{"info": {"format_version": "2.0"}, "detection_categories": {"1": "animal"},'
+        ' "images": []}',
         "not a 1.x format version",
     ),
     (

@@ -15,6 +15,8 @@ from wildloop.inference.pipeline import ItemResult, Pipeline, PipelineItem, Pipe
 from wildloop.inference.ultralytics_adapter import export_onnx, predict_reference
 
 IMGSZ = 160
+# One xdist worker trains (or reads from the cache) the detector these tests share.
+pytestmark = pytest.mark.xdist_group("trained-detector")
 Ref = list[tuple[int, float, float, float, float, float]]
 
 
@@ -181,3 +183,48 @@ def test_numpy_nms_equals_torchvision() -> None:
         torch.from_numpy(boxes), torch.from_numpy(scores), torch.from_numpy(classes), 0.5
     ).numpy()
     assert ours.tolist() == theirs.tolist()
+
+
+def _bogus_huffman(source: Path, out: Path) -> Path:
+    """A JPEG whose header parses but whose Huffman table is garbage (decode fails)."""
+    data = bytearray(source.read_bytes())
+    start = data.find(b"\xff\xc4")
+    length = int.from_bytes(data[start + 2 : start + 4], "big")
+    for k in range(start + 5, start + 2 + length):
+        data[k] = 0xFF if k % 2 else 0x00
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_device_jpeg_decode_path_agrees_and_isolates_bad_files(
+    trained_pt: Path, trained_onnx: Path, trained_scene_images: list[Path], tmp_path: Path
+) -> None:
+    """The nvJPEG path (torchvision.io.decode_jpeg on the model's device), run here on CPU:
+    CPU threads only read and check files, decoding and letterboxing happen in torch."""
+    from wildloop.inference.torch_runtime import TorchRuntime
+
+    good = trained_scene_images[:6]
+    bad = _bogus_huffman(good[0], tmp_path / "bogus.jpg")
+    files = [good[0], bad, *good[1:]]
+    runtime = TorchRuntime(trained_pt, device="cpu", gpu_decode=True)
+    pipeline = Pipeline(runtime, PipelineOptions(imgsz=IMGSZ, conf=0.25, batch_size=8))
+    got = {
+        files[r.key]: r
+        for batch in pipeline.run(PipelineItem(i, f) for i, f in enumerate(files))
+        for r in batch
+    }
+    assert "Huffman" in (got[bad].error or "")
+    reference = _run(trained_onnx, good, conf=0.25, reduced_decode=False)
+    matched = total = 0
+    for f in good:
+        assert got[f].ok
+        for d in reference[f].detections:
+            total += 1
+            truth = Box.clipped(d.x, d.y, d.w, d.h)
+            matched += any(
+                g.class_index == d.class_index
+                and abs(g.score - d.score) < 0.05
+                and truth.iou(Box.clipped(g.x, g.y, g.w, g.h)) > 0.85
+                for g in got[f].detections
+            )
+    assert total >= 5 and matched >= total - 1

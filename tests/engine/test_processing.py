@@ -57,6 +57,7 @@ def _label_rows(project: Project) -> list[tuple]:
     return [tuple(r) for r in [*revisions, *boxes, *media]]
 
 
+@pytest.mark.xdist_group("trained-detector")
 def test_reprocess_keeps_labels_and_older_sets_and_summarises(
     project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
 ) -> None:
@@ -202,3 +203,33 @@ def test_reprocess_scope_by_camera(
     register(project, untrained_pt, "v1", imgsz=160, promote=True)
     submitted = submit_reprocess(project, scope="camera=cam02")
     assert submitted.items == sum(1 for f in frames if f.camera == "cam02") > 0
+
+
+@pytest.mark.xdist_group("trained-detector")
+def test_process_with_the_torch_runtime_chosen_explicitly(
+    project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
+) -> None:
+    from wildloop.cli.options import override_inference
+
+    scenes(bursts=2, seed=1)
+    ingest_dir(project, tmp_path / "scenes")
+    torch_version = register(project, trained_pt, "v1", imgsz=160, promote=True)
+    override_inference(project, "torch", "cpu")
+    assert run_job(project, submit_process(project).job_id)["state"] == "succeeded"
+    override_inference(project, "onnx", "cpu")
+    onnx_version = register(project, trained_pt, "v1-onnx", imgsz=160, promote=False)
+    run_job(project, submit_reprocess(project, model="v1-onnx").job_id)
+    with project.db.session() as session:
+        found = {
+            version: sorted(
+                (m, round(s, 2))
+                for m, s in session.execute(
+                    select(PredictionSet.media_id, PredictionSet.top_score).where(
+                        PredictionSet.model_version_id == version,
+                        PredictionSet.top_score.is_not(None),
+                    )
+                )
+            )
+            for version in (torch_version.id, onnx_version.id)
+        }
+    assert found[torch_version.id] and found[torch_version.id] == found[onnx_version.id]

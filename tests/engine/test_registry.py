@@ -46,10 +46,10 @@ def test_register_pt_stores_both_formats_read_only(project: Project, untrained_p
     assert listed[0]["code_version"].startswith("wildloop")
 
 
-def test_same_name_twice_is_a_conflict(project: Project, untrained_pt: Path) -> None:
-    register_model(project, untrained_pt, "v1")
+def test_same_name_twice_is_a_conflict(project: Project, untrained_onnx: Path) -> None:
+    register_model(project, untrained_onnx, "v1")
     with pytest.raises(Conflict, match="already exists"):
-        register_model(project, untrained_pt, "v1")
+        register_model(project, untrained_onnx, "v1")
 
 
 def test_tampered_artifact_is_refused(project: Project, untrained_pt: Path) -> None:
@@ -71,20 +71,21 @@ def test_missing_weights_explain_how_to_provide_them(project: Project, tmp_path:
         register_model(project, tmp_path / "yolov8n.pt", "base")
 
 
-def test_onnx_without_names_needs_classes(project: Project, untrained_pt: Path) -> None:
-    version = register_model(project, untrained_pt, "v1")
-    onnx = verified_artifact(project, version, "onnx")
-    # An Ultralytics export names its classes; a plain copy registers with them too.
-    copy = register_model(project, onnx, "v1-onnx")
-    assert copy.classes == version.classes and copy.artifact_format == "onnx"
+def test_onnx_registers_with_the_class_names_it_carries(
+    project: Project, untrained_onnx: Path
+) -> None:
+    version = register_model(project, untrained_onnx, "v1-onnx")
+    assert version.classes == ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
+    assert version.artifact_format == "onnx" and version.imgsz == 160
+    assert version.onnx_sha256 == version.artifact_sha256
     with pytest.raises(BadInput, match="6 classes"):
-        register_model(project, onnx, "v1-bad", classes=["a", "b"])
+        register_model(project, untrained_onnx, "v1-bad", classes=["a", "b"])
 
 
-def test_promote_and_rollback_walk_the_audit_trail(project: Project, untrained_pt: Path) -> None:
-    v1 = register_model(project, untrained_pt, "v1")
-    v2 = register_model(project, untrained_pt, "v2")
-    v3 = register_model(project, untrained_pt, "v3")
+def test_promote_and_rollback_walk_the_audit_trail(project: Project, untrained_onnx: Path) -> None:
+    v1 = register_model(project, untrained_onnx, "v1")
+    v2 = register_model(project, untrained_onnx, "v2")
+    v3 = register_model(project, untrained_onnx, "v3")
     admin = project.author("admin")
     with project.db.session() as session, pytest.raises(NotFound, match="no model has been"):
         get_version(session, "champion")
@@ -110,10 +111,10 @@ def test_promote_and_rollback_walk_the_audit_trail(project: Project, untrained_p
 
 
 def test_alias_move_is_atomic_with_the_callers_transaction(
-    project: Project, untrained_pt: Path
+    project: Project, untrained_onnx: Path
 ) -> None:
-    v1 = register_model(project, untrained_pt, "v1")
-    v2 = register_model(project, untrained_pt, "v2")
+    v1 = register_model(project, untrained_onnx, "v1")
+    v2 = register_model(project, untrained_onnx, "v2")
     with project.db.session() as session:
         aliases.promote(session, v1.id, None)
     with pytest.raises(RuntimeError), project.db.session() as session:
@@ -128,9 +129,9 @@ def test_alias_move_is_atomic_with_the_callers_transaction(
 
 
 def test_concurrent_promotions_leave_one_consistent_history(
-    project: Project, untrained_pt: Path
+    project: Project, untrained_onnx: Path
 ) -> None:
-    versions = [register_model(project, untrained_pt, f"v{i}").id for i in range(4)]
+    versions = [register_model(project, untrained_onnx, f"v{i}").id for i in range(4)]
     errors: list[Exception] = []
 
     def promote(version_id: int) -> None:

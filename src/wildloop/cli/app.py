@@ -15,6 +15,8 @@ from wildloop.cli import (
     prediction_cmds,
     process_cmds,
     project_cmds,
+    serve_cmds,
+    user_cmds,
 )
 from wildloop.cli.output import errors
 from wildloop.errors import WildloopError
@@ -41,6 +43,9 @@ app.command()(process_cmds.prune)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)
+app.command()(serve_cmds.serve)
+app.add_typer(user_cmds.user_app, name="user")
+app.add_typer(user_cmds.token_app, name="token")
 
 
 def main() -> None:

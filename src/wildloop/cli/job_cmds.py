@@ -10,14 +10,28 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from wildloop.cli.options import JsonOption, ProjectOption, open_project
+from wildloop.cli.options import (
+    DeviceOption,
+    JsonOption,
+    ProjectOption,
+    RuntimeOption,
+    open_project,
+    override_inference,
+)
 from wildloop.cli.output import console, print_json, progress_bar
 from wildloop.jobs import records
 from wildloop.jobs.local import run_job
 from wildloop.jobs.worker import WorkerSettings, run_worker, settings_for
 from wildloop.project import Project
 
-app = typer.Typer(help="Persistent jobs: list, watch, cancel, retry.", no_args_is_help=True)
+app = typer.Typer(help="Persistent jobs: list, watch, cancel, retry.")
+
+
+@app.callback(invoke_without_command=True)
+def overview(ctx: typer.Context, project: ProjectOption = None) -> None:
+    """Without a subcommand: the recent jobs (same as `wildloop jobs list`)."""
+    if ctx.invoked_subcommand is None:
+        list_(limit=20, active=False, project=project, as_json=False)
 
 
 @app.command("list")
@@ -101,12 +115,15 @@ def worker(
     stale_after: Annotated[
         float | None, typer.Option(help="Reclaim chunks silent this long.")
     ] = None,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
     project: ProjectOption = None,
 ) -> None:
     """Run job chunks in this process until stopped (Ctrl-C hands the chunk back)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_project(project) as proj:
+        override_inference(proj, runtime, device)
         base = settings_for(proj)
         settings = WorkerSettings(
             heartbeat_seconds=heartbeat or base.heartbeat_seconds,

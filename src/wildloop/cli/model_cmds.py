@@ -95,7 +95,7 @@ def register(
         return
     console.print(
         f"registered {version.name} as version {version.id} "
-        f"({len(version.classes)} classes, sha256 {version.artifact_sha256[:12]}…"
+        f"({len(version.classes)} classes, sha256 {(version.artifact_sha256 or '')[:12]}…"
         + (", ONNX exported" if version.artifact_format == "pt" else "")
         + (", now champion" if promote else "")
         + ")"

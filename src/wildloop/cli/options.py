@@ -24,3 +24,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 def open_project(path: Path | None) -> Project:
     return Project.open(path)
+
+
+RuntimeOption = Annotated[
+    str | None,
+    typer.Option(help="Model runtime for this run: auto, onnx or torch (default: the config)."),
+]
+DeviceOption = Annotated[
+    str | None,
+    typer.Option(help="Device for this run: auto, cpu, cuda or cuda:N (default: the config)."),
+]
+
+
+def override_inference(project: Project, runtime: str | None, device: str | None) -> None:
+    """Apply --runtime/--device to this process only (the project file is not changed)."""
+    settings = project.config.inference
+    project.config.inference = settings.model_copy(
+        update={k: v for k, v in (("runtime", runtime), ("device", device)) if v}
+    )

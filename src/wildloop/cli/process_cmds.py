@@ -8,7 +8,14 @@ import typer
 from rich.table import Table
 
 from wildloop.cli.job_cmds import print_status, run_with_progress
-from wildloop.cli.options import JsonOption, ProjectOption, open_project
+from wildloop.cli.options import (
+    DeviceOption,
+    JsonOption,
+    ProjectOption,
+    RuntimeOption,
+    open_project,
+    override_inference,
+)
 from wildloop.cli.output import console, print_json
 from wildloop.processing.predict_job import Submitted, submit_process, submit_reprocess
 from wildloop.processing.prune import prune_version
@@ -24,11 +31,14 @@ WaitOption = Annotated[
 def process(
     model: Annotated[str, typer.Option(help="Id, name or alias.")] = "champion",
     wait: WaitOption = True,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the champion on every image it has not seen yet."""
     with open_project(project) as proj:
+        override_inference(proj, runtime, device)
         submitted = submit_process(proj, model=model, created_by=proj.author("admin"))
         _finish(proj, submitted, wait, as_json, "process")
 
@@ -40,11 +50,14 @@ def reprocess(
         str | None, typer.Option(help="Version for the before/after summary (default: champion).")
     ] = None,
     wait: WaitOption = True,
+    runtime: RuntimeOption = None,
+    device: DeviceOption = None,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a version over the archive again; labels are untouched, older sets are kept."""
     with open_project(project) as proj:
+        override_inference(proj, runtime, device)
         submitted = submit_reprocess(
             proj, model=model, scope=scope, compare_to=compare_to, created_by=proj.author("admin")
         )

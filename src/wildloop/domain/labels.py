@@ -71,3 +71,18 @@ class LabelSet:
             ),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def primary_class(labels: LabelSet) -> int | None:
+    """The class most trainable boxes carry (ties: the lowest id); None for no animal.
+
+    Stored on the media row so the grid can filter reviewed items by class through an index,
+    as ``prediction_sets.top_class_id`` does for model output.
+    """
+    counts: dict[int, int] = {}
+    for b in labels.boxes:
+        if b.trainable and b.class_id is not None:
+            counts[b.class_id] = counts.get(b.class_id, 0) + 1
+    if not counts:
+        return None
+    return min(counts, key=lambda c: (-counts[c], c))

@@ -37,6 +37,14 @@ class Prepared:
     box: letterbox.Letterbox
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A checked, still-compressed JPEG and its letterbox plan, for decoding on the GPU."""
+
+    data: bytes
+    box: letterbox.Letterbox
+
+
 def read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
@@ -81,11 +89,26 @@ class Decoder:
         return "opencv" if self._cv2 is not None else "pillow"
 
     def prepare(self, path: Path) -> Prepared:
+        return self.decode(read_bytes(path))
+
+    def prepare_encoded(self, path: Path) -> Encoded | Prepared:
+        """For GPU decoding: a checked JPEG left compressed (other formats decoded here)."""
         data = read_bytes(path)
+        width, height, fmt = self._check(data)
+        if fmt not in ("JPEG", "MPO"):
+            return self.decode(data)
+        box = letterbox.plan(width, height, self.imgsz, self.stride, self.rect)
+        return Encoded(data, box)
+
+    def _check(self, data: bytes) -> tuple[int, int, str]:
         width, height, fmt = header_size(data)
-        is_jpeg = fmt in ("JPEG", "MPO")
-        if is_jpeg and not data.rstrip(b"\x00").endswith(_JPEG_EOI):
+        if fmt in ("JPEG", "MPO") and not data.rstrip(b"\x00").endswith(_JPEG_EOI):
             raise ImageUnreadable("truncated JPEG (no end-of-image marker); re-copy the file")
+        return width, height, fmt
+
+    def decode(self, data: bytes) -> Prepared:
+        width, height, fmt = self._check(data)
+        is_jpeg = fmt in ("JPEG", "MPO")
         factor = reduction(width, height, self.imgsz) if (self.reduced and is_jpeg) else 1
         rgb = self._decode(data, factor) if self._cv2 is not None else _pil_decode(data, factor)
         box = letterbox.plan(rgb.shape[1], rgb.shape[0], self.imgsz, self.stride, self.rect)

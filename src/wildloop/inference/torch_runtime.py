@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from wildloop.inference.letterbox import PAD_VALUE, Letterbox
+
 MAX_WH = 7680.0
 
 
@@ -18,7 +20,7 @@ class TorchRuntime:
     name = "torch"
     stride = 32
 
-    def __init__(self, path: Path, device: str = "cuda") -> None:
+    def __init__(self, path: Path, device: str = "cuda", gpu_decode: bool | None = None) -> None:
         import torch
 
         from wildloop.inference.ultralytics_adapter import load_torch_detector
@@ -27,6 +29,8 @@ class TorchRuntime:
         self.device = device
         self.half = device.startswith("cuda")
         self.module = load_torch_detector(path, device, self.half)
+        # nvJPEG through torchvision: CPU threads only read files; pixels never cross PCIe.
+        self.gpu_decode = device.startswith("cuda") if gpu_decode is None else gpu_decode
         self.stride = (
             int(max(getattr(self.module, "stride", [32]))) if hasattr(self.module, "stride") else 32
         )
@@ -48,6 +52,34 @@ class TorchRuntime:
         with self.torch.inference_mode():
             out = self.module(tensor)
         return out[0] if isinstance(out, (list, tuple)) else out
+
+    def decode_batch(self, encoded: list[bytes], boxes: list[Letterbox]) -> Any:
+        """Decode JPEGs on the device and letterbox them into one (N, 3, H, W) uint8 batch.
+
+        All boxes share one input shape (the pipeline buckets by shape). Raises if any
+        image fails to decode; the pipeline then retries one by one to isolate it.
+        """
+        torch = self.torch
+        from torch.nn import functional
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        tensors = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in encoded]
+        images = decode_jpeg(tensors, mode=ImageReadMode.RGB, device=self.device)
+        height, width = boxes[0].shape
+        batch = torch.full(
+            (len(images), 3, height, width), PAD_VALUE, dtype=torch.uint8, device=self.device
+        )
+        for i, (image, box) in enumerate(zip(images, boxes, strict=True)):
+            resized = functional.interpolate(
+                image[None].float(),
+                size=(box.new_h, box.new_w),
+                mode="bilinear",
+                align_corners=False,
+            )
+            batch[i, :, box.top : box.top + box.new_h, box.left : box.left + box.new_w] = (
+                resized[0].round_().clamp_(0, 255).to(torch.uint8)
+            )
+        return batch
 
     def postprocess(self, raw: Any, conf: float, iou: float, max_det: int) -> list[np.ndarray]:
         from torchvision.ops import batched_nms

@@ -66,7 +66,7 @@ def _ultralytics() -> Any:
     # install a HEIF plugin on any unidentified file; wildloop's own decoding must not change.
     Image.open = original_open
     if SETTINGS.get("sync"):
-        SETTINGS.update({"sync": False})
+        SETTINGS.update({"sync": False})  # type: ignore[no-untyped-call]
     return ultralytics
 
 
@@ -137,7 +137,7 @@ def build_untrained(
     from ultralytics.nn.tasks import DetectionModel
 
     model = ultralytics.YOLO(cfg)
-    module = DetectionModel(cfg, nc=len(classes), verbose=False)
+    module: Any = DetectionModel(cfg, nc=len(classes), verbose=False)  # type: ignore[no-untyped-call]
     module.names = dict(enumerate(classes))
     module.args = {"task": "detect", "imgsz": imgsz}
     if class_bias is not None:

@@ -100,7 +100,7 @@ def _detection_problems(where: str, det: Any, categories: dict[str, Any]) -> Ite
         return
     if str(det.get("category")) not in categories:
         yield f"{where}.category: {det.get('category')!r} is not in detection_categories"
-    conf = det.get("conf")
+    conf: Any = det.get("conf")
     if not _number(conf) or not 0 <= conf <= 1:
         yield f"{where}.conf: {conf!r} is not a number in 0..1"
     bbox = det.get("bbox")
@@ -314,7 +314,7 @@ def export(session: Session, model: str, image_root: Path | None = None) -> dict
             {
                 "category": category[name],
                 "conf": round(score, 4),
-                "bbox": [round(v, 4) for v in (x, y, w, h)],
+                "bbox": [round(v or 0.0, 4) for v in (x, y, w, h)],
             }
         )
     images = []

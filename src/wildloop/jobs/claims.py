@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.jobs.records import ACTIVE, progress_sums
+from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
 
@@ -61,7 +62,8 @@ def claim_chunk(
         if row is None:
             return None
         now = utcnow()
-        won = session.execute(
+        won = rows_changed(
+            session,
             update(JobChunk)
             .where(JobChunk.id == row.id, JobChunk.state == "queued")
             .values(
@@ -70,8 +72,8 @@ def claim_chunk(
                 claimed_at=now,
                 heartbeat_at=now,
                 attempts=JobChunk.attempts + 1,
-            )
-        ).rowcount
+            ),
+        )
         if won != 1:
             continue
         session.execute(
@@ -100,15 +102,16 @@ def claim_chunk(
 def heartbeat(session: Session, claim: Claim, worker: str) -> tuple[bool, bool]:
     """Refresh the chunk's heartbeat; returns (still_owned, job_cancelled)."""
     now = utcnow()
-    owned = session.execute(
+    owned = rows_changed(
+        session,
         update(JobChunk)
         .where(
             JobChunk.id == claim.chunk_id,
             JobChunk.claimed_by == worker,
             JobChunk.state == "running",
         )
-        .values(heartbeat_at=now)
-    ).rowcount
+        .values(heartbeat_at=now),
+    )
     session.execute(
         update(Job).where(Job.id == claim.job_id, Job.state == "running").values(heartbeat_at=now)
     )
@@ -142,15 +145,16 @@ def set_total(session: Session, job_id: int, total: int) -> None:
 
 def complete_chunk(session: Session, claim: Claim, worker: str, done: int, failed: int) -> bool:
     """Mark the chunk done if this worker still owns it; returns whether it did."""
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(JobChunk)
         .where(
             JobChunk.id == claim.chunk_id,
             JobChunk.claimed_by == worker,
             JobChunk.state == "running",
         )
-        .values(state="done", items_done=done, items_failed=failed, error=None)
-    ).rowcount
+        .values(state="done", items_done=done, items_failed=failed, error=None),
+    )
     _refresh_job(session, claim.job_id, message=None, rate=None)
     return changed == 1
 
@@ -236,15 +240,16 @@ def reclaim_stale(session: Session, stale_after: float, max_attempts: int) -> in
                 )
             )
             continue
-        requeued += session.execute(
+        requeued += rows_changed(
+            session,
             update(JobChunk)
             .where(
                 JobChunk.id == row.id,
                 JobChunk.state == "running",
                 JobChunk.claimed_by == row.claimed_by,
             )
-            .values(state="queued", claimed_by=None)
-        ).rowcount
+            .values(state="queued", claimed_by=None),
+        )
         session.execute(
             update(Job)
             .where(Job.id == row.job_id)
@@ -267,8 +272,9 @@ def jobs_ready_to_finish(session: Session) -> list[int]:
 def finish_job(session: Session, job_id: int, result: dict[str, Any] | None) -> bool:
     """Mark a running job succeeded with its result; False if someone else did first."""
     now = utcnow()
-    return (
-        session.execute(
+    return bool(
+        rows_changed(
+            session,
             update(Job)
             .where(Job.id == job_id, Job.state == "running")
             .values(
@@ -277,14 +283,14 @@ def finish_job(session: Session, job_id: int, result: dict[str, Any] | None) -> 
                 finished_at=now,
                 eta_seconds=0.0,
                 message="done",
-            )
-        ).rowcount
+            ),
+        )
         == 1
     )
 
 
 def _stale(session: Session, chunk_id: int, cutoff: Any) -> bool:
-    return (
+    return bool(
         session.scalar(
             select(JobChunk.id).where(
                 JobChunk.id == chunk_id,

@@ -121,6 +121,8 @@ def get_kind(name: str) -> JobKind:
         raise NotFound(f"unknown job kind {name!r}; known kinds: {', '.join(known_kinds())}")
     module_name, attribute = target.split(":")
     kind = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(kind, JobKind):
+        raise TypeError(f"{target} is not a JobKind")
     register_kind(kind)
     return kind
 

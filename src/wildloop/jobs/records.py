@@ -6,6 +6,9 @@ and the kind's finaliser stored ``result``), failed (a chunk failed ``max_attemp
 ``error`` says why) or cancelled (on request; chunks not yet done stay queued).
 ``progress_done`` counts items finished (ok or failed) across chunks, ``progress_total`` the
 items planned, ``rate`` items/s recently, ``eta_seconds`` the estimate to finish.
+``attempts`` counts starts: 1 when first claimed, +1 each time a dead worker's chunk is
+resumed. ``worker`` is the last worker (host:pid[:tag]) that claimed a chunk, and
+``heartbeat_at`` the last sign of life from any of its workers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from wildloop import audit
 from wildloop.errors import Conflict, NotFound
+from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
 
@@ -77,11 +81,12 @@ def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bo
 
     Returns False when the job had already finished (nothing to cancel).
     """
-    changed = session.execute(
+    changed = rows_changed(
+        session,
         update(Job)
         .where(Job.id == job_id, Job.state.in_(ACTIVE))
-        .values(state="cancelled", cancel_requested=True, finished_at=utcnow(), eta_seconds=None)
-    ).rowcount
+        .values(state="cancelled", cancel_requested=True, finished_at=utcnow(), eta_seconds=None),
+    )
     if not changed:
         _require(session, job_id)
         return False

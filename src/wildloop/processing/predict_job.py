@@ -9,7 +9,9 @@ missing ones: no duplicates, no gaps.
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wildloop.errors import BadInput
+from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
 from wildloop.inference.pipeline import (
     ItemResult,
@@ -32,6 +34,7 @@ from wildloop.processing import summary
 from wildloop.processing.selection import Scope, media_query, parse_scope
 from wildloop.processing.writer import class_ids_for, write_results
 from wildloop.project import Project
+from wildloop.registry.aliases import resolve
 from wildloop.registry.versions import get_version
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
@@ -76,24 +79,62 @@ def submit_reprocess(
     )
 
 
+def submit_items(
+    project: Project,
+    model: str | int,
+    media_ids: Sequence[int],
+    *,
+    purpose: str = "evaluate",
+    created_by: int | None = None,
+) -> Submitted:
+    """A job over exactly ``media_ids`` with one pinned version (evaluation, shadow runs)."""
+    return _submit(
+        project,
+        purpose,
+        str(model),
+        None,
+        unseen_only=False,
+        media_ids=list(media_ids),
+        created_by=created_by,
+    )
+
+
+def predict_items(project: Project, model_version_id: int, media_ids: Sequence[int]) -> None:
+    """Run ``model_version_id`` over ``media_ids`` in this process and store the sets.
+
+    What the evaluator calls for test items a model has not seen; raises JobFailed when the
+    job fails (items that fail alone are stored as failed sets, not raised).
+    """
+    from wildloop.jobs.local import run_job
+
+    submitted = submit_items(project, model_version_id, media_ids)
+    status = run_job(project, submitted.job_id, workers=project.config.jobs.local_workers)
+    if status["state"] != "succeeded":
+        raise JobFailed(f"prediction job {submitted.job_id} {status['state']}: {status['error']}")
+
+
 def _submit(
     project: Project,
     purpose: str,
     model: str,
-    scope: Scope,
+    scope: Scope | None,
     *,
     unseen_only: bool,
     compare_to: str | None = None,
     created_by: int | None = None,
+    media_ids: list[int] | None = None,
 ) -> Submitted:
     chunk_size = project.config.inference.chunk_size
     with project.db.session() as session:
         version = get_version(session, model)
         _require_runnable(version)
-        before = _before_version(session, version, compare_to)
-        ids = list(
-            session.scalars(media_query(session, scope, version.id if unseen_only else None))
-        )
+        before = _before_version(session, version, compare_to) if media_ids is None else None
+        if scope is not None:
+            ids = list(
+                session.scalars(media_query(session, scope, version.id if unseen_only else None))
+            )
+        else:
+            ids = sorted(set(media_ids or []))
         chunks = [{"media_ids": ids[i : i + chunk_size]} for i in range(0, len(ids), chunk_size)]
         follows_alias = purpose == "process" and model in ("champion", "challenger")
         params = {
@@ -101,7 +142,7 @@ def _submit(
             "model": model if follows_alias else str(version.id),
             "model_version_id": version.id,
             "model_name": version.name,
-            "scope": scope.describe(),
+            "scope": scope.describe() if scope is not None else f"{len(ids)} listed items",
             "compare_to": before,
         }
         job_id = submit_job(
@@ -128,8 +169,6 @@ def _before_version(session: Session, version: ModelVersion, compare_to: str | N
     """The version to compare against: the one given, else the champion if different."""
     if compare_to:
         return get_version(session, compare_to).id
-    from wildloop.registry.aliases import resolve
-
     champion = resolve(session, "champion")
     if champion is not None and champion != version.id:
         return champion
@@ -162,7 +201,11 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             .order_by(Media.id)
         ).all()
     choice = runtimes.choose(settings.runtime, settings.device)
-    runtime = runtimes.load(project, version, choice)
+    cpus = os.cpu_count() or 1
+    parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")
+    model_workers = settings.model_workers or (min(cpus, 4) if parallel else 1)
+    threads = max(1, cpus // model_workers) if parallel else 0
+    runtime = runtimes.load(project, version, choice, threads=threads)
     options = PipelineOptions(
         imgsz=version.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
@@ -171,6 +214,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         max_det=settings.max_det,
         reduced_decode=settings.reduced_decode,
         decode_workers=settings.decode_workers,
+        model_workers=model_workers,
     )
     pipeline = Pipeline(runtime, options)
     class_ids = class_ids_for(version.classes, project.classes)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from wildloop import audit
 from wildloop.errors import Conflict
 from wildloop.registry.versions import get_version
+from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import LabelBox, ModelAlias, ModelVersion, Prediction, PredictionSet
 
 
@@ -46,9 +47,10 @@ def prune_version(session: Session, ref: str, actor_id: int | None = None) -> Pr
             select(PredictionSet.id).where(PredictionSet.model_version_id == version.id, referenced)
         ).all()
     )
-    deleted = session.execute(
-        delete(PredictionSet).where(PredictionSet.model_version_id == version.id, ~referenced)
-    ).rowcount
+    deleted = rows_changed(
+        session,
+        delete(PredictionSet).where(PredictionSet.model_version_id == version.id, ~referenced),
+    )
     session.execute(update(ModelVersion).where(ModelVersion.id == version.id).values(retired=True))
     audit.record(
         session,

@@ -64,7 +64,7 @@ def parse_scope(terms: list[str] | str | None) -> Scope:
     return Scope(**values)  # type: ignore[arg-type]
 
 
-def media_query(session: Session, scope: Scope, unseen_by: int | None = None) -> Select[tuple[int]]:
+def media_query(session: Session, scope: Scope, unseen_by: int | None = None) -> Select[int]:
     """Ids of good images in ``scope`` (optionally without a set from version ``unseen_by``)."""
     query = select(Media.id).where(Media.status == "ok", Media.kind == "image")
     if scope.reviewed is not None:

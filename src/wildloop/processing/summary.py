@@ -203,7 +203,8 @@ def _label_classes(
         ).all()
         classes = project.classes
         for revision_id, class_id in boxes:
-            labels[by_revision[revision_id]].add(classes.name_of(class_id))
+            if class_id is not None:
+                labels[by_revision[revision_id]].add(classes.name_of(class_id))
     return {m: sorted(names) for m, names in labels.items()}
 
 

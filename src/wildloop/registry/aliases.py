@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wildloop import audit
 from wildloop.errors import BadInput, Conflict, NotFound
-from wildloop.store.bulk import insert_or_skip
+from wildloop.store.bulk import insert_or_skip, rows_changed
 from wildloop.store.tables import AuditEntry, ModelAlias, ModelVersion
 from wildloop.store.types import utcnow
 
@@ -67,11 +67,12 @@ def move_alias(
         if added is None:
             raise Conflict(f"alias {alias!r} was set by someone else just now; try again")
     else:
-        moved = session.execute(
+        moved = rows_changed(
+            session,
             update(ModelAlias)
             .where(ModelAlias.alias == alias, ModelAlias.model_version_id == previous)
-            .values(model_version_id=version_id, updated_at=now, updated_by=actor_id)
-        ).rowcount
+            .values(model_version_id=version_id, updated_at=now, updated_by=actor_id),
+        )
         if moved != 1:
             raise Conflict(f"alias {alias!r} was moved by someone else just now; try again")
     audit.record(

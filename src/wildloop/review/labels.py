@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from wildloop import audit
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
-from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
+from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet, primary_class
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.store.tables import LabelBox, LabelRevision, Media, User
 
@@ -29,9 +29,13 @@ def save_labels(
     expected_revision: int | None,
     source: str = "review",
     action: str = "labels.save",
+    reviewed: bool = True,
 ) -> LabelRevision:
     """Store ``labels`` as the next revision of the item; ``expected_revision=None`` skips
-    the conflict check (importers), any other value must equal the current revision."""
+    the conflict check (importers), any other value must equal the current revision.
+
+    ``reviewed=False`` records a revision that takes the item back to unreviewed (undoing
+    its first review): history stays append-only, the item returns to the review queue."""
     for value in labels.boxes:
         if value.class_id is not None and value.class_id not in {c.id for c in classes}:
             raise BadInput(f"unknown class id {value.class_id}; project classes: {classes.names}")
@@ -46,7 +50,11 @@ def save_labels(
     claimed = session.execute(
         update(Media)
         .where(Media.id == media_id, Media.label_revision == base)
-        .values(label_revision=base + 1, reviewed=True)
+        .values(
+            label_revision=base + 1,
+            reviewed=reviewed,
+            label_class_id=primary_class(labels) if reviewed else None,
+        )
         .returning(Media.id)
     ).all()
     if len(claimed) != 1:
@@ -71,7 +79,7 @@ def save_labels(
         entity="media",
         entity_id=media_id,
         before=describe(previous, classes) if previous else None,
-        after=describe(labels, classes) | {"revision": base + 1},
+        after=describe(labels, classes) | {"revision": base + 1, "reviewed": reviewed},
     )
     return revision
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,8 +36,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        engine.dialect.statement_compiler = _HintingSQLiteCompiler
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class _HintingSQLiteCompiler(SQLiteCompiler):
+    """Renders table hints (``INDEXED BY ix`` / ``NOT INDEXED``), which stock SQLAlchemy drops
+    on SQLite. SQLite's planner has no value histograms, so the few hot grid queries pick
+    their index themselves (see store/hints.py)."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -128,6 +128,9 @@ class Media(Base):
     # Review state, kept here for fast filters; the history lives in label_revisions/audit_log.
     label_revision: Mapped[int] = mapped_column(Integer, default=0)
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Main class of the current human label (see domain.labels.primary_class); NULL when
+    # unreviewed or when the person saw no animal. Kept by review.labels.save_labels.
+    label_class_id: Mapped[int | None] = mapped_column(Integer)
     marked: Mapped[str | None] = mapped_column(String(16))
     marked_at: Mapped[datetime | None]
     marked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -153,6 +156,19 @@ class Media(Base):
         Index("ix_media_split_id", "split", "id"),
         Index("ix_media_reviewed_id", "reviewed", "id"),
         Index("ix_media_marked_id", "marked", "id"),
+        # Grid filters and sorts (migration 0003): reviewed items by class, any item by time,
+        # a camera's items in ingest order.
+        Index("ix_media_label_class_id", "label_class_id", "id"),
+        Index("ix_media_captured_id", "captured_at", "id"),
+        Index("ix_media_camera_id", "camera_id", "id"),
+        # The marked-for-retraining list, newest mark first; only marked rows are indexed.
+        Index(
+            "ix_media_marked_at",
+            "marked_at",
+            "id",
+            sqlite_where=text("marked IS NOT NULL"),
+            postgresql_where=text("marked IS NOT NULL"),
+        ),
     )
 
 
@@ -214,6 +230,15 @@ class PredictionSet(Base):
         UniqueConstraint("media_id", "model_version_id"),
         Index("ix_prediction_sets_version_media", "model_version_id", "media_id"),
         Index("ix_prediction_sets_version_class", "model_version_id", "top_class_id", "media_id"),
+        # Confidence sorts and ranges in the grid, overall and per class (migration 0003).
+        Index("ix_prediction_sets_version_score", "model_version_id", "top_score", "media_id"),
+        Index(
+            "ix_prediction_sets_version_class_score",
+            "model_version_id",
+            "top_class_id",
+            "top_score",
+            "media_id",
+        ),
         CheckConstraint("status IN ('ok', 'failed')", name="status"),
     )
 

@@ -1,0 +1,39 @@
+"""`wildloop serve`: the web UI and JSON API of one project, with Uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wildloop.cli.options import ProjectOption, open_project
+from wildloop.cli.output import console
+
+
+def serve(
+    project: ProjectOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 0.0.0.0 exposes it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Send the session cookie over HTTPS only (behind TLS).")
+    ] = False,
+) -> None:
+    """Serve the review UI at http://HOST:PORT/ and the JSON API at /api/v1 (docs /api/docs)."""
+    import uvicorn
+
+    from wildloop.web.app import create_app
+
+    proj = open_project(project)
+    app = create_app(proj, secure_cookies=secure_cookies)
+    console.print(
+        f"wildloop [bold]{proj.config.name}[/] on http://{host}:{port}/ "
+        f"(API docs http://{host}:{port}/api/docs); Ctrl+C stops"
+    )
+    if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookies:
+        console.print("[yellow]warning:[/] serving beyond this machine without --secure-cookies")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        proj.close()

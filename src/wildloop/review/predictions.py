@@ -1,0 +1,89 @@
+"""What a model said about one item, and the labels a reviewer is shown as a proposal.
+
+The proposal is the model's boxes at or above the display threshold (per class if set):
+accepting it turns exactly those boxes into human labels, each remembering the prediction it
+confirms, so training can tell confirmed detections from drawn ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wildloop.config import ThresholdSettings
+from wildloop.domain.boxes import Box
+from wildloop.domain.classes import ClassMap
+from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.store.tables import Prediction, PredictionSet
+
+
+@dataclass(frozen=True)
+class PredictionView:
+    id: int
+    class_id: int | None
+    class_name: str
+    score: float
+    box: Box | None
+    shown: bool
+
+
+def threshold_for(thresholds: ThresholdSettings, class_name: str) -> float:
+    return thresholds.per_class.get(class_name, thresholds.default)
+
+
+def load_predictions(
+    session: Session, media_id: int, model_id: int | None, thresholds: ThresholdSettings
+) -> list[PredictionView]:
+    """The model's predictions for the item, best first, flagged as shown or below threshold."""
+    if model_id is None:
+        return []
+    rows = session.execute(
+        select(Prediction)
+        .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
+        .where(PredictionSet.media_id == media_id, PredictionSet.model_version_id == model_id)
+        .order_by(Prediction.score.desc(), Prediction.id)
+    ).scalars()
+    out = []
+    for p in rows:
+        box = None
+        if None not in (p.x, p.y, p.w, p.h):
+            box = Box.clipped(p.x or 0.0, p.y or 0.0, p.w or 0.0, p.h or 0.0)
+        out.append(
+            PredictionView(
+                id=p.id,
+                class_id=p.class_id,
+                class_name=p.class_name,
+                score=p.score,
+                box=box,
+                shown=box is not None and p.score >= threshold_for(thresholds, p.class_name),
+            )
+        )
+    return out
+
+
+def unknown_classes(predictions: list[PredictionView], classes: ClassMap) -> list[str]:
+    """Names of shown predictions whose class is not a project class."""
+    return sorted(
+        {
+            p.class_name
+            for p in predictions
+            if p.shown and (p.class_id is None or p.class_id not in _ids(classes))
+        }
+    )
+
+
+def proposal(predictions: list[PredictionView], classes: ClassMap) -> LabelSet:
+    """The shown predictions as a label set (empty when the model saw nothing)."""
+    known = _ids(classes)
+    boxes = tuple(
+        LabelBoxValue(box=p.box, class_id=p.class_id, corrects_prediction_id=p.id)
+        for p in predictions
+        if p.shown and p.box is not None and p.class_id is not None and p.class_id in known
+    )
+    return LabelSet(boxes=boxes, empty=not boxes)
+
+
+def _ids(classes: ClassMap) -> set[int]:
+    return {c.id for c in classes}

@@ -1,0 +1,1 @@
+"""People who use wildloop: accounts with roles, password checks and API tokens."""

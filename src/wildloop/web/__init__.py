@@ -1,0 +1,1 @@
+"""The web edge: JSON API under /api/v1 and server-rendered review pages over the services."""

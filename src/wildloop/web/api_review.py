@@ -1,0 +1,222 @@
+"""JSON API for reviewing: the grid, one item, actions, hand-edited boxes, batches, marks.
+
+Each route parses, calls one service inside one short transaction, and renders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from wildloop.errors import BadInput
+from wildloop.project import Project
+from wildloop.review import grid
+from wildloop.review.actions import ReviewContext, apply_action, result_of, save_boxes
+from wildloop.review.batch import MAX_BATCH, apply_batch, apply_to_sequence
+from wildloop.review.detail import audit_trail, media_detail
+from wildloop.review.filters import FilterNames, GridFilter, parse_filter
+from wildloop.review.marked import marked_page
+from wildloop.users.roles import Actor
+from wildloop.web.auth import current_actor
+from wildloop.web.schemas import (
+    ActionIn,
+    ActionOut,
+    BatchIn,
+    BatchOut,
+    CountOut,
+    GridItemOut,
+    GridPageOut,
+    LabelsIn,
+    MarkedItemOut,
+    MarkedPageOut,
+    MediaDetailOut,
+    thumb_url,
+)
+
+router = APIRouter(tags=["review"])
+ActorDep = Annotated[Actor, Depends(current_actor)]
+FILTER_HELP = (
+    "Grid filters (all optional): camera (name), class (effective class: the human label if "
+    "reviewed, else the model's top class), min_score, max_score, reviewed (yes/no), marked "
+    "(any/none/missed/false_positive), split (train/val/test), from, to (dates), model "
+    "(model version name; default the champion), sort (id, captured_at, score; prefix - for "
+    "descending)."
+)
+
+
+def project_of(request: Request) -> Project:
+    return request.app.state.project  # type: ignore[no-any-return]
+
+
+def context_of(request: Request) -> ReviewContext:
+    project = project_of(request)
+    return ReviewContext(classes=project.classes, thresholds=project.config.thresholds)
+
+
+def filter_of(
+    request: Request, names: FilterNames, params: dict[str, str] | None = None
+) -> GridFilter:
+    """The grid filter in the query string (or ``params``), checked."""
+    raw = dict(request.query_params) if params is None else params
+    return parse_filter(raw, project_of(request).classes, names)
+
+
+@router.get("/media", response_model=GridPageOut, description=FILTER_HELP)
+def list_media(
+    request: Request,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+) -> GridPageOut:
+    """One page of the grid; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    project = project_of(request)
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        found = grid.page(session, filter_of(request, names), cursor=cursor, limit=limit)
+    items = [GridItemOut.of(i, project.classes, names.cameras) for i in found.items]
+    return GridPageOut(
+        items=items, next_cursor=found.next_cursor, model_version_id=found.model_version_id
+    )
+
+
+@router.get("/media/count", response_model=CountOut, description=FILTER_HELP)
+def count_media(request: Request, actor: ActorDep) -> CountOut:
+    """How many items match the filter (counted up to 5,000; 'capped' says if more)."""
+    project = project_of(request)
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        total, capped = grid.count(session, filter_of(request, names))
+    return CountOut(count=total, capped=capped)
+
+
+@router.get("/media/{media_id}", response_model=MediaDetailOut, description=FILTER_HELP)
+def get_media(media_id: int, request: Request, actor: ActorDep) -> MediaDetailOut:
+    """One item with its predictions, labels, neighbours in the filter and burst frames."""
+    project = project_of(request)
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        detail = media_detail(session, context_of(request), media_id, filter_of(request, names))
+    out = MediaDetailOut.model_validate(detail)
+    out.image = thumb_url(media_id, detail.sha256, "preview")
+    out.preview = out.image
+    out.original = thumb_url(media_id, detail.sha256, "original")
+    return out
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str | None
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+
+
+@router.get("/media/{media_id}/history", response_model=list[AuditOut])
+def media_history(media_id: int, request: Request, actor: ActorDep) -> list[AuditOut]:
+    """The audit trail of the item: who changed what, when, from what, to what."""
+    with project_of(request).db.session() as session:
+        trail = audit_trail(session, media_id)
+    return [AuditOut.model_validate(e, from_attributes=True) for e in trail]
+
+
+@router.post("/media/{media_id}/actions", response_model=ActionOut)
+def act_on_media(media_id: int, body: ActionIn, request: Request, actor: ActorDep) -> ActionOut:
+    """Apply one review action; a stale ``expected_revision`` is refused with 409."""
+    ctx = context_of(request)
+    action = body.to_action(ctx.classes)
+    with project_of(request).db.session() as session:
+        model_id = _model(session, body.model_version_id)
+        if body.scope == "sequence":
+            burst = apply_to_sequence(
+                session,
+                ctx,
+                actor,
+                media_id,
+                action,
+                expected_revision=body.expected_revision,
+                model_id=model_id,
+            )
+            result = result_of(session, media_id)
+            extra: dict[str, Any] = burst.as_dict()
+            extra.pop("applied_count")
+        else:
+            result = apply_action(
+                session,
+                ctx,
+                actor,
+                media_id,
+                action,
+                expected_revision=body.expected_revision,
+                model_id=model_id,
+            )
+            extra = {}
+    return ActionOut(**result.as_dict(), **extra)
+
+
+@router.put("/media/{media_id}/labels", response_model=ActionOut)
+def put_labels(media_id: int, body: LabelsIn, request: Request, actor: ActorDep) -> ActionOut:
+    """Replace the item's labels with boxes edited by hand (drawn, moved, resized, deleted)."""
+    ctx = context_of(request)
+    labels = body.to_labels(ctx.classes)
+    with project_of(request).db.session() as session:
+        result = save_boxes(
+            session,
+            ctx,
+            actor,
+            media_id,
+            labels,
+            expected_revision=body.expected_revision,
+            model_id=_model(session, body.model_version_id),
+        )
+    return ActionOut(**result.as_dict())
+
+
+@router.post("/batch", response_model=BatchOut)
+def batch(body: BatchIn, request: Request, actor: ActorDep) -> BatchOut:
+    """One action for a selection (``ids``) or for everything matching ``filter``."""
+    ctx = context_of(request)
+    action = body.to_action(ctx.classes)
+    if (body.ids is None) == (body.filter is None):
+        raise BadInput("send either 'ids' (a selection) or 'filter' (everything it matches)")
+    with project_of(request).db.session() as session:
+        ids = body.ids
+        if body.filter is not None:
+            flt = filter_of(request, FilterNames.load(session), body.filter)
+            ids = grid.matching_ids(session, flt, cap=MAX_BATCH)
+        model_id = _model(session, body.model_version_id)
+        result = apply_batch(session, ctx, actor, ids or [], action, model_id=model_id)
+    return BatchOut(**result.as_dict())
+
+
+@router.get("/marked", response_model=MarkedPageOut)
+def list_marked(
+    request: Request,
+    actor: ActorDep,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+) -> MarkedPageOut:
+    """Items marked for retraining, newest first, with counts per kind."""
+    project = project_of(request)
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        found = marked_page(session, kind, cursor, limit)
+    items = [
+        MarkedItemOut(
+            **GridItemOut.of(m.item, project.classes, names.cameras).model_dump(),
+            marked_at=m.marked_at,
+            marked_by=m.marked_by,
+        )
+        for m in found.items
+    ]
+    return MarkedPageOut(
+        items=items, next_cursor=found.next_cursor, counts=found.counts, total=found.total
+    )
+
+
+def _model(session: Any, requested: int | None) -> int | None:
+    return requested if requested is not None else grid.champion_id(session)

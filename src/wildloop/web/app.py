@@ -1,0 +1,70 @@
+"""The app factory: ``create_app(project)`` builds the whole web app for one project.
+
+Nothing happens at import time; ``wildloop serve`` and the tests call the factory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from wildloop import __version__
+from wildloop.project import Project
+from wildloop.web import api_admin, api_review, errors, files, pages
+from wildloop.web.auth import secret_key
+from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
+
+HERE = Path(__file__).parent
+SESSION_DAYS = 14
+
+
+def create_app(
+    project: Project,
+    *,
+    secret: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    secure_cookies: bool = False,
+) -> FastAPI:
+    """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
+    app = FastAPI(
+        title=f"wildloop · {project.config.name}",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.project = project
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.state.static_version = _static_version(HERE / "static")
+    errors.install(app)
+    app.include_router(api_review.router, prefix="/api/v1")
+    app.include_router(api_admin.router, prefix="/api/v1")
+    app.include_router(files.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret or secret_key(project),
+        session_cookie="wildloop_session",
+        max_age=SESSION_DAYS * 24 * 3600,
+        same_site="lax",
+        https_only=secure_cookies,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ServerTiming)
+    return app
+
+
+def _static_version(folder: Path) -> str:
+    """A hash of the static files, appended to their URLs so browsers fetch new versions."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
