@@ -26,6 +26,7 @@ from wildloop.project import Project
 BUILTIN: dict[str, str] = {
     "predict": "wildloop.processing.predict_job:PREDICT_KIND",
     "train": "wildloop.training.job:TRAIN_KIND",
+    "loop": "wildloop.training.loop_job:LOOP_KIND",
 }
 
 

@@ -75,6 +75,15 @@ def start_training(
     active = active_training(project)
     if active is not None:
         raise _in_progress(active)
+    if trigger != "loop":
+        with project.db.session() as session:
+            loop_job = session.scalar(
+                select(Job.id)
+                .where(Job.kind == "loop", Job.state.in_(("queued", "running")))
+                .limit(1)
+            )
+        if loop_job is not None:
+            raise Conflict(f"the loop (job {loop_job}) is about to train; wait for it or cancel it")
     params = training_params(project, overrides)
     start = choose_start(project, base)
     snapshot, _ = create_snapshot(project, "training", created_by=created_by)

@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
 from wildloop.project import Project
-from wildloop.web import api_admin, api_review, errors, files, pages
+from wildloop.web import api_admin, api_loop, api_review, errors, files, pages
 from wildloop.web.auth import secret_key
 from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
 
@@ -44,6 +44,7 @@ def create_app(
     errors.install(app)
     app.include_router(api_review.router, prefix="/api/v1")
     app.include_router(api_admin.router, prefix="/api/v1")
+    app.include_router(api_loop.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

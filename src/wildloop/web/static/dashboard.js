@@ -24,4 +24,20 @@
     setTimeout(poll, 2000);
   }
   setTimeout(poll, 2000);
+
+  // One action for the whole loop; its job shows in the list above like any other.
+  const loopButton = document.getElementById("run-loop");
+  if (loopButton) {
+    loopButton.addEventListener("click", async () => {
+      loopButton.disabled = true;
+      try {
+        const out = await wl.api("POST", "/api/v1/loop", {});
+        wl.toast(`loop queued as job #${out.job_id}: train, score, promote only if better`, "ok", 4000);
+      } catch (e) {
+        wl.toast(e.message, "error", 6000);
+      } finally {
+        loopButton.disabled = false;
+      }
+    });
+  }
 })();
