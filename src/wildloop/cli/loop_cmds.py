@@ -182,17 +182,10 @@ def compare(
     as_json: JsonOption = False,
 ) -> None:
     """Champion against challenger on the same test items: deltas, interval, figures, verdict."""
-    from wildloop.evaluation.comparison import compare_models
-    from wildloop.registry.versions import get_version
+    from wildloop.evaluation.comparison import compare_named
 
     with open_project(project) as proj:
-        with proj.db.session() as session:
-            new = get_version(session, challenger).id
-            try:
-                old: int | None = get_version(session, champion).id
-            except NotFound:
-                old = None
-        result = compare_models(proj, new, old, snapshot)
+        result = compare_named(proj, challenger, champion, snapshot)
     if as_json:
         print_json(result.as_dict())
         return

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
+from wildloop.errors import NotFound
 from wildloop.evaluation import plots
 from wildloop.evaluation.bootstrap import BootstrapInterval, paired_difference_interval
 from wildloop.evaluation.evaluator import EvaluationRecord, Predict, evaluate_model, test_snapshot
 from wildloop.project import Project
+from wildloop.registry.versions import get_version
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,27 @@ def compare_models(
     if figures:
         result = _with_figures(project, result)
     return result
+
+
+def compare_named(
+    project: Project,
+    challenger: str = "challenger",
+    champion: str = "champion",
+    snapshot: int | str | None = None,
+    *,
+    figures: bool = True,
+) -> Comparison:
+    """``compare_models`` by id, name or alias; an unset ``champion`` alias means no champion
+    yet (any other name that does not exist is an error)."""
+    with project.db.session() as session:
+        new = get_version(session, challenger).id
+        try:
+            old: int | None = get_version(session, champion).id
+        except NotFound:
+            if champion != "champion":
+                raise
+            old = None
+    return compare_models(project, new, old, snapshot, figures=figures)
 
 
 def _with_figures(project: Project, result: Comparison) -> Comparison:

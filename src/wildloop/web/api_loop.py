@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots
-from wildloop.errors import NotFound, PermissionDenied
-from wildloop.evaluation.comparison import compare_models
+from wildloop.errors import PermissionDenied
+from wildloop.evaluation.comparison import compare_named
 from wildloop.evaluation.evaluator import stored_evaluations
 from wildloop.evaluation.promotion import promote_challenger
 from wildloop.registry.versions import get_version
@@ -119,14 +119,7 @@ def comparison(
     request: Request, actor: ActorDep, challenger: str = "challenger", champion: str = "champion"
 ) -> dict[str, Any]:
     """Both models on the current test snapshot: deltas, interval, figures (file paths), verdict."""
-    project = project_of(request)
-    with project.db.session() as session:
-        new = get_version(session, challenger).id
-        try:
-            old: int | None = get_version(session, champion).id
-        except NotFound:
-            old = None
-    return compare_models(project, new, old).as_dict()
+    return compare_named(project_of(request), challenger, champion).as_dict()
 
 
 @router.post("/promotion")
