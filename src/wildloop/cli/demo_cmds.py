@@ -1,4 +1,10 @@
-"""`wildloop demo`: a ready project built from generated camera-trap scenes, offline."""
+"""`wildloop demo`: a ready project built from generated camera-trap scenes, offline.
+
+Generates scenes, creates a project, ingests them, registers the small ONNX detector shipped
+with wildloop (trained on generated scenes by scripts/build_demo_detector.py) as champion,
+runs it over every photo through the same pipeline real projects use, creates a demo admin
+and serves the review UI. Nothing is downloaded and torch is not needed.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
 
 from wildloop.cli.output import console, progress_bar
 from wildloop.config import CONFIG_FILE
 from wildloop.media.ingest import ingest_paths
 from wildloop.media.summary import media_summary
 from wildloop.project import Project
+from wildloop.store.tables import User
 from wildloop.synthetic.scenes import SceneGenerator
 
 DEMO_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
+DEMO_DETECTOR = Path(__file__).resolve().parents[1] / "synthetic" / "demo_detector.onnx"
+DEMO_USER, DEMO_PASSWORD = "admin", "wildloop-demo"
 
 
 def demo(
@@ -23,8 +33,10 @@ def demo(
     ),
     bursts: Annotated[int, typer.Option(help="Generated camera bursts (3-6 frames each).")] = 80,
     seed: Annotated[int, typer.Option(help="Seed of the scene generator.")] = 7,
+    serve: Annotated[bool, typer.Option(help="Serve the review UI when ready.")] = True,
+    port: Annotated[int, typer.Option(help="TCP port for the UI.")] = 8000,
 ) -> None:
-    """Generate trail-camera scenes, create a project and ingest them (no internet needed)."""
+    """Build a demo project from generated scenes with model predictions, then serve it."""
     root = directory.expanduser().resolve()
     if (root / CONFIG_FILE).exists():
         project = Project.open(root)
@@ -32,15 +44,69 @@ def demo(
     else:
         project = Project.init(root, "demo", DEMO_CLASSES)
         console.print(f"Created demo project in {root}")
-    photos = root / "photos"
+    with project:
+        _ingest_scenes(project, root / "photos", bursts, seed)
+        _predict_with_demo_detector(project)
+        _ensure_demo_admin(project)
+    if serve:
+        from wildloop.cli.serve_cmds import serve as serve_command
+
+        console.print(
+            f"Log in as [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/] (demo account; "
+            "create real ones with `wildloop user add`)."
+        )
+        serve_command(project=root, port=port)
+
+
+def _ingest_scenes(project: Project, photos: Path, bursts: int, seed: int) -> None:
     if not photos.exists():
         frames = SceneGenerator(DEMO_CLASSES, seed=seed).write(photos, bursts)
         console.print(f"Generated {len(frames)} camera-trap scenes in {photos} (synthetic)")
-    with project, progress_bar("ingest") as update:
+    with progress_bar("ingest") as update:
         report = ingest_paths(project, [photos], progress=update)
-        summary = media_summary(project)
+    summary = media_summary(project)
     console.print(
         f"Ingested {report.added} new photos ({report.skipped} already there); "
         f"{summary['media']} media in {summary['sequences']} sequences, "
         f"splits {summary['by_split']}."
     )
+
+
+def _predict_with_demo_detector(project: Project) -> None:
+    from wildloop.cli.job_cmds import run_with_progress
+    from wildloop.processing.predict_job import submit_process
+    from wildloop.registry import aliases
+    from wildloop.registry.versions import Provenance, register_model
+
+    with project.db.session() as session:
+        has_champion = aliases.resolve(session, "champion") is not None
+    actor = project.author(DEMO_USER)
+    if not has_champion:
+        version = register_model(
+            project,
+            DEMO_DETECTOR,
+            "demo-detector",
+            provenance=Provenance(
+                source="registered",
+                notes="tiny YOLOv8 trained on generated scenes (scripts/build_demo_detector.py); "
+                "demo only, not a wildlife model",
+            ),
+            actor_id=actor,
+        )
+        with project.db.session() as session:
+            aliases.promote(session, version.id, actor, "demo: first champion")
+        console.print(
+            "Registered the demo detector (ONNX, trained on generated scenes) as champion"
+        )
+    submitted = submit_process(project, created_by=actor)
+    if submitted.items:
+        run_with_progress(project, submitted.job_id, f"predict ({submitted.version_name})")
+
+
+def _ensure_demo_admin(project: Project) -> None:
+    from wildloop.users.accounts import create_user
+
+    with project.db.session() as session:
+        user = session.scalar(select(User).where(User.username == DEMO_USER))
+        if user is None or user.password_hash is None:
+            create_user(session, DEMO_USER, "admin", DEMO_PASSWORD)

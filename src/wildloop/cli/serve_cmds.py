@@ -19,10 +19,18 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Send the session cookie over HTTPS only (behind TLS).")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="In-process job workers (default: jobs.local_workers); 0 when separate "
+            "`wildloop worker` processes run the jobs."
+        ),
+    ] = None,
 ) -> None:
     """Serve the review UI at http://HOST:PORT/ and the JSON API at /api/v1 (docs /api/docs)."""
     import uvicorn
 
+    from wildloop.jobs.local import LocalExecutor
     from wildloop.web.app import create_app
 
     proj = open_project(project)
@@ -33,7 +41,12 @@ def serve(
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookies:
         console.print("[yellow]warning:[/] serving beyond this machine without --secure-cookies")
+    executor = LocalExecutor(
+        proj, workers=proj.config.jobs.local_workers if workers is None else workers
+    )
+    executor.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        executor.stop()
         proj.close()
