@@ -31,7 +31,7 @@ def test_model_process_reprocess_jobs_and_export(
     first = runner.invoke(app, ["ingest", str(tmp_path / "scenes"), "--process", *p])
     assert first.exit_code != 0 and "promote" in str(first.exception)
     out = _ok("model", "register", str(untrained_onnx), "--name", "v1", "--promote", *p)
-    assert "now champion" in out
+    assert "champion: none -> 1 (v1)" in out  # the first champion: nothing to compare with
     _ok("model", "register", str(untrained_onnx), "--name", "v2", *p)
     versions = json.loads(_ok("model", "list", "--json", *p))
     assert [v["name"] for v in versions] == ["v2", "v1"] and versions[1]["aliases"] == ["champion"]
@@ -45,8 +45,10 @@ def test_model_process_reprocess_jobs_and_export(
     shown = json.loads(_ok("jobs", "show", str(jobs[0]["id"]), "--json", *p))
     assert shown["result"]["before"]["name"] == "v1"
 
-    _ok("model", "promote", "v2", "--reason", "test", *p)
-    assert "champion: 2 -> 1" in _ok("model", "rollback", *p)
+    # Replacing the champion goes through the gate, which needs a test set to compare on.
+    gated = runner.invoke(app, ["model", "promote", "v2", "--force", "--reason", "test", *p])
+    assert gated.exit_code != 0 and "test snapshot is empty" in str(gated.exception)
+    assert json.loads(_ok("model", "show", "champion", *p))["name"] == "v1"
     export = tmp_path / "md.json"
     _ok("predictions", "export-md", str(export), "--model", "v2", *p)
     assert len(json.loads(export.read_text())["images"]) == len(

@@ -12,6 +12,7 @@ from rich.table import Table
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.errors import Conflict, NotFound
+from wildloop.project import Project
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting (audit trail).")]
 BaseOption = Annotated[
@@ -210,38 +211,66 @@ def promote(
     as_json: JsonOption = False,
 ) -> None:
     """Promote the challenger if it beats the champion on the test snapshot (the gate)."""
-    from wildloop.cli.job_cmds import print_status, run_with_progress
-    from wildloop.evaluation.promotion import promote_challenger
-
     with open_project(project) as proj:
-        result = promote_challenger(
+        gated_promotion(
             proj,
             model,
             force=force,
             reason=reason,
-            actor_id=proj.author(actor),
+            actor=actor,
             snapshot=snapshot,
             reprocess=reprocess,
+            wait=wait,
+            as_json=as_json,
         )
+
+
+def gated_promotion(
+    proj: Project,
+    model: str,
+    *,
+    force: bool,
+    reason: str | None,
+    actor: str,
+    snapshot: str | None = None,
+    reprocess: bool | None = None,
+    wait: bool = True,
+    as_json: bool = False,
+) -> None:
+    """The gate, printed: every command that can replace the champion ends here (exit code
+    of ``Conflict`` when the gate refuses)."""
+    from wildloop.cli.job_cmds import print_status, run_with_progress
+    from wildloop.evaluation.promotion import promote_challenger
+
+    result = promote_challenger(
+        proj,
+        model,
+        force=force,
+        reason=reason,
+        actor_id=proj.author(actor),
+        snapshot=snapshot,
+        reprocess=reprocess,
+    )
+    if not as_json:
+        _print_comparison(result.comparison)
+        verdict = "PROMOTED" + (" (override)" if result.forced else "")
+        console.print(
+            f"[bold]{verdict if result.promoted else 'REFUSED'}[/]: " + "; ".join(result.reasons)
+        )
+    if result.reprocess_job_id and wait:
+        status = run_with_progress(proj, result.reprocess_job_id, "reprocess")
         if not as_json:
-            _print_comparison(result.comparison)
-            verdict = "PROMOTED" + (" (override)" if result.forced else "")
-            console.print(
-                f"[bold]{verdict if result.promoted else 'REFUSED'}[/]: "
-                + "; ".join(result.reasons)
-            )
-        if result.reprocess_job_id and wait:
-            status = run_with_progress(proj, result.reprocess_job_id, "reprocess")
-            if not as_json:
-                print_status(status)
-        elif result.reprocess_job_id and not as_json:
-            console.print(
-                f"reprocess queued as job {result.reprocess_job_id} "
-                "(`wildloop worker` or the web app runs it)"
-            )
+            print_status(status)
+    elif result.reprocess_job_id and not as_json:
+        console.print(
+            f"reprocess queued as job {result.reprocess_job_id} "
+            "(`wildloop worker` or the web app runs it)"
+        )
     if as_json:
         print_json(result.as_dict())
     if not result.promoted:
+        if not as_json:
+            errors.print("the champion stays; `--force --reason TEXT` overrides the gate (logged)")
         raise typer.Exit(Conflict.exit_code)
 
 

@@ -1,4 +1,9 @@
-"""`wildloop model list|show|register|promote|rollback`."""
+"""`wildloop model list|show|register|promote|rollback`.
+
+Replacing the champion always goes through the promotion gate (``wildloop promote``'s code):
+only the first champion, when there is none to compare with, and the ``challenger`` alias
+are plain alias moves (audited).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from wildloop.cli.loop_cmds import gated_promotion
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, print_json
+from wildloop.cli.output import console, errors, print_json
+from wildloop.errors import BadInput
+from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import (
     Provenance,
@@ -21,6 +29,13 @@ from wildloop.registry.versions import (
 
 app = typer.Typer(help="Model registry: versions and the champion alias.", no_args_is_help=True)
 ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the audit trail).")]
+ForceOption = Annotated[
+    bool, typer.Option(help="Replace the champion even if the gate refuses (needs --reason).")
+]
+ReprocessOption = Annotated[
+    bool | None,
+    typer.Option(help="Queue a reprocess with the new champion (default: triggers setting)."),
+]
 
 
 @app.command("list")
@@ -66,12 +81,20 @@ def register(
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: from the file).")] = None,
     parent: Annotated[str | None, typer.Option(help="Version this one derives from.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free text.")] = None,
-    promote: Annotated[bool, typer.Option(help="Make it champion right away.")] = False,
+    promote: Annotated[
+        bool,
+        typer.Option(help="Make it champion: right away if there is none, else through the gate."),
+    ] = False,
+    force: ForceOption = False,
+    reason: Annotated[str | None, typer.Option(help="Why the gate is overridden.")] = None,
+    reprocess: ReprocessOption = None,
     actor: ActorOption = "admin",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Store a detector in the project (content-addressed) and record it as a version."""
+    if force and not promote:
+        raise BadInput("--force only applies with --promote")
     with open_project(project) as proj:
         actor_id = proj.author(actor)
         parent_id = None
@@ -87,36 +110,92 @@ def register(
             provenance=Provenance(source="registered", parent_id=parent_id, notes=notes),
             actor_id=actor_id,
         )
+        if as_json and not promote:
+            print_json(describe_version(version))
+            return
+        (errors if as_json else console).print(
+            f"registered {version.name} as version {version.id} "
+            f"({len(version.classes)} classes, sha256 {(version.artifact_sha256 or '')[:12]}…"
+            + (", ONNX exported" if version.artifact_format == "pt" else "")
+            + ")"
+        )
         if promote:
-            with proj.db.session() as session:
-                aliases.promote(session, version.id, actor_id, reason="registered with --promote")
-    if as_json:
-        print_json(describe_version(version))
-        return
-    console.print(
-        f"registered {version.name} as version {version.id} "
-        f"({len(version.classes)} classes, sha256 {(version.artifact_sha256 or '')[:12]}…"
-        + (", ONNX exported" if version.artifact_format == "pt" else "")
-        + (", now champion" if promote else "")
-        + ")"
-    )
+            _to_champion(
+                proj, version.id, version.name, force, reason, actor, reprocess, as_json=as_json
+            )
 
 
 @app.command()
 def promote(
     model: Annotated[str, typer.Argument(help="Id or name of the version.")],
-    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")] = None,
-    alias: Annotated[str, typer.Option(help="champion or challenger.")] = "champion",
+    alias: Annotated[str, typer.Option(help="champion (gated) or challenger.")] = "champion",
+    force: ForceOption = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why (kept in the audit trail; required with --force).")
+    ] = None,
+    reprocess: ReprocessOption = None,
     actor: ActorOption = "admin",
     project: ProjectOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Point the alias at a version in one atomic switch (workers pick it up live)."""
+    """Point an alias at a version. champion: only through the gate (the version must beat
+    the champion on the test snapshot, or --force --reason); the first champion and the
+    challenger alias move directly. Workers pick the change up live."""
+    if alias not in aliases.ALIASES:
+        raise BadInput(f"unknown alias {alias!r}; use champion or challenger")
     with open_project(project) as proj:
-        actor_id = proj.author(actor)
         with proj.db.session() as session:
             version = get_version(session, model)
-            move = aliases.promote(session, version.id, actor_id, reason, alias=alias)
-    console.print(f"{alias}: {move.previous_id or 'none'} -> {move.version_id} ({version.name})")
+            version_id, name = version.id, version.name
+            if alias == "challenger":
+                if force:
+                    raise BadInput("--force applies to the champion only")
+                move = aliases.move_alias(
+                    session, "challenger", version_id, proj.author(actor), reason
+                )
+        if alias == "challenger":
+            _print_move(move, name, as_json)
+            return
+        _to_champion(proj, version_id, name, force, reason, actor, reprocess, as_json=as_json)
+
+
+def _to_champion(
+    proj: Project,
+    version_id: int,
+    name: str,
+    force: bool,
+    reason: str | None,
+    actor: str,
+    reprocess: bool | None,
+    *,
+    as_json: bool,
+) -> None:
+    """The first champion directly; any later one through the gate."""
+    from wildloop.evaluation.promotion import make_first_champion
+
+    with proj.db.session() as session:
+        move = make_first_champion(session, version_id, proj.author(actor), reason)
+    if move is not None:
+        _print_move(move, name, as_json)
+        return
+    gated_promotion(
+        proj,
+        str(version_id),
+        force=force,
+        reason=reason,
+        actor=actor,
+        reprocess=reprocess,
+        as_json=as_json,
+    )
+
+
+def _print_move(move: aliases.AliasMove, name: str, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {"alias": move.alias, "previous_id": move.previous_id, "version_id": move.version_id}
+        )
+        return
+    console.print(f"{move.alias}: {move.previous_id or 'none'} -> {move.version_id} ({name})")
 
 
 @app.command()

@@ -8,7 +8,7 @@ is also where the retraining log reads its notes. An override needs a reason, al
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wildloop import audit
 from wildloop.errors import BadInput
@@ -17,6 +17,9 @@ from wildloop.evaluation.evaluator import Predict
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GATE_ACTIONS = ("model.gate.pass", "model.gate.refuse", "model.gate.override")
 
@@ -107,6 +110,29 @@ def promote_challenger(
         champion_id,
         comparison,
         job_id,
+    )
+
+
+def make_first_champion(
+    session: Session, version_id: int, actor_id: int | None, reason: str | None = None
+) -> aliases.AliasMove | None:
+    """Make a version champion when there is none yet (nothing to compare it with), in the
+    caller's transaction with an audit entry; None when a champion exists, and the caller
+    must go through :func:`promote_challenger`.
+
+    The insert only succeeds while the alias is unset, so a champion set by someone else in
+    the meantime is never replaced here (that raises ``Conflict``).
+    """
+    if aliases.resolve(session, "champion") is not None:
+        return None
+    return aliases.move_alias(
+        session,
+        "champion",
+        version_id,
+        actor_id,
+        reason or "first champion: there was none to compare with",
+        action="model.promote",
+        only_if_unset=True,
     )
 
 

@@ -39,10 +39,12 @@ def move_alias(
     reason: str | None = None,
     *,
     action: str = "model.alias",
+    only_if_unset: bool = False,
 ) -> AliasMove:
     """Point ``alias`` at ``version_id`` atomically and audit the move (who, from, to, why).
 
-    The UPDATE and the audit entry commit together with the caller's transaction.
+    The UPDATE and the audit entry commit together with the caller's transaction. With
+    ``only_if_unset`` the alias is only created, never moved (``Conflict`` if it is set).
     """
     if alias not in ALIASES:
         raise BadInput(f"unknown alias {alias!r}; wildloop knows {', '.join(ALIASES)}")
@@ -57,6 +59,8 @@ def move_alias(
     if version.retired:
         raise Conflict(f"model version {version.name!r} is retired and cannot take an alias")
     previous = session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == alias))
+    if previous is not None and only_if_unset:
+        raise Conflict(f"alias {alias!r} is already set (to version {previous})")
     now = utcnow()
     if previous is None:
         added = session.execute(
