@@ -155,6 +155,9 @@ class TriggerSettings(_Section):
         default=100, ge=0, description="train after this many new reviewed items; 0 = off"
     )
     schedule: str = Field(default="", description="cron expression, e.g. '0 3 * * 0'; '' = off")
+    check_seconds: float = Field(
+        default=60.0, ge=0, description="how often `wildloop serve` checks them; 0 = never"
+    )
     reprocess_after_promotion: bool = True
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wildloop.cli.options import ProjectOption, open_project
 from wildloop.cli.output import console
+from wildloop.project import Project
+
+if TYPE_CHECKING:
+    from wildloop.training.ticker import TriggerTicker
 
 
 def serve(
@@ -27,7 +31,10 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the review UI at http://HOST:PORT/ and the JSON API at /api/v1 (docs /api/docs)."""
+    """Serve the review UI at http://HOST:PORT/ and the JSON API at /api/v1 (docs /api/docs).
+
+    Jobs run in-process, and the automatic training triggers are checked every
+    triggers.check_seconds (60 by default) in wildloop.toml."""
     import uvicorn
 
     from wildloop.jobs.local import LocalExecutor
@@ -45,8 +52,30 @@ def serve(
         proj, workers=proj.config.jobs.local_workers if workers is None else workers
     )
     executor.start()
+    ticker = start_trigger_ticker(proj)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        if ticker is not None:
+            ticker.stop()
         executor.stop()
         proj.close()
+
+
+def start_trigger_ticker(proj: Project) -> TriggerTicker | None:
+    """Check the automatic training triggers every ``triggers.check_seconds`` while serving."""
+    from wildloop.training.ticker import Tick, TriggerTicker
+
+    interval = proj.config.triggers.check_seconds
+    if not interval:
+        return None
+
+    def report(outcome: Tick) -> None:
+        if outcome.job_id is not None and outcome.check is not None:
+            console.print(f"{outcome.check.reason}: training job {outcome.job_id} queued")
+        elif outcome.error:
+            console.print(f"[yellow]training triggers:[/] {outcome.error}")
+
+    ticker = TriggerTicker(proj, interval, report)
+    ticker.start()
+    return ticker
