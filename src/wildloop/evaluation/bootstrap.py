@@ -1,4 +1,5 @@
-"""A paired bootstrap interval for the mAP50-95 difference of two models on one test set.
+"""A paired bootstrap interval for the mAP50-95 (and mAP50) difference of two models on one
+test set.
 
 Frames of a burst are near-copies of each other, so resampling frames would pretend there is
 far more independent evidence than there is. Whole sequences are resampled instead (with
@@ -23,6 +24,8 @@ class BootstrapInterval:
     samples: int
     groups: int
     confidence: float
+    map50_low: float | None = None  # the same resamples, for the mAP50 difference
+    map50_high: float | None = None
 
 
 def paired_difference_interval(
@@ -32,19 +35,25 @@ def paired_difference_interval(
     seed: int = 0,
     confidence: float = 0.95,
 ) -> BootstrapInterval:
-    """Percentile interval of challenger minus champion mAP50-95 over sequence resamples."""
+    """Percentile interval of challenger minus champion mAP50-95 over sequence resamples
+    (and of the mAP50 difference, from the same draws)."""
     if champion.groups != challenger.groups:
         raise ValueError("both models must be scored on the same images in the same order")
     names, group_of_image = np.unique(np.asarray(champion.groups), return_inverse=True)
     rng = np.random.default_rng(seed)
     diffs = np.empty(samples)
+    diffs50 = np.empty(samples)
     for s in range(samples):
         draws = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
         weights = draws[group_of_image].astype(np.float64)
-        diffs[s] = (
-            average_precision(challenger, weights).map50_95
-            - average_precision(champion, weights).map50_95
-        )
+        new, old = average_precision(challenger, weights), average_precision(champion, weights)
+        diffs[s] = new.map50_95 - old.map50_95
+        diffs50[s] = new.map50 - old.map50
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail]) if samples else (np.nan, np.nan)
-    return BootstrapInterval(float(low), float(high), samples, len(names), confidence)
+    if not samples:
+        return BootstrapInterval(np.nan, np.nan, samples, len(names), confidence)
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    low50, high50 = np.percentile(diffs50, [tail, 100 - tail])
+    return BootstrapInterval(
+        float(low), float(high), samples, len(names), confidence, float(low50), float(high50)
+    )

@@ -31,13 +31,15 @@ class Comparison:
     figures: dict[str, Path] = field(default_factory=dict)
 
     def class_table(self) -> list[dict[str, Any]]:
-        """Per class: truth boxes, both AP50-95 values and the change."""
+        """Per class: truth boxes, both AP50-95 (and AP50) values and the changes."""
         new = self.challenger.metrics["per_class"]
         old = self.champion.metrics["per_class"] if self.champion else {}
         rows = []
         for name, values in new.items():
             before = old.get(name, {}).get("ap50_95")
             after = values.get("ap50_95")
+            before50 = old.get(name, {}).get("ap50")
+            after50 = values.get("ap50")
             rows.append(
                 {
                     "class": name,
@@ -45,6 +47,11 @@ class Comparison:
                     "champion_ap50_95": before,
                     "challenger_ap50_95": after,
                     "delta": (after - before) if after is not None and before is not None else None,
+                    "champion_ap50": before50,
+                    "challenger_ap50": after50,
+                    "delta50": (
+                        after50 - before50 if after50 is not None and before50 is not None else None
+                    ),
                 }
             )
         return rows
@@ -76,6 +83,11 @@ class Comparison:
                     "resampled_sequences": self.interval.groups,
                 }
                 if self.interval
+                else None
+            ),
+            "map50_difference_interval": (
+                {"low": self.interval.map50_low, "high": self.interval.map50_high}
+                if self.interval and self.interval.map50_low is not None
                 else None
             ),
             "classes": self.class_table(),

@@ -21,7 +21,9 @@ from wildloop.errors import BadInput, JobFailed, NotFound
 from wildloop.evaluation.matching import ImageDetections, ImageTruth
 from wildloop.evaluation.metrics import Scored, class_thresholds, score
 from wildloop.project import Project
+from wildloop.store.bulk import insert_or_skip
 from wildloop.store.tables import Evaluation, ModelVersion, Prediction, PredictionSet
+from wildloop.store.types import utcnow
 
 CHUNK = 500
 UNMAPPED_CLASS = -1
@@ -107,19 +109,24 @@ def evaluate_model(
         class_thresholds(data.classes, thresholds.default, thresholds.per_class),
         project.config.evaluation.calibration_bins,
     )
+    stored = select(Evaluation).where(
+        Evaluation.model_version_id == model_version_id, Evaluation.snapshot_id == data.info.id
+    )
     with project.db.session() as session:
-        row = session.scalar(
-            select(Evaluation).where(
-                Evaluation.model_version_id == model_version_id,
-                Evaluation.snapshot_id == data.info.id,
-            )
-        )
+        row = session.scalar(stored)
         if row is None:
-            row = Evaluation(
-                model_version_id=model_version_id, snapshot_id=data.info.id, metrics=scored.metrics
+            # Insert-or-skip: two evaluations of one pair at once (the web page's comparison
+            # and a promotion) must not fail on the unique key; the first one stored wins.
+            session.execute(
+                insert_or_skip(session, Evaluation, ["model_version_id", "snapshot_id"]).values(
+                    model_version_id=model_version_id,
+                    snapshot_id=data.info.id,
+                    metrics=scored.metrics,
+                    created_at=utcnow(),
+                )
             )
-            session.add(row)
-            session.flush()
+            row = session.scalar(stored)
+            assert row is not None
         record = EvaluationRecord(
             row.id,
             model_version_id,
