@@ -1,3 +1,94 @@
-"""Fixtures for the Models page and the gated alias commands: the engine's tiny detectors."""
+"""Fixtures for the Models page: a labelled project with a frozen test set, two models whose
+predictions are recorded in the real tables (the loop tests' helpers), users of every role
+and logged-in HTTP clients; plus the engine's tiny detectors for the registry commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tests.engine.conftest import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
+from tests.loop.support import ingest_frames, label_frames, model_from_truth
+from tests.web.conftest import password_hash
+from tests.web.review_support import login
+from wildloop.datasets.snapshots import create_snapshot, load_snapshot
+from wildloop.evaluation.promotion import make_first_champion
+from wildloop.project import Project
+from wildloop.registry import aliases
+from wildloop.store.tables import User
+from wildloop.users.accounts import create_user
+from wildloop.web.app import create_app
+
+USERS = {"ada": "admin", "rita": "reviewer", "vic": "viewer"}
+
+
+@dataclass(frozen=True)
+class ModelsSetup:
+    project: Project
+    champion: int
+    challenger: int
+
+    def champion_now(self) -> int | None:
+        with self.project.db.session() as session:
+            return aliases.resolve(session, "champion")
+
+
+def build_models(
+    project: Project, frames_root: Path, frames: list, **challenger: Any
+) -> ModelsSetup:
+    """v1 (fair) is champion; v2 is the challenger, degraded as ``challenger`` says."""
+    label_frames(project, frames, ingest_frames(project, frames, frames_root))
+    with project.db.session() as session:
+        for name, role in USERS.items():
+            create_user(session, name, role, None)
+            session.execute(
+                update(User).where(User.username == name).values(password_hash=password_hash())
+            )
+    info, _ = create_snapshot(project, "test")
+    data = load_snapshot(project, info.id)
+    v1 = model_from_truth(project, data, "v1", keep=0.7, jitter=0.05, seed=1, source="trained")
+    v2 = model_from_truth(project, data, "v2", seed=2, source="trained", **challenger)
+    with project.db.session() as session:
+        make_first_champion(session, v1, None)
+        aliases.move_alias(session, "challenger", v2, None, "trained (test)")
+    # Reprocessing needs model files; these test models only have stored predictions.
+    project.config.triggers.reprocess_after_promotion = False
+    return ModelsSetup(project, v1, v2)
+
+
+@pytest.fixture
+def better_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
+    return build_models(
+        project, tmp_path / "scenes", scenes(bursts=24, seed=12), keep=0.97, jitter=0.02
+    )
+
+
+@pytest.fixture
+def weaker_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
+    return build_models(
+        project, tmp_path / "scenes", scenes(bursts=24, seed=12), keep=0.4, relabel=0.3, jitter=0.08
+    )
+
+
+@pytest.fixture
+def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
+    """``client(name)``: a TestClient logged in as that user, sharing one app."""
+    app = create_app(project, secret="test-secret")
+    opened: list[TestClient] = []
+
+    def make(name: str) -> TestClient:
+        c = TestClient(app, base_url="http://testserver")
+        c.__enter__()
+        opened.append(c)
+        login(c, name)
+        return c
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)

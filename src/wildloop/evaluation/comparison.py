@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
 from wildloop.errors import NotFound
 from wildloop.evaluation import plots
@@ -157,17 +159,24 @@ def compare_named(
     *,
     figures: bool = True,
 ) -> Comparison:
-    """``compare_models`` by id, name or alias; an unset ``champion`` alias means no champion
-    yet (any other name that does not exist is an error)."""
+    """``compare_models`` by id, name or alias."""
     with project.db.session() as session:
-        new = get_version(session, challenger).id
-        try:
-            old: int | None = get_version(session, champion).id
-        except NotFound:
-            if champion != "champion":
-                raise
-            old = None
+        new, old = resolve_pair(session, challenger, champion)
     return compare_models(project, new, old, snapshot, figures=figures)
+
+
+def resolve_pair(session: Session, challenger: str, champion: str) -> tuple[int, int | None]:
+    """Version ids of a challenger and a champion given by id, name or alias; an unset
+    ``champion`` alias means no champion yet (any other name that does not exist is an
+    error)."""
+    new = get_version(session, challenger).id
+    try:
+        old: int | None = get_version(session, champion).id
+    except NotFound:
+        if champion != "champion":
+            raise
+        old = None
+    return new, old
 
 
 def _with_figures(project: Project, result: Comparison) -> Comparison:

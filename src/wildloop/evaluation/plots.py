@@ -1,17 +1,34 @@
 """PNG figures for comparisons and the retraining log, drawn with matplotlib's Agg backend.
 
 matplotlib ships its own DejaVu fonts, so nothing is downloaded; it is imported lazily (the
-``eval`` extra) so the core install never needs it.
+``eval`` extra) so the core install never needs it. pyplot keeps global state and is not
+thread-safe, and the web app draws from several threads (a comparison in the background, a
+chart for a request), so one lock serialises drawing.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from wildloop.errors import Unavailable
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_drawing = threading.Lock()
+
+
+def _one_at_a_time(draw: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(draw)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _drawing:
+            return draw(*args, **kwargs)
+
+    return locked
 
 
 def _pyplot() -> Any:
@@ -25,6 +42,7 @@ def _pyplot() -> Any:
     return plt
 
 
+@_one_at_a_time
 def pr_curves(models: Mapping[str, Mapping[str, Any]], out: Path) -> Path:
     """Precision-recall at IoU 0.5 per class (one panel each), one line per model."""
     plt = _pyplot()
@@ -49,6 +67,7 @@ def pr_curves(models: Mapping[str, Mapping[str, Any]], out: Path) -> Path:
     return _save(fig, plt, out)
 
 
+@_one_at_a_time
 def confusion(metrics: Mapping[str, Any], title: str, out: Path) -> Path:
     """Row-normalised confusion matrix with the raw counts written in each cell."""
     plt = _pyplot()
@@ -70,6 +89,7 @@ def confusion(metrics: Mapping[str, Any], title: str, out: Path) -> Path:
     return _save(fig, plt, out)
 
 
+@_one_at_a_time
 def reliability(models: Mapping[str, Mapping[str, Any]], out: Path) -> Path:
     """Accuracy against confidence per bin; the diagonal is perfect calibration."""
     plt = _pyplot()
@@ -92,6 +112,7 @@ def reliability(models: Mapping[str, Mapping[str, Any]], out: Path) -> Path:
     return _save(fig, plt, out)
 
 
+@_one_at_a_time
 def class_deltas(deltas: Mapping[str, float], out: Path) -> Path:
     plt = _pyplot()
     names = sorted(deltas)
@@ -104,6 +125,7 @@ def class_deltas(deltas: Mapping[str, float], out: Path) -> Path:
     return _save(fig, plt, out)
 
 
+@_one_at_a_time
 def metrics_over_versions(rows: Sequence[Mapping[str, Any]], out: Path) -> Path:
     """The retraining log as a chart: precision, recall, mAP50, mAP50-95 per version."""
     plt = _pyplot()

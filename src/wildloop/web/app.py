@@ -6,21 +6,35 @@ Nothing happens at import time; ``wildloop serve`` and the tests call the factor
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
 from wildloop.project import Project
-from wildloop.web import api_admin, api_loop, api_review, errors, files, pages
+from wildloop.web import (
+    api_admin,
+    api_loop,
+    api_models,
+    api_review,
+    errors,
+    files,
+    models_page,
+    pages,
+)
 from wildloop.web.auth import secret_key
+from wildloop.web.comparison_runs import ComparisonRuns
 from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
 
 HERE = Path(__file__).parent
 SESSION_DAYS = 14
+SHUTDOWN_WAIT_SECONDS = 10.0
 
 
 def create_app(
@@ -31,7 +45,16 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
+    comparisons = ComparisonRuns(project)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # A comparison still drawing its figures finishes before the project is closed.
+        await run_in_threadpool(comparisons.wait, SHUTDOWN_WAIT_SECONDS)
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"wildloop · {project.config.name}",
         version=__version__,
         docs_url="/api/docs",
@@ -39,14 +62,17 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.project = project
+    app.state.comparisons = comparisons
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.static_version = _static_version(HERE / "static")
     errors.install(app)
     app.include_router(api_review.router, prefix="/api/v1")
     app.include_router(api_admin.router, prefix="/api/v1")
     app.include_router(api_loop.router, prefix="/api/v1")
+    app.include_router(api_models.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
+    app.include_router(models_page.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,

@@ -1,0 +1,89 @@
+"""JSON API behind the Models page: the registry with test metrics, the triggers, rollback,
+and comparisons computed in the background.
+
+Promotion, training and the loop are in ``api_loop`` (the same endpoints the page calls);
+everything that moves the champion forward goes through the gate there. Rollback moves it
+back to a version that was champion before, with a reason, as `wildloop model rollback`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from wildloop.errors import BadInput, PermissionDenied
+from wildloop.evaluation.comparison import resolve_pair
+from wildloop.registry import aliases
+from wildloop.registry.versions import get_version
+from wildloop.users.roles import Actor
+from wildloop.web.api_review import project_of
+from wildloop.web.auth import current_actor
+from wildloop.web.comparison_runs import ComparisonRun, ComparisonRuns
+from wildloop.web.models_view import models_overview, triggers_status
+
+router = APIRouter(tags=["models"])
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+class RollbackIn(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+@router.get("/models")
+def models(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Every version (newest first) with aliases, provenance and test metrics."""
+    return models_overview(project_of(request)).as_dict()
+
+
+@router.get("/triggers")
+def triggers(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Automatic training: settings, reviewed items since the last training, next schedule."""
+    return triggers_status(project_of(request))
+
+
+@router.post("/rollback")
+def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Move the champion back to the version before it (admins; a reason is required)."""
+    if not actor.is_admin:
+        raise PermissionDenied(
+            f"only admins can roll back the champion; {actor.username} is {actor.role}"
+        )
+    reason = body.reason.strip()
+    if not reason:
+        raise BadInput("a rollback needs a reason: say why (it is kept in the audit trail)")
+    with project_of(request).db.session() as session:
+        move = aliases.rollback(session, actor.id, reason)
+        name = get_version(session, move.version_id).name
+    return {"champion_id": move.version_id, "previous_id": move.previous_id, "champion": name}
+
+
+@router.get("/comparison/status", responses={202: {"description": "still computing"}})
+def comparison_status(
+    request: Request,
+    actor: ActorDep,
+    challenger: str = "challenger",
+    champion: str = "champion",
+    refresh: bool = False,
+) -> JSONResponse:
+    """The comparison computed in the background: 202 with ``state: computing`` until it is
+    ready, then 200 with the comparison (or ``state: failed`` and the error). Started by the
+    first request; ``refresh=true`` computes it again."""
+    run = comparison_run(request, challenger, champion, refresh)
+    return JSONResponse(run.as_dict(), status_code=202 if run.state == "computing" else 200)
+
+
+def comparison_run(
+    request: Request, challenger: str, champion: str, refresh: bool = False
+) -> ComparisonRun:
+    with project_of(request).db.session() as session:
+        new, old = resolve_pair(session, challenger, champion)
+    if new == old:
+        raise BadInput(
+            "the challenger is the champion: there is nothing to compare until a new "
+            "challenger is trained"
+        )
+    runs: ComparisonRuns = request.app.state.comparisons
+    return runs.get(new, old, refresh)

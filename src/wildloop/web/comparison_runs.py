@@ -1,0 +1,133 @@
+"""Champion-versus-challenger comparisons computed in the background for the web app.
+
+A comparison scores both models on the test snapshot (running the inference pipeline first
+for items a model has not seen), bootstraps the difference and draws figures: seconds when
+predictions are stored, minutes when they are not. A page must not hang on that, so the
+first request starts it in a thread and answers "computing"; later requests get the result,
+kept per (challenger, champion) until a newer test snapshot exists or a refresh is asked
+for. The computation is the same service as `wildloop compare` and ``GET /comparison``.
+One comparison runs at a time per app: they compete for the same CPU and rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from wildloop.errors import WildloopError
+from wildloop.evaluation.comparison import compare_models
+from wildloop.project import Project
+from wildloop.store.tables import Snapshot
+
+log = logging.getLogger(__name__)
+
+Key = tuple[int, int | None]  # (challenger id, champion id or None)
+Compute = Callable[[Project, int, int | None], dict[str, Any]]
+
+
+def compute_comparison(
+    project: Project, challenger_id: int, champion_id: int | None
+) -> dict[str, Any]:
+    return compare_models(project, challenger_id, champion_id, figures=True).as_dict()
+
+
+@dataclass
+class ComparisonRun:
+    key: Key
+    state: str = "computing"  # computing | done | failed
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    error_status: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at.timestamp() if self.finished_at else time.time()
+        return max(0.0, end - self.started_at.timestamp())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "challenger_id": self.key[0],
+            "champion_id": self.key[1],
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "seconds": round(self.seconds, 1),
+            "comparison": self.result,
+            "error": self.error,
+        }
+
+
+class ComparisonRuns:
+    """The app's comparisons, by (challenger id, champion id)."""
+
+    def __init__(self, project: Project, compute: Compute = compute_comparison) -> None:
+        self.project = project
+        self.compute = compute
+        self._runs: dict[Key, ComparisonRun] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()  # guards _runs and _threads
+        self._one_at_a_time = threading.Lock()
+
+    def get(
+        self, challenger_id: int, champion_id: int | None, refresh: bool = False
+    ) -> ComparisonRun:
+        """The run for this pair, started now if there is none, if it is stale (a newer test
+        snapshot exists, or it failed) or if ``refresh`` asks for a new one."""
+        key = (challenger_id, champion_id)
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None and run.state == "computing":
+                return run
+            if run is not None and not refresh and not self._stale(run):
+                return run
+            run = ComparisonRun(key)
+            self._runs[key] = run
+            thread = threading.Thread(
+                target=self._run, args=(run,), name="wildloop-comparison", daemon=True
+            )
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return run
+
+    def peek(self, challenger_id: int, champion_id: int | None) -> ComparisonRun | None:
+        with self._lock:
+            return self._runs.get((challenger_id, champion_id))
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for running comparisons (the app's shutdown; tests)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _stale(self, run: ComparisonRun) -> bool:
+        if run.state == "failed":
+            return True
+        done_on = (run.result or {}).get("snapshot_id")
+        with self.project.db.session() as session:
+            latest = session.scalar(select(func.max(Snapshot.id)).where(Snapshot.purpose == "test"))
+        return latest is not None and done_on is not None and latest > done_on
+
+    def _run(self, run: ComparisonRun) -> None:
+        with self._one_at_a_time:
+            try:
+                run.result = self.compute(self.project, *run.key)
+                run.state = "done"
+            except WildloopError as exc:
+                run.error, run.error_status = str(exc), exc.http_status
+                run.state = "failed"
+            except Exception as exc:  # shown on the page and logged with its traceback
+                log.exception("comparing models %s failed", run.key)
+                run.error, run.error_status = f"{type(exc).__name__}: {exc}", 500
+                run.state = "failed"
+            finally:
+                run.finished_at = datetime.now(UTC)

@@ -1,0 +1,155 @@
+"""The Models page: registry, comparison, gated promotion, training and the retraining log.
+
+The page renders what is known at once; the comparison (which may have to run the models
+over the test set) is computed in the background and arrives as an HTML fragment the page
+polls for. Actions go through the same JSON API as scripts (``/api/v1/promotion``,
+``/training``, ``/loop``, ``/rollback``), so the gate and the roles are checked in one place.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from wildloop.errors import NotFound, WildloopError
+from wildloop.project import Project
+from wildloop.review.dashboard import jobs_view
+from wildloop.training.job import training_params
+from wildloop.training.retraining_log import retraining_log, write_chart
+from wildloop.users.roles import Actor
+from wildloop.web.api_models import comparison_run
+from wildloop.web.api_review import project_of
+from wildloop.web.auth import current_actor
+from wildloop.web.comparison_runs import ComparisonRun
+from wildloop.web.models_view import ModelsOverview, chart_key, models_overview, triggers_status
+from wildloop.web.pages import PageActor, render
+
+router = APIRouter(include_in_schema=False)
+IMMUTABLE = "private, max-age=31536000, immutable"
+JOB_KINDS = ("train", "loop", "predict")
+_chart_lock = threading.Lock()
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, actor: PageActor) -> Response:
+    project = project_of(request)
+    overview = models_overview(project)
+    with project.db.session() as session:
+        jobs = [j for j in jobs_view(session, active_only=True) if j.kind in JOB_KINDS]
+    return render(
+        request,
+        "models.html",
+        actor,
+        overview=overview,
+        chart_key=overview.chart_key,
+        triggers=triggers_status(project),
+        training=training_params(project),
+        jobs=jobs,
+        **_comparison_context(request, overview),
+    )
+
+
+@router.get("/models/comparison", response_class=HTMLResponse)
+def comparison_fragment(request: Request, actor: PageActor, refresh: bool = False) -> Response:
+    """The comparison panel alone: 202 while it is computing, 200 once it is there."""
+    overview = models_overview(project_of(request))
+    context = _comparison_context(request, overview, refresh)
+    status = 202 if context["comparison"]["state"] == "computing" else 200
+    return render(request, "_comparison.html", actor, status_code=status, **context)
+
+
+@router.get("/models/retraining-chart.png")
+def retraining_chart(request: Request, actor: ActorDep, v: str | None = None) -> FileResponse:
+    """The metrics-over-versions chart, drawn once per change of what it shows."""
+    project = project_of(request)
+    rows = retraining_log(project)
+    key = chart_key(rows)
+    if key is None:
+        raise NotFound("no version has been evaluated on a test snapshot yet")
+    path = project.path("runs") / "charts" / f"retraining-{key}.png"
+    with _chart_lock:
+        if not path.is_file():
+            _draw_atomically(project, rows, path)
+    cache = IMMUTABLE if v == key else "no-cache"
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": cache})
+
+
+@router.get("/models/figures/{folder}/{name}")
+def comparison_figure(folder: str, name: str, request: Request, actor: ActorDep) -> FileResponse:
+    """A comparison figure (PR curves, confusion matrix, ...); its URL carries the file's
+    modification time, so a redrawn figure gets a new URL and the old one stays cacheable."""
+    base = (project_of(request).path("runs") / "comparisons").resolve()
+    path = (base / folder / name).resolve()
+    if path.parent.parent != base or path.suffix != ".png" or not path.is_file():
+        raise NotFound(f"no comparison figure {folder}/{name}")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": IMMUTABLE})
+
+
+def _comparison_context(
+    request: Request, overview: ModelsOverview, refresh: bool = False
+) -> dict[str, Any]:
+    """What the comparison panel shows: nothing to compare, computing, failed, or the result."""
+    project = project_of(request)
+    context: dict[str, Any] = {"gate": project.config.gate.model_dump()}
+    champion, challenger = overview.champion, overview.challenger
+    if challenger is None:
+        message = "No challenger yet: train one."
+        return context | {"comparison": {"state": "none", "message": message}}
+    if champion is not None and champion["id"] == challenger["id"]:
+        message = (
+            f"The challenger ({challenger['name']}) is the champion: train a new challenger "
+            "to compare."
+        )
+        return context | {"comparison": {"state": "none", "message": message}}
+    try:
+        run = comparison_run(request, "challenger", "champion", refresh)
+    except WildloopError as exc:
+        return context | {"comparison": {"state": "failed", "error": str(exc)}}
+    return context | {"comparison": _present(project, run)}
+
+
+def _present(project: Project, run: ComparisonRun) -> dict[str, Any]:
+    out = run.as_dict()
+    result = out["comparison"]
+    if result is None:
+        return out
+    base = project.path("runs") / "comparisons"
+    figures = []
+    for key, file in result["figures"].items():
+        path = Path(file)
+        if path.is_file():
+            rel = path.relative_to(base)
+            figures.append(
+                {
+                    "key": key,
+                    "title": _figure_title(key),
+                    "url": f"/models/figures/{quote(rel.parts[0])}/{quote(rel.name)}"
+                    f"?v={path.stat().st_mtime_ns}",
+                }
+            )
+    out["figures"] = figures
+    return out
+
+
+def _figure_title(key: str) -> str:
+    if key.startswith("confusion_"):
+        return f"Confusion matrix: {key.removeprefix('confusion_')}"
+    return {
+        "pr_curves": "Precision-recall per class (IoU 0.5)",
+        "reliability": "Reliability diagram (calibration)",
+        "class_deltas": "Per-class AP50-95 change",
+    }.get(key, key)
+
+
+def _draw_atomically(project: Project, rows: list[dict[str, Any]], path: Path) -> None:
+    """Draw beside the target and rename: a request never reads half a PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".chart-", dir=path.parent) as tmp:
+        write_chart(project, rows, Path(tmp) / path.name).replace(path)

@@ -1,0 +1,105 @@
+"""What the Models page and its JSON API show, assembled from the registry, the stored
+evaluations, the retraining log and the triggers (each computed by its own service).
+
+Every figure here comes from records: the test metrics of a version are its stored
+evaluation on the latest test snapshot it was scored on (as in the retraining log), never a
+number typed in or taken from the training run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from wildloop.errors import WildloopError
+from wildloop.project import Project
+from wildloop.registry import aliases
+from wildloop.registry.versions import list_versions
+from wildloop.store.tables import ModelVersion, Snapshot
+from wildloop.training.retraining_log import retraining_log
+from wildloop.training.triggers import check_triggers
+
+METRICS = ("map50", "map50_95", "precision", "recall")
+
+
+@dataclass(frozen=True)
+class ModelsOverview:
+    versions: list[dict[str, Any]]
+    log: list[dict[str, Any]]
+    champion: dict[str, Any] | None
+    challenger: dict[str, Any] | None
+    rollback_to: dict[str, Any] | None
+
+    @property
+    def chart_key(self) -> str | None:
+        return chart_key(self.log)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "versions": self.versions,
+            "champion": self.champion,
+            "challenger": self.challenger,
+            "rollback_to": self.rollback_to,
+        }
+
+
+def models_overview(project: Project) -> ModelsOverview:
+    """Every version with its aliases and test metrics, newest first, plus the log rows."""
+    log = retraining_log(project)
+    by_id = {row["version_id"]: row for row in log}
+    with project.db.session() as session:
+        versions = list_versions(session)
+        names: dict[int, str] = {
+            r.id: r.name for r in session.execute(select(ModelVersion.id, ModelVersion.name))
+        }
+        snapshots: dict[int, str] = {
+            r.id: r.name for r in session.execute(select(Snapshot.id, Snapshot.name))
+        }
+        history = aliases.champion_history(session)
+        current = aliases.resolve(session, "champion")
+    for v in versions:
+        row = by_id.get(v["id"], {})
+        v["parent"] = names.get(v["parent_id"]) if v["parent_id"] else None
+        v["snapshot"] = snapshots.get(v["snapshot_id"]) if v["snapshot_id"] else None
+        v["test"] = {k: row.get(k) for k in METRICS} | {"snapshot": row.get("test_snapshot")}
+    by_alias = {a: v for v in versions for a in v["aliases"]}
+    rollback_to = None
+    if current is not None and len(history) >= 2 and history[-1] == current:
+        rollback_to = {"id": history[-2], "name": names.get(history[-2])}
+    return ModelsOverview(
+        versions, log, by_alias.get("champion"), by_alias.get("challenger"), rollback_to
+    )
+
+
+def triggers_status(project: Project) -> dict[str, Any]:
+    """The trigger settings, what the check says now, and how often the server checks."""
+    settings = project.config.triggers
+    status: dict[str, Any] = {
+        "after_reviewed": settings.after_reviewed,
+        "schedule": settings.schedule or None,
+        "check_seconds": settings.check_seconds,
+        "reprocess_after_promotion": settings.reprocess_after_promotion,
+        "error": None,
+    }
+    try:
+        status |= check_triggers(project).as_dict()
+    except WildloopError as exc:  # a bad cron expression: show it, the page still works
+        status["error"] = str(exc)
+    return status
+
+
+def chart_key(rows: list[dict[str, Any]]) -> str | None:
+    """A hash of what the metrics chart draws (None when no version is evaluated yet), so
+    the PNG is drawn once per change and cached by the browser under its own URL."""
+    drawn = [
+        [r["version"], r["champion"], r["promoted"], *(r[k] for k in METRICS)]
+        for r in rows
+        if r["map50_95"] is not None
+    ]
+    if not drawn:
+        return None
+    return hashlib.sha256(json.dumps(drawn).encode()).hexdigest()[:16]
