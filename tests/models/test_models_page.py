@@ -265,4 +265,10 @@ def test_a_comparison_that_cannot_run_says_why(project: Project, clients) -> Non
     fragment = wait_for_comparison(admin)
     assert "could not be computed" in fragment and "test snapshot is empty" in fragment
     assert "Try again" in fragment
+    # Polling shows the failure (no retry loop); "Try again" asks for a new run.
+    failed = admin.get("/api/v1/comparison/status").json()
+    assert failed["state"] == "failed"
+    assert admin.get("/api/v1/comparison/status").json()["started_at"] == failed["started_at"]
+    retried = admin.get("/api/v1/comparison/status?refresh=true").json()
+    assert retried["started_at"] != failed["started_at"]
     assert admin.get("/models/retraining-chart.png").status_code == 404

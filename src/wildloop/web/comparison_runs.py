@@ -29,6 +29,7 @@ from wildloop.store.tables import Snapshot
 log = logging.getLogger(__name__)
 
 Key = tuple[int, int | None]  # (challenger id, champion id or None)
+RETRY_FAILED_AFTER_SECONDS = 30.0  # a failure is shown, not recomputed on every poll
 Compute = Callable[[Project, int, int | None], dict[str, Any]]
 
 
@@ -52,6 +53,12 @@ class ComparisonRun:
     def seconds(self) -> float:
         end = self.finished_at.timestamp() if self.finished_at else time.time()
         return max(0.0, end - self.started_at.timestamp())
+
+    @property
+    def seconds_since_finished(self) -> float:
+        if self.finished_at is None:
+            return 0.0
+        return time.time() - self.finished_at.timestamp()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,7 +88,7 @@ class ComparisonRuns:
         self, challenger_id: int, champion_id: int | None, refresh: bool = False
     ) -> ComparisonRun:
         """The run for this pair, started now if there is none, if it is stale (a newer test
-        snapshot exists, or it failed) or if ``refresh`` asks for a new one."""
+        snapshot exists, or it failed a while ago) or if ``refresh`` asks for a new one."""
         key = (challenger_id, champion_id)
         with self._lock:
             run = self._runs.get(key)
@@ -111,7 +118,7 @@ class ComparisonRuns:
 
     def _stale(self, run: ComparisonRun) -> bool:
         if run.state == "failed":
-            return True
+            return run.seconds_since_finished > RETRY_FAILED_AFTER_SECONDS
         done_on = (run.result or {}).get("snapshot_id")
         with self.project.db.session() as session:
             latest = session.scalar(select(func.max(Snapshot.id)).where(Snapshot.purpose == "test"))
