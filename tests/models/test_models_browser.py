@@ -10,12 +10,14 @@ import pytest
 
 from tests.models.conftest import ModelsSetup
 from tests.web.test_web_browser import ARTIFACTS, browser, log_in, running, tab  # noqa: F401
+from wildloop.registry import aliases
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays at the top
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -59,3 +61,15 @@ def test_an_admin_sees_the_comparison_and_promotes(
         assert "champion" in row.locator(".badge").all_inner_texts()
         assert "Rollback champion to v1" in page.locator("#rollback-form button").inner_text()
         shot(page, "models-promoted")
+
+        # The old champion as challenger again: the gate refuses, and the page says why.
+        with setup.project.db.session() as session:
+            aliases.move_alias(session, "challenger", setup.champion, None, "test")
+        page.reload()
+        page.locator("#verdict").filter(has_text="would refuse").wait_for(timeout=60_000)
+        page.click("#promote")
+        refusal = page.locator("#action-result #refusal li")
+        refusal.first.wait_for(timeout=60_000)
+        assert "does not beat the champion" in refusal.first.inner_text()
+        assert setup.champion_now() == setup.challenger
+        shot(page, "models-refused")
