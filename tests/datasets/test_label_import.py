@@ -231,3 +231,25 @@ def test_reimport_keeps_existing_labels_unless_overwrite(
         history = session.scalar(select(func.count()).select_from(LabelRevision))
     assert revisions == {2}
     assert history == 2 * len(frames)  # the first revision is kept as history
+
+
+def test_coco_camera_traps_empty_category_marks_an_empty_frame(
+    project: Project, scenes, tmp_path: Path
+) -> None:
+    frames = scenes(bursts=2)
+    coco_path = write_coco_ct(tmp_path / "scenes" / "truth.json", frames, DEER_CLASSES)
+    data = json.loads(coco_path.read_text())
+    data["categories"].append({"id": 99, "name": "empty"})
+    last = data["images"][-1]["id"]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != last]
+    boxed = {a["image_id"] for a in data["annotations"]}
+    empty_ids = [img["id"] for img in data["images"] if img["id"] not in boxed]
+    for image_id in empty_ids:
+        data["annotations"].append({"id": 1000 + image_id, "image_id": image_id, "category_id": 99})
+    data["annotations"].append({"id": 5000, "image_id": next(iter(boxed)), "category_id": 0})
+    coco_path.write_text(json.dumps(data))
+    dataset = read_dataset(coco_path)
+    assert "empty" not in dataset.class_names
+    report = import_labels(project, dataset)
+    assert len(report.failed) == 1 and "image-level label" in report.failed[0][1]
+    assert report.empty == len(empty_ids) and empty_ids

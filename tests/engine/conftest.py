@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def untrained_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-TRAINED_RECIPE = "scenes-seed1-16bursts-320x240-yolov8n-30ep-160px-v1"
+TRAINED_RECIPE = "scenes-seed1-16bursts-320x240-yolov8n-30ep-160px-v2-trainer"
 
 
 def _write_yolo_dataset(root: Path) -> Path:
@@ -50,7 +51,7 @@ def trained_pt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """A YOLOv8n trained briefly on generated scenes: confident enough that boxes exist to
     compare. Training takes ~2 minutes on 2 cores, so the checkpoint is kept in pytest's
     cache between runs (keyed by the recipe)."""
-    from wildloop.inference.ultralytics_adapter import train_detector
+    from wildloop.training.ultralytics_trainer import TrainParams, train
 
     cache = Path(request.config.cache.mkdir("wildloop-trained-detector")) / TRAINED_RECIPE
     weights = cache / "last.pt"
@@ -58,9 +59,12 @@ def trained_pt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         return weights
     root = tmp_path_factory.mktemp("train")
     data = _write_yolo_dataset(root / "dataset")
-    trained = train_detector(data, root / "runs", epochs=30, imgsz=160, seed=0)
+    params = TrainParams(
+        epochs=30, batch=16, imgsz=160, patience=0, device="cpu", workers=0, seed=0, amp=False
+    )
+    trained = train("yolov8n.yaml", data, root / "runs", params)
     cache.mkdir(parents=True, exist_ok=True)
-    trained.replace(weights)
+    shutil.copy(trained.best, weights)
     return weights
 
 

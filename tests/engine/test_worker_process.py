@@ -78,7 +78,8 @@ def test_sigkilled_worker_resumes_with_no_duplicates_and_no_gaps(
         ).all()
     assert at_kill["state"] == "running", "the worker finished before it was killed"
     assert at_kill["progress"]["done"] < len(media)
-    assert running == [f"{_host()}:{first.pid}"]
+    # Killed inside a chunk, its claim is left behind; killed between chunks, none is.
+    assert running in ([], [f"{_host()}:{first.pid}"])
 
     second = _worker(project, "--job", str(submitted.job_id), "--exit-when-idle")
     out, _ = second.communicate(timeout=120)

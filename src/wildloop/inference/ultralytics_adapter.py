@@ -48,30 +48,40 @@ def require_weights(path: Path | str) -> Path:
     )
 
 
-def _ultralytics() -> Any:
+def import_ultralytics() -> Any:
+    """Import Ultralytics pinned offline, with its process-wide side effects undone.
+
+    Settings sync and logger integrations are switched off. Importing Ultralytics also replaces
+    ``PIL.Image.open`` for the whole process with a version that pip-installs a HEIF plugin
+    on any unidentified file; wildloop's own decoding must neither change nor reach the network,
+    so the original is put back (whichever module imported Ultralytics first).
+    """
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    from PIL import Image
-
-    original_open = Image.open
     try:
         import ultralytics
-        import ultralytics.utils.patches
+        import ultralytics.utils.patches as patches
         from ultralytics.utils import SETTINGS
     except ImportError as exc:
         raise Unavailable(
             "this needs the training extra (torch + ultralytics): pip install 'wildloop[train]'"
         ) from exc
-    # Importing Ultralytics replaces PIL.Image.open process-wide with a version that tries to
-    # install a HEIF plugin on any unidentified file; wildloop's own decoding must not change.
-    Image.open = original_open
-    if SETTINGS.get("sync"):
-        SETTINGS.update({"sync": False})  # type: ignore[no-untyped-call]
+    from PIL import Image
+
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is not original:
+        Image.open = original
+    quiet = dict.fromkeys(
+        ("sync", "tensorboard", "wandb", "mlflow", "comet", "clearml", "dvc", "raytune"), False
+    )
+    changes = {k: v for k, v in quiet.items() if k in SETTINGS and SETTINGS.get(k) != v}
+    if changes:
+        SETTINGS.update(changes)  # type: ignore[no-untyped-call]
     return ultralytics
 
 
 def _load(path: Path) -> Any:
-    ultralytics = _ultralytics()
+    ultralytics = import_ultralytics()
     try:
         return ultralytics.YOLO(str(require_weights(path)))
     except (RuntimeError, ValueError, KeyError, AttributeError, EOFError) as exc:
@@ -133,7 +143,7 @@ def build_untrained(
     import torch
 
     torch.manual_seed(seed)
-    ultralytics = _ultralytics()
+    ultralytics = import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
     model = ultralytics.YOLO(cfg)
@@ -175,44 +185,3 @@ def predict_reference(
             )
         ]
         yield file, out
-
-
-def train_detector(
-    data_yaml: Path,
-    out_dir: Path,
-    *,
-    base: str | Path = "yolov8n.yaml",
-    epochs: int = 10,
-    imgsz: int = 160,
-    batch: int = 16,
-    seed: int = 0,
-    workers: int = 0,
-) -> Path:
-    """Train a detector offline and return its best checkpoint (plots off: no font fetch).
-
-    ``base`` is a model yaml (from scratch) or a weights file that must already exist.
-    """
-    ultralytics = _ultralytics()
-    source = str(base) if str(base).endswith(".yaml") else str(require_weights(base))
-    model = ultralytics.YOLO(source)
-    model.train(
-        data=str(data_yaml),
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        seed=seed,
-        deterministic=True,
-        workers=workers,
-        project=str(out_dir),
-        name="train",
-        exist_ok=True,
-        plots=False,
-        verbose=False,
-        device="cpu",
-        amp=False,
-        val=False,
-    )
-    best = out_dir / "train" / "weights" / "last.pt"
-    if not best.is_file():
-        raise FileNotFoundError(f"training wrote no checkpoint under {out_dir}")
-    return best

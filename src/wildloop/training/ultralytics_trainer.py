@@ -10,7 +10,6 @@ is polled after every batch so a cancel takes effect within one batch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wildloop.errors import BadInput, Unavailable
+from wildloop.inference.ultralytics_adapter import import_ultralytics
 
 METRIC_KEYS = {
     "metrics/precision(B)": "val_precision",
@@ -94,7 +94,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainOutcome:
     """Train from ``start`` (a .pt file, or a model .yaml for random initial weights)."""
-    ultralytics = _ultralytics()
+    ultralytics = import_ultralytics()
     if start.endswith(".pt") and not Path(start).is_file():
         raise Unavailable(f"start weights {start} not found; wildloop never downloads weights")
     try:
@@ -166,25 +166,6 @@ def train(
     return TrainOutcome(
         best, len(curves), None if best_epoch is None else int(best_epoch), curves, final
     )
-
-
-def _ultralytics() -> Any:
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_VERBOSE", "False")
-    try:
-        import ultralytics
-        from ultralytics.utils import SETTINGS
-    except ImportError as exc:
-        raise Unavailable(
-            "training needs the training extra (torch + ultralytics): pip install 'wildloop[train]'"
-        ) from exc
-    quiet = dict.fromkeys(
-        ("sync", "tensorboard", "wandb", "mlflow", "comet", "clearml", "dvc", "raytune"), False
-    )
-    changes = {k: v for k, v in quiet.items() if k in SETTINGS and SETTINGS.get(k) != v}
-    if changes:
-        SETTINGS.update(changes)  # type: ignore[no-untyped-call]
-    return ultralytics
 
 
 @contextmanager

@@ -12,6 +12,9 @@ from wildloop.datasets.importers.dataset import ImportedBox, ImportedDataset, Im
 from wildloop.domain.boxes import Box, BoxOutsideImage
 from wildloop.errors import BadInput
 
+# Category names COCO Camera Traps files use for "no animal in this frame".
+EMPTY_NAMES = frozenset({"empty", "blank", "none", "nothing"})
+
 
 def read_coco(json_path: Path, images_root: Path | None = None) -> ImportedDataset:
     """Parse a COCO file; image paths resolve against ``images_root`` (default: its folder)."""
@@ -23,7 +26,7 @@ def read_coco(json_path: Path, images_root: Path | None = None) -> ImportedDatas
         _image(entry, index, root, boxes_by_image, json_path)
         for index, entry in enumerate(data["images"])
     ]
-    names = [categories[k] for k in sorted(categories)]
+    names = [n for _, n in sorted(categories.items()) if n.lower() not in EMPTY_NAMES]
     return ImportedDataset(source=f"coco:{json_path}", class_names=names, images=images)
 
 
@@ -62,8 +65,14 @@ def _annotations(
         if not isinstance(ann, dict) or "image_id" not in ann:
             raise BadInput(f"{path}: annotations[{i}] needs 'image_id'")
         bbox = ann.get("bbox")
+        category = ann.get("category_id")
         if bbox is None:
-            by_image[ann["image_id"]].append(f"annotation {ann.get('id', i)} has no bbox")
+            if isinstance(category, int) and categories.get(category, "").lower() in EMPTY_NAMES:
+                continue  # COCO Camera Traps marks an empty frame with a box-less "empty"
+            by_image[ann["image_id"]].append(
+                f"annotation {ann.get('id', i)} has no bbox (an image-level label; "
+                "detection training needs boxes)"
+            )
             continue
         if (
             not isinstance(bbox, list)
@@ -71,7 +80,6 @@ def _annotations(
             or not all(isinstance(v, int | float) for v in bbox)
         ):
             raise BadInput(f"{path}: annotations[{i}].bbox must be [x, y, width, height]")
-        category = ann.get("category_id")
         if category not in categories:
             by_image[ann["image_id"]].append(
                 f"annotation {ann.get('id', i)}: category_id {category} is not in categories"
