@@ -27,7 +27,7 @@ from wildloop.web.api_models import comparison_run
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 from wildloop.web.comparison_runs import ComparisonRun
-from wildloop.web.models_view import ModelsOverview, chart_key, models_overview, triggers_status
+from wildloop.web.models_view import aliased, chart_key, models_overview, triggers_status
 from wildloop.web.pages import PageActor, render
 
 router = APIRouter(include_in_schema=False)
@@ -52,15 +52,15 @@ def models_page(request: Request, actor: PageActor) -> Response:
         triggers=triggers_status(project),
         training=training_params(project),
         jobs=jobs,
-        **_comparison_context(request, overview),
+        **_comparison_context(request, overview.champion, overview.challenger),
     )
 
 
 @router.get("/models/comparison", response_class=HTMLResponse)
 def comparison_fragment(request: Request, actor: PageActor, refresh: bool = False) -> Response:
     """The comparison panel alone: 202 while it is computing, 200 once it is there."""
-    overview = models_overview(project_of(request))
-    context = _comparison_context(request, overview, refresh)
+    pair = aliased(project_of(request))
+    context = _comparison_context(request, pair.get("champion"), pair.get("challenger"), refresh)
     status = 202 if context["comparison"]["state"] == "computing" else 200
     return render(request, "_comparison.html", actor, status_code=status, **context)
 
@@ -93,12 +93,14 @@ def comparison_figure(folder: str, name: str, request: Request, actor: ActorDep)
 
 
 def _comparison_context(
-    request: Request, overview: ModelsOverview, refresh: bool = False
+    request: Request,
+    champion: dict[str, Any] | None,
+    challenger: dict[str, Any] | None,
+    refresh: bool = False,
 ) -> dict[str, Any]:
     """What the comparison panel shows: nothing to compare, computing, failed, or the result."""
     project = project_of(request)
     context: dict[str, Any] = {"gate": project.config.gate.model_dump()}
-    champion, challenger = overview.champion, overview.challenger
     if challenger is None:
         message = "No challenger yet: train one."
         return context | {"comparison": {"state": "none", "message": message}}

@@ -19,7 +19,7 @@ from wildloop.errors import WildloopError
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import list_versions
-from wildloop.store.tables import ModelVersion, Snapshot
+from wildloop.store.tables import ModelAlias, ModelVersion, Snapshot
 from wildloop.training.retraining_log import retraining_log
 from wildloop.training.triggers import check_triggers
 
@@ -73,6 +73,18 @@ def models_overview(project: Project) -> ModelsOverview:
     return ModelsOverview(
         versions, log, by_alias.get("champion"), by_alias.get("challenger"), rollback_to
     )
+
+
+def aliased(project: Project) -> dict[str, dict[str, Any]]:
+    """``{"champion": {"id", "name"}, "challenger": ...}`` for the aliases that are set: what
+    the comparison panel needs, without the registry's heavier figures."""
+    with project.db.session() as session:
+        rows = session.execute(
+            select(ModelAlias.alias, ModelVersion.id, ModelVersion.name).join(
+                ModelVersion, ModelVersion.id == ModelAlias.model_version_id
+            )
+        ).all()
+    return {r.alias: {"id": r.id, "name": r.name} for r in rows}
 
 
 def triggers_status(project: Project) -> dict[str, Any]:
