@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 Key = tuple[int, int | None]  # (challenger id, champion id or None)
 RETRY_FAILED_AFTER_SECONDS = 30.0  # a failure is shown, not recomputed on every poll
-Compute = Callable[[Project, int, int | None], dict[str, Any]]
 
 
 def compute_comparison(
@@ -76,9 +74,8 @@ class ComparisonRun:
 class ComparisonRuns:
     """The app's comparisons, by (challenger id, champion id)."""
 
-    def __init__(self, project: Project, compute: Compute = compute_comparison) -> None:
+    def __init__(self, project: Project) -> None:
         self.project = project
-        self.compute = compute
         self._runs: dict[Key, ComparisonRun] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # guards _runs and _threads
@@ -105,10 +102,6 @@ class ComparisonRuns:
         thread.start()
         return run
 
-    def peek(self, challenger_id: int, champion_id: int | None) -> ComparisonRun | None:
-        with self._lock:
-            return self._runs.get((challenger_id, champion_id))
-
     def wait(self, timeout: float | None = None) -> None:
         """Wait for running comparisons (the app's shutdown; tests)."""
         with self._lock:
@@ -125,16 +118,17 @@ class ComparisonRuns:
         return latest is not None and done_on is not None and latest > done_on
 
     def _run(self, run: ComparisonRun) -> None:
+        state = "failed"
         with self._one_at_a_time:
             try:
-                run.result = self.compute(self.project, *run.key)
-                run.state = "done"
+                run.result = compute_comparison(self.project, *run.key)
+                state = "done"
             except WildloopError as exc:
                 run.error, run.error_status = str(exc), exc.http_status
-                run.state = "failed"
             except Exception as exc:  # shown on the page and logged with its traceback
                 log.exception("comparing models %s failed", run.key)
                 run.error, run.error_status = f"{type(exc).__name__}: {exc}", 500
-                run.state = "failed"
             finally:
+                # The state goes last: a reader that sees it finished sees everything else.
                 run.finished_at = datetime.now(UTC)
+                run.state = state
