@@ -26,6 +26,8 @@ def test_demo_project_has_every_photo_predicted_by_the_shipped_detector(tmp_path
             .group_by(PredictionSet.status)
         ).all()
         admin = session.scalar(select(User.role).where(User.username == "admin"))
+        training = project.config.training
+    assert (training.epochs, training.imgsz) == (10, 320)  # a CPU retraining takes minutes
     assert photos and photos >= 18
     assert [(status, n) for status, n, _ in sets] == [("ok", photos)]
     assert sets[0][2] > 0  # the detector finds animals in generated scenes

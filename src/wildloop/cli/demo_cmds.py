@@ -25,6 +25,9 @@ from wildloop.synthetic.scenes import SceneGenerator
 DEMO_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
 DEMO_DETECTOR = Path(__file__).resolve().parents[1] / "synthetic" / "demo_detector.onnx"
 DEMO_USER, DEMO_PASSWORD = "admin", "wildloop-demo"
+# The demo runs on laptops: a retraining (button or the after-100-reviews trigger) should take
+# minutes on a CPU, not the hours the production defaults (50 epochs at 640 px) would.
+DEMO_TRAINING = {"epochs": 10, "imgsz": 320, "patience": 5}
 
 
 def demo(
@@ -43,6 +46,7 @@ def demo(
         console.print(f"Using existing demo project in {root}")
     else:
         project = Project.init(root, "demo", DEMO_CLASSES)
+        _use_demo_training_settings(project)
         console.print(f"Created demo project in {root}")
     with project:
         _ingest_scenes(project, root / "photos", bursts, seed)
@@ -56,6 +60,11 @@ def demo(
             "create real ones with `wildloop user add`)."
         )
         serve_command(project=root, port=port)
+
+
+def _use_demo_training_settings(project: Project) -> None:
+    project.config.training = project.config.training.model_copy(update=DEMO_TRAINING)
+    project.save_config()
 
 
 def _ingest_scenes(project: Project, photos: Path, bursts: int, seed: int) -> None:

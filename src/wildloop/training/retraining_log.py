@@ -14,7 +14,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from wildloop.evaluation import plots
 from wildloop.project import Project
@@ -69,16 +70,12 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
             .order_by(AuditEntry.id)
         ):
             decisions.setdefault(int(entry.entity_id), []).append(_decision_note(entry))
-        items = _snapshot_items(session, {v.snapshot_id for v in versions if v.snapshot_id})
+        trained = [v.snapshot_id for v in versions if v.snapshot_id]
+        sizes = _snapshot_sizes(session, set(trained))
+        added_by_snapshot = _items_added(session, trained)
         snapshot_names = {r.id: r.name for r in session.execute(select(Snapshot.id, Snapshot.name))}
     rows = []
-    previous: set[int] | None = None
     for v in versions:
-        own = items.get(v.snapshot_id or -1)
-        added = None
-        if own is not None:
-            added = len(own - previous) if previous is not None else len(own)
-            previous = own
         found = evaluations.get(v.id)
         metrics = found[0].metrics if found else {}
         notes = [*decisions.get(v.id, [])]
@@ -90,8 +87,8 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
                 "version": v.name,
                 "version_id": v.id,
                 "snapshot": snapshot_names.get(v.snapshot_id) if v.snapshot_id else None,
-                "items": len(own) if own is not None else None,
-                "items_added": added,
+                "items": sizes.get(v.snapshot_id) if v.snapshot_id else None,
+                "items_added": added_by_snapshot.get(v.snapshot_id) if v.snapshot_id else None,
                 "test_snapshot": found[1] if found else None,
                 "precision": metrics.get("precision"),
                 "recall": metrics.get("recall"),
@@ -122,16 +119,38 @@ def write_chart(project: Project, rows: list[dict[str, Any]], out: Path | None =
     return plots.metrics_over_versions([r for r in rows if r["map50_95"] is not None], target)
 
 
-def _snapshot_items(session: Any, snapshot_ids: set[int]) -> dict[int, set[int]]:
-    out: dict[int, set[int]] = {s: set() for s in snapshot_ids}
-    if snapshot_ids:
-        for snapshot_id, media_id in session.execute(
-            select(SnapshotItem.snapshot_id, SnapshotItem.media_id).where(
-                SnapshotItem.snapshot_id.in_(snapshot_ids)
+def _snapshot_sizes(session: Session, snapshot_ids: set[int]) -> dict[int, int]:
+    if not snapshot_ids:
+        return {}
+    rows = session.execute(
+        select(SnapshotItem.snapshot_id, func.count())
+        .where(SnapshotItem.snapshot_id.in_(snapshot_ids))
+        .group_by(SnapshotItem.snapshot_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def _items_added(session: Session, trained_snapshots: list[int]) -> dict[int, int]:
+    """Items of each training snapshot that the previous trained version's snapshot lacked,
+    counted in the database (snapshots can hold hundreds of thousands of items)."""
+    added: dict[int, int] = {}
+    previous: int | None = None
+    for snapshot_id in trained_snapshots:
+        query = (
+            select(func.count())
+            .select_from(SnapshotItem)
+            .where(SnapshotItem.snapshot_id == snapshot_id)
+        )
+        if previous is not None:
+            earlier = aliased(SnapshotItem)
+            query = query.where(
+                ~select(earlier.media_id)
+                .where(earlier.snapshot_id == previous, earlier.media_id == SnapshotItem.media_id)
+                .exists()
             )
-        ).all():
-            out[snapshot_id].add(media_id)
-    return out
+        added[snapshot_id] = session.scalar(query) or 0
+        previous = snapshot_id
+    return added
 
 
 def _decision_note(entry: AuditEntry) -> str:

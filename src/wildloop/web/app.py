@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
 from wildloop.project import Project
+from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
     api_admin,
     api_loop,
@@ -63,6 +64,7 @@ def create_app(
     )
     app.state.project = project
     app.state.comparisons = comparisons
+    app.state.login_throttle = LoginThrottle()
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.static_version = _static_version(HERE / "static")
     errors.install(app)

@@ -6,6 +6,8 @@ scripts in static/ then talk to the same JSON API as any other client.
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,6 +22,7 @@ from wildloop.review.filters import FilterNames
 from wildloop.review.marked import marked_page
 from wildloop.users import accounts
 from wildloop.users.roles import Actor, require_admin
+from wildloop.users.throttle import LoginThrottle
 from wildloop.web.api_review import context_of, filter_of, project_of
 from wildloop.web.auth import (
     check_csrf,
@@ -32,6 +35,7 @@ from wildloop.web.figures import dashboard_figures
 from wildloop.web.schemas import GridItemOut, MediaDetailOut, thumb_url
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 def page_actor(request: Request) -> Actor:
@@ -75,13 +79,26 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     check_csrf(request, csrf_token_field)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait_seconds(username, address)
+    if wait > 0:
+        message = (
+            f"too many failed logins for this account or address; try again in {math.ceil(wait)} s"
+        )
+        return render(
+            request, "login.html", None, next=_safe_next(next), error=message, status_code=429
+        )
     try:
         with project_of(request).db.session() as session:
             actor = accounts.authenticate(session, username, password)
     except Unauthenticated as exc:
+        throttle.failed(username, address)
+        log.warning("failed login for %r from %s", username, address)
         return render(
             request, "login.html", None, next=_safe_next(next), error=str(exc), status_code=401
         )
+    throttle.succeeded(username)
     log_in(request, actor)
     return RedirectResponse(_safe_next(next), status_code=303)
 
