@@ -80,7 +80,9 @@ def _compare(
 def test_pipeline_matches_ultralytics_on_generated_scenes(
     trained_pt: Path, trained_onnx: Path, trained_scene_images: list[Path]
 ) -> None:
-    boxes, problems = _compare(trained_pt, trained_onnx, trained_scene_images, 0.25, False)
+    # The briefly trained detector's confidence varies from machine to machine (~8-20 of
+    # 24 animals above 0.25); a low threshold keeps enough boxes to compare everywhere.
+    boxes, problems = _compare(trained_pt, trained_onnx, trained_scene_images, 0.1, False)
     assert boxes >= 10, "the trained detector should find animals in its own scenes"
     assert problems == []
 
@@ -98,7 +100,7 @@ def test_reduced_size_decode_stays_within_tolerance(
             image.resize((1280, 960)).save(out, quality=90)
             big.append(out)
     assert reduction(1280, 960, IMGSZ) == 8
-    boxes, problems = _compare(trained_pt, trained_onnx, big, 0.25, True)
+    boxes, problems = _compare(trained_pt, trained_onnx, big, 0.1, True, margin=0.05)
     assert boxes >= 5
     # A handful of borderline boxes may move; nearly all must agree.
     assert len(problems) <= max(1, boxes // 10), problems

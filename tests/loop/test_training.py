@@ -38,7 +38,12 @@ def test_training_job_registers_a_challenger_with_its_provenance(labelled: Proje
     assert started.start.kind == "yaml" and "random weights" in started.start.explanation
     assert "--base" in started.start.explanation  # says how to supply a better start
     seen: list[str] = []
-    status = run_job(project, started.job_id, progress=lambda s: seen.append(s["message"] or ""))
+    status = run_job(
+        project,
+        started.job_id,
+        progress=lambda s: seen.append(s["message"] or ""),
+        poll_seconds=0.02,  # tiny epochs end within a default poll interval
+    )
     assert status["state"] == "succeeded", status["error"]
     assert any("epoch 1/2" in m for m in seen)
     result = status["result"]

@@ -127,7 +127,7 @@ def _snapshot_sizes(session: Session, snapshot_ids: set[int]) -> dict[int, int]:
         .where(SnapshotItem.snapshot_id.in_(snapshot_ids))
         .group_by(SnapshotItem.snapshot_id)
     )
-    return dict(rows.tuples().all())
+    return {int(row[0]): int(row[1]) for row in rows}
 
 
 def _items_added(session: Session, trained_snapshots: list[int]) -> dict[int, int]:
