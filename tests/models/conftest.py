@@ -18,7 +18,9 @@ from tests.loop.support import ingest_frames, label_frames, model_from_truth
 from tests.web.conftest import password_hash
 from tests.web.review_support import login
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
+from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion
+from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import User
@@ -79,8 +81,11 @@ def weaker_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
 
 @pytest.fixture
 def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
-    """``client(name)``: a TestClient logged in as that user, sharing one app."""
+    """``client(name)``: a TestClient logged in as that user, sharing one app, with the
+    comparison worker `wildloop serve` runs (trainings and loops stay queued)."""
     app = create_app(project, secret="test-secret")
+    executor = LocalExecutor(project, workers=0, lanes=(COMPARE,))
+    executor.start()
     opened: list[TestClient] = []
 
     def make(name: str) -> TestClient:
@@ -93,3 +98,4 @@ def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
     yield make
     for c in opened:
         c.__exit__(None, None, None)
+    executor.stop()

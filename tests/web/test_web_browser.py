@@ -17,6 +17,8 @@ import uvicorn
 from sqlalchemy import select, update
 
 from tests.web.review_support import PASSWORD, first_with_boxes, first_without_boxes
+from wildloop.evaluation.compare_job import KIND as COMPARE
+from wildloop.jobs.local import LocalExecutor
 from wildloop.review.labels import current_labels
 from wildloop.store.tables import Camera, Job, Media, PredictionSet
 from wildloop.web.app import create_app
@@ -54,7 +56,8 @@ def server(review_setup: Any) -> Iterator[str]:
 
 @contextmanager
 def running(project: Any) -> Iterator[str]:
-    """The app on a free port, served by Uvicorn in a thread."""
+    """The app on a free port, served by Uvicorn in a thread, with the comparison worker
+    `wildloop serve` runs (other jobs stay queued: no test here waits for a training)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -63,13 +66,18 @@ def running(project: Any) -> Iterator[str]:
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
+    executor = LocalExecutor(project, workers=0, lanes=(COMPARE,))
+    executor.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not uv.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        executor.stop()
 
 
 @pytest.fixture

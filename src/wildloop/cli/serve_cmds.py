@@ -37,6 +37,7 @@ def serve(
     triggers.check_seconds (60 by default) in wildloop.toml."""
     import uvicorn
 
+    from wildloop.evaluation.compare_job import KIND as COMPARE
     from wildloop.jobs.local import LocalExecutor
     from wildloop.web.app import create_app
 
@@ -49,7 +50,9 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookies:
         console.print("[yellow]warning:[/] serving beyond this machine without --secure-cookies")
     executor = LocalExecutor(
-        proj, workers=proj.config.jobs.local_workers if workers is None else workers
+        proj,
+        workers=proj.config.jobs.local_workers if workers is None else workers,
+        lanes=(COMPARE,),  # the Models page waits for comparisons: never behind a training
     )
     executor.start()
     ticker = start_trigger_ticker(proj)

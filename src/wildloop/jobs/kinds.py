@@ -27,6 +27,7 @@ BUILTIN: dict[str, str] = {
     "predict": "wildloop.processing.predict_job:PREDICT_KIND",
     "train": "wildloop.training.job:TRAIN_KIND",
     "loop": "wildloop.training.loop_job:LOOP_KIND",
+    "compare": "wildloop.evaluation.compare_job:COMPARE_KIND",
 }
 
 

@@ -70,25 +70,34 @@ def run_job(
 
 
 class LocalExecutor:
-    """Background threads that run every queued job of a project (the web app's executor)."""
+    """Background threads that run every queued job of a project (the web app's executor).
 
-    def __init__(self, project: Project, workers: int = 1) -> None:
+    ``workers`` threads take any job, oldest first. Each kind in ``lanes`` also gets a thread
+    of its own that takes only that kind, so short interactive jobs (a comparison a page is
+    waiting for) never queue behind a training that runs for hours.
+    """
+
+    def __init__(self, project: Project, workers: int = 1, lanes: tuple[str, ...] = ()) -> None:
         self.project = project
         self.workers = workers
+        self.lanes = lanes
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for i in range(self.workers):
+        plan: list[tuple[str, list[str] | None]] = [(f"pool{i}", None) for i in range(self.workers)]
+        plan += [(f"lane-{kind}", [kind]) for kind in self.lanes]
+        for tag, kinds in plan:
             thread = threading.Thread(
                 target=run_worker,
                 kwargs={
                     "project": self.project,
-                    "worker": claims.worker_name(f"pool{i}"),
+                    "worker": claims.worker_name(tag),
+                    "kinds": kinds,
                     "stop": self._stop,
                     "exit_when_idle": False,
                 },
-                name=f"wildloop-pool-{i}",
+                name=f"wildloop-{tag}",
                 daemon=True,
             )
             thread.start()

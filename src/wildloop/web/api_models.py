@@ -1,5 +1,5 @@
 """JSON API behind the Models page: the registry with test metrics, the triggers, rollback,
-and comparisons computed in the background.
+and comparisons computed by ``compare`` jobs.
 
 Promotion, training and the loop are in ``api_loop`` (the same endpoints the page calls);
 everything that moves the champion forward goes through the gate there. Rollback moves it
@@ -15,13 +15,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wildloop.errors import BadInput, PermissionDenied
+from wildloop.evaluation.compare_job import ComparisonRun
+from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
 from wildloop.users.roles import Actor
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
-from wildloop.web.comparison_runs import ComparisonRun, ComparisonRuns
 from wildloop.web.models_view import models_overview, triggers_status
 
 router = APIRouter(tags=["models"])
@@ -68,22 +69,22 @@ def comparison_status(
     champion: str = "champion",
     refresh: bool = False,
 ) -> JSONResponse:
-    """The comparison computed in the background: 202 with ``state: computing`` until it is
-    ready, then 200 with the comparison (or ``state: failed`` and the error). Started by the
-    first request; ``refresh=true`` computes it again."""
-    run = comparison_run(request, challenger, champion, refresh)
+    """The comparison computed by a ``compare`` job: 202 with ``state: computing`` (and the
+    job id) until it is ready, then 200 with the comparison (or ``state: failed`` and the
+    error). The first request submits the job; ``refresh=true`` computes it again."""
+    run = comparison_run(request, actor, challenger, champion, refresh)
     return JSONResponse(run.as_dict(), status_code=202 if run.state == "computing" else 200)
 
 
 def comparison_run(
-    request: Request, challenger: str, champion: str, refresh: bool = False
+    request: Request, actor: Actor, challenger: str, champion: str, refresh: bool = False
 ) -> ComparisonRun:
-    with project_of(request).db.session() as session:
+    project = project_of(request)
+    with project.db.session() as session:
         new, old = resolve_pair(session, challenger, champion)
     if new == old:
         raise BadInput(
             "the challenger is the champion: there is nothing to compare until a new "
             "challenger is trained"
         )
-    runs: ComparisonRuns = request.app.state.comparisons
-    return runs.get(new, old, refresh)
+    return comparison_job(project, new, old, refresh=refresh, created_by=actor.id)

@@ -6,14 +6,11 @@ Nothing happens at import time; ``wildloop serve`` and the tests call the factor
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
@@ -30,12 +27,10 @@ from wildloop.web import (
     pages,
 )
 from wildloop.web.auth import secret_key
-from wildloop.web.comparison_runs import ComparisonRuns
 from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
 
 HERE = Path(__file__).parent
 SESSION_DAYS = 14
-SHUTDOWN_WAIT_SECONDS = 10.0
 
 
 def create_app(
@@ -46,16 +41,7 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
-    comparisons = ComparisonRuns(project)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        # A comparison still drawing its figures finishes before the project is closed.
-        await run_in_threadpool(comparisons.wait, SHUTDOWN_WAIT_SECONDS)
-
     app = FastAPI(
-        lifespan=lifespan,
         title=f"wildloop · {project.config.name}",
         version=__version__,
         docs_url="/api/docs",
@@ -63,7 +49,6 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
     )
     app.state.project = project
-    app.state.comparisons = comparisons
     app.state.login_throttle = LoginThrottle()
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.static_version = _static_version(HERE / "static")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from wildloop.errors import NotFound, WildloopError
+from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.project import Project
 from wildloop.review.dashboard import jobs_view
 from wildloop.training.job import training_params
@@ -26,7 +27,6 @@ from wildloop.users.roles import Actor
 from wildloop.web.api_models import comparison_run
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
-from wildloop.web.comparison_runs import ComparisonRun
 from wildloop.web.models_view import aliased, chart_key, models_overview, triggers_status
 from wildloop.web.pages import PageActor, render
 
@@ -52,7 +52,7 @@ def models_page(request: Request, actor: PageActor) -> Response:
         triggers=triggers_status(project),
         training=training_params(project),
         jobs=jobs,
-        **_comparison_context(request, overview.champion, overview.challenger),
+        **_comparison_context(request, actor, overview.champion, overview.challenger),
     )
 
 
@@ -60,7 +60,9 @@ def models_page(request: Request, actor: PageActor) -> Response:
 def comparison_fragment(request: Request, actor: PageActor, refresh: bool = False) -> Response:
     """The comparison panel alone: 202 while it is computing, 200 once it is there."""
     pair = aliased(project_of(request))
-    context = _comparison_context(request, pair.get("champion"), pair.get("challenger"), refresh)
+    context = _comparison_context(
+        request, actor, pair.get("champion"), pair.get("challenger"), refresh
+    )
     status = 202 if context["comparison"]["state"] == "computing" else 200
     return render(request, "_comparison.html", actor, status_code=status, **context)
 
@@ -94,6 +96,7 @@ def comparison_figure(folder: str, name: str, request: Request, actor: ActorDep)
 
 def _comparison_context(
     request: Request,
+    actor: Actor,
     champion: dict[str, Any] | None,
     challenger: dict[str, Any] | None,
     refresh: bool = False,
@@ -111,7 +114,7 @@ def _comparison_context(
         )
         return context | {"comparison": {"state": "none", "message": message}}
     try:
-        run = comparison_run(request, "challenger", "champion", refresh)
+        run = comparison_run(request, actor, "challenger", "champion", refresh)
     except WildloopError as exc:
         return context | {"comparison": {"state": "failed", "error": str(exc)}}
     return context | {"comparison": _present(project, run)}
