@@ -56,6 +56,13 @@ class IngestSettings(_Section):
 
 class ThresholdSettings(_Section):
     store: float = Field(default=0.05, ge=0, le=1, description="predictions below are not kept")
+    store_test: float = Field(
+        default=0.001,
+        ge=0,
+        le=1,
+        description="test-split items keep up to 100 boxes down to this score, so evaluations "
+        "rank every detection as COCO tools do; boxes below `store` are never shown",
+    )
     default: float = Field(default=0.25, ge=0, le=1, description="shown as detections")
     review: float = Field(default=0.5, ge=0, le=1, description="below this goes to review")
     per_class: dict[str, float] = Field(default_factory=dict)

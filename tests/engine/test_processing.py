@@ -233,3 +233,53 @@ def test_process_with_the_torch_runtime_chosen_explicitly(
             for version in (torch_version.id, onnx_version.id)
         }
     assert found[torch_version.id] and found[torch_version.id] == found[onnx_version.id]
+
+
+@pytest.mark.xdist_group("trained-detector")
+def test_test_items_keep_low_boxes_for_evaluation_and_nobody_sees_them(
+    project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
+) -> None:
+    from sqlalchemy import case
+
+    from wildloop.interchange import megadetector
+    from wildloop.review.predictions import load_predictions
+
+    scenes(bursts=12, seed=2)
+    ingest_dir(project, tmp_path / "scenes")
+    version = register(project, trained_pt, "v1", imgsz=160, promote=True)
+    assert run_job(project, submit_process(project).job_id)["state"] == "succeeded"
+    thresholds = project.config.thresholds
+    store = thresholds.store
+    with project.db.session() as session:
+        rows = session.execute(
+            select(
+                Media.id,
+                Media.split,
+                PredictionSet.count,
+                PredictionSet.top_score,
+                func.count(Prediction.id).label("stored"),
+                func.min(Prediction.score).label("lowest"),
+                func.sum(case((Prediction.score >= store, 1), else_=0)).label("shown"),
+            )
+            .join(PredictionSet, PredictionSet.media_id == Media.id)
+            .outerjoin(Prediction, Prediction.prediction_set_id == PredictionSet.id)
+            .group_by(Media.id, Media.split, PredictionSet.count, PredictionSet.top_score)
+        ).all()
+        test = [r for r in rows if r.split == "test"]
+        other = [r for r in rows if r.split != "test"]
+        assert test and other
+        # Only test items keep boxes under the store threshold, at most 100 of them.
+        assert all(r.lowest is None or r.lowest >= store for r in other)
+        low = [r for r in test if r.stored > (r.shown or 0)]
+        assert low, "the detector scores some boxes under 0.05 on test items"
+        assert min(r.lowest for r in low) >= thresholds.store_test
+        assert all(r.stored <= max(100, r.shown or 0) for r in test)
+        # What the grid, the detail view and MD exports show ignores them.
+        assert all(r.count == (r.shown or 0) for r in rows)
+        assert all(r.top_score is None or r.top_score >= store for r in rows)
+        item = low[0]
+        shown = load_predictions(session, item.id, version.id, thresholds)
+        assert len(shown) == (item.shown or 0) and all(p.score >= store for p in shown)
+        exported = megadetector.export(session, "v1", min_score=store)
+    confs = [d["conf"] for image in exported["images"] for d in image.get("detections", [])]
+    assert confs and min(confs) >= round(store, 4)

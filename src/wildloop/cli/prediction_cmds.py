@@ -57,7 +57,9 @@ def export_md(
 ) -> None:
     """Export a version's predictions as MegaDetector JSON (Timelapse reads it)."""
     with open_project(project) as proj, proj.db.session() as session:
-        data = megadetector.export(session, model, image_root=root)
+        data = megadetector.export(
+            session, model, image_root=root, min_score=proj.config.thresholds.store
+        )
     megadetector.write(data, out)
     console.print(f"wrote {len(data['images'])} images to {out}")
 

@@ -7,6 +7,8 @@ offset per class, at most ``max_nms`` candidates into NMS and ``max_det`` out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 MAX_WH = 7680.0
@@ -14,15 +16,22 @@ MAX_NMS = 30000
 
 
 def detections(
-    raw: np.ndarray, conf: float, iou: float, max_det: int, max_nms: int = MAX_NMS
+    raw: np.ndarray,
+    conf: float | Sequence[float],
+    iou: float,
+    max_det: int,
+    max_nms: int = MAX_NMS,
 ) -> list[np.ndarray]:
-    """``raw`` (N, 4 + classes, anchors) -> per image (k, 6): x1, y1, x2, y2, score, class."""
+    """``raw`` (N, 4 + classes, anchors) -> per image (k, 6): x1, y1, x2, y2, score, class.
+
+    ``conf`` is one score threshold for every image or one per image."""
+    confs = [conf] * len(raw) if isinstance(conf, float | int) else conf
     out = []
-    for pred in raw:
+    for pred, threshold in zip(raw, confs, strict=True):
         scores_all = pred[4:]
         cls = scores_all.argmax(axis=0)
         score = scores_all[cls, np.arange(scores_all.shape[1])]
-        keep = score > conf
+        keep = score > threshold
         if not keep.any():
             out.append(np.zeros((0, 6), dtype=np.float32))
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,6 @@ class OnnxRuntime:
         return padded
 
     def postprocess(
-        self, raw: np.ndarray, conf: float, iou: float, max_det: int
+        self, raw: np.ndarray, conf: Sequence[float], iou: float, max_det: int
     ) -> list[np.ndarray]:
         return nms.detections(raw, conf, iou, max_det)

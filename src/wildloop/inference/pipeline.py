@@ -29,6 +29,7 @@ from wildloop.inference.runtime import DetectorRuntime
 class PipelineItem:
     key: int  # the caller's id for the item (a media id)
     path: Path
+    conf: float | None = None  # this item's score threshold, if not the pipeline's
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,8 @@ class Pipeline:
         started = time.perf_counter()
         raw: Any = self.runtime.forward(inputs)
         after_model = time.perf_counter()
-        found = self.runtime.postprocess(raw, opts.conf, opts.iou, opts.max_det)
+        confs = [opts.conf if item.conf is None else item.conf for item, _ in kept]
+        found = self.runtime.postprocess(raw, confs, opts.iou, opts.max_det)
         results = [
             ItemResult(item.key, _to_detections(det, box))
             for (item, box), det in zip(kept, found, strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,8 +30,11 @@ class DetectorRuntime(Protocol):
     def forward(self, batch: np.ndarray) -> Any:
         """Run the model on (N, H, W, 3) uint8 RGB; returns the raw (N, 4+C, A) output."""
 
-    def postprocess(self, raw: Any, conf: float, iou: float, max_det: int) -> list[np.ndarray]:
-        """NMS on the raw output -> per image (k, 6): x1, y1, x2, y2, score, class index."""
+    def postprocess(
+        self, raw: Any, conf: Sequence[float], iou: float, max_det: int
+    ) -> list[np.ndarray]:
+        """NMS on the raw output, with each image's score threshold -> per image (k, 6):
+        x1, y1, x2, y2, score, class index."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ classes); inference itself is plain torch, with torchvision's batched NMS on the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +82,18 @@ class TorchRuntime:
             )
         return batch
 
-    def postprocess(self, raw: Any, conf: float, iou: float, max_det: int) -> list[np.ndarray]:
+    def postprocess(
+        self, raw: Any, conf: Sequence[float], iou: float, max_det: int
+    ) -> list[np.ndarray]:
         from torchvision.ops import batched_nms
 
         torch = self.torch
         results = []
         with torch.inference_mode():
             raw = raw.float()
-            for pred in raw:
+            for pred, threshold in zip(raw, conf, strict=True):
                 scores, cls = pred[4:].max(dim=0)
-                keep = scores > conf
+                keep = scores > threshold
                 if not bool(keep.any()):
                     results.append(np.zeros((0, 6), dtype=np.float32))
                     continue

@@ -277,9 +277,12 @@ def _locator(session: Session, image_root: Path | None) -> Any:
 # --- export -------------------------------------------------------------------------------
 
 
-def export(session: Session, model: str, image_root: Path | None = None) -> dict[str, Any]:
+def export(
+    session: Session, model: str, image_root: Path | None = None, min_score: float = 0.0
+) -> dict[str, Any]:
     """A version's prediction sets as MegaDetector JSON; paths relative to ``image_root``
-    (default: the folder all its images share)."""
+    (default: the folder all its images share). ``min_score`` leaves out the low boxes kept
+    on test items for evaluation (callers pass ``thresholds.store``)."""
     version = get_version(session, model)
     rows = session.execute(
         select(PredictionSet.id, PredictionSet.status, PredictionSet.error, Media.path)
@@ -307,7 +310,7 @@ def export(session: Session, model: str, image_root: Path | None = None) -> dict
             Prediction.h,
         )
         .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
-        .where(PredictionSet.model_version_id == version.id)
+        .where(PredictionSet.model_version_id == version.id, Prediction.score >= min_score)
         .order_by(Prediction.prediction_set_id, Prediction.score.desc(), Prediction.id)
     ):
         boxes[set_id].append(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
 WRITE_EVERY = 256
+EVALUATION_BOXES = 100  # boxes kept per test item, counting those below `thresholds.store`
 # Stage seconds summed over every chunk this process ran (benchmarks and logs read it).
 STAGE_TOTALS = StageTimes()
 
@@ -184,6 +185,7 @@ def _before_version(session: Session, version: ModelVersion, compare_to: str | N
 def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     project = ctx.project
     settings = project.config.inference
+    thresholds = project.config.thresholds
     media_ids: list[int] = ctx.payload["media_ids"]
     with project.db.session() as session:
         version = get_version(session, ctx.params["model"])
@@ -196,7 +198,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             )
         )
         todo = session.execute(
-            select(Media.id, Media.path)
+            select(Media.id, Media.path, Media.split)
             .where(Media.id.in_([m for m in media_ids if m not in done_ids]))
             .order_by(Media.id)
         ).all()
@@ -209,7 +211,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     options = PipelineOptions(
         imgsz=version.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
-        conf=project.config.thresholds.store,
+        conf=thresholds.store,
         iou=settings.iou,
         max_det=settings.max_det,
         reduced_decode=settings.reduced_decode,
@@ -227,16 +229,29 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         nonlocal done, failed
         started = time.perf_counter()
         with project.db.session() as session:
-            write_results(session, version.id, version.classes, class_ids, pending, ctx.job_id)
+            write_results(
+                session,
+                version.id,
+                version.classes,
+                class_ids,
+                pending,
+                ctx.job_id,
+                shown_from=thresholds.store,
+            )
         pipeline.times.write += time.perf_counter() - started
         failed += sum(1 for r in pending if not r.ok)
         done += sum(1 for r in pending if r.ok)
         pending.clear()
         ctx.progress(done, failed)
 
-    items = (PipelineItem(row.id, Path(row.path)) for row in todo)
+    # Test items keep low-scoring boxes too: evaluations rank every detection (COCO style).
+    test_conf = min(thresholds.store, thresholds.store_test)
+    items = (
+        PipelineItem(row.id, Path(row.path), test_conf if row.split == "test" else None)
+        for row in todo
+    )
     for results in pipeline.run(items):
-        pending.extend(results)
+        pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
         if len(pending) >= WRITE_EVERY:
             flush()
         else:
@@ -245,6 +260,17 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         flush()
     STAGE_TOTALS.merge(pipeline.times)
     return ChunkOutcome(done=done, failed=failed)
+
+
+def _evaluation_cap(result: ItemResult, store: float) -> ItemResult:
+    """At most EVALUATION_BOXES boxes per item below the store threshold's (best first):
+    the COCO evaluation counts 100 detections per image and class."""
+    shown = sum(1 for d in result.detections if d.score >= store)
+    limit = max(shown, EVALUATION_BOXES)
+    if len(result.detections) <= limit:
+        return result
+    best = sorted(result.detections, key=lambda d: d.score, reverse=True)[:limit]
+    return replace(result, detections=tuple(best))
 
 
 def finalize(project: Project, job_id: int) -> dict[str, Any]:

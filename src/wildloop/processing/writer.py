@@ -32,15 +32,22 @@ def write_results(
     class_ids: Sequence[int | None],
     results: Sequence[ItemResult],
     job_id: int | None = None,
+    *,
+    shown_from: float = 0.0,
 ) -> int:
-    """Store results that are not stored yet; returns how many sets were added."""
+    """Store results that are not stored yet; returns how many sets were added.
+
+    A set's top class, top score and box count describe its boxes scoring ``shown_from`` or
+    more: lower ones (kept on test items for evaluation) never change what the grid shows.
+    """
     if not results:
         return 0
     now = utcnow()
     by_media = {r.key: r for r in results}
     set_rows: list[dict[str, Any]] = []
     for result in by_media.values():
-        top = max(result.detections, key=lambda d: d.score, default=None)
+        shown = [d for d in result.detections if d.score >= shown_from]
+        top = max(shown, key=lambda d: d.score, default=None)
         set_rows.append(
             {
                 "media_id": result.key,
@@ -50,7 +57,7 @@ def write_results(
                 "error": result.error,
                 "top_class_id": class_ids[top.class_index] if top else None,
                 "top_score": top.score if top else None,
-                "count": len(result.detections),
+                "count": len(shown),
                 "created_at": now,
             }
         )

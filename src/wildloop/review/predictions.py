@@ -36,13 +36,20 @@ def threshold_for(thresholds: ThresholdSettings, class_name: str) -> float:
 def load_predictions(
     session: Session, media_id: int, model_id: int | None, thresholds: ThresholdSettings
 ) -> list[PredictionView]:
-    """The model's predictions for the item, best first, flagged as shown or below threshold."""
+    """The model's predictions for the item, best first, flagged as shown or below threshold.
+
+    Boxes under ``thresholds.store`` (kept on test items for evaluation only) are left out.
+    """
     if model_id is None:
         return []
     rows = session.execute(
         select(Prediction)
         .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
-        .where(PredictionSet.media_id == media_id, PredictionSet.model_version_id == model_id)
+        .where(
+            PredictionSet.media_id == media_id,
+            PredictionSet.model_version_id == model_id,
+            Prediction.score >= thresholds.store,
+        )
         .order_by(Prediction.score.desc(), Prediction.id)
     ).scalars()
     out = []
