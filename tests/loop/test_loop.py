@@ -126,6 +126,11 @@ def test_two_rounds_of_the_loop_and_the_gate_both_ways(project: Project, tmp_pat
     assert any("does not beat" in r for r in refused.reasons)
     assert refused.comparison.challenger.metrics["map50_95"] < first_eval["map50_95"]
     assert champion(project) == best
+    print(  # the figures behind the verdicts (pytest -rP shows them)
+        f"mAP50-95 on {comparison['snapshot']}: A {first_eval['map50_95']:.3f}, "
+        f"B {comparison['challenger']['map50_95']:.3f} (B promoted: {second.promoted}), "
+        f"weakened {refused.comparison.challenger.metrics['map50_95']:.3f} (refused)"
+    )
 
     # Swap the roles: the weakened model forced in (with a reason), the real one beats it.
     promote_challenger(
