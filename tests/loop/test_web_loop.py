@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from tests.loop.support import ingest_frames, label_frames, model_from_truth
-from tests.web.conftest import password_hash
-from tests.web.review_support import login
+from tests.web.review_support import add_users, logged_in_clients
 from wildloop.datasets.snapshots import load_snapshot
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
-from wildloop.store.tables import User
-from wildloop.users.accounts import create_user
 from wildloop.web.app import create_app
 
 
@@ -25,25 +21,9 @@ def client(project: Project, scenes, tmp_path: Path) -> Iterator[Callable[[str],
     frames = scenes(bursts=24, seed=5)
     ids = ingest_frames(project, frames, tmp_path / "scenes")
     label_frames(project, frames, ids)
-    with project.db.session() as session:
-        for name, role in (("ada", "admin"), ("rita", "reviewer")):
-            create_user(session, name, role, None)
-            session.execute(
-                update(User).where(User.username == name).values(password_hash=password_hash())
-            )
-    app = create_app(project, secret="test-secret")
-    opened: list[TestClient] = []
-
-    def make(name: str) -> TestClient:
-        c = TestClient(app, base_url="http://testserver")
-        c.__enter__()
-        opened.append(c)
-        login(c, name)
-        return c
-
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
+    add_users(project, {"ada": "admin", "rita": "reviewer"})
+    with logged_in_clients(create_app(project, secret="test-secret")) as client:
+        yield client
 
 
 def test_snapshots_promotion_and_log_over_http(project: Project, client) -> None:

@@ -11,20 +11,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from tests.engine.conftest import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
 from tests.loop.support import ingest_frames, label_frames, model_from_truth
-from tests.web.conftest import password_hash
-from tests.web.review_support import login
+from tests.web.review_support import add_users, logged_in_clients
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.store.tables import User
-from wildloop.users.accounts import create_user
 from wildloop.web.app import create_app
 
 USERS = {"ada": "admin", "rita": "reviewer", "vic": "viewer"}
@@ -46,12 +42,7 @@ def build_models(
 ) -> ModelsSetup:
     """v1 (fair) is champion; v2 is the challenger, degraded as ``challenger`` says."""
     label_frames(project, frames, ingest_frames(project, frames, frames_root))
-    with project.db.session() as session:
-        for name, role in USERS.items():
-            create_user(session, name, role, None)
-            session.execute(
-                update(User).where(User.username == name).values(password_hash=password_hash())
-            )
+    add_users(project, USERS)
     info, _ = create_snapshot(project, "test")
     data = load_snapshot(project, info.id)
     v1 = model_from_truth(project, data, "v1", keep=0.7, jitter=0.05, seed=1, source="trained")
@@ -83,19 +74,10 @@ def weaker_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
 def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
     """``client(name)``: a TestClient logged in as that user, sharing one app, with the
     comparison worker `wildloop serve` runs (trainings and loops stay queued)."""
-    app = create_app(project, secret="test-secret")
     executor = LocalExecutor(project, workers=0, lanes=(COMPARE,))
     executor.start()
-    opened: list[TestClient] = []
-
-    def make(name: str) -> TestClient:
-        c = TestClient(app, base_url="http://testserver")
-        c.__enter__()
-        opened.append(c)
-        login(c, name)
-        return c
-
-    yield make
-    for c in opened:
-        c.__exit__(None, None, None)
-    executor.stop()
+    try:
+        with logged_in_clients(create_app(project, secret="test-secret")) as client:
+            yield client
+    finally:
+        executor.stop()

@@ -9,18 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from tests.loop.support import ingest_frames, label_frames, record_predictions
 from tests.models.conftest import ModelsSetup
-from tests.web.conftest import password_hash
+from tests.web.review_support import add_users
 from wildloop.datasets.snapshots import create_snapshot
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.store.tables import AuditEntry, Job, ModelVersion, User
+from wildloop.store.tables import AuditEntry, Job, ModelVersion
 from wildloop.synthetic.scenes import SceneGenerator
-from wildloop.users.accounts import create_user
 
 
 def wait_for_comparison(client: TestClient, timeout: float = 60) -> str:
@@ -252,11 +251,8 @@ def test_a_newer_test_snapshot_makes_the_kept_comparison_stale(
 
 def test_a_comparison_that_cannot_run_says_why(project: Project, clients) -> None:
     """No reviewed test items: the panel explains instead of spinning forever."""
+    add_users(project, {"ada": "admin"})
     with project.db.session() as session:
-        create_user(session, "ada", "admin", None)
-        session.execute(
-            update(User).where(User.username == "ada").values(password_hash=password_hash())
-        )
         first = ModelVersion(name="m1", source="trained", classes=["doe"], params={}, metrics={})
         second = ModelVersion(name="m2", source="trained", classes=["doe"], params={}, metrics={})
         session.add_all([first, second])

@@ -4,12 +4,17 @@ change, to prove that refused requests change nothing."""
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, insert, select, update
 
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.project import Project
@@ -26,8 +31,46 @@ from wildloop.store.tables import (
     User,
 )
 from wildloop.synthetic.scenes import Frame
+from wildloop.users.accounts import create_user
+from wildloop.users.passwords import hash_password
 
 PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def password_hash() -> str:
+    """One Argon2 hash per test session: hashing is slow on purpose (~0.1 s)."""
+    return hash_password(PASSWORD)
+
+
+def add_users(project: Project, roles: dict[str, str]) -> None:
+    """Accounts (name -> role) that log in with PASSWORD."""
+    with project.db.session() as session:
+        for name, role in roles.items():
+            create_user(session, name, role, None)
+            session.execute(
+                update(User).where(User.username == name).values(password_hash=password_hash())
+            )
+
+
+@contextmanager
+def logged_in_clients(app: FastAPI) -> Iterator[Callable[..., TestClient]]:
+    """``client(name)``: a TestClient on ``app`` logged in as that user (None: anonymous)."""
+    opened: list[TestClient] = []
+
+    def client(name: str | None) -> TestClient:
+        c = TestClient(app, base_url="http://testserver")
+        c.__enter__()
+        opened.append(c)
+        if name is not None:
+            login(c, name)
+        return c
+
+    try:
+        yield client
+    finally:
+        for c in opened:
+            c.__exit__(None, None, None)
 
 
 @dataclass(frozen=True)
