@@ -122,6 +122,7 @@ def test_retraining_log_rows_come_from_records(test_set, tmp_path: Path) -> None
     training, _ = create_snapshot(project, "training")
     v1 = model_from_truth(project, data, "v1", keep=0.7, seed=1, source="trained")
     v2 = model_from_truth(project, data, "v2", keep=0.95, seed=2, source="trained")
+    v3 = model_from_truth(project, data, "v3", keep=0.9, seed=3, source="trained")
     extra = SceneGenerator(project.classes.names, seed=77).write(tmp_path / "more", 8)
     ids = ingest_frames(project, extra, tmp_path / "more")
     label_frames(project, extra, ids)
@@ -131,7 +132,9 @@ def test_retraining_log_rows_come_from_records(test_set, tmp_path: Path) -> None
             update(ModelVersion).where(ModelVersion.id == v1).values(snapshot_id=training.id)
         )
         session.execute(
-            update(ModelVersion).where(ModelVersion.id == v2).values(snapshot_id=training2.id)
+            update(ModelVersion)
+            .where(ModelVersion.id.in_([v2, v3]))  # v3: trained again on the same snapshot
+            .values(snapshot_id=training2.id)
         )
     # The new items changed the test split too; both models are judged on the frozen one.
     promote_challenger(project, v1, reprocess=False, figures=False, snapshot=data.info.id)
@@ -140,6 +143,8 @@ def test_retraining_log_rows_come_from_records(test_set, tmp_path: Path) -> None
     assert rows["v1"]["items"] == training.counts["items"]
     added = training2.counts["items"] - training.counts["items"]
     assert added > 0 and rows["v2"]["items_added"] == added
+    assert rows["v1"]["items_added"] == rows["v1"]["items"]
+    assert rows["v3"]["items"] == training2.counts["items"] and rows["v3"]["items_added"] == 0
     assert rows["v2"]["champion"] and not rows["v1"]["champion"]
     assert rows["v2"]["map50_95"] > rows["v1"]["map50_95"]
     assert rows["v2"]["test_snapshot"] == data.info.name

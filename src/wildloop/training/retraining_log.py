@@ -70,9 +70,8 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
             .order_by(AuditEntry.id)
         ):
             decisions.setdefault(int(entry.entity_id), []).append(_decision_note(entry))
-        trained = [v.snapshot_id for v in versions if v.snapshot_id]
-        sizes = _snapshot_sizes(session, set(trained))
-        added_by_snapshot = _items_added(session, trained)
+        sizes = _snapshot_sizes(session, {v.snapshot_id for v in versions if v.snapshot_id})
+        added = _items_added(session, versions, sizes)
         snapshot_names = {r.id: r.name for r in session.execute(select(Snapshot.id, Snapshot.name))}
     rows = []
     for v in versions:
@@ -88,7 +87,7 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
                 "version_id": v.id,
                 "snapshot": snapshot_names.get(v.snapshot_id) if v.snapshot_id else None,
                 "items": sizes.get(v.snapshot_id) if v.snapshot_id else None,
-                "items_added": added_by_snapshot.get(v.snapshot_id) if v.snapshot_id else None,
+                "items_added": added.get(v.id),
                 "test_snapshot": found[1] if found else None,
                 "precision": metrics.get("precision"),
                 "recall": metrics.get("recall"),
@@ -130,25 +129,37 @@ def _snapshot_sizes(session: Session, snapshot_ids: set[int]) -> dict[int, int]:
     return {int(row[0]): int(row[1]) for row in rows}
 
 
-def _items_added(session: Session, trained_snapshots: list[int]) -> dict[int, int]:
-    """Items of each training snapshot that the previous trained version's snapshot lacked,
-    counted in the database (snapshots can hold hundreds of thousands of items)."""
+def _items_added(
+    session: Session, versions: list[ModelVersion], sizes: dict[int, int]
+) -> dict[int, int]:
+    """Per trained version: items of its snapshot that the previous trained version's
+    snapshot lacked, counted in the database (snapshots can hold hundreds of thousands)."""
     added: dict[int, int] = {}
     previous: int | None = None
-    for snapshot_id in trained_snapshots:
-        query = (
-            select(func.count())
-            .select_from(SnapshotItem)
-            .where(SnapshotItem.snapshot_id == snapshot_id)
-        )
-        if previous is not None:
+    for version in versions:
+        snapshot_id = version.snapshot_id
+        if not snapshot_id:
+            continue
+        if previous is None:
+            added[version.id] = sizes.get(snapshot_id, 0)
+        elif previous == snapshot_id:
+            added[version.id] = 0
+        else:
             earlier = aliased(SnapshotItem)
-            query = query.where(
-                ~select(earlier.media_id)
-                .where(earlier.snapshot_id == previous, earlier.media_id == SnapshotItem.media_id)
-                .exists()
+            query = (
+                select(func.count())
+                .select_from(SnapshotItem)
+                .where(
+                    SnapshotItem.snapshot_id == snapshot_id,
+                    ~select(earlier.media_id)
+                    .where(
+                        earlier.snapshot_id == previous,
+                        earlier.media_id == SnapshotItem.media_id,
+                    )
+                    .exists(),
+                )
             )
-        added[snapshot_id] = session.scalar(query) or 0
+            added[version.id] = session.scalar(query) or 0
         previous = snapshot_id
     return added
 
