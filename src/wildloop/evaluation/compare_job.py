@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.evaluation.comparison import compare_models
-from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import ACTIVE, submit_job
 from wildloop.project import Project
 from wildloop.store.tables import Job, Snapshot
@@ -50,7 +50,7 @@ class ComparisonRun:
     @property
     def seconds(self) -> float:
         end = self.finished_at or datetime.now(UTC)
-        return max(0.0, (_aware(end) - _aware(self.started_at)).total_seconds())
+        return max(0.0, (end - self.started_at).total_seconds())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,8 +58,8 @@ class ComparisonRun:
             "state": self.state,
             "challenger_id": self.challenger_id,
             "champion_id": self.champion_id,
-            "started_at": _aware(self.started_at).isoformat(),
-            "finished_at": _aware(self.finished_at).isoformat() if self.finished_at else None,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "seconds": round(self.seconds, 1),
             "message": self.message,
             "comparison": self.result,
@@ -106,28 +106,25 @@ def run_compare_chunk(ctx: ChunkContext) -> ChunkOutcome:
     return ChunkOutcome(done=1)
 
 
-def finalize_comparison(project: Project, job_id: int) -> dict[str, Any] | None:
-    """The comparison the chunk stored (finishing a job writes its result again)."""
-    with project.db.session() as session:
-        return session.scalar(select(Job.result).where(Job.id == job_id))
-
-
 def _latest(session: Session, challenger_id: int, champion_id: int | None) -> Job | None:
-    recent = session.scalars(
-        select(Job).where(Job.kind == KIND).order_by(Job.id.desc()).limit(_RECENT_JOBS)
+    """Only ids and params are scanned: a finished job's result is a whole comparison."""
+    recent = session.execute(
+        select(Job.id, Job.params)
+        .where(Job.kind == KIND)
+        .order_by(Job.id.desc())
+        .limit(_RECENT_JOBS)
     )
-    for job in recent:
-        params = job.params or {}
-        if params.get("challenger_id") == challenger_id and (
-            params.get("champion_id") == champion_id
+    for job_id, params in recent:
+        if (params or {}).get("challenger_id") == challenger_id and (
+            (params or {}).get("champion_id") == champion_id
         ):
-            return job
+            return session.get(Job, job_id)
     return None
 
 
 def _stale(session: Session, job: Job) -> bool:
     if job.state != "succeeded":
-        finished = _aware(job.finished_at or job.created_at)
+        finished = job.finished_at or job.created_at
         return (datetime.now(UTC) - finished).total_seconds() > RETRY_FAILED_AFTER_SECONDS
     done_on = (job.result or {}).get("snapshot_id")
     latest = session.scalar(select(func.max(Snapshot.id)).where(Snapshot.purpose == "test"))
@@ -155,9 +152,4 @@ def _view(job: Job) -> ComparisonRun:
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    """Database times come back naive on SQLite; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-COMPARE_KIND = JobKind(KIND, run_compare_chunk, finalize_comparison, max_attempts=1)
+COMPARE_KIND = JobKind(KIND, run_compare_chunk, stored_result, max_attempts=1)

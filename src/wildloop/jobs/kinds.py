@@ -19,8 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import select
+
 from wildloop.errors import NotFound
 from wildloop.project import Project
+from wildloop.store.tables import Job
 
 # name -> "module:attribute" of a JobKind, imported when first needed.
 BUILTIN: dict[str, str] = {
@@ -91,6 +94,13 @@ class ChunkContext:
 
 ChunkHandler = Callable[[ChunkContext], ChunkOutcome]
 Finaliser = Callable[[Project, int], dict[str, Any] | None]
+
+
+def stored_result(project: Project, job_id: int) -> dict[str, Any] | None:
+    """The finaliser of kinds whose chunk writes the job's result itself: finishing a job
+    stores what the finaliser returns, so it hands back what is there."""
+    with project.db.session() as session:
+        return session.scalar(select(Job.result).where(Job.id == job_id))
 
 
 @dataclass(frozen=True)

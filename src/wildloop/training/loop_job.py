@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from wildloop.errors import Conflict
-from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import cancel_job, submit_job
 from wildloop.project import Project
 from wildloop.store.tables import Job
@@ -75,14 +75,9 @@ def run_loop_chunk(ctx: ChunkContext) -> ChunkOutcome:
     return ChunkOutcome(done=STEPS)
 
 
-def finalize_loop(project: Project, job_id: int) -> dict[str, Any] | None:
-    with project.db.session() as session:
-        return session.scalar(select(Job.result).where(Job.id == job_id))
-
-
 def _creator(ctx: ChunkContext) -> int | None:
     with ctx.project.db.session() as session:
         return session.scalar(select(Job.created_by).where(Job.id == ctx.job_id))
 
 
-LOOP_KIND = JobKind(KIND, run_loop_chunk, finalize_loop, max_attempts=1)
+LOOP_KIND = JobKind(KIND, run_loop_chunk, stored_result, max_attempts=1)
