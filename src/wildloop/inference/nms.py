@@ -17,17 +17,15 @@ MAX_NMS = 30000
 
 def detections(
     raw: np.ndarray,
-    conf: float | Sequence[float],
+    conf: Sequence[float],
     iou: float,
     max_det: int,
     max_nms: int = MAX_NMS,
 ) -> list[np.ndarray]:
-    """``raw`` (N, 4 + classes, anchors) -> per image (k, 6): x1, y1, x2, y2, score, class.
-
-    ``conf`` is one score threshold for every image or one per image."""
-    confs = [conf] * len(raw) if isinstance(conf, float | int) else conf
+    """``raw`` (N, 4 + classes, anchors) -> per image (k, 6): x1, y1, x2, y2, score, class;
+    ``conf`` holds each image's score threshold."""
     out = []
-    for pred, threshold in zip(raw, confs, strict=True):
+    for pred, threshold in zip(raw, conf, strict=True):
         scores_all = pred[4:]
         cls = scores_all.argmax(axis=0)
         score = scores_all[cls, np.arange(scores_all.shape[1])]

@@ -265,6 +265,8 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
 def _evaluation_cap(result: ItemResult, store: float) -> ItemResult:
     """At most EVALUATION_BOXES boxes per item below the store threshold's (best first):
     the COCO evaluation counts 100 detections per image and class."""
+    if len(result.detections) <= EVALUATION_BOXES:  # nearly every item: nothing to count
+        return result
     shown = sum(1 for d in result.detections if d.score >= store)
     limit = max(shown, EVALUATION_BOXES)
     if len(result.detections) <= limit:
