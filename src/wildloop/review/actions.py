@@ -107,8 +107,34 @@ def apply_action(
     model_id: int | None,
     empty_when_no_boxes: bool = False,
 ) -> ActionResult:
-    """Apply ``action`` to one item. With ``empty_when_no_boxes`` (a whole burst at once),
-    set_class on a frame without boxes records it as an empty frame instead of refusing."""
+    """Apply ``action`` to one item and return its new state. With ``empty_when_no_boxes``
+    (a whole burst at once), set_class on a frame without boxes records it as an empty frame
+    instead of refusing."""
+    perform_action(
+        session,
+        ctx,
+        actor,
+        media_id,
+        action,
+        expected_revision=expected_revision,
+        model_id=model_id,
+        empty_when_no_boxes=empty_when_no_boxes,
+    )
+    return result_of(session, media_id)
+
+
+def perform_action(
+    session: Session,
+    ctx: ReviewContext,
+    actor: Actor,
+    media_id: int,
+    action: Action,
+    *,
+    expected_revision: int | None,
+    model_id: int | None,
+    empty_when_no_boxes: bool = False,
+) -> None:
+    """``apply_action`` without reading the item back (batches apply to thousands)."""
     require_writer(actor)
     if action.name in MARK_ACTIONS:
         set_mark(session, actor, media_id, action.mark if action.name == "mark" else None)
@@ -132,7 +158,6 @@ def apply_action(
             expected_revision=expected_revision,
             action=f"labels.{action.name}",
         )
-    return result_of(session, media_id)
 
 
 def save_boxes(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput, NotFound
-from wildloop.review.actions import Action, ReviewContext, apply_action
+from wildloop.review.actions import Action, ReviewContext, perform_action
 from wildloop.store.tables import Media
 from wildloop.users.roles import Actor, require_writer
 
@@ -59,7 +59,7 @@ def apply_batch(
     result = BatchResult()
     for media_id in dict.fromkeys(media_ids):
         try:
-            apply_action(
+            perform_action(
                 session, ctx, actor, media_id, action, expected_revision=None, model_id=model_id
             )
         except (BadInput, NotFound) as exc:
@@ -101,7 +101,7 @@ def apply_to_sequence(
     result = BatchResult()
     for frame in frames:
         try:
-            apply_action(
+            perform_action(
                 session,
                 ctx,
                 actor,
