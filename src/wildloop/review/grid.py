@@ -20,10 +20,11 @@ from sqlalchemy import Select, and_, false, null, or_, select, true, union_all
 from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
+from wildloop.registry import aliases
 from wildloop.review.filters import GridFilter
 from wildloop.review.grid_paths import PS, Branch, Path, choose_path
 from wildloop.store import hints
-from wildloop.store.tables import Media, ModelAlias
+from wildloop.store.tables import Media
 
 DEFAULT_LIMIT = 60
 MAX_LIMIT = 500
@@ -65,7 +66,7 @@ class GridPage:
 
 def champion_id(session: Session) -> int | None:
     """The model version behind the 'champion' alias, or None before any model is deployed."""
-    return session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == "champion"))
+    return aliases.resolve(session, "champion")
 
 
 def model_for(session: Session, flt: GridFilter) -> int | None:

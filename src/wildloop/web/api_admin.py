@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 
+from wildloop.registry import aliases
 from wildloop.review.dashboard import jobs_view
 from wildloop.review.filters import FilterNames
-from wildloop.store.tables import ModelAlias
 from wildloop.users import accounts, tokens
 from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
@@ -106,9 +105,7 @@ def facets(request: Request, actor: ActorDep) -> dict[str, Any]:
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
-        champion = session.scalar(
-            select(ModelAlias.model_version_id).where(ModelAlias.alias == "champion")
-        )
+        champion = aliases.resolve(session, "champion")
     return {
         "classes": project.classes.names,
         "cameras": sorted(names.cameras.values()),

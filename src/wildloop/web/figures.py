@@ -24,11 +24,13 @@ _lock = threading.Lock()
 def dashboard_figures(request: Request) -> dict[str, Any]:
     """Media summary and review overview, at most ``TTL_SECONDS`` old."""
     state = request.app.state
-    cached: tuple[float, dict[str, Any]] | None = getattr(state, "figures", None)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < TTL_SECONDS:
-        return cached[1]
+    fresh = _fresh(state)
+    if fresh is not None:
+        return fresh
     with _lock:
+        fresh = _fresh(state)  # requests that waited here use the figures just computed
+        if fresh is not None:
+            return fresh
         project: Project = state.project
         summary = media_summary(project)
         with project.db.session() as session:
@@ -36,3 +38,10 @@ def dashboard_figures(request: Request) -> dict[str, Any]:
         figures = {**summary, **overview, "as_of": time.strftime("%H:%M:%S")}
         state.figures = (time.monotonic(), figures)
         return figures
+
+
+def _fresh(state: Any) -> dict[str, Any] | None:
+    cached: tuple[float, dict[str, Any]] | None = getattr(state, "figures", None)
+    if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:
+        return cached[1]
+    return None
