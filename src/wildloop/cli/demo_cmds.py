@@ -8,18 +8,18 @@ and serves the review UI. Nothing is downloaded and torch is not needed.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from wildloop.cli.output import console, progress_bar
 from wildloop.config import CONFIG_FILE
+from wildloop.errors import Conflict
 from wildloop.media.ingest import ingest_paths
 from wildloop.media.summary import media_summary
 from wildloop.project import Project
-from wildloop.store.tables import User
 from wildloop.synthetic.scenes import SceneGenerator
 
 DEMO_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
@@ -83,6 +83,7 @@ def _ingest_scenes(project: Project, photos: Path, bursts: int, seed: int) -> No
 
 def _predict_with_demo_detector(project: Project) -> None:
     from wildloop.cli.job_cmds import run_with_progress
+    from wildloop.evaluation.promotion import make_first_champion
     from wildloop.processing.predict_job import submit_process
     from wildloop.registry import aliases
     from wildloop.registry.versions import Provenance, register_model
@@ -103,7 +104,7 @@ def _predict_with_demo_detector(project: Project) -> None:
             actor_id=actor,
         )
         with project.db.session() as session:
-            aliases.promote(session, version.id, actor, "demo: first champion")
+            make_first_champion(session, version.id, actor, "demo: first champion")
         console.print(
             "Registered the demo detector (ONNX, trained on generated scenes) as champion"
         )
@@ -115,7 +116,6 @@ def _predict_with_demo_detector(project: Project) -> None:
 def _ensure_demo_admin(project: Project) -> None:
     from wildloop.users.accounts import create_user
 
-    with project.db.session() as session:
-        user = session.scalar(select(User).where(User.username == DEMO_USER))
-        if user is None or user.password_hash is None:
-            create_user(session, DEMO_USER, "admin", DEMO_PASSWORD)
+    # The session outside: a Conflict (made by an earlier run) is raised before any write.
+    with project.db.session() as session, contextlib.suppress(Conflict):
+        create_user(session, DEMO_USER, "admin", DEMO_PASSWORD)
