@@ -29,6 +29,13 @@ ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
+def active_job_id(session: Session, kind: str) -> int | None:
+    """A queued or running job of ``kind``, if there is one."""
+    return session.scalar(
+        select(Job.id).where(Job.kind == kind, Job.state.in_(ACTIVE)).order_by(Job.id).limit(1)
+    )
+
+
 def submit_job(
     session: Session,
     kind: str,

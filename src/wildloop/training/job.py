@@ -23,7 +23,7 @@ from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, get_snapshot
 from wildloop.errors import BadInput, Conflict
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
-from wildloop.jobs.records import submit_job
+from wildloop.jobs.records import ACTIVE, active_job_id, submit_job
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance, register_model
@@ -77,11 +77,7 @@ def start_training(
         raise _in_progress(active)
     if trigger != "loop":
         with project.db.session() as session:
-            loop_job = session.scalar(
-                select(Job.id)
-                .where(Job.kind == "loop", Job.state.in_(("queued", "running")))
-                .limit(1)
-            )
+            loop_job = active_job_id(session, "loop")
         if loop_job is not None:
             raise Conflict(f"the loop (job {loop_job}) is about to train; wait for it or cancel it")
     params = training_params(project, overrides)
@@ -119,9 +115,7 @@ def start_training(
 
 def active_training(project: Project) -> dict[str, Any] | None:
     with project.db.session() as session:
-        job = session.scalar(
-            select(Job).where(Job.kind == KIND, Job.state.in_(("queued", "running"))).limit(1)
-        )
+        job = session.scalar(select(Job).where(Job.kind == KIND, Job.state.in_(ACTIVE)).limit(1))
         if job is None:
             return None
         return {

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from wildloop.errors import Conflict
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
-from wildloop.jobs.records import cancel_job, submit_job
+from wildloop.jobs.records import ACTIVE, active_job_id, cancel_job, submit_job
 from wildloop.project import Project
 from wildloop.store.tables import Job
 from wildloop.training.job import active_training, training_params
@@ -30,9 +30,7 @@ def start_loop_job(
     """Queue a loop; refused while a loop or a training is queued or running."""
     training_params(project, overrides)  # unknown parameters fail now, not in the worker
     with project.db.session() as session:
-        running = session.scalar(
-            select(Job.id).where(Job.kind == KIND, Job.state.in_(("queued", "running"))).limit(1)
-        )
+        running = active_job_id(session, KIND)
     if running is not None:
         raise Conflict(f"the loop is already running (job {running}); wait for it or cancel it")
     if active_training(project) is not None:
@@ -58,7 +56,7 @@ def run_loop_chunk(ctx: ChunkContext) -> ChunkOutcome:
         ctx.progress(done, message=f"{step.name} {step.status}: {step.detail[:200]}")
 
     def on_job(status: dict[str, Any]) -> None:
-        if ctx.cancelled.is_set() and status["state"] in ("queued", "running"):
+        if ctx.cancelled.is_set() and status["state"] in ACTIVE:
             with ctx.project.db.session() as session:
                 cancel_job(session, int(status["id"]))
 
