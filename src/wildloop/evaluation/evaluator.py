@@ -29,7 +29,7 @@ CHUNK = 500
 UNMAPPED_CLASS = -1
 
 # Runs the inference pipeline for (project, model version id, media ids) and stores the
-# prediction sets; the engine provides it (see wildloop.evaluation.predictions).
+# prediction sets; the engine provides it (processing.predict_job.predict_items).
 Predict = Callable[[Project, int, Sequence[int]], None]
 
 
@@ -90,9 +90,9 @@ def evaluate_model(
     missing = _missing_predictions(project, model_version_id, media_ids)
     if missing:
         if predict is None:
-            from wildloop.evaluation.predictions import run_pipeline
+            from wildloop.processing.predict_job import predict_items
 
-            predict = run_pipeline
+            predict = predict_items
         predict(project, model_version_id, missing)
         still = _missing_predictions(project, model_version_id, media_ids)
         if still:
