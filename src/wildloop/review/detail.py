@@ -129,7 +129,7 @@ def media_detail(
     media = session.get_one(Media, media_id)
     labels, predictions = shown_labels(session, ctx, media_id, model_id)
     prev_id, next_id = grid.neighbours(session, flt, item, model_id)
-    _, next_unreviewed = grid.neighbours(session, flt.with_(reviewed=False), item, model_id)
+    next_unreviewed = grid.following(session, flt.with_(reviewed=False), item, model_id)
     classes = ctx.classes
     return MediaDetail(
         id=media.id,

@@ -104,12 +104,21 @@ def neighbours(
     session: Session, flt: GridFilter, item: GridItem, model_id: int | None
 ) -> tuple[int | None, int | None]:
     """Ids of the items before and after ``item`` in the filter's order (None at the ends)."""
+    return following(session, flt.reversed(), item, model_id), following(
+        session, flt, item, model_id
+    )
+
+
+def following(
+    session: Session, flt: GridFilter, item: GridItem, model_id: int | None
+) -> int | None:
+    """Id of the item after ``item`` in the filter's order (None at the end, or when the item
+    has no value to sort by)."""
     key = (item.sort_value(flt.sort), item.id)
     if key[0] is None:
-        return None, None
+        return None
     after = fetch(session, flt, model_id, key, 1)
-    before = fetch(session, flt.reversed(), model_id, key, 1)
-    return (before[0].id if before else None), (after[0].id if after else None)
+    return after[0].id if after else None
 
 
 def count(session: Session, flt: GridFilter, cap: int = COUNT_CAP) -> tuple[int, bool]:
