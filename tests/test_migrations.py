@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from wildloop.project import Project
@@ -33,3 +34,9 @@ def test_sqlite_project_runs_in_wal_mode(project: Project) -> None:
         busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
     assert mode == "wal"
     assert busy and busy >= 5000
+
+
+def test_migration_history_has_one_head() -> None:
+    """Two heads mean two branches revise the same parent; `upgrade head` would refuse."""
+    heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
+    assert len(heads) == 1, f"migration heads {heads}: add a merge revision"

@@ -21,15 +21,15 @@ def alembic_config(url: str = "") -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied (all heads, so parallel branches both land)."""
+    """Apply every migration not yet applied; the history has exactly one head."""
     cfg = alembic_config()
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the database is at every head revision of the code."""
+    """True when the database is at the code's head revision."""
     heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
