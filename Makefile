@@ -40,14 +40,14 @@ format: setup
 # The whole suite on SQLite, then every database test again on PostgreSQL.
 test: setup browsers
 	$(PY) -m pytest -n 2 --dist loadgroup
-	WILDLOOP_TEST_PG=$(PG_URL) $(PY) -m pytest -n 2 -m "not slow"
+	WILDLOOP_TEST_PG=$(PG_URL) $(PY) -m pytest -n 2 --dist loadgroup
 	$(VENV)/bin/lint-imports
 
 test-fast: setup
 	$(PY) -m pytest -n 2 -m "not slow"
 
 test-pg: setup
-	WILDLOOP_TEST_PG=$(PG_URL) $(PY) -m pytest -n 2 -m "not slow"
+	WILDLOOP_TEST_PG=$(PG_URL) $(PY) -m pytest -n 2 --dist loadgroup
 
 bench: setup
 	$(PY) bench/ingest_throughput.py
