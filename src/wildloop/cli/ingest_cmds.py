@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
@@ -61,11 +62,11 @@ def _report(report: IngestReport, as_json: bool) -> None:
         f"{report.sequences_created} new sequences"
     )
     for path, reason in report.failures[:20]:
-        errors.print(f"[red]failed[/] {path}: {reason}")
+        errors.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
     if report.failed > 20:
         errors.print(f"... and {report.failed - 20} more (see `wildloop status`)")
     for path, original in report.duplicate_examples[:5]:
-        errors.print(f"[yellow]duplicate[/] {path} (same content as {original})")
+        errors.print(f"[yellow]duplicate[/] {escape(path)} (same content as {escape(original)})")
 
 
 def import_labels(
@@ -119,7 +120,7 @@ def import_labels(
             "own sequences and frozen splits (the file's sequence ids were not applied)"
         )
     for failed_path, reason in report.failed[:20]:
-        errors.print(f"[red]failed[/] {failed_path}: {reason}")
+        errors.print(f"[red]failed[/] {escape(failed_path)}: {escape(reason)}")
 
 
 def _pair(item: str) -> tuple[str, str]:
