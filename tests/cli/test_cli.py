@@ -77,7 +77,7 @@ def test_project_can_come_from_the_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        *("", "init", "ingest", "import-labels", "status", "demo", "camera"),
+        *("", "init", "ingest", "import-labels", "status", "demo", "camera", "splits"),
         *("snapshot", "export", "train", "evaluate", "compare", "promote", "retrain-log"),
         *("triggers", "loop", "serve", "user", "token"),
     ],

@@ -10,10 +10,12 @@ from rich.markup import escape
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
+from wildloop.cli.split_cmds import print_hint
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestReport, ingest_paths
+from wildloop.media.split_groups import project_hint
 from wildloop.project import Project
 
 
@@ -33,11 +35,14 @@ def ingest(
     with open_project(project) as proj:
         with progress_bar("ingest") as update:
             report = ingest_paths(proj, paths, camera=camera, progress=update)
+        hint = project_hint(proj)
         if process:
             _report(report, as_json)
             _process_new(proj)
             return
     _report(report, as_json)
+    if not as_json:
+        print_hint(hint)
 
 
 def _process_new(proj: Project) -> None:

@@ -133,7 +133,8 @@ def ingest_items(
     )
     workers = project.config.ingest.workers or os.cpu_count() or 1
     cameras = _CameraCache()
-    sequences = SequenceCache(project.config.splits.ratios(), project.config.splits.salt)
+    splits = project.config.splits
+    sequences = SequenceCache(splits.ratios(), splits.salt, splits.group_by)
     touched_cameras: set[int] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         for batch in _batches(iter(items), BATCH_SIZE):
