@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 import wildloop
 from tests.media.conftest import _jpeg
-from wildloop.media.ingest import IngestItem, folder_camera, ingest_items, ingest_paths
+from wildloop.media.ingest import IngestItem, camera_name, ingest_items, ingest_paths
 from wildloop.media.probe import MediaRejected, _capture_time
 from wildloop.project import Project
 from wildloop.store.paths import MARKER, path_from_text, path_to_text, readable_text
@@ -113,17 +113,20 @@ def test_per_file_problems_fail_alone(project: Project, tmp_path: Path) -> None:
 
 def test_a_file_gone_between_scan_and_read_fails_alone(project: Project, tmp_path: Path) -> None:
     (tmp_path / "here.jpg").write_bytes(_jpeg(seed=4))
-    items = [IngestItem(tmp_path / name, "c1") for name in ("gone.jpg", "here.jpg")]
+    camera = os.fsdecode(b"cam\xe9")  # e.g. from an imported file's folder
+    items = [IngestItem(tmp_path / name, camera) for name in ("gone.jpg", "here.jpg")]
     report = ingest_items(project, items)
     assert report.added == 1 and report.failures[0][0].endswith("gone.jpg")
+    with project.db.session() as session:
+        assert list(session.scalars(select(Camera.name))) == ["cam\\xe9"]
     with pytest.raises(MediaRejected, match="changed while it was read"):
         _capture_time(tmp_path / "gone-after-read.jpg", None)
 
 
 def test_long_folder_names_make_distinct_storable_camera_names() -> None:
-    first, second = folder_camera(Path("a" * 300)), folder_camera(Path("a" * 299 + "b"))
+    first, second = camera_name("a" * 300), camera_name("a" * 299 + "b")
     assert len(first) == len(second) == 200 and first != second
-    assert folder_camera(Path(os.fsdecode(b"caf\xe9"))) == "caf\\xe9"
+    assert camera_name(os.fsdecode(b"caf\xe9")) == "caf\\xe9"
 
 
 @given(st.binary(min_size=1, max_size=60).filter(lambda b: b"\x00" not in b))

@@ -114,7 +114,7 @@ def ingest_paths(
     report = IngestReport()
     total = count_files(sources, IMAGE_SUFFIXES)
     files = iter_files(sources, IMAGE_SUFFIXES, on_error=report.record_failure_path)
-    items = (IngestItem(path=p, camera=camera or folder_camera(p.parent)) for p in files)
+    items = (IngestItem(path=p, camera=camera or p.parent.name) for p in files)
     return ingest_items(project, items, total=total, progress=progress, report=report)
 
 
@@ -293,7 +293,8 @@ class _CameraCache:
     def __init__(self) -> None:
         self._by_name: dict[str, Camera] = {}
 
-    def get(self, session: Session, name: str) -> Camera:
+    def get(self, session: Session, given: str) -> Camera:
+        name = camera_name(given)
         camera = self._by_name.get(name)
         if camera is None:
             camera = session.scalar(select(Camera).where(Camera.name == name))
@@ -306,13 +307,15 @@ class _CameraCache:
         return camera
 
 
-def folder_camera(folder: Path) -> str:
-    """The camera name for files in ``folder``: its name, printable and short enough to store.
+def camera_name(given: str) -> str:
+    """A camera name as stored: printable and short enough for the column.
 
-    Undecodable bytes are written ``\\xNN`` (the name is a label, never opened); a name over
-    the column's length is cut and given a hash of the whole so two long names stay apart.
+    Names come from folder names, ``--camera`` and imported files, any of which may hold
+    bytes that are not UTF-8: those are written ``\\xNN`` (the name is a label, never
+    opened). A name over the column's length is cut and given a hash of the whole, so two
+    long names stay apart.
     """
-    name = readable_path(folder.name)
+    name = readable_path(given)
     if len(name) <= _CAMERA_LIMIT:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
