@@ -103,12 +103,19 @@ def test_per_file_problems_fail_alone(project: Project, tmp_path: Path) -> None:
         deep = deep / ("d" * 200)
     deep.mkdir(parents=True)
     (deep / "far.jpg").write_bytes(_jpeg(seed=3))
+    wide = folder  # fewer characters, but more bytes than PostgreSQL's index takes
+    while len(str(wide).encode()) < 2100:
+        wide = wide / ("\u9e7f" * 80)  # 240 bytes a folder name
+    wide.mkdir(parents=True)
+    (wide / "wide.jpg").write_bytes(_jpeg(seed=5))
+    assert len(str(wide)) < 1000
     report = ingest_paths(project, [folder], camera="c1")
     reasons = {Path(p).name: r for p, r in report.failures}
-    assert report.added == 2 and report.failed == 3, report.failures
+    assert report.added == 2 and report.failed == 4, report.failures
     assert "symbolic links" in reasons["loop.jpg"]
     assert "cannot read file" in reasons["dangling.jpg"]
-    assert "stores paths of up to 1000" in reasons["far.jpg"]
+    assert "stores paths of up to 1000 characters" in reasons["far.jpg"]
+    assert "2000 bytes" in reasons["wide.jpg"]
 
 
 def test_a_file_gone_between_scan_and_read_fails_alone(project: Project, tmp_path: Path) -> None:

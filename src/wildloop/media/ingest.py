@@ -52,6 +52,7 @@ _ROW_COLUMNS = (
 )
 EXAMPLES_KEPT = 1000
 _PATH_LIMIT = 1000  # media.path is String(1000)
+_PATH_BYTES = 2000  # PostgreSQL's unique index on media.path holds at most ~2700 bytes a row
 _CAMERA_LIMIT = 200  # cameras.name is String(200)
 
 Progress = Callable[[int, int | None], None]
@@ -216,11 +217,13 @@ def _stored_path(path: Path, report: IngestReport) -> str | None:
             readable_path(path), "the file name is not valid on this system's filesystem encoding"
         )
         return None
-    if len(text) > _PATH_LIMIT:
+    size = len(text.encode("utf-8"))
+    if len(text) > _PATH_LIMIT or size > _PATH_BYTES:
         report.record_failure(
             readable_path(path),
-            f"the path is {len(text)} characters long; wildloop stores paths of up to "
-            f"{_PATH_LIMIT}: move the file to a shorter path and ingest again",
+            f"the path is {len(text)} characters ({size} bytes) long; wildloop stores paths "
+            f"of up to {_PATH_LIMIT} characters and {_PATH_BYTES} bytes: move the file to a "
+            "shorter path and ingest again",
         )
         return None
     return text
