@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wildloop.atomic import write_text_atomic
 from wildloop.domain.classes import ClassDef, ClassMap
-from wildloop.domain.splits import SplitRatios
+from wildloop.domain.splits import GroupBy, SplitRatios
 from wildloop.errors import BadInput
 
 CONFIG_FILE = "wildloop.toml"
@@ -37,6 +37,11 @@ class SplitSettings(_Section):
     val: float = 0.15
     test: float = 0.15
     salt: str = Field(default="wildloop", description="changes every split; set once at init")
+    group_by: GroupBy = Field(
+        default=GroupBy.SEQUENCE,
+        description="what never straddles two splits: sequence, camera or location; "
+        "change it with `wildloop splits regroup`",
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitSettings:

@@ -16,6 +16,7 @@ from wildloop.cli import (
     process_cmds,
     project_cmds,
     serve_cmds,
+    split_cmds,
     user_cmds,
 )
 from wildloop.cli.output import errors
@@ -33,6 +34,7 @@ app.command()(ingest_cmds.ingest)
 app.command("import-labels")(ingest_cmds.import_labels)
 app.command()(demo_cmds.demo)
 app.add_typer(camera_cmds.app, name="camera")
+app.add_typer(split_cmds.app, name="splits")
 app.add_typer(model_cmds.app, name="model")
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")

@@ -9,7 +9,10 @@ from rich.table import Table
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
+from wildloop.cli.split_cmds import print_hint
+from wildloop.domain.splits import GroupBy
 from wildloop.media.cameras import CameraChange, list_cameras, update_camera
+from wildloop.media.split_groups import project_hint
 
 app = typer.Typer(
     help="Cameras (deployments): place, coordinates, clock offset.", no_args_is_help=True
@@ -55,4 +58,11 @@ def set_command(
         actor = proj.author(author)
         with proj.db.session() as session:
             update_camera(session, name, CameraChange(location, lat, lon, clock_offset), actor)
+        hint = project_hint(proj)
     console.print(f"Updated camera {name}.")
+    if location is not None and proj.config.splits.group_by is not GroupBy.SEQUENCE:
+        console.print(
+            "Sequences already split keep their splits (they are frozen); new ones follow the "
+            "new location. `wildloop splits regroup` moves the old ones if you want that."
+        )
+    print_hint(hint)

@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
+from wildloop.cli.split_cmds import print_hint
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestReport, ingest_paths
+from wildloop.media.split_groups import project_hint
 from wildloop.project import Project
 
 
@@ -32,11 +35,14 @@ def ingest(
     with open_project(project) as proj:
         with progress_bar("ingest") as update:
             report = ingest_paths(proj, paths, camera=camera, progress=update)
+        hint = project_hint(proj)
         if process:
             _report(report, as_json)
             _process_new(proj)
             return
     _report(report, as_json)
+    if not as_json:
+        print_hint(hint)
 
 
 def _process_new(proj: Project) -> None:
@@ -61,11 +67,11 @@ def _report(report: IngestReport, as_json: bool) -> None:
         f"{report.sequences_created} new sequences"
     )
     for path, reason in report.failures[:20]:
-        errors.print(f"[red]failed[/] {path}: {reason}")
+        errors.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")
     if report.failed > 20:
         errors.print(f"... and {report.failed - 20} more (see `wildloop status`)")
     for path, original in report.duplicate_examples[:5]:
-        errors.print(f"[yellow]duplicate[/] {path} (same content as {original})")
+        errors.print(f"[yellow]duplicate[/] {escape(path)} (same content as {escape(original)})")
 
 
 def import_labels(
@@ -119,7 +125,7 @@ def import_labels(
             "own sequences and frozen splits (the file's sequence ids were not applied)"
         )
     for failed_path, reason in report.failed[:20]:
-        errors.print(f"[red]failed[/] {failed_path}: {reason}")
+        errors.print(f"[red]failed[/] {escape(failed_path)}: {escape(reason)}")
 
 
 def _pair(item: str) -> tuple[str, str]:

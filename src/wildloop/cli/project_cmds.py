@@ -10,6 +10,7 @@ from rich.table import Table
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
+from wildloop.cli.split_cmds import print_hint, print_split_groups
 from wildloop.media.summary import media_summary
 from wildloop.project import Project
 
@@ -49,3 +50,5 @@ def status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     table.add_row("sequences", str(summary["sequences"]))
     table.add_row("reviewed", str(summary["reviewed"]))
     console.print(table)
+    print_split_groups(summary["splits"])
+    print_hint(summary["hint"])

@@ -23,6 +23,7 @@ from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
+from wildloop.store.paths import path_to_text, readable_path
 from wildloop.store.tables import Media, MediaSequence
 
 BATCH = 200
@@ -100,6 +101,7 @@ def import_labels(
     author_id = project.author(author)
     for start in range(0, len(dataset.images), BATCH):
         batch = dataset.images[start : start + BATCH]
+        stored = [text for image in batch if (text := _stored(image.path))]
         with project.db.session() as session:
             media = {
                 row.path: row
@@ -113,14 +115,16 @@ def import_labels(
                         MediaSequence.key.label("sequence_key"),
                     )
                     .outerjoin(MediaSequence, MediaSequence.id == Media.sequence_id)
-                    .where(Media.path.in_([str(i.path) for i in batch]))
+                    .where(Media.path.in_(stored))
                 )
             }
             for image in batch:
-                row = media.get(str(image.path))
+                row = media.get(_stored(image.path) or "")
                 reason = _failure(image, row)
                 if reason or row is None:
-                    report.failed.append((str(image.path), reason or "image was not ingested"))
+                    report.failed.append(
+                        (readable_path(image.path), reason or "image was not ingested")
+                    )
                     continue
                 if image.sequence_key and row.sequence_key != image.sequence_key:
                     # Ingested earlier with its own sequence: its frozen split stays.
@@ -176,6 +180,14 @@ def _check_classes(
         f"Project classes: {', '.join(project.classes.names)}. Map them with "
         "--map 'theirs=ours' or add them with --add-classes. Nothing was imported."
     )
+
+
+def _stored(path: Path) -> str | None:
+    """The stored form of an image's path; None for a name no filesystem here could hold."""
+    try:
+        return path_to_text(path)
+    except UnicodeError:
+        return None
 
 
 def _failure(image: ImportedImage, row: Row[Any] | Any | None) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.errors import IntegrityError, NotFound
 from wildloop.project import Project
 from wildloop.review.labels import to_label_set
+from wildloop.store.paths import path_from_text
 from wildloop.store.tables import (
     Camera,
     LabelRevision,
@@ -110,7 +110,7 @@ def load_entries(session: Session, info: SnapshotInfo, *, verify: bool) -> Snaps
         entries.append(
             SnapshotEntry(
                 media_id=item.media_id,
-                path=Path(row.path),
+                path=path_from_text(row.path),
                 sha256=row.sha256 or "",
                 width=row.width or 0,
                 height=row.height or 0,

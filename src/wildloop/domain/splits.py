@@ -1,13 +1,17 @@
 """Frozen train/val/test assignment from a stable hash of a group key.
 
-The key is a sequence (camera burst, recording, imported seq id), never a single frame, so
-frames that belong together always share a split. The hash is salted per project so two
-projects do not split the same way by accident, and it does not depend on order of arrival.
+The key is never a single frame, so frames that belong together always share a split: by
+default a sequence (camera burst, recording, imported seq id); a project can group coarser,
+by camera or by location, so the test set holds places the model never trained on. The hash
+is salted per project so two projects do not split the same way by accident, and it does not
+depend on order of arrival.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,3 +50,33 @@ def assign_split(key: str, ratios: SplitRatios, salt: str) -> Split:
     if u < ratios.train + ratios.val:
         return Split.VAL
     return Split.TEST
+
+
+class GroupBy(StrEnum):
+    """What must never straddle two splits."""
+
+    SEQUENCE = "sequence"
+    CAMERA = "camera"
+    LOCATION = "location"
+
+
+def group_key(by: GroupBy, sequence_key: str, camera: str | None, location: str | None) -> str:
+    """The key a sequence's split is hashed from under ``by``.
+
+    ``sequence`` keeps the sequence key itself, so existing projects split exactly as before.
+    A camera without a location falls back to its camera name; a sequence without a camera
+    (an import that named none) falls back to its own key.
+    """
+    if by is GroupBy.SEQUENCE or camera is None:
+        return sequence_key
+    if by is GroupBy.LOCATION and location:
+        return f"location:{location}"
+    return f"camera:{camera}"
+
+
+def straddling(pairs: Iterable[tuple[str, Split | str]]) -> dict[str, set[str]]:
+    """Groups found in more than one split (a leak when the project groups by them)."""
+    splits: dict[str, set[str]] = defaultdict(set)
+    for group, split in pairs:
+        splits[group].add(str(split))
+    return {group: found for group, found in splits.items() if len(found) > 1}

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from wildloop.inference import letterbox
+from wildloop.store.paths import readable_path
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"
@@ -49,9 +50,11 @@ def read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ImageUnreadable(f"file not found: {path} (moved or deleted since ingest?)") from None
+        raise ImageUnreadable(
+            f"file not found: {readable_path(path)} (moved or deleted since ingest?)"
+        ) from None
     except OSError as exc:
-        raise ImageUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ImageUnreadable(f"cannot read {readable_path(path)}: {exc.strerror or exc}") from None
     if not data:
         raise ImageUnreadable("empty file (0 bytes)")
     return data

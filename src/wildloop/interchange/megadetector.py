@@ -26,6 +26,7 @@ from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.processing.writer import class_ids_for, write_results
 from wildloop.project import Project
 from wildloop.registry.versions import get_version, register_external
+from wildloop.store.paths import readable_path, readable_text
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 
@@ -256,11 +257,15 @@ def _write(
 
 
 def _locator(session: Session, image_root: Path | None) -> Any:
-    paths = session.execute(select(Media.path, Media.id).where(Media.status == "ok")).all()
+    # Matched on the readable form: what our own exports wrote for names that are not UTF-8.
+    paths = [
+        (readable_text(p), i)
+        for p, i in session.execute(select(Media.path, Media.id).where(Media.status == "ok"))
+    ]
     if image_root is not None:
         root = image_root.expanduser().resolve()
         exact = dict(paths)
-        return lambda file: exact.get(str((root / file).resolve()))
+        return lambda file: exact.get(readable_path((root / file).resolve()))
     by_name: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for p, i in paths:
         posix = Path(p).as_posix()
@@ -292,11 +297,8 @@ def export(
     ).all()
     if not rows:
         raise NotFound(f"model {version.name!r} has no prediction sets to export")
-    root = (
-        str(image_root.expanduser().resolve())
-        if image_root
-        else _common_root([r.path for r in rows])
-    )
+    files = [readable_text(r.path) for r in rows]
+    root = readable_path(image_root.expanduser().resolve()) if image_root else _common_root(files)
     category = {name: str(i + 1) for i, name in enumerate(version.classes)}
     boxes: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for set_id, name, score, x, y, w, h in session.execute(
@@ -321,8 +323,8 @@ def export(
             }
         )
     images = []
-    for row in rows:
-        file = Path(os.path.relpath(row.path, root)).as_posix()
+    for row, path in zip(rows, files, strict=True):
+        file = Path(os.path.relpath(path, root)).as_posix()
         if row.status == "failed":
             images.append({"file": file, "failure": row.error or "failed", "detections": None})
         else:

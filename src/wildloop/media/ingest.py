@@ -8,6 +8,7 @@ are skipped, failed ones are tried again, duplicate content is reported, never s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from wildloop.media.probe import IMAGE_SUFFIXES, MediaRejected, ProbedImage, Pro
 from wildloop.media.scan import count_files, iter_files
 from wildloop.media.sequencing import SequenceCache, assign_sequences
 from wildloop.project import Project
+from wildloop.store.paths import path_to_text, readable_path, readable_text
 from wildloop.store.tables import Camera, Media
 from wildloop.store.types import utcnow
 
@@ -49,6 +51,9 @@ _ROW_COLUMNS = (
     "split",
 )
 EXAMPLES_KEPT = 1000
+_PATH_LIMIT = 1000  # media.path is String(1000)
+_PATH_BYTES = 2000  # PostgreSQL's unique index on media.path holds at most ~2700 bytes a row
+_CAMERA_LIMIT = 200  # cameras.name is String(200)
 
 Progress = Callable[[int, int | None], None]
 
@@ -81,7 +86,7 @@ class IngestReport:
             self.failures.append((path, reason))
 
     def record_failure_path(self, path: Path, reason: str) -> None:
-        self.record_failure(str(path), reason)
+        self.record_failure(readable_path(path), reason)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -104,7 +109,7 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest every image under ``sources``; the camera is ``camera`` or each file's folder."""
-    missing = [str(s) for s in sources if not s.exists()]
+    missing = [readable_path(s) for s in sources if not s.exists()]
     if missing:
         raise BadInput(f"no such file or folder: {', '.join(missing)}")
     report = IngestReport()
@@ -129,7 +134,8 @@ def ingest_items(
     )
     workers = project.config.ingest.workers or os.cpu_count() or 1
     cameras = _CameraCache()
-    sequences = SequenceCache(project.config.splits.ratios(), project.config.splits.salt)
+    splits = project.config.splits
+    sequences = SequenceCache(splits.ratios(), splits.salt, splits.group_by)
     touched_cameras: set[int] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         for batch in _batches(iter(items), BATCH_SIZE):
@@ -158,17 +164,19 @@ def _ingest_batch(
     report: IngestReport,
 ) -> set[int]:
     report.scanned += len(batch)
-    paths = [str(item.path) for item in batch]
+    stored = [(item, text) for item in batch if (text := _stored_path(item.path, report))]
     known = dict(
-        session.execute(select(Media.path, Media.status).where(Media.path.in_(paths))).all()
+        session.execute(
+            select(Media.path, Media.status).where(Media.path.in_([t for _, t in stored]))
+        ).all()
     )
-    todo = [item for item in batch if known.get(str(item.path)) not in ("ok", "duplicate")]
-    report.skipped += len(batch) - len(todo)
-    results = list(pool.map(lambda item: _probe(item.path, rules), todo))
+    todo = [(item, text) for item, text in stored if known.get(text) not in ("ok", "duplicate")]
+    report.skipped += len(stored) - len(todo)
+    results = list(pool.map(lambda pair: _probe(pair[0].path, rules), todo))
 
     new_hashes = [r.sha256 for r in results if isinstance(r, ProbedImage)]
     owners = {
-        sha: path
+        sha: readable_text(path)
         for sha, path in session.execute(
             select(Media.sha256, Media.path).where(
                 Media.sha256.in_(new_hashes), Media.status == "ok"
@@ -179,19 +187,19 @@ def _ingest_batch(
     rows: list[dict[str, object]] = []
     touched: set[int] = set()
     now = utcnow()
-    for item, result in zip(todo, results, strict=True):
+    for (item, text), result in zip(todo, results, strict=True):
         camera = cameras.get(session, item.camera)
-        row = _row(item, result, camera, owners, report, now)
+        row = _row(item, text, result, camera, owners, report, now)
         if row["status"] == "ok":
-            owners[str(row["sha256"])] = str(item.path)
+            owners[str(row["sha256"])] = readable_path(item.path)
             if item.sequence_key is None:
                 touched.add(camera.id)
             else:
                 sequence = sequences.get(session, item.sequence_key, camera.id)
                 row["sequence_id"], row["split"] = sequence.id, sequence.split
-        if str(item.path) in known:
+        if text in known:
             report.retried += 1
-            session.execute(update(Media).where(Media.path == str(item.path)).values(**row))
+            session.execute(update(Media).where(Media.path == text).values(**row))
         else:
             rows.append(row)
     if rows:
@@ -200,15 +208,41 @@ def _ingest_batch(
     return touched
 
 
+def _stored_path(path: Path, report: IngestReport) -> str | None:
+    """The path as database text, or None (and a failure) when it cannot be stored."""
+    try:
+        text = path_to_text(path)
+    except UnicodeError:
+        report.record_failure(
+            readable_path(path), "the file name is not valid on this system's filesystem encoding"
+        )
+        return None
+    size = len(text.encode("utf-8"))
+    if len(text) > _PATH_LIMIT or size > _PATH_BYTES:
+        report.record_failure(
+            readable_path(path),
+            f"the path is {len(text)} characters ({size} bytes) long; wildloop stores paths "
+            f"of up to {_PATH_LIMIT} characters and {_PATH_BYTES} bytes: move the file to a "
+            "shorter path and ingest again",
+        )
+        return None
+    return text
+
+
 def _probe(path: Path, rules: ProbeRules) -> ProbedImage | MediaRejected:
     try:
         return probe_image(path, rules)
     except MediaRejected as exc:
         return exc
+    except Exception as exc:  # noqa: BLE001 - one odd file must fail alone, not end the batch
+        return MediaRejected(
+            f"unexpected error while reading the file: {type(exc).__name__}: {exc}"
+        )
 
 
 def _row(
     item: IngestItem,
+    text: str,
     result: ProbedImage | MediaRejected,
     camera: Camera,
     owners: dict[str, str],
@@ -216,9 +250,9 @@ def _row(
     now: datetime,
 ) -> dict[str, object]:
     base: dict[str, object] = dict.fromkeys(_ROW_COLUMNS)
-    base |= {"path": str(item.path), "kind": "image", "camera_id": camera.id, "ingested_at": now}
+    base |= {"path": text, "kind": "image", "camera_id": camera.id, "ingested_at": now}
     if isinstance(result, MediaRejected):
-        report.record_failure(str(item.path), result.reason)
+        report.record_failure(readable_path(item.path), result.reason)
         return {
             **base,
             "status": "failed",
@@ -230,7 +264,7 @@ def _row(
         original = owners[result.sha256]
         report.duplicates += 1
         if len(report.duplicate_examples) < EXAMPLES_KEPT:
-            report.duplicate_examples.append((str(item.path), original))
+            report.duplicate_examples.append((readable_path(item.path), original))
         return {
             **base,
             "status": "duplicate",
@@ -262,7 +296,8 @@ class _CameraCache:
     def __init__(self) -> None:
         self._by_name: dict[str, Camera] = {}
 
-    def get(self, session: Session, name: str) -> Camera:
+    def get(self, session: Session, given: str) -> Camera:
+        name = camera_name(given)
         camera = self._by_name.get(name)
         if camera is None:
             camera = session.scalar(select(Camera).where(Camera.name == name))
@@ -273,3 +308,18 @@ class _CameraCache:
             session.expunge(camera)
             self._by_name[name] = camera
         return camera
+
+
+def camera_name(given: str) -> str:
+    """A camera name as stored: printable and short enough for the column.
+
+    Names come from folder names, ``--camera`` and imported files, any of which may hold
+    bytes that are not UTF-8: those are written ``\\xNN`` (the name is a label, never
+    opened). A name over the column's length is cut and given a hash of the whole, so two
+    long names stay apart.
+    """
+    name = readable_path(given)
+    if len(name) <= _CAMERA_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: _CAMERA_LIMIT - 9]}~{digest}"

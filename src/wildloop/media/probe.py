@@ -172,7 +172,14 @@ def _capture_time(path: Path, exif_time: datetime | None) -> tuple[datetime, Tim
     from_name = parse_filename_time(path.name)
     if from_name is not None:
         return from_name, TimeSource.FILENAME
-    mtime = datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)
+    try:
+        stamp = path.stat().st_mtime
+    except OSError as exc:
+        raise MediaRejected(
+            f"the file changed while it was read ({exc.strerror or exc}): it has no time in "
+            "EXIF or its name, and its modification time is gone; ingest again once it is back"
+        ) from None
+    mtime = datetime.fromtimestamp(stamp).replace(microsecond=0)
     return mtime, TimeSource.MTIME
 
 

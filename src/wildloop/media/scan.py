@@ -40,7 +40,12 @@ def _walk(folder: Path, suffixes: frozenset[str], on_error: ErrorSink) -> Iterat
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir(follow_symlinks=False):
+        try:
+            is_folder = entry.is_dir(follow_symlinks=False)
+        except OSError as exc:
+            on_error(Path(entry.path), f"cannot tell what this is: {exc.strerror or exc}")
+            continue
+        if is_folder:
             subfolders.append(Path(entry.path))
         elif Path(entry.name).suffix.lower() in suffixes:
             yield Path(entry.path)

@@ -2,7 +2,9 @@
 
 Time-gap grouping runs per camera over frames that have no sequence yet, in time order, with
 the camera's existing sequences loaded so late frames extend a burst instead of starting a
-new one. A sequence's split is set when it is created and never changed afterwards.
+new one. A sequence's split is set when it is created, from the key of its group (the
+sequence, its camera or its camera's location, per ``splits.group_by``), and never changed
+afterwards except by an explicit regroup (``media.regroup``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.sequences import SequenceSpan, group_frames
-from wildloop.domain.splits import SplitRatios, assign_split
+from wildloop.domain.splits import GroupBy, SplitRatios, assign_split, group_key
 from wildloop.project import Project
 from wildloop.store.tables import Camera, Media, MediaSequence
 
@@ -23,8 +25,8 @@ UPDATE_BATCH = 5000
 class SequenceCache:
     """Sequences by explicit key (an imported seq_id), created on first sight."""
 
-    def __init__(self, ratios: SplitRatios, salt: str) -> None:
-        self._ratios, self._salt = ratios, salt
+    def __init__(self, ratios: SplitRatios, salt: str, group_by: GroupBy) -> None:
+        self._ratios, self._salt, self._group_by = ratios, salt, group_by
         self._by_key: dict[str, MediaSequence] = {}
 
     def get(self, session: Session, key: str, camera_id: int | None) -> MediaSequence:
@@ -32,13 +34,24 @@ class SequenceCache:
         if sequence is None:
             sequence = session.scalar(select(MediaSequence).where(MediaSequence.key == key))
             if sequence is None:
-                split = assign_split(key, self._ratios, self._salt)
+                group = sequence_group(session, self._group_by, key, camera_id)
+                split = assign_split(group, self._ratios, self._salt)
                 sequence = MediaSequence(key=key, camera_id=camera_id, split=str(split))
                 session.add(sequence)
                 session.flush()
             session.expunge(sequence)
             self._by_key[key] = sequence
         return sequence
+
+
+def sequence_group(session: Session, by: GroupBy, key: str, camera_id: int | None) -> str:
+    """The group key a new sequence of ``camera_id`` takes its split from."""
+    if by is GroupBy.SEQUENCE or camera_id is None:
+        return key
+    camera = session.execute(
+        select(Camera.name, Camera.location).where(Camera.id == camera_id)
+    ).one()
+    return group_key(by, key, camera.name, camera.location)
 
 
 def assign_sequences(project: Project, camera_ids: Iterable[int]) -> int:
@@ -53,12 +66,18 @@ def assign_sequences(project: Project, camera_ids: Iterable[int]) -> int:
                 settings.ingest.sequence_gap_seconds,
                 settings.splits.ratios(),
                 settings.splits.salt,
+                settings.splits.group_by,
             )
     return created
 
 
 def _assign_camera(
-    session: Session, camera_id: int, gap: float, ratios: SplitRatios, salt: str
+    session: Session,
+    camera_id: int,
+    gap: float,
+    ratios: SplitRatios,
+    salt: str,
+    by: GroupBy,
 ) -> int:
     camera_name = session.scalar(select(Camera.name).where(Camera.id == camera_id)) or "?"
     stored = session.execute(
@@ -95,7 +114,7 @@ def _assign_camera(
 
     new_spans = [span for span in existing if span.ref is None]
     for span in new_spans:
-        split = str(assign_split(span.key, ratios, salt))
+        split = str(assign_split(sequence_group(session, by, span.key, camera_id), ratios, salt))
         span.ref = session.execute(
             insert(MediaSequence)
             .values(

@@ -1,4 +1,5 @@
-"""Counts of media by status, split and camera: what `wildloop status` and the dashboard show."""
+"""Counts of media by status, split and camera, and what each split holds: what
+`wildloop status` and the dashboard show."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from wildloop.media.split_groups import grouping_hint, split_groups
 from wildloop.project import Project
 from wildloop.store.tables import Camera, Media, MediaSequence
 
@@ -36,6 +38,9 @@ def media_summary(project: Project) -> dict[str, Any]:
             )
             or 0
         )
+        by = project.config.splits.group_by
+        groups = split_groups(session, by)
+        hint = grouping_hint(session, by)
     total = sum(by_status.values())
     return {
         "project": project.config.name,
@@ -46,4 +51,6 @@ def media_summary(project: Project) -> dict[str, Any]:
         "by_camera": by_camera,
         "sequences": sequences,
         "reviewed": reviewed,
+        "splits": groups,
+        "hint": hint,
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from wildloop.errors import IntegrityError, NotFound
+from wildloop.store.paths import readable_path
 
 SIZES = {"thumb": 320, "preview": 1600}
 QUALITY = 82
@@ -31,7 +32,9 @@ def rendition(folder: Path, source: Path, sha256: str, size: int) -> Path:
     if target.is_file():
         return target
     if not source.is_file():
-        raise NotFound(f"the image file {source} is missing; was it moved or deleted?")
+        raise NotFound(
+            f"the image file {readable_path(source)} is missing; was it moved or deleted?"
+        )
     data = _render(source, size)
     target.parent.mkdir(parents=True, exist_ok=True)
     # A unique temp name per writer: two requests for one thumbnail may race harmlessly.
@@ -51,7 +54,9 @@ def _render(source: Path, size: int) -> bytes:
             image.draft("RGB", (size, size))
             rgb = ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise IntegrityError(f"cannot decode {source} for a thumbnail: {exc}") from exc
+        raise IntegrityError(
+            f"cannot decode {readable_path(source)} for a thumbnail: {exc}"
+        ) from exc
     rgb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=QUALITY)

@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +35,7 @@ from wildloop.processing.writer import class_ids_for, write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.registry.versions import get_version
+from wildloop.store.paths import path_from_text
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
@@ -247,7 +247,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     # Test items keep low-scoring boxes too: evaluations rank every detection (COCO style).
     test_conf = min(thresholds.store, thresholds.store_test)
     items = (
-        PipelineItem(row.id, Path(row.path), test_conf if row.split == "test" else None)
+        PipelineItem(row.id, path_from_text(row.path), test_conf if row.split == "test" else None)
         for row in todo
     )
     for results in pipeline.run(items):

@@ -21,6 +21,7 @@ from wildloop.review import grid
 from wildloop.review.actions import ReviewContext, shown_labels
 from wildloop.review.filters import GridFilter
 from wildloop.review.predictions import PredictionView
+from wildloop.store.paths import readable_text
 from wildloop.store.tables import (
     AuditEntry,
     Camera,
@@ -133,7 +134,7 @@ def media_detail(
     classes = ctx.classes
     return MediaDetail(
         id=media.id,
-        path=media.path,
+        path=readable_text(media.path),
         sha256=media.sha256,
         width=media.width,
         height=media.height,

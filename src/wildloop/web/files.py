@@ -6,7 +6,6 @@ never re-validated; a changed file gets a new URL.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from wildloop.errors import NotFound
 from wildloop.media.thumbnails import SIZES, rendition
 from wildloop.project import Project
+from wildloop.store.paths import path_from_text, readable_path
 from wildloop.store.tables import Media
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor
@@ -42,11 +42,13 @@ def _file(project: Project, media_id: int, size: str) -> FileResponse:
         ).one_or_none()
     if row is None or row.sha256 is None:
         raise NotFound(f"media {media_id} does not exist or failed ingest")
-    source = Path(row.path)
+    source = path_from_text(row.path)
     headers = {"Cache-Control": CACHE, "ETag": f'"{row.sha256[:16]}-{size}"'}
     if size == "original":
         if not source.is_file():
-            raise NotFound(f"the image file {source} is missing; was it moved or deleted?")
+            raise NotFound(
+                f"the image file {readable_path(source)} is missing; was it moved or deleted?"
+            )
         return FileResponse(source, headers=headers)
     path = rendition(project.path("thumbnails"), source, row.sha256, SIZES[size])
     return FileResponse(path, media_type="image/jpeg", headers=headers)

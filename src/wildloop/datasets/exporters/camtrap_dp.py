@@ -24,12 +24,14 @@ from sqlalchemy import select
 from wildloop.datasets.exporters.context import ExportContext
 from wildloop.datasets.snapshots import SnapshotEntry
 from wildloop.errors import BadInput
+from wildloop.store.paths import readable_path
 from wildloop.store.tables import Camera
 
 VERSION = "1.0.2"
 SCHEMA_BASE = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}"
 PROFILE_URL = f"{SCHEMA_BASE}/camtrap-dp-profile.json"
 TABLES = ("deployments", "media", "observations")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _fields(table: str) -> list[str]:
@@ -79,7 +81,7 @@ def export_camtrap_dp(
                 "timestamp": stamp(entry.captured_at),
                 "filePath": _file_path(ctx, entry),
                 "filePublic": "false",
-                "fileName": entry.path.name,
+                "fileName": readable_path(entry.path.name),
                 "fileMediatype": mimetypes.guess_type(entry.path.name)[0] or "image/jpeg",
             }
         )
@@ -129,7 +131,16 @@ def _cameras(ctx: ExportContext, fallback: tuple[float, float] | None) -> dict[i
 
 def _file_path(ctx: ExportContext, entry: SnapshotEntry) -> str:
     if ctx.images == "none":
-        return ctx.relative_name(entry)
+        name = ctx.relative_name(entry)
+        if not _CONTROL.search(name):
+            return name
+        # Camtrap DP's filePath pattern admits no line breaks; the exact file is in the
+        # project, the package gets a readable stand-in and the README says so.
+        ctx.warnings.append(
+            f"media {entry.media_id}: control characters in its file name are written as "
+            "\\xNN in filePath (Camtrap DP allows none)"
+        )
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)
     name = f"media/{ctx.unique_name(entry)}"
     ctx.place_image(entry, ctx.out / name)
     return name

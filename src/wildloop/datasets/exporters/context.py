@@ -7,6 +7,7 @@ crashed export never leaves a half-written dataset where a trainer could pick it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Literal
 
 from wildloop.datasets.snapshots import SnapshotData, SnapshotEntry
 from wildloop.project import Project
+from wildloop.store.paths import readable_path
 
 ImageMode = Literal["link", "copy", "none"]
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -35,12 +38,15 @@ class ExportContext:
         return Path(os.path.commonpath(paths)) if paths else self.project.root
 
     def relative_name(self, entry: SnapshotEntry) -> str:
-        """The image's path relative to ``image_root``, with forward slashes."""
-        return entry.path.relative_to(self.image_root).as_posix()
+        """The image's path relative to ``image_root``, with forward slashes, printable
+        (bytes that are not UTF-8 read ``\\xNN``: JSON and CSV cannot hold them)."""
+        return readable_path(entry.path.relative_to(self.image_root).as_posix())
 
     def unique_name(self, entry: SnapshotEntry) -> str:
-        """A file name unique within the export: media id first, then the original name."""
-        return f"{entry.media_id:08d}_{entry.path.name}"
+        """A file name unique within the export: media id first, then the original name with
+        undecodable bytes and control characters as U+FFFD, so every tool can open it."""
+        name = os.fsencode(entry.path.name).decode("utf-8", "replace")
+        return f"{entry.media_id:08d}_{_CONTROL.sub(chr(0xFFFD), name)}"
 
     def place_image(self, entry: SnapshotEntry, target: Path) -> None:
         """Link or copy the image to ``target`` (relative symlinks survive moving the export

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from wildloop.datasets.exporters.context import ExportContext
 from wildloop.domain.boxes import Box
+from wildloop.store.paths import readable_path
 from wildloop.store.tables import LabelBox, LabelRevision, ModelVersion, Prediction, PredictionSet
 
 COLUMNS = (
@@ -68,7 +69,7 @@ def correction_rows(ctx: ExportContext) -> Iterator[dict[str, Any]]:
                 revision, entry = revisions[revision_id], entries[revision_id]
                 base = {
                     "media_id": entry.media_id,
-                    "file": str(entry.path),
+                    "file": readable_path(entry.path),
                     "split": entry.split,
                     "sequence": entry.group,
                     "revision_id": revision_id,

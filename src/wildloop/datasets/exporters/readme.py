@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wildloop.datasets.exporters.context import ExportContext
+from wildloop.store.paths import readable_path
 
 
 def dataset_warnings(ctx: ExportContext) -> list[str]:
@@ -58,7 +59,7 @@ def write_readme(ctx: ExportContext, fmt: str, files: list[Path]) -> Path:
     if info.purpose == "training":
         lines.append("- the test split is not in this export: it is never used for training")
     if ctx.images == "none":
-        lines.append(f"- image paths are relative to `{ctx.image_root}`")
+        lines.append(f"- image paths are relative to `{readable_path(ctx.image_root)}`")
     lines += ["", "## Splits", "", "| split | items | boxes | negatives (empty) | pseudo |"]
     lines.append("|---|---:|---:|---:|---:|")
     for split, s in splits.items():
