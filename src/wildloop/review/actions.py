@@ -35,6 +35,7 @@ LABEL_ACTIONS = ("accept", "set_class", "invalid", "empty", "note", "undo")
 MARK_ACTIONS = ("mark", "unmark")
 ACTIONS = LABEL_ACTIONS + MARK_ACTIONS
 MARKS = ("missed", "false_positive")
+BOX_ACTIONS = ("set_class", "invalid")
 UNREVIEW_SOURCE = "unreview"
 MAX_NOTE = 2000
 
@@ -70,6 +71,11 @@ class Action:
             raise BadInput(f"invalid needs a reason: one of {reasons}")
         if self.name == "mark" and self.mark not in MARKS:
             raise BadInput(f"mark needs a kind: one of {', '.join(MARKS)}")
+        if self.box is not None and self.name not in BOX_ACTIONS:
+            raise BadInput(
+                f"'box' picks the box that {' or '.join(BOX_ACTIONS)} changes; "
+                f"{self.name} applies to the whole item, so leave it out"
+            )
         if self.note is not None and len(self.note) > MAX_NOTE:
             raise BadInput(f"a note may have at most {MAX_NOTE} characters")
 

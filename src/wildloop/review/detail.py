@@ -293,6 +293,8 @@ class AuditView:
 
 def audit_trail(session: Session, media_id: int, limit: int = 200) -> list[AuditView]:
     """Who changed the item's labels and marks, when, from what, to what (newest first)."""
+    if session.get(Media, media_id) is None:
+        raise NotFound(f"media {media_id} does not exist")
     rows = session.execute(
         select(AuditEntry, User.username)
         .outerjoin(User, User.id == AuditEntry.actor_id)

@@ -14,6 +14,7 @@ from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 from wildloop.web.figures import dashboard_figures
+from wildloop.web.params import TokenIdPath
 from wildloop.web.schemas import (
     AccountOut,
     JobOut,
@@ -77,7 +78,7 @@ def create_token(body: TokenIn, request: Request, actor: ActorDep) -> NewTokenOu
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["users"])
-def revoke_token(token_id: int, request: Request, actor: ActorDep) -> TokenOut:
+def revoke_token(token_id: TokenIdPath, request: Request, actor: ActorDep) -> TokenOut:
     with project_of(request).db.session() as session:
         return TokenOut.model_validate(tokens.revoke_token(session, actor, token_id))
 

@@ -7,10 +7,10 @@ Routes parse, check the role and call the same services as the CLI. Changing the
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots
 from wildloop.errors import PermissionDenied
@@ -30,11 +30,13 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 class TrainingIn(BaseModel):
-    epochs: int | None = Field(default=None, ge=1)
-    batch: int | None = Field(default=None, ge=1)
-    imgsz: int | None = Field(default=None, ge=32)
-    patience: int | None = Field(default=None, ge=0)
-    device: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int | None = Field(default=None, ge=1, le=10_000)
+    batch: int | None = Field(default=None, ge=1, le=4096)
+    imgsz: int | None = Field(default=None, ge=32, le=8192)
+    patience: int | None = Field(default=None, ge=0, le=10_000)
+    device: str | None = Field(default=None, max_length=64)
 
 
 class PromotionIn(BaseModel):
@@ -55,7 +57,7 @@ def _require_admin(actor: Actor, what: str) -> None:
 
 @router.get("/snapshots")
 def snapshots(
-    request: Request, actor: ActorDep, purpose: str | None = None
+    request: Request, actor: ActorDep, purpose: Literal["training", "test"] | None = None
 ) -> list[dict[str, Any]]:
     return [s.as_dict() for s in list_snapshots(project_of(request), purpose)]
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from wildloop.errors import BadInput
 from wildloop.project import Project
-from wildloop.review import grid
+from wildloop.review import cursors, grid
 from wildloop.review.actions import ReviewContext, apply_action, result_of, save_boxes
 from wildloop.review.batch import MAX_BATCH, apply_batch, apply_to_sequence
 from wildloop.review.detail import audit_trail, media_detail
@@ -21,6 +21,7 @@ from wildloop.review.filters import FilterNames, GridFilter, parse_filter
 from wildloop.review.marked import marked_page
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor
+from wildloop.web.params import MediaIdPath
 from wildloop.web.schemas import (
     ActionIn,
     ActionOut,
@@ -69,7 +70,7 @@ def list_media(
     request: Request,
     actor: ActorDep,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=cursors.MAX_LIMIT)] = cursors.DEFAULT_LIMIT,
 ) -> GridPageOut:
     """One page of the grid; pass ``next_cursor`` back as ``cursor`` for the next page."""
     project = project_of(request)
@@ -93,7 +94,7 @@ def count_media(request: Request, actor: ActorDep) -> CountOut:
 
 
 @router.get("/media/{media_id}", response_model=MediaDetailOut, description=FILTER_HELP)
-def get_media(media_id: int, request: Request, actor: ActorDep) -> MediaDetailOut:
+def get_media(media_id: MediaIdPath, request: Request, actor: ActorDep) -> MediaDetailOut:
     """One item with its predictions, labels, neighbours in the filter and burst frames."""
     project = project_of(request)
     with project.db.session() as session:
@@ -116,7 +117,7 @@ class AuditOut(BaseModel):
 
 
 @router.get("/media/{media_id}/history", response_model=list[AuditOut])
-def media_history(media_id: int, request: Request, actor: ActorDep) -> list[AuditOut]:
+def media_history(media_id: MediaIdPath, request: Request, actor: ActorDep) -> list[AuditOut]:
     """The audit trail of the item: who changed what, when, from what, to what."""
     with project_of(request).db.session() as session:
         trail = audit_trail(session, media_id)
@@ -124,12 +125,14 @@ def media_history(media_id: int, request: Request, actor: ActorDep) -> list[Audi
 
 
 @router.post("/media/{media_id}/actions", response_model=ActionOut)
-def act_on_media(media_id: int, body: ActionIn, request: Request, actor: ActorDep) -> ActionOut:
+def act_on_media(
+    media_id: MediaIdPath, body: ActionIn, request: Request, actor: ActorDep
+) -> ActionOut:
     """Apply one review action; a stale ``expected_revision`` is refused with 409."""
     ctx = context_of(request)
     action = body.to_action(ctx.classes)
     with project_of(request).db.session() as session:
-        model_id = _model(session, body.model_version_id)
+        model_id = grid.model_or_champion(session, body.model_version_id)
         if body.scope == "sequence":
             burst = apply_to_sequence(
                 session,
@@ -158,7 +161,9 @@ def act_on_media(media_id: int, body: ActionIn, request: Request, actor: ActorDe
 
 
 @router.put("/media/{media_id}/labels", response_model=ActionOut)
-def put_labels(media_id: int, body: LabelsIn, request: Request, actor: ActorDep) -> ActionOut:
+def put_labels(
+    media_id: MediaIdPath, body: LabelsIn, request: Request, actor: ActorDep
+) -> ActionOut:
     """Replace the item's labels with boxes edited by hand (drawn, moved, resized, deleted)."""
     ctx = context_of(request)
     labels = body.to_labels(ctx.classes)
@@ -170,7 +175,7 @@ def put_labels(media_id: int, body: LabelsIn, request: Request, actor: ActorDep)
             media_id,
             labels,
             expected_revision=body.expected_revision,
-            model_id=_model(session, body.model_version_id),
+            model_id=grid.model_or_champion(session, body.model_version_id),
         )
     return ActionOut(**result.as_dict())
 
@@ -187,7 +192,7 @@ def batch(body: BatchIn, request: Request, actor: ActorDep) -> BatchOut:
         if body.filter is not None:
             flt = filter_of(request, FilterNames.load(session), body.filter)
             ids = grid.matching_ids(session, flt, cap=MAX_BATCH)
-        model_id = _model(session, body.model_version_id)
+        model_id = grid.model_or_champion(session, body.model_version_id)
         result = apply_batch(session, ctx, actor, ids or [], action, model_id=model_id)
     return BatchOut(**result.as_dict())
 
@@ -198,7 +203,7 @@ def list_marked(
     actor: ActorDep,
     kind: str | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=cursors.MAX_LIMIT)] = cursors.DEFAULT_LIMIT,
 ) -> MarkedPageOut:
     """Items marked for retraining, newest first, with counts per kind."""
     project = project_of(request)
@@ -216,7 +221,3 @@ def list_marked(
     return MarkedPageOut(
         items=items, next_cursor=found.next_cursor, counts=found.counts, total=found.total
     )
-
-
-def _model(session: Any, requested: int | None) -> int | None:
-    return requested if requested is not None else grid.champion_id(session)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wildloop.errors import Unauthenticated
-from wildloop.review import grid
+from wildloop.review import cursors, grid
 from wildloop.review.dashboard import jobs_view
 from wildloop.review.detail import media_detail
 from wildloop.review.filters import FilterNames
@@ -32,6 +32,7 @@ from wildloop.web.auth import (
     optional_actor,
 )
 from wildloop.web.figures import dashboard_figures
+from wildloop.web.params import MediaIdPath
 from wildloop.web.schemas import GridItemOut, MediaDetailOut, thumb_url
 
 router = APIRouter(include_in_schema=False)
@@ -163,7 +164,7 @@ def grid_tiles(request: Request, actor: PageActor, cursor: str | None = None) ->
 
 
 @router.get("/media/{media_id}", response_class=HTMLResponse)
-def review_page(media_id: int, request: Request, actor: PageActor) -> Response:
+def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Response:
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
@@ -192,7 +193,7 @@ def marked_list_page(
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
-        found = marked_page(session, kind or None, cursor, grid.DEFAULT_LIMIT)
+        found = marked_page(session, kind or None, cursor, cursors.DEFAULT_LIMIT)
     rows = [
         (GridItemOut.of(m.item, project.classes, names.cameras), m.marked_at, m.marked_by)
         for m in found.items

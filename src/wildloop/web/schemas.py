@@ -18,6 +18,7 @@ from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
 from wildloop.errors import BadInput
 from wildloop.review.actions import Action
 from wildloop.review.grid import GridItem
+from wildloop.web.params import Finite, Id, RevisionNumber
 
 MAX_BOXES = 500
 MAX_IDS = 2000
@@ -40,19 +41,24 @@ class ActionIn(_In):
     """One review action on one item (or, with scope=sequence, on every frame of its burst)."""
 
     action: Literal["accept", "set_class", "invalid", "empty", "note", "undo", "mark", "unmark"]
-    expected_revision: int | None = Field(
-        default=None, ge=0, description="label revision you saw; a newer one gives 409"
+    expected_revision: RevisionNumber | None = Field(
+        default=None, description="label revision you saw; a newer one gives 409"
     )
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     reason: Reason | None = None
     note: str | None = Field(default=None, max_length=2000)
-    box: int | None = Field(default=None, ge=0, description="index of one box; default all")
+    box: int | None = Field(
+        default=None,
+        ge=0,
+        lt=MAX_BOXES,
+        description="set_class, invalid: index of one box (default: every box)",
+    )
     kind: MarkKind | None = None
-    revision: int | None = Field(
+    revision: RevisionNumber | None = Field(
         default=None, ge=1, description="undo: the revision to undo (default: the latest)"
     )
     scope: Literal["item", "sequence"] = "item"
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
         return Action(
@@ -67,24 +73,24 @@ class ActionIn(_In):
 
 
 class BoxIn(_In):
-    x: float
-    y: float
-    w: float
-    h: float
+    x: Finite
+    y: Finite
+    w: Finite
+    h: Finite
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     invalid_reason: Reason | None = None
     missed: bool = False
-    prediction_id: int | None = None
+    prediction_id: Id | None = None
 
 
 class LabelsIn(_In):
     """The full set of boxes after editing by hand; replaces the item's labels."""
 
-    expected_revision: int = Field(ge=0, description="label revision you edited")
+    expected_revision: RevisionNumber = Field(description="label revision you edited")
     boxes: list[BoxIn] = Field(default_factory=list, max_length=MAX_BOXES)
     empty: bool = False
     note: str | None = Field(default=None, max_length=2000)
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_labels(self, classes: ClassMap) -> LabelSet:
         values = []
@@ -113,7 +119,7 @@ class LabelsIn(_In):
 class BatchIn(_In):
     """One action for many items: listed ids, or everything matching a grid filter."""
 
-    ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
+    ids: list[Id] | None = Field(default=None, max_length=MAX_IDS)
     filter: dict[str, str] | None = Field(
         default=None, description="grid filter parameters, as in GET /api/v1/media"
     )
@@ -121,7 +127,7 @@ class BatchIn(_In):
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     reason: Reason | None = None
     kind: MarkKind | None = None
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
         return Action(
