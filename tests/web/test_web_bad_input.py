@@ -9,15 +9,11 @@ without them is noticed.
 from __future__ import annotations
 
 import socket
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.web.review_support import db_state, first_with_boxes, first_without_boxes, login
 from wildloop.review import cursors
@@ -488,27 +484,6 @@ def test_bad_grid_filters_say_what_is_wrong(app_client, review_setup, query, wor
     if not query.startswith("limit"):  # the page has a fixed page size
         page = client.get(f"/grid?{query}", headers={"Accept": "text/html"})
         assert 400 <= page.status_code < 500 and words.split("'")[0] in page.text
-
-
-@pytest.fixture
-def live_url(review_setup) -> Iterator[str]:
-    """The app served by a real uvicorn on localhost, as `wildloop serve` runs it."""
-    app = create_app(review_setup.project, secret="test-secret")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 20 * MAX_BODY_BYTES])
