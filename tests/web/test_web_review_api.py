@@ -3,6 +3,7 @@ the optimistic conflict check, batches, bursts, marks, the audit trail."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -364,3 +365,17 @@ def test_reads_change_nothing(app_client, review_setup):
     for url in ("/api/v1/media", "/api/v1/dashboard", "/api/v1/marked", "/grid", "/"):
         assert client.get(url).status_code == 200
     assert db_state(review_setup.project) == before
+
+
+def test_review_page_embeds_the_item_the_api_answers(app_client, review_setup):
+    """One MediaDetailOut for the page and the API: the page's initial JSON is the API's."""
+    client = app_client("rita")
+    media_id = first_with_boxes(review_setup.project, review_setup.model_id)
+    page = client.get(f"/media/{media_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    start = page.text.index('<script id="initial" type="application/json">')
+    embedded = page.text[page.text.index(">", start) + 1 : page.text.index("</script>", start)]
+    api = detail(client, media_id)
+    assert json.loads(embedded) == api
+    assert api["image"].startswith(f"/files/{media_id}/preview?v=")
+    assert api["predictions"] and all("class" in p for p in api["predictions"])

@@ -5,18 +5,16 @@ Each route parses, calls one service inside one short transaction, and renders.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
 from wildloop.errors import BadInput
 from wildloop.project import Project
 from wildloop.review import cursors, grid
 from wildloop.review.actions import ReviewContext, apply_action, result_of, save_boxes
 from wildloop.review.batch import MAX_BATCH, apply_batch, apply_to_sequence
-from wildloop.review.detail import audit_trail, media_detail
+from wildloop.review.detail import AuditView, audit_trail, media_detail
 from wildloop.review.filters import FilterNames, GridFilter, parse_filter
 from wildloop.review.marked import marked_page
 from wildloop.users.roles import Actor
@@ -34,7 +32,6 @@ from wildloop.web.schemas import (
     MarkedItemOut,
     MarkedPageOut,
     MediaDetailOut,
-    thumb_url,
 )
 
 router = APIRouter(tags=["review"])
@@ -100,28 +97,14 @@ def get_media(media_id: MediaIdPath, request: Request, actor: ActorDep) -> Media
     with project.db.session() as session:
         names = FilterNames.load(session)
         detail = media_detail(session, context_of(request), media_id, filter_of(request, names))
-    out = MediaDetailOut.model_validate(detail)
-    out.image = thumb_url(media_id, detail.sha256, "preview")
-    out.preview = out.image
-    out.original = thumb_url(media_id, detail.sha256, "original")
-    return out
+    return MediaDetailOut.of(detail)
 
 
-class AuditOut(BaseModel):
-    at: datetime
-    actor: str | None
-    action: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    reason: str | None
-
-
-@router.get("/media/{media_id}/history", response_model=list[AuditOut])
-def media_history(media_id: MediaIdPath, request: Request, actor: ActorDep) -> list[AuditOut]:
+@router.get("/media/{media_id}/history", response_model=list[AuditView])
+def media_history(media_id: MediaIdPath, request: Request, actor: ActorDep) -> list[AuditView]:
     """The audit trail of the item: who changed what, when, from what, to what."""
     with project_of(request).db.session() as session:
-        trail = audit_trail(session, media_id)
-    return [AuditOut.model_validate(e, from_attributes=True) for e in trail]
+        return audit_trail(session, media_id)
 
 
 @router.post("/media/{media_id}/actions", response_model=ActionOut)

@@ -33,7 +33,7 @@ from wildloop.web.auth import (
 )
 from wildloop.web.figures import dashboard_figures
 from wildloop.web.params import MediaIdPath
-from wildloop.web.schemas import GridItemOut, MediaDetailOut, thumb_url
+from wildloop.web.schemas import GridItemOut, MediaDetailOut
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -170,16 +170,12 @@ def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Re
         names = FilterNames.load(session)
         flt = filter_of(request, names)
         detail = media_detail(session, context_of(request), media_id, flt)
-    out = MediaDetailOut.model_validate(detail)
-    out.image = thumb_url(media_id, detail.sha256, "preview")
-    out.preview = out.image
-    out.original = thumb_url(media_id, detail.sha256, "original")
     params = flt.to_params(project.classes, names)
     return render(
         request,
         "review.html",
         actor,
-        detail=out.model_dump(mode="json", by_alias=True),
+        detail=MediaDetailOut.of(detail).as_json(),
         params=params,
         query=urlencode(params),
         thresholds=project.config.thresholds.model_dump(),

@@ -7,17 +7,21 @@ here, and every refusal is a BadInput that names the field.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 
 from wildloop.domain.boxes import Box, BoxOutsideImage
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
 from wildloop.errors import BadInput
 from wildloop.review.actions import Action
+from wildloop.review.detail import MediaDetail
+from wildloop.review.filters import class_id
 from wildloop.review.grid import GridItem
+from wildloop.users.tokens import TokenInfo
 from wildloop.web.params import Finite, Id, RevisionNumber
 
 MAX_BOXES = 500
@@ -30,8 +34,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+def _json_name(field_name: str) -> str:
+    """``class_name`` is ``class`` in JSON (a Python keyword cannot name a field)."""
+    return "class" if field_name == "class_name" else field_name
+
+
+# The review dataclasses are the response schemas; this config, applied at the top, reaches
+# the dataclasses nested inside them too.
+JSON_NAMES = ConfigDict(alias_generator=AliasGenerator(serialization_alias=_json_name))
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -154,16 +164,6 @@ class TokenIn(_In):
     name: str = Field(max_length=80)
 
 
-def class_id(classes: ClassMap, name: str | None, where: str = "class") -> int | None:
-    if name is None:
-        return None
-    if name not in classes:
-        raise BadInput(
-            f"{where}: unknown class {name!r}; project classes: {', '.join(classes.names)}"
-        )
-    return classes.id_of(name)
-
-
 # --- responses ----------------------------------------------------------------------------------
 
 
@@ -201,7 +201,7 @@ class GridItemOut(BaseModel):
             reviewed=item.reviewed,
             marked=item.marked,
             label_revision=item.label_revision,
-            class_name=_class_name(classes, class_id_),
+            class_name=classes.display_name(class_id_),
             class_source=source,
             score=round(item.top_score, 4) if item.top_score is not None else None,
         )
@@ -218,79 +218,32 @@ class CountOut(BaseModel):
     capped: bool
 
 
-class BoxOut(_Out):
-    x: float
-    y: float
-    w: float
-    h: float
+@with_config(JSON_NAMES)
+@dataclass(frozen=True)
+class MediaDetailOut(MediaDetail):
+    """The review screen's item: the service's MediaDetail (its nested views included, so
+    the schema has one home) plus the URLs of the item's image files."""
 
-
-class LabelBoxOut(_Out):
-    index: int
-    box: BoxOut
-    class_name: str | None = Field(serialization_alias="class")
-    invalid_reason: str | None
-    missed: bool
-    false_positive: bool
-    prediction_id: int | None
-
-
-class PredictionOut(_Out):
-    id: int
-    class_name: str = Field(serialization_alias="class")
-    known_class: bool
-    score: float
-    box: BoxOut | None
-    shown: bool
-
-
-class FrameOut(_Out):
-    id: int
-    frame_num: int | None
-    sha256: str | None
-    reviewed: bool
-    class_name: str | None = Field(serialization_alias="class")
-
-
-class RevisionOut(_Out):
-    revision: int
-    author: str
-    created_at: datetime
-    source: str
-    empty: bool
-    note: str | None
-
-
-class MediaDetailOut(_Out):
-    id: int
-    path: str
-    width: int | None
-    height: int | None
-    camera: str | None
-    sequence_id: int | None
-    frame_num: int | None
-    captured_at: datetime | None
-    split: str | None
-    reviewed: bool
-    label_revision: int
-    label_class: str | None
-    marked: str | None
-    marked_at: datetime | None
-    model_version_id: int | None
-    model_name: str | None
-    has_prediction_set: bool
-    labels: list[LabelBoxOut] | None
-    empty: bool
-    note: str | None
-    predictions: list[PredictionOut]
-    prev_id: int | None
-    next_id: int | None
-    next_unreviewed_id: int | None
-    sequence: list[FrameOut]
-    history: list[RevisionOut]
     image: str = ""
     preview: str = ""
     original: str = ""
+
+    @classmethod
+    def of(cls, detail: MediaDetail) -> MediaDetailOut:
+        preview = thumb_url(detail.id, detail.sha256, "preview")
+        return cls(
+            **{f.name: getattr(detail, f.name) for f in fields(detail)},
+            image=preview,
+            preview=preview,
+            original=thumb_url(detail.id, detail.sha256, "original"),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """What the API answers for this item (the review page embeds the same)."""
+        return _DETAIL_JSON.dump_python(self, mode="json", by_alias=True)  # type: ignore[no-any-return]
+
+
+_DETAIL_JSON = TypeAdapter(MediaDetailOut)
 
 
 class ActionOut(BaseModel):
@@ -321,41 +274,9 @@ class MarkedPageOut(BaseModel):
     total: int
 
 
-class AccountOut(_Out):
-    id: int
-    username: str
-    role: str
-    disabled: bool
-    can_log_in: bool
-    created_at: datetime
-
-
-class TokenOut(_Out):
-    id: int
-    name: str
-    username: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-
-
-class NewTokenOut(TokenOut):
-    token: str = Field(description="shown only now; store it safely")
-
-
-class JobOut(_Out):
-    id: int
-    kind: str
-    state: str
-    done: int
-    total: int | None
-    percent: float | None
-    rate: float | None
-    eta_seconds: float | None
-    message: str | None
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
+@dataclass(frozen=True)
+class NewTokenOut(TokenInfo):
+    token: str = field(metadata={"description": "shown only now; store it safely"})
 
 
 class MeOut(BaseModel):
@@ -368,12 +289,3 @@ class MeOut(BaseModel):
 def thumb_url(media_id: int, sha256: str | None, size: str = "thumb") -> str:
     """A URL that changes when the content does, so it can be cached for ever."""
     return f"/files/{media_id}/{size}?v={(sha256 or '')[:12]}"
-
-
-def _class_name(classes: ClassMap, class_id_: int | None) -> str | None:
-    if class_id_ is None:
-        return None
-    try:
-        return classes.name_of(class_id_)
-    except KeyError:
-        return f"class {class_id_}"
