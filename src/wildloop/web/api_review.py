@@ -5,15 +5,16 @@ Each route parses, calls one service inside one short transaction, and renders.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from wildloop.errors import BadInput
 from wildloop.project import Project
 from wildloop.review import cursors, grid
-from wildloop.review.actions import ReviewContext, apply_action, result_of, save_boxes
-from wildloop.review.batch import MAX_BATCH, apply_batch, apply_to_sequence
+from wildloop.review.actions import ReviewContext, perform_action, result_of, save_boxes
+from wildloop.review.batch import MAX_BATCH, BatchResult, apply_batch, apply_to_sequence
 from wildloop.review.detail import AuditView, audit_trail, media_detail
 from wildloop.review.filters import FilterNames, GridFilter, parse_filter
 from wildloop.review.marked import marked_page
@@ -114,33 +115,20 @@ def act_on_media(
     """Apply one review action; a stale ``expected_revision`` is refused with 409."""
     ctx = context_of(request)
     action = body.to_action(ctx.classes)
+    apply: Callable[..., BatchResult | None] = (
+        apply_to_sequence if body.scope == "sequence" else perform_action
+    )
     with project_of(request).db.session() as session:
-        model_id = grid.model_or_champion(session, body.model_version_id)
-        if body.scope == "sequence":
-            burst = apply_to_sequence(
-                session,
-                ctx,
-                actor,
-                media_id,
-                action,
-                expected_revision=body.expected_revision,
-                model_id=model_id,
-            )
-            result = result_of(session, media_id)
-            extra: dict[str, Any] = burst.as_dict()
-            extra.pop("applied_count")
-        else:
-            result = apply_action(
-                session,
-                ctx,
-                actor,
-                media_id,
-                action,
-                expected_revision=body.expected_revision,
-                model_id=model_id,
-            )
-            extra = {}
-    return ActionOut(**result.as_dict(), **extra)
+        burst = apply(
+            session,
+            ctx,
+            actor,
+            media_id,
+            action,
+            expected_revision=body.expected_revision,
+            model_id=grid.model_or_champion(session, body.model_version_id),
+        )
+        return ActionOut.of(result_of(session, media_id), burst)
 
 
 @router.put("/media/{media_id}/labels", response_model=ActionOut)
@@ -160,7 +148,7 @@ def put_labels(
             expected_revision=body.expected_revision,
             model_id=grid.model_or_champion(session, body.model_version_id),
         )
-    return ActionOut(**result.as_dict())
+    return ActionOut.of(result)
 
 
 @router.post("/batch", response_model=BatchOut)
@@ -177,7 +165,7 @@ def batch(body: BatchIn, request: Request, actor: ActorDep) -> BatchOut:
             ids = grid.matching_ids(session, flt, cap=MAX_BATCH)
         model_id = grid.model_or_champion(session, body.model_version_id)
         result = apply_batch(session, ctx, actor, ids or [], action, model_id=model_id)
-    return BatchOut(**result.as_dict())
+    return BatchOut.of(result)
 
 
 @router.get("/marked", response_model=MarkedPageOut)

@@ -17,7 +17,8 @@ from wildloop.domain.boxes import Box, BoxOutsideImage
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
 from wildloop.errors import BadInput
-from wildloop.review.actions import Action
+from wildloop.review.actions import Action, ActionResult
+from wildloop.review.batch import BatchResult, Skipped
 from wildloop.review.detail import MediaDetail
 from wildloop.review.filters import class_id
 from wildloop.review.grid import GridItem
@@ -232,7 +233,7 @@ class MediaDetailOut(MediaDetail):
     def of(cls, detail: MediaDetail) -> MediaDetailOut:
         preview = thumb_url(detail.id, detail.sha256, "preview")
         return cls(
-            **{f.name: getattr(detail, f.name) for f in fields(detail)},
+            **_fields_of(detail),
             image=preview,
             preview=preview,
             original=thumb_url(detail.id, detail.sha256, "original"),
@@ -246,20 +247,27 @@ class MediaDetailOut(MediaDetail):
 _DETAIL_JSON = TypeAdapter(MediaDetailOut)
 
 
-class ActionOut(BaseModel):
-    media_id: int
-    revision: int
-    reviewed: bool
-    marked: str | None
-    label_class_id: int | None
-    applied: list[int] = Field(default_factory=list)
-    skipped: list[dict[str, Any]] = Field(default_factory=list)
+@dataclass(frozen=True)
+class ActionOut(ActionResult):
+    """The item's state after the action; with scope=sequence, the burst's frames too."""
+
+    applied: list[int] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: ActionResult, burst: BatchResult | None = None) -> ActionOut:
+        if burst is None:
+            return cls(**_fields_of(result))
+        return cls(**_fields_of(result), applied=burst.applied, skipped=burst.skipped)
 
 
-class BatchOut(BaseModel):
-    applied: list[int]
-    applied_count: int
-    skipped: list[dict[str, Any]]
+@dataclass
+class BatchOut(BatchResult):
+    applied_count: int = 0
+
+    @classmethod
+    def of(cls, result: BatchResult) -> BatchOut:
+        return cls(**_fields_of(result), applied_count=len(result.applied))
 
 
 class MarkedItemOut(GridItemOut):
@@ -289,3 +297,9 @@ class MeOut(BaseModel):
 def thumb_url(media_id: int, sha256: str | None, size: str = "thumb") -> str:
     """A URL that changes when the content does, so it can be cached for ever."""
     return f"/files/{media_id}/{size}?v={(sha256 or '')[:12]}"
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass's fields, unconverted (``asdict`` would turn nested dataclasses into
+    dicts), to build the web's extension of a service result."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
