@@ -224,13 +224,20 @@ def test_reimport_keeps_existing_labels_unless_overwrite(
     import_labels(project, read_dataset(coco))
     again = import_labels(project, read_dataset(coco))
     assert again.labelled == 0 and again.kept_existing == len(frames)
-    forced = import_labels(project, read_dataset(coco), overwrite=True)
-    assert forced.labelled == len(frames)
+    same = import_labels(project, read_dataset(coco), overwrite=True)
+    assert same.labelled == len(frames)
     with project.db.session() as session:
-        revisions = set(session.scalars(select(Media.label_revision)))
+        assert set(session.scalars(select(Media.label_revision))) == {1}  # nothing changed
+    data = json.loads(coco.read_text())
+    first = data["images"][0]["id"]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] != first]
+    coco.write_text(json.dumps(data))
+    import_labels(project, read_dataset(coco), overwrite=True)
+    with project.db.session() as session:
+        revisions = sorted(session.scalars(select(Media.label_revision)))
         history = session.scalar(select(func.count()).select_from(LabelRevision))
-    assert revisions == {2}
-    assert history == 2 * len(frames)  # the first revision is kept as history
+    assert revisions == [1] * (len(frames) - 1) + [2]  # only the changed image
+    assert history == len(frames) + 1  # its first revision is kept as history
 
 
 def test_coco_camera_traps_empty_category_marks_an_empty_frame(

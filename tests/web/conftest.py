@@ -3,11 +3,15 @@ predictions, four users (admin, two reviewers, a viewer) and logged-in HTTP clie
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from tests.web.real_photos import real_project  # noqa: F401 (a fixture)
@@ -57,3 +61,25 @@ def app_client(review_setup: ReviewSetup) -> Iterator[Callable[..., TestClient]]
     """``client(name)``: a TestClient logged in as that user (None: anonymous)."""
     with logged_in_clients(create_app(review_setup.project, secret="test-secret")) as client:
         yield client
+
+
+@pytest.fixture
+def live_url(review_setup: ReviewSetup) -> Iterator[str]:
+    """The app served by a real Uvicorn on localhost (in a thread), as `wildloop serve` runs
+    it: for what only a real socket shows (connection handling, a browser)."""
+    app = create_app(review_setup.project, secret="test-secret")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -21,6 +21,7 @@ from wildloop.project import Project
 from wildloop.store.tables import (
     ApiToken,
     AuditEntry,
+    Job,
     LabelBox,
     LabelRevision,
     Media,
@@ -28,6 +29,7 @@ from wildloop.store.tables import (
     ModelVersion,
     Prediction,
     PredictionSet,
+    Snapshot,
     User,
 )
 from wildloop.synthetic.scenes import Frame
@@ -162,7 +164,7 @@ def db_state(project: Project) -> dict[str, Any]:
     with project.db.session() as session:
         counts = {
             table.__tablename__: session.scalar(select(func.count()).select_from(table))
-            for table in (LabelRevision, LabelBox, AuditEntry, ApiToken, User)
+            for table in (LabelRevision, LabelBox, AuditEntry, ApiToken, User, Job, Snapshot)
         }
         media = session.execute(
             select(

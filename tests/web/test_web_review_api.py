@@ -3,6 +3,7 @@ the optimistic conflict check, batches, bursts, marks, the audit trail."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -130,6 +131,29 @@ def test_undo_brings_back_the_previous_labels_then_unreviewed(app_client, review
         ).all()
     assert sorted(revisions) == [1, 2, 3, 4]  # append-only: nothing deleted
     act(client, media_id, action="undo", revision=5, expected_revision=4, status=400)
+
+
+def test_an_action_that_changes_nothing_writes_nothing(app_client, review_setup):
+    """Accepting again, the same note, the same class, a batch over reviewed items, a user
+    given the role they have: no new revision, no audit entry; a stale revision still
+    conflicts, and a real change is still written."""
+    client, admin = app_client("rita"), app_client("ada")
+    media_id = first_with_boxes(review_setup.project, review_setup.model_id)
+    act(client, media_id, action="accept", note="ok", expected_revision=0)
+    first_class = detail(client, media_id)["labels"][0]["class"]
+    before = db_state(review_setup.project)
+    assert act(client, media_id, action="accept", expected_revision=1)["revision"] == 1
+    act(client, media_id, action="note", note="ok", expected_revision=1)
+    act(client, media_id, action="set_class", box=0, expected_revision=1, **{"class": first_class})
+    batch = client.post("/api/v1/batch", json={"ids": [media_id], "action": "accept"})
+    assert batch.status_code == 200 and batch.json()["applied"] == [media_id]
+    same_role = admin.patch("/api/v1/users/rita", json={"role": "reviewer"})
+    assert same_role.status_code == 200, same_role.text
+    assert db_state(review_setup.project) == before
+    act(client, media_id, action="accept", expected_revision=0, status=409)
+    assert (
+        act(client, media_id, action="note", note="changed", expected_revision=1)["revision"] == 2
+    )
 
 
 def test_mark_for_retraining_lists_counts_and_unmarks(app_client, review_setup):
@@ -341,3 +365,17 @@ def test_reads_change_nothing(app_client, review_setup):
     for url in ("/api/v1/media", "/api/v1/dashboard", "/api/v1/marked", "/grid", "/"):
         assert client.get(url).status_code == 200
     assert db_state(review_setup.project) == before
+
+
+def test_review_page_embeds_the_item_the_api_answers(app_client, review_setup):
+    """One MediaDetailOut for the page and the API: the page's initial JSON is the API's."""
+    client = app_client("rita")
+    media_id = first_with_boxes(review_setup.project, review_setup.model_id)
+    page = client.get(f"/media/{media_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    start = page.text.index('<script id="initial" type="application/json">')
+    embedded = page.text[page.text.index(">", start) + 1 : page.text.index("</script>", start)]
+    api = detail(client, media_id)
+    assert json.loads(embedded) == api
+    assert api["image"].startswith(f"/files/{media_id}/preview?v=")
+    assert api["predictions"] and all("class" in p for p in api["predictions"])

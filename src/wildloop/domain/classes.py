@@ -62,6 +62,14 @@ class ClassMap:
     def name_of(self, class_id: int) -> str:
         return self._by_id[class_id].name
 
+    def display_name(self, class_id: int | None) -> str | None:
+        """The name to show for a stored class id: None for no class, ``class N`` for an id
+        the project no longer has (labels and predictions outlive config edits)."""
+        if class_id is None:
+            return None
+        found = self._by_id.get(class_id)
+        return found.name if found else f"class {class_id}"
+
     def with_added(self, name: str) -> ClassMap:
         """Return a map with one more class, given the next free id."""
         next_id = max((c.id for c in self._classes), default=-1) + 1

@@ -9,12 +9,11 @@ photo several times cheaper than a full decode.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from wildloop.atomic import write_bytes_atomic
 from wildloop.errors import IntegrityError, NotFound
 from wildloop.store.paths import readable_path
 
@@ -35,16 +34,7 @@ def rendition(folder: Path, source: Path, sha256: str, size: int) -> Path:
         raise NotFound(
             f"the image file {readable_path(source)} is missing; was it moved or deleted?"
         )
-    data = _render(source, size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A unique temp name per writer: two requests for one thumbnail may race harmlessly.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        Path(tmp).replace(target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_bytes_atomic(target, _render(source, size))
     return target
 
 

@@ -10,7 +10,6 @@ overwrite. Every action also writes an audit entry (save_labels writes it for la
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -35,6 +34,7 @@ LABEL_ACTIONS = ("accept", "set_class", "invalid", "empty", "note", "undo")
 MARK_ACTIONS = ("mark", "unmark")
 ACTIONS = LABEL_ACTIONS + MARK_ACTIONS
 MARKS = ("missed", "false_positive")
+BOX_ACTIONS = ("set_class", "invalid")
 UNREVIEW_SOURCE = "unreview"
 MAX_NOTE = 2000
 
@@ -70,6 +70,11 @@ class Action:
             raise BadInput(f"invalid needs a reason: one of {reasons}")
         if self.name == "mark" and self.mark not in MARKS:
             raise BadInput(f"mark needs a kind: one of {', '.join(MARKS)}")
+        if self.box is not None and self.name not in BOX_ACTIONS:
+            raise BadInput(
+                f"'box' picks the box that {' or '.join(BOX_ACTIONS)} changes; "
+                f"{self.name} applies to the whole item, so leave it out"
+            )
         if self.note is not None and len(self.note) > MAX_NOTE:
             raise BadInput(f"a note may have at most {MAX_NOTE} characters")
 
@@ -82,45 +87,9 @@ class ActionResult:
     marked: str | None
     label_class_id: int | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "media_id": self.media_id,
-            "revision": self.revision,
-            "reviewed": self.reviewed,
-            "marked": self.marked,
-            "label_class_id": self.label_class_id,
-        }
-
 
 class NothingToLabel(BadInput):
     """The action needs boxes and the item has none (a batch skips such items)."""
-
-
-def apply_action(
-    session: Session,
-    ctx: ReviewContext,
-    actor: Actor,
-    media_id: int,
-    action: Action,
-    *,
-    expected_revision: int | None,
-    model_id: int | None,
-    empty_when_no_boxes: bool = False,
-) -> ActionResult:
-    """Apply ``action`` to one item and return its new state. With ``empty_when_no_boxes``
-    (a whole burst at once), set_class on a frame without boxes records it as an empty frame
-    instead of refusing."""
-    perform_action(
-        session,
-        ctx,
-        actor,
-        media_id,
-        action,
-        expected_revision=expected_revision,
-        model_id=model_id,
-        empty_when_no_boxes=empty_when_no_boxes,
-    )
-    return result_of(session, media_id)
 
 
 def perform_action(
@@ -134,7 +103,9 @@ def perform_action(
     model_id: int | None,
     empty_when_no_boxes: bool = False,
 ) -> None:
-    """``apply_action`` without reading the item back (batches apply to thousands)."""
+    """Apply ``action`` to one item; ``result_of`` reads its new state (batches, applying
+    to thousands, do not). With ``empty_when_no_boxes`` (a whole burst at once), set_class on
+    a frame without boxes records it as an empty frame instead of refusing."""
     require_writer(actor)
     if action.name in MARK_ACTIONS:
         set_mark(session, actor, media_id, action.mark if action.name == "mark" else None)

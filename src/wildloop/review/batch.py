@@ -8,7 +8,6 @@ list of skips) or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,17 +21,18 @@ MAX_BATCH = 2000
 BATCH_ACTIONS = ("accept", "set_class", "invalid", "empty", "mark", "unmark")
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An item the action could not apply to, and why."""
+
+    media_id: int
+    reason: str
+
+
 @dataclass
 class BatchResult:
     applied: list[int] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "applied": self.applied,
-            "applied_count": len(self.applied),
-            "skipped": [{"media_id": i, "reason": r} for i, r in self.skipped],
-        }
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def apply_batch(
@@ -64,7 +64,7 @@ def apply_batch(
             )
         except (BadInput, NotFound) as exc:
             # Refusals happen before anything is written for the item.
-            result.skipped.append((media_id, str(exc)))
+            result.skipped.append(Skipped(media_id, str(exc)))
         else:
             result.applied.append(media_id)
     return result
@@ -114,7 +114,7 @@ def apply_to_sequence(
         except BadInput as exc:
             if frame == media_id:
                 raise
-            result.skipped.append((frame, str(exc)))
+            result.skipped.append(Skipped(frame, str(exc)))
         else:
             result.applied.append(frame)
     return result

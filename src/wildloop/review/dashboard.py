@@ -49,7 +49,8 @@ def class_counts(session: Session, classes: ClassMap) -> dict[str, dict[str, int
     }
 
     def add(class_id: int | None, source: str, n: int) -> None:
-        out.setdefault(_name(classes, class_id), {"human": 0, "model": 0})[source] += n
+        name = classes.display_name(class_id) or NO_ANIMAL
+        out.setdefault(name, {"human": 0, "model": 0})[source] += n
 
     labelled = select(Media.label_class_id, func.count()).where(Media.label_class_id.is_not(None))
     labelled = hints.use_index(labelled, Media, "ix_media_label_class_id")
@@ -133,12 +134,3 @@ def _job(job: Job) -> JobView:
         created_at=job.created_at,
         finished_at=job.finished_at,
     )
-
-
-def _name(classes: ClassMap, class_id: int | None) -> str:
-    if class_id is None:
-        return NO_ANIMAL
-    try:
-        return classes.name_of(class_id)
-    except KeyError:
-        return f"class {class_id}"

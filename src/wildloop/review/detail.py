@@ -60,7 +60,7 @@ class LabelBoxView:
 
 
 @dataclass(frozen=True)
-class PredictionOut:
+class ShownPrediction:
     id: int
     class_name: str
     known_class: bool
@@ -111,7 +111,7 @@ class MediaDetail:
     labels: list[LabelBoxView] | None
     empty: bool
     note: str | None
-    predictions: list[PredictionOut]
+    predictions: list[ShownPrediction]
     prev_id: int | None
     next_id: int | None
     next_unreviewed_id: int | None
@@ -145,7 +145,7 @@ def media_detail(
         split=media.split,
         reviewed=media.reviewed,
         label_revision=media.label_revision,
-        label_class=_name(classes, media.label_class_id),
+        label_class=classes.display_name(media.label_class_id),
         marked=media.marked,
         marked_at=media.marked_at,
         model_version_id=model_id,
@@ -154,7 +154,7 @@ def media_detail(
         labels=_label_views(labels, classes) if labels is not None else None,
         empty=bool(labels and labels.empty),
         note=labels.note if labels else None,
-        predictions=[_prediction_out(p, classes) for p in predictions],
+        predictions=[_shown_prediction(p, classes) for p in predictions],
         prev_id=prev_id,
         next_id=next_id,
         next_unreviewed_id=next_unreviewed,
@@ -168,7 +168,7 @@ def _label_views(labels: LabelSet, classes: ClassMap) -> list[LabelBoxView]:
         LabelBoxView(
             index=i,
             box=BoxView.of(b.box),
-            class_name=_name(classes, b.class_id),
+            class_name=classes.display_name(b.class_id),
             invalid_reason=str(b.invalid_reason) if b.invalid_reason else None,
             missed=b.missed,
             false_positive=b.false_positive,
@@ -178,9 +178,9 @@ def _label_views(labels: LabelSet, classes: ClassMap) -> list[LabelBoxView]:
     ]
 
 
-def _prediction_out(p: PredictionView, classes: ClassMap) -> PredictionOut:
+def _shown_prediction(p: PredictionView, classes: ClassMap) -> ShownPrediction:
     known = p.class_id is not None and p.class_id in {c.id for c in classes}
-    return PredictionOut(
+    return ShownPrediction(
         id=p.id,
         class_name=classes.name_of(p.class_id)
         if known and p.class_id is not None
@@ -223,7 +223,7 @@ def _strip(
                 frame_num=row.frame_num,
                 sha256=row.sha256,
                 reviewed=bool(row.reviewed),
-                class_name=_name(classes, class_id),
+                class_name=classes.display_name(class_id),
             )
         )
     return frames
@@ -248,15 +248,6 @@ def _history(session: Session, media_id: int) -> list[RevisionView]:
         )
         for r, name in rows
     ]
-
-
-def _name(classes: ClassMap, class_id: int | None) -> str | None:
-    if class_id is None:
-        return None
-    try:
-        return classes.name_of(class_id)
-    except KeyError:
-        return f"class {class_id}"
 
 
 def _camera_name(session: Session, camera_id: int | None) -> str | None:
@@ -294,6 +285,8 @@ class AuditView:
 
 def audit_trail(session: Session, media_id: int, limit: int = 200) -> list[AuditView]:
     """Who changed the item's labels and marks, when, from what, to what (newest first)."""
+    if session.get(Media, media_id) is None:
+        raise NotFound(f"media {media_id} does not exist")
     rows = session.execute(
         select(AuditEntry, User.username)
         .outerjoin(User, User.id == AuditEntry.actor_id)

@@ -139,7 +139,7 @@ def parse_filter(params: Mapping[str, str], classes: ClassMap, names: FilterName
         raise BadInput(f"unknown sort {sort!r}; use one of {', '.join(SORTS)} (prefix - for desc)")
     result = GridFilter(
         camera_id=_lookup("camera", values.get("camera"), names.cameras),
-        class_id=_class(values.get("class"), classes),
+        class_id=class_id(classes, values.get("class")),
         min_score=_score("min_score", values.get("min_score")),
         max_score=_score("max_score", values.get("max_score")),
         reviewed=_bool("reviewed", values.get("reviewed")),
@@ -174,12 +174,15 @@ def _lookup(what: str, raw: str | None, known: dict[int, str]) -> int | None:
     raise BadInput(f"unknown {what} {raw!r}; known: {listed}")
 
 
-def _class(raw: str | None, classes: ClassMap) -> int | None:
-    if raw is None:
+def class_id(classes: ClassMap, name: str | None, where: str = "class") -> int | None:
+    """The id of a class named in a request (None for none); BadInput naming ``where``."""
+    if name is None:
         return None
-    if raw in classes:
-        return classes.id_of(raw)
-    raise BadInput(f"unknown class {raw!r}; project classes: {', '.join(classes.names)}")
+    if name not in classes:
+        raise BadInput(
+            f"{where}: unknown class {name!r}; project classes: {', '.join(classes.names)}"
+        )
+    return classes.id_of(name)
 
 
 def _score(what: str, raw: str | None) -> float | None:

@@ -9,9 +9,6 @@ Which index each branch walks is chosen in ``grid_paths`` (SQLite needs telling)
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
 from wildloop.registry import aliases
+from wildloop.review import cursors
+from wildloop.review.cursors import DEFAULT_LIMIT
 from wildloop.review.filters import GridFilter
 from wildloop.review.grid_paths import PS, Branch, Path, choose_path
 from wildloop.store import hints
-from wildloop.store.tables import Media
+from wildloop.store.tables import Media, ModelVersion
 
-DEFAULT_LIMIT = 60
-MAX_LIMIT = 500
 COUNT_CAP = 5_000
 
 
@@ -69,6 +66,16 @@ def champion_id(session: Session) -> int | None:
     return aliases.resolve(session, "champion")
 
 
+def model_or_champion(session: Session, requested: int | None) -> int | None:
+    """The model version whose boxes an action starts from: the one the client names (which
+    must exist, or labels would silently start from nothing) or else the champion."""
+    if requested is None:
+        return champion_id(session)
+    if session.get(ModelVersion, requested) is None:
+        raise BadInput(f"model_version_id {requested} does not exist; the facets list the models")
+    return requested
+
+
 def model_for(session: Session, flt: GridFilter) -> int | None:
     """The model version whose predictions the filter reads: the chosen one or the champion."""
     return flt.model_version_id if flt.model_version_id is not None else champion_id(session)
@@ -82,8 +89,7 @@ def page(
     model_id: int | None = None,
 ) -> GridPage:
     """The ``limit`` items after ``cursor`` (None: the first page) in the filter's order."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput(f"limit must lie between 1 and {MAX_LIMIT}, not {limit}")
+    cursors.check_limit(limit)
     model_id = model_id if model_id is not None else model_for(session, flt)
     after = decode_cursor(cursor, flt.sort) if cursor else None
     rows = fetch(session, flt, model_id, after, limit + 1)
@@ -324,30 +330,16 @@ def item_of(row: Any) -> GridItem:
 
 
 def encode_cursor(item: GridItem, sort: str) -> str:
-    value = item.sort_value(sort)
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps([sort, value, item.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode(sort, item.sort_value(sort), item.id)
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     """The (sort value, id) a cursor stands for; BadInput for a forged or stale cursor."""
-    invalid = BadInput("the page cursor is not valid; start again from the first page")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, value, last_id = json.loads(raw)
-    except (ValueError, binascii.Error, TypeError):
-        raise invalid from None
+    kind, value, last_id = cursors.decode(cursor, 3)
     if kind != sort:
         raise BadInput("the page cursor belongs to another sort order; start from the first page")
-    if not isinstance(last_id, int):
-        raise invalid
     if sort == "captured_at":
-        try:
-            value = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            raise invalid from None
-    elif sort == "score" and not isinstance(value, int | float):
-        raise invalid
+        value = cursors.instant(value)
+    elif sort == "score":
+        value = cursors.number(value)
     return value, last_id

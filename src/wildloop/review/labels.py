@@ -35,18 +35,28 @@ def save_labels(
     the conflict check (importers), any other value must equal the current revision.
 
     ``reviewed=False`` records a revision that takes the item back to unreviewed (undoing
-    its first review): history stays append-only, the item returns to the review queue."""
+    its first review): history stays append-only, the item returns to the review queue.
+
+    Labels equal to the current ones (same boxes, note and reviewed state) change nothing,
+    so nothing is written and the current revision is returned."""
     for value in labels.boxes:
         if value.class_id is not None and value.class_id not in {c.id for c in classes}:
             raise BadInput(f"unknown class id {value.class_id}; project classes: {classes.names}")
     current = session.execute(
-        select(Media.label_revision, Media.status).where(Media.id == media_id)
+        select(Media.label_revision, Media.status, Media.reviewed).where(Media.id == media_id)
     ).one_or_none()
     if current is None:
         raise NotFound(f"media {media_id} does not exist")
     if current.status != "ok":
         raise BadInput(f"media {media_id} failed ingest and cannot be labelled")
     base = current.label_revision if expected_revision is None else expected_revision
+    if base != current.label_revision:
+        raise _conflict(session, media_id, base)
+    unchanged = (
+        _unchanged(session, media_id, base, labels) if current.reviewed == reviewed else None
+    )
+    if unchanged is not None:
+        return unchanged
     claimed = session.execute(
         update(Media)
         .where(Media.id == media_id, Media.label_revision == base)
@@ -82,6 +92,22 @@ def save_labels(
         after=describe(labels, classes) | {"revision": base + 1, "reviewed": reviewed},
     )
     return revision
+
+
+def _unchanged(
+    session: Session, media_id: int, revision: int, labels: LabelSet
+) -> LabelRevision | None:
+    """The item's current revision if it already says exactly ``labels``, else None."""
+    if revision == 0:
+        return None
+    row = session.scalar(
+        select(LabelRevision).where(
+            LabelRevision.media_id == media_id, LabelRevision.revision == revision
+        )
+    )
+    if row is None or row.content_hash != labels.content_hash() or row.note != labels.note:
+        return None
+    return row
 
 
 def current_labels(session: Session, media_id: int, revision: int | None = None) -> LabelSet | None:

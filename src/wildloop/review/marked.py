@@ -3,18 +3,14 @@ newest mark first, walked along a small index that holds only marked rows."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from wildloop.errors import BadInput
-from wildloop.review import grid
+from wildloop.review import cursors, grid
 from wildloop.store import hints
 from wildloop.store.tables import Media, User
 
@@ -52,8 +48,7 @@ def marked_page(session: Session, kind: str | None, cursor: str | None, limit: i
     """Marked items, the latest mark first, ``limit`` per page, optionally of one kind."""
     if kind is not None and kind not in KINDS:
         raise BadInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if not 1 <= limit <= grid.MAX_LIMIT:
-        raise BadInput(f"limit must lie between 1 and {grid.MAX_LIMIT}, not {limit}")
+    cursors.check_limit(limit)
     query = (
         grid.select_items(grid.champion_id(session), inner=False)
         .add_columns(Media.marked_at, User.username.label("marked_by_name"))
@@ -63,7 +58,8 @@ def marked_page(session: Session, kind: str | None, cursor: str | None, limit: i
     if kind:
         query = query.where(Media.marked == kind)
     if cursor:
-        at, last_id = _decode(cursor)
+        raw_at, last_id = cursors.decode(cursor, 2)
+        at = cursors.instant(raw_at)
         query = query.where(
             and_(Media.marked_at <= at, or_(Media.marked_at < at, Media.id < last_id))
         )
@@ -74,19 +70,6 @@ def marked_page(session: Session, kind: str | None, cursor: str | None, limit: i
     items = [MarkedItem(grid.item_of(r), r.marked_at, r.marked_by_name) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit and items:
-        next_cursor = _encode(items[-1])
+        last = items[-1]
+        next_cursor = cursors.encode(last.marked_at, last.item.id)
     return MarkedPage(items=items, next_cursor=next_cursor, counts=marked_counts(session))
-
-
-def _encode(item: MarkedItem) -> str:
-    at = item.marked_at.isoformat() if item.marked_at else None
-    raw = json.dumps([at, item.item.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[Any, int]:
-    try:
-        at, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), int(last_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise BadInput("the page cursor is not valid; start again from the first page") from None

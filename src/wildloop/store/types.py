@@ -12,6 +12,11 @@ from sqlalchemy.types import TypeDecorator
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 
+# The largest value each integer column holds on both databases: the bound the edges check
+# before a number reaches SQL (a larger one overflows the driver instead of being refused).
+MAX_ID = 2**63 - 1  # IdType: BIGINT on PostgreSQL, 64-bit INTEGER on SQLite
+MAX_INTEGER = 2**31 - 1  # Integer: 32-bit INTEGER on PostgreSQL
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An instant, stored as naive UTC and returned timezone-aware.

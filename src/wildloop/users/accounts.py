@@ -106,7 +106,10 @@ def update_user(
     password: str | None = None,
     disabled: bool | None = None,
 ) -> Account:
-    """Change an account; admins change anyone, a person may change only their password."""
+    """Change an account; admins change anyone, a person may change only their password.
+    A change to what the account already is writes nothing (no audit entry)."""
+    if role is None and password is None and disabled is None:
+        raise BadInput("nothing to change: give a role, a password or disabled")
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user named {username!r}")
@@ -125,6 +128,8 @@ def update_user(
         user.disabled = disabled
     if password is not None:
         user.password_hash = hash_password(password)
+    elif before == {"role": user.role, "disabled": user.disabled}:
+        return _account(user)
     audit.record(
         session,
         actor_id=by.id if by else None,

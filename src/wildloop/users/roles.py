@@ -47,9 +47,10 @@ def require_writer(actor: Actor) -> None:
         )
 
 
-def require_admin(actor: Actor) -> None:
+def require_admin(actor: Actor, what: str = "manage users") -> None:
+    """Refuse anyone but admins; ``what`` they tried is named in the message."""
     if not actor.is_admin:
-        raise PermissionDenied(f"only admins can manage users; {actor.username} is {actor.role}")
+        raise PermissionDenied(f"only admins can {what}; {actor.username} is {actor.role}")
 
 
 def parse_role(value: str) -> Role:

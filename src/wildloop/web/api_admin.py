@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import TypeAdapter
 
 from wildloop.registry import aliases
-from wildloop.review.dashboard import jobs_view
+from wildloop.review.dashboard import JobView, jobs_view
 from wildloop.review.filters import FilterNames
 from wildloop.users import accounts, tokens
+from wildloop.users.accounts import Account
 from wildloop.users.roles import Actor, require_admin
+from wildloop.users.tokens import TokenInfo
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 from wildloop.web.figures import dashboard_figures
-from wildloop.web.schemas import (
-    AccountOut,
-    JobOut,
-    MeOut,
-    NewTokenOut,
-    TokenIn,
-    TokenOut,
-    UserIn,
-    UserPatch,
-)
+from wildloop.web.params import TokenIdPath
+from wildloop.web.schemas import MeOut, NewTokenOut, TokenIn, UserIn, UserPatch
 
 router = APIRouter()
+JOBS_JSON = TypeAdapter(list[JobView])
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
@@ -34,22 +31,22 @@ def me(actor: ActorDep) -> MeOut:
     return MeOut(id=actor.id, username=actor.username, role=actor.role, can_write=actor.can_write)
 
 
-@router.get("/users", response_model=list[AccountOut], tags=["users"])
-def list_users(request: Request, actor: ActorDep) -> list[AccountOut]:
+@router.get("/users", response_model=list[Account], tags=["users"])
+def list_users(request: Request, actor: ActorDep) -> list[Account]:
     require_admin(actor)
     with project_of(request).db.session() as session:
-        return [AccountOut.model_validate(a) for a in accounts.list_users(session)]
+        return accounts.list_users(session)
 
 
-@router.post("/users", response_model=AccountOut, status_code=201, tags=["users"])
-def create_user(body: UserIn, request: Request, actor: ActorDep) -> AccountOut:
+@router.post("/users", response_model=Account, status_code=201, tags=["users"])
+def create_user(body: UserIn, request: Request, actor: ActorDep) -> Account:
     with project_of(request).db.session() as session:
         account = accounts.create_user(session, body.username, body.role, body.password, by=actor)
-    return AccountOut.model_validate(account)
+    return account
 
 
-@router.patch("/users/{username}", response_model=AccountOut, tags=["users"])
-def update_user(username: str, body: UserPatch, request: Request, actor: ActorDep) -> AccountOut:
+@router.patch("/users/{username}", response_model=Account, tags=["users"])
+def update_user(username: str, body: UserPatch, request: Request, actor: ActorDep) -> Account:
     with project_of(request).db.session() as session:
         account = accounts.update_user(
             session,
@@ -59,13 +56,13 @@ def update_user(username: str, body: UserPatch, request: Request, actor: ActorDe
             password=body.password,
             disabled=body.disabled,
         )
-    return AccountOut.model_validate(account)
+    return account
 
 
-@router.get("/tokens", response_model=list[TokenOut], tags=["users"])
-def list_tokens(request: Request, actor: ActorDep) -> list[TokenOut]:
+@router.get("/tokens", response_model=list[TokenInfo], tags=["users"])
+def list_tokens(request: Request, actor: ActorDep) -> list[TokenInfo]:
     with project_of(request).db.session() as session:
-        return [TokenOut.model_validate(t) for t in tokens.list_tokens(session, actor)]
+        return tokens.list_tokens(session, actor)
 
 
 @router.post("/tokens", response_model=NewTokenOut, status_code=201, tags=["users"])
@@ -73,13 +70,13 @@ def create_token(body: TokenIn, request: Request, actor: ActorDep) -> NewTokenOu
     """A new API token for you; the token is in this response only."""
     with project_of(request).db.session() as session:
         info, plain = tokens.create_token(session, actor, body.name)
-    return NewTokenOut(**TokenOut.model_validate(info).model_dump(), token=plain)
+    return NewTokenOut(**asdict(info), token=plain)
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenOut, tags=["users"])
-def revoke_token(token_id: int, request: Request, actor: ActorDep) -> TokenOut:
+@router.delete("/tokens/{token_id}", response_model=TokenInfo, tags=["users"])
+def revoke_token(token_id: TokenIdPath, request: Request, actor: ActorDep) -> TokenInfo:
     with project_of(request).db.session() as session:
-        return TokenOut.model_validate(tokens.revoke_token(session, actor, token_id))
+        return tokens.revoke_token(session, actor, token_id)
 
 
 @router.get("/dashboard", tags=["project"])
@@ -88,15 +85,15 @@ def dashboard(request: Request, actor: ActorDep) -> dict[str, Any]:
     are up to 15 s old, see 'as_of'); jobs (live)."""
     figures = dashboard_figures(request)
     with project_of(request).db.session() as session:
-        jobs = [JobOut.model_validate(j).model_dump(mode="json") for j in jobs_view(session)]
+        jobs = JOBS_JSON.dump_python(jobs_view(session), mode="json")
     return {**figures, "jobs": jobs}
 
 
-@router.get("/jobs", response_model=list[JobOut], tags=["project"])
-def list_jobs(request: Request, actor: ActorDep, active: bool = False) -> list[JobOut]:
+@router.get("/jobs", response_model=list[JobView], tags=["project"])
+def list_jobs(request: Request, actor: ActorDep, active: bool = False) -> list[JobView]:
     """Jobs with live progress (running and queued first); poll this for progress bars."""
     with project_of(request).db.session() as session:
-        return [JobOut.model_validate(j) for j in jobs_view(session, active_only=active)]
+        return jobs_view(session, active_only=active)
 
 
 @router.get("/facets", tags=["project"])

@@ -7,13 +7,12 @@ Routes parse, check the role and call the same services as the CLI. Changing the
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots
-from wildloop.errors import PermissionDenied
 from wildloop.evaluation.comparison import compare_named
 from wildloop.evaluation.evaluator import stored_evaluations
 from wildloop.evaluation.promotion import promote_challenger
@@ -21,7 +20,7 @@ from wildloop.registry.versions import get_version
 from wildloop.training.job import active_training, start_training
 from wildloop.training.loop_job import start_loop_job
 from wildloop.training.retraining_log import retraining_log
-from wildloop.users.roles import Actor
+from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 
@@ -30,11 +29,13 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 class TrainingIn(BaseModel):
-    epochs: int | None = Field(default=None, ge=1)
-    batch: int | None = Field(default=None, ge=1)
-    imgsz: int | None = Field(default=None, ge=32)
-    patience: int | None = Field(default=None, ge=0)
-    device: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int | None = Field(default=None, ge=1, le=10_000)
+    batch: int | None = Field(default=None, ge=1, le=4096)
+    imgsz: int | None = Field(default=None, ge=32, le=8192)
+    patience: int | None = Field(default=None, ge=0, le=10_000)
+    device: str | None = Field(default=None, max_length=64)
 
 
 class PromotionIn(BaseModel):
@@ -48,14 +49,9 @@ class SnapshotIn(BaseModel):
     purpose: str = "training"
 
 
-def _require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDenied(f"only admins can {what}; {actor.username} is {actor.role}")
-
-
 @router.get("/snapshots")
 def snapshots(
-    request: Request, actor: ActorDep, purpose: str | None = None
+    request: Request, actor: ActorDep, purpose: Literal["training", "test"] | None = None
 ) -> list[dict[str, Any]]:
     return [s.as_dict() for s in list_snapshots(project_of(request), purpose)]
 
@@ -63,7 +59,7 @@ def snapshots(
 @router.post("/snapshots", status_code=201)
 def new_snapshot(body: SnapshotIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Freeze the reviewed items of a purpose (identical content returns the existing one)."""
-    _require_admin(actor, "freeze snapshots")
+    require_admin(actor, "freeze snapshots")
     info, created = create_snapshot(project_of(request), body.purpose, created_by=actor.id)  # type: ignore[arg-type]
     return info.as_dict() | {"created": created}
 
@@ -71,7 +67,7 @@ def new_snapshot(body: SnapshotIn, request: Request, actor: ActorDep) -> dict[st
 @router.post("/training", status_code=202)
 def train(body: TrainingIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Queue a training job (409 while one is in progress); follow it at /api/v1/jobs."""
-    _require_admin(actor, "start a training")
+    require_admin(actor, "start a training")
     overrides = {k: v for k, v in body.model_dump().items() if v is not None}
     started = start_training(project_of(request), overrides=overrides, created_by=actor.id)
     return {
@@ -97,7 +93,7 @@ def training(request: Request, actor: ActorDep) -> dict[str, Any] | None:
 @router.post("/loop", status_code=202)
 def loop(body: TrainingIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Queue the whole loop as one job: snapshot, train, evaluate, gate, promote, reprocess."""
-    _require_admin(actor, "run the loop")
+    require_admin(actor, "run the loop")
     overrides = {k: v for k, v in body.model_dump().items() if v is not None}
     return {"job_id": start_loop_job(project_of(request), overrides, created_by=actor.id)}
 
@@ -125,7 +121,7 @@ def comparison(
 @router.post("/promotion")
 def promote(body: PromotionIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Gated promotion; ``force`` needs a ``reason`` (logged). A refusal is 200 with reasons."""
-    _require_admin(actor, "promote models")
+    require_admin(actor, "promote models")
     result = promote_challenger(
         project_of(request),
         body.model,

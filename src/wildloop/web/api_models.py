@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from wildloop.errors import BadInput, PermissionDenied
+from wildloop.errors import BadInput
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
-from wildloop.users.roles import Actor
+from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 from wildloop.web.models_view import models_overview, triggers_status
@@ -48,10 +48,7 @@ def triggers(request: Request, actor: ActorDep) -> dict[str, Any]:
 @router.post("/rollback")
 def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Move the champion back to the version before it (admins; a reason is required)."""
-    if not actor.is_admin:
-        raise PermissionDenied(
-            f"only admins can roll back the champion; {actor.username} is {actor.role}"
-        )
+    require_admin(actor, "roll back the champion")
     reason = body.reason.strip()
     if not reason:
         raise BadInput("a rollback needs a reason: say why (it is kept in the audit trail)")

@@ -5,22 +5,22 @@ Each route parses, calls one service inside one short transaction, and renders.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
 
 from wildloop.errors import BadInput
 from wildloop.project import Project
-from wildloop.review import grid
-from wildloop.review.actions import ReviewContext, apply_action, result_of, save_boxes
-from wildloop.review.batch import MAX_BATCH, apply_batch, apply_to_sequence
-from wildloop.review.detail import audit_trail, media_detail
+from wildloop.review import cursors, grid
+from wildloop.review.actions import ReviewContext, perform_action, result_of, save_boxes
+from wildloop.review.batch import MAX_BATCH, BatchResult, apply_batch, apply_to_sequence
+from wildloop.review.detail import AuditView, audit_trail, media_detail
 from wildloop.review.filters import FilterNames, GridFilter, parse_filter
 from wildloop.review.marked import marked_page
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor
+from wildloop.web.params import MediaIdPath
 from wildloop.web.schemas import (
     ActionIn,
     ActionOut,
@@ -33,7 +33,6 @@ from wildloop.web.schemas import (
     MarkedItemOut,
     MarkedPageOut,
     MediaDetailOut,
-    thumb_url,
 )
 
 router = APIRouter(tags=["review"])
@@ -69,7 +68,7 @@ def list_media(
     request: Request,
     actor: ActorDep,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=cursors.MAX_LIMIT)] = cursors.DEFAULT_LIMIT,
 ) -> GridPageOut:
     """One page of the grid; pass ``next_cursor`` back as ``cursor`` for the next page."""
     project = project_of(request)
@@ -93,72 +92,49 @@ def count_media(request: Request, actor: ActorDep) -> CountOut:
 
 
 @router.get("/media/{media_id}", response_model=MediaDetailOut, description=FILTER_HELP)
-def get_media(media_id: int, request: Request, actor: ActorDep) -> MediaDetailOut:
+def get_media(media_id: MediaIdPath, request: Request, actor: ActorDep) -> MediaDetailOut:
     """One item with its predictions, labels, neighbours in the filter and burst frames."""
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
         detail = media_detail(session, context_of(request), media_id, filter_of(request, names))
-    out = MediaDetailOut.model_validate(detail)
-    out.image = thumb_url(media_id, detail.sha256, "preview")
-    out.preview = out.image
-    out.original = thumb_url(media_id, detail.sha256, "original")
-    return out
+    return MediaDetailOut.of(detail)
 
 
-class AuditOut(BaseModel):
-    at: datetime
-    actor: str | None
-    action: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    reason: str | None
-
-
-@router.get("/media/{media_id}/history", response_model=list[AuditOut])
-def media_history(media_id: int, request: Request, actor: ActorDep) -> list[AuditOut]:
+@router.get("/media/{media_id}/history", response_model=list[AuditView])
+def media_history(media_id: MediaIdPath, request: Request, actor: ActorDep) -> list[AuditView]:
     """The audit trail of the item: who changed what, when, from what, to what."""
     with project_of(request).db.session() as session:
-        trail = audit_trail(session, media_id)
-    return [AuditOut.model_validate(e, from_attributes=True) for e in trail]
+        return audit_trail(session, media_id)
 
 
 @router.post("/media/{media_id}/actions", response_model=ActionOut)
-def act_on_media(media_id: int, body: ActionIn, request: Request, actor: ActorDep) -> ActionOut:
+def act_on_media(
+    media_id: MediaIdPath, body: ActionIn, request: Request, actor: ActorDep
+) -> ActionOut:
     """Apply one review action; a stale ``expected_revision`` is refused with 409."""
     ctx = context_of(request)
     action = body.to_action(ctx.classes)
+    apply: Callable[..., BatchResult | None] = (
+        apply_to_sequence if body.scope == "sequence" else perform_action
+    )
     with project_of(request).db.session() as session:
-        model_id = _model(session, body.model_version_id)
-        if body.scope == "sequence":
-            burst = apply_to_sequence(
-                session,
-                ctx,
-                actor,
-                media_id,
-                action,
-                expected_revision=body.expected_revision,
-                model_id=model_id,
-            )
-            result = result_of(session, media_id)
-            extra: dict[str, Any] = burst.as_dict()
-            extra.pop("applied_count")
-        else:
-            result = apply_action(
-                session,
-                ctx,
-                actor,
-                media_id,
-                action,
-                expected_revision=body.expected_revision,
-                model_id=model_id,
-            )
-            extra = {}
-    return ActionOut(**result.as_dict(), **extra)
+        burst = apply(
+            session,
+            ctx,
+            actor,
+            media_id,
+            action,
+            expected_revision=body.expected_revision,
+            model_id=grid.model_or_champion(session, body.model_version_id),
+        )
+        return ActionOut.of(result_of(session, media_id), burst)
 
 
 @router.put("/media/{media_id}/labels", response_model=ActionOut)
-def put_labels(media_id: int, body: LabelsIn, request: Request, actor: ActorDep) -> ActionOut:
+def put_labels(
+    media_id: MediaIdPath, body: LabelsIn, request: Request, actor: ActorDep
+) -> ActionOut:
     """Replace the item's labels with boxes edited by hand (drawn, moved, resized, deleted)."""
     ctx = context_of(request)
     labels = body.to_labels(ctx.classes)
@@ -170,9 +146,9 @@ def put_labels(media_id: int, body: LabelsIn, request: Request, actor: ActorDep)
             media_id,
             labels,
             expected_revision=body.expected_revision,
-            model_id=_model(session, body.model_version_id),
+            model_id=grid.model_or_champion(session, body.model_version_id),
         )
-    return ActionOut(**result.as_dict())
+    return ActionOut.of(result)
 
 
 @router.post("/batch", response_model=BatchOut)
@@ -187,9 +163,9 @@ def batch(body: BatchIn, request: Request, actor: ActorDep) -> BatchOut:
         if body.filter is not None:
             flt = filter_of(request, FilterNames.load(session), body.filter)
             ids = grid.matching_ids(session, flt, cap=MAX_BATCH)
-        model_id = _model(session, body.model_version_id)
+        model_id = grid.model_or_champion(session, body.model_version_id)
         result = apply_batch(session, ctx, actor, ids or [], action, model_id=model_id)
-    return BatchOut(**result.as_dict())
+    return BatchOut.of(result)
 
 
 @router.get("/marked", response_model=MarkedPageOut)
@@ -198,7 +174,7 @@ def list_marked(
     actor: ActorDep,
     kind: str | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=cursors.MAX_LIMIT)] = cursors.DEFAULT_LIMIT,
 ) -> MarkedPageOut:
     """Items marked for retraining, newest first, with counts per kind."""
     project = project_of(request)
@@ -216,7 +192,3 @@ def list_marked(
     return MarkedPageOut(
         items=items, next_cursor=found.next_cursor, counts=found.counts, total=found.total
     )
-
-
-def _model(session: Any, requested: int | None) -> int | None:
-    return requested if requested is not None else grid.champion_id(session)

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
@@ -18,6 +19,7 @@ from wildloop.project import Project
 from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
     api_admin,
+    api_index,
     api_loop,
     api_models,
     api_review,
@@ -31,6 +33,7 @@ from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
 
 HERE = Path(__file__).parent
 SESSION_DAYS = 14
+DOCS_ASSETS = "/api/docs/assets"
 
 
 def create_app(
@@ -41,18 +44,24 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
-    app = FastAPI(
+    # Swagger UI's script and style are served from the fastapi-offline package: the machines
+    # this runs on are often offline, and a CDN-hosted docs page renders blank there.
+    app = FastAPIOffline(
         title=f"wildloop · {project.config.name}",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=api_index.DOCS_URL,
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=api_index.OPENAPI_URL,
+        static_url=DOCS_ASSETS,
+        # No validator badge: it is an image fetched from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.project = project
     app.state.login_throttle = LoginThrottle()
     app.state.templates = Jinja2Templates(directory=HERE / "templates")
     app.state.static_version = _static_version(HERE / "static")
     errors.install(app)
+    app.include_router(api_index.router, prefix="/api/v1")
     app.include_router(api_review.router, prefix="/api/v1")
     app.include_router(api_admin.router, prefix="/api/v1")
     app.include_router(api_loop.router, prefix="/api/v1")

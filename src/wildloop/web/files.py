@@ -20,6 +20,7 @@ from wildloop.store.paths import path_from_text, readable_path
 from wildloop.store.tables import Media
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor
+from wildloop.web.params import MediaIdPath
 
 router = APIRouter(prefix="/files", include_in_schema=False)
 CACHE = "private, max-age=31536000, immutable"
@@ -27,7 +28,10 @@ CACHE = "private, max-age=31536000, immutable"
 
 @router.get("/{media_id}/{size}")
 async def media_file(
-    media_id: int, size: str, request: Request, actor: Annotated[Actor, Depends(current_actor)]
+    media_id: MediaIdPath,
+    size: str,
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
 ) -> FileResponse:
     project: Project = request.app.state.project
     if size != "original" and size not in SIZES:

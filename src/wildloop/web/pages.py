@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wildloop.errors import Unauthenticated
-from wildloop.review import grid
+from wildloop.review import cursors, grid
 from wildloop.review.dashboard import jobs_view
 from wildloop.review.detail import media_detail
 from wildloop.review.filters import FilterNames
@@ -32,7 +32,8 @@ from wildloop.web.auth import (
     optional_actor,
 )
 from wildloop.web.figures import dashboard_figures
-from wildloop.web.schemas import GridItemOut, MediaDetailOut, thumb_url
+from wildloop.web.params import MediaIdPath
+from wildloop.web.schemas import GridItemOut, MediaDetailOut
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -163,22 +164,18 @@ def grid_tiles(request: Request, actor: PageActor, cursor: str | None = None) ->
 
 
 @router.get("/media/{media_id}", response_class=HTMLResponse)
-def review_page(media_id: int, request: Request, actor: PageActor) -> Response:
+def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Response:
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
         flt = filter_of(request, names)
         detail = media_detail(session, context_of(request), media_id, flt)
-    out = MediaDetailOut.model_validate(detail)
-    out.image = thumb_url(media_id, detail.sha256, "preview")
-    out.preview = out.image
-    out.original = thumb_url(media_id, detail.sha256, "original")
     params = flt.to_params(project.classes, names)
     return render(
         request,
         "review.html",
         actor,
-        detail=out.model_dump(mode="json", by_alias=True),
+        detail=MediaDetailOut.of(detail).as_json(),
         params=params,
         query=urlencode(params),
         thresholds=project.config.thresholds.model_dump(),
@@ -192,7 +189,7 @@ def marked_list_page(
     project = project_of(request)
     with project.db.session() as session:
         names = FilterNames.load(session)
-        found = marked_page(session, kind or None, cursor, grid.DEFAULT_LIMIT)
+        found = marked_page(session, kind or None, cursor, cursors.DEFAULT_LIMIT)
     rows = [
         (GridItemOut.of(m.item, project.classes, names.cameras), m.marked_at, m.marked_by)
         for m in found.items

@@ -7,17 +7,23 @@ here, and every refusal is a BadInput that names the field.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 
 from wildloop.domain.boxes import Box, BoxOutsideImage
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
 from wildloop.errors import BadInput
-from wildloop.review.actions import Action
+from wildloop.review.actions import Action, ActionResult
+from wildloop.review.batch import BatchResult, Skipped
+from wildloop.review.detail import MediaDetail
+from wildloop.review.filters import class_id
 from wildloop.review.grid import GridItem
+from wildloop.users.tokens import TokenInfo
+from wildloop.web.params import Finite, Id, RevisionNumber
 
 MAX_BOXES = 500
 MAX_IDS = 2000
@@ -29,8 +35,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+def _json_name(field_name: str) -> str:
+    """``class_name`` is ``class`` in JSON (a Python keyword cannot name a field)."""
+    return "class" if field_name == "class_name" else field_name
+
+
+# The review dataclasses are the response schemas; this config, applied at the top, reaches
+# the dataclasses nested inside them too.
+JSON_NAMES = ConfigDict(alias_generator=AliasGenerator(serialization_alias=_json_name))
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -40,19 +52,24 @@ class ActionIn(_In):
     """One review action on one item (or, with scope=sequence, on every frame of its burst)."""
 
     action: Literal["accept", "set_class", "invalid", "empty", "note", "undo", "mark", "unmark"]
-    expected_revision: int | None = Field(
-        default=None, ge=0, description="label revision you saw; a newer one gives 409"
+    expected_revision: RevisionNumber | None = Field(
+        default=None, description="label revision you saw; a newer one gives 409"
     )
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     reason: Reason | None = None
     note: str | None = Field(default=None, max_length=2000)
-    box: int | None = Field(default=None, ge=0, description="index of one box; default all")
+    box: int | None = Field(
+        default=None,
+        ge=0,
+        lt=MAX_BOXES,
+        description="set_class, invalid: index of one box (default: every box)",
+    )
     kind: MarkKind | None = None
-    revision: int | None = Field(
+    revision: RevisionNumber | None = Field(
         default=None, ge=1, description="undo: the revision to undo (default: the latest)"
     )
     scope: Literal["item", "sequence"] = "item"
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
         return Action(
@@ -67,24 +84,24 @@ class ActionIn(_In):
 
 
 class BoxIn(_In):
-    x: float
-    y: float
-    w: float
-    h: float
+    x: Finite
+    y: Finite
+    w: Finite
+    h: Finite
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     invalid_reason: Reason | None = None
     missed: bool = False
-    prediction_id: int | None = None
+    prediction_id: Id | None = None
 
 
 class LabelsIn(_In):
     """The full set of boxes after editing by hand; replaces the item's labels."""
 
-    expected_revision: int = Field(ge=0, description="label revision you edited")
+    expected_revision: RevisionNumber = Field(description="label revision you edited")
     boxes: list[BoxIn] = Field(default_factory=list, max_length=MAX_BOXES)
     empty: bool = False
     note: str | None = Field(default=None, max_length=2000)
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_labels(self, classes: ClassMap) -> LabelSet:
         values = []
@@ -113,7 +130,7 @@ class LabelsIn(_In):
 class BatchIn(_In):
     """One action for many items: listed ids, or everything matching a grid filter."""
 
-    ids: list[int] | None = Field(default=None, max_length=MAX_IDS)
+    ids: list[Id] | None = Field(default=None, max_length=MAX_IDS)
     filter: dict[str, str] | None = Field(
         default=None, description="grid filter parameters, as in GET /api/v1/media"
     )
@@ -121,7 +138,7 @@ class BatchIn(_In):
     class_name: str | None = Field(default=None, alias="class", max_length=120)
     reason: Reason | None = None
     kind: MarkKind | None = None
-    model_version_id: int | None = None
+    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
         return Action(
@@ -146,16 +163,6 @@ class UserPatch(_In):
 
 class TokenIn(_In):
     name: str = Field(max_length=80)
-
-
-def class_id(classes: ClassMap, name: str | None, where: str = "class") -> int | None:
-    if name is None:
-        return None
-    if name not in classes:
-        raise BadInput(
-            f"{where}: unknown class {name!r}; project classes: {', '.join(classes.names)}"
-        )
-    return classes.id_of(name)
 
 
 # --- responses ----------------------------------------------------------------------------------
@@ -195,7 +202,7 @@ class GridItemOut(BaseModel):
             reviewed=item.reviewed,
             marked=item.marked,
             label_revision=item.label_revision,
-            class_name=_class_name(classes, class_id_),
+            class_name=classes.display_name(class_id_),
             class_source=source,
             score=round(item.top_score, 4) if item.top_score is not None else None,
         )
@@ -212,95 +219,55 @@ class CountOut(BaseModel):
     capped: bool
 
 
-class BoxOut(_Out):
-    x: float
-    y: float
-    w: float
-    h: float
+@with_config(JSON_NAMES)
+@dataclass(frozen=True)
+class MediaDetailOut(MediaDetail):
+    """The review screen's item: the service's MediaDetail (its nested views included, so
+    the schema has one home) plus the URLs of the item's image files."""
 
-
-class LabelBoxOut(_Out):
-    index: int
-    box: BoxOut
-    class_name: str | None = Field(serialization_alias="class")
-    invalid_reason: str | None
-    missed: bool
-    false_positive: bool
-    prediction_id: int | None
-
-
-class PredictionOut(_Out):
-    id: int
-    class_name: str = Field(serialization_alias="class")
-    known_class: bool
-    score: float
-    box: BoxOut | None
-    shown: bool
-
-
-class FrameOut(_Out):
-    id: int
-    frame_num: int | None
-    sha256: str | None
-    reviewed: bool
-    class_name: str | None = Field(serialization_alias="class")
-
-
-class RevisionOut(_Out):
-    revision: int
-    author: str
-    created_at: datetime
-    source: str
-    empty: bool
-    note: str | None
-
-
-class MediaDetailOut(_Out):
-    id: int
-    path: str
-    width: int | None
-    height: int | None
-    camera: str | None
-    sequence_id: int | None
-    frame_num: int | None
-    captured_at: datetime | None
-    split: str | None
-    reviewed: bool
-    label_revision: int
-    label_class: str | None
-    marked: str | None
-    marked_at: datetime | None
-    model_version_id: int | None
-    model_name: str | None
-    has_prediction_set: bool
-    labels: list[LabelBoxOut] | None
-    empty: bool
-    note: str | None
-    predictions: list[PredictionOut]
-    prev_id: int | None
-    next_id: int | None
-    next_unreviewed_id: int | None
-    sequence: list[FrameOut]
-    history: list[RevisionOut]
     image: str = ""
     preview: str = ""
     original: str = ""
 
+    @classmethod
+    def of(cls, detail: MediaDetail) -> MediaDetailOut:
+        preview = thumb_url(detail.id, detail.sha256, "preview")
+        return cls(
+            **_fields_of(detail),
+            image=preview,
+            preview=preview,
+            original=thumb_url(detail.id, detail.sha256, "original"),
+        )
 
-class ActionOut(BaseModel):
-    media_id: int
-    revision: int
-    reviewed: bool
-    marked: str | None
-    label_class_id: int | None
-    applied: list[int] = Field(default_factory=list)
-    skipped: list[dict[str, Any]] = Field(default_factory=list)
+    def as_json(self) -> dict[str, Any]:
+        """What the API answers for this item (the review page embeds the same)."""
+        return _DETAIL_JSON.dump_python(self, mode="json", by_alias=True)  # type: ignore[no-any-return]
 
 
-class BatchOut(BaseModel):
-    applied: list[int]
-    applied_count: int
-    skipped: list[dict[str, Any]]
+_DETAIL_JSON = TypeAdapter(MediaDetailOut)
+
+
+@dataclass(frozen=True)
+class ActionOut(ActionResult):
+    """The item's state after the action; with scope=sequence, the burst's frames too."""
+
+    applied: list[int] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: ActionResult, burst: BatchResult | None = None) -> ActionOut:
+        if burst is None:
+            return cls(**_fields_of(result))
+        return cls(**_fields_of(result), applied=burst.applied, skipped=burst.skipped)
+
+
+@dataclass
+class BatchOut(BatchResult):
+    applied_count: int = 0
+
+    @classmethod
+    def of(cls, result: BatchResult) -> BatchOut:
+        return cls(**_fields_of(result), applied_count=len(result.applied))
 
 
 class MarkedItemOut(GridItemOut):
@@ -315,41 +282,9 @@ class MarkedPageOut(BaseModel):
     total: int
 
 
-class AccountOut(_Out):
-    id: int
-    username: str
-    role: str
-    disabled: bool
-    can_log_in: bool
-    created_at: datetime
-
-
-class TokenOut(_Out):
-    id: int
-    name: str
-    username: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-
-
-class NewTokenOut(TokenOut):
-    token: str = Field(description="shown only now; store it safely")
-
-
-class JobOut(_Out):
-    id: int
-    kind: str
-    state: str
-    done: int
-    total: int | None
-    percent: float | None
-    rate: float | None
-    eta_seconds: float | None
-    message: str | None
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
+@dataclass(frozen=True)
+class NewTokenOut(TokenInfo):
+    token: str = field(metadata={"description": "shown only now; store it safely"})
 
 
 class MeOut(BaseModel):
@@ -364,10 +299,7 @@ def thumb_url(media_id: int, sha256: str | None, size: str = "thumb") -> str:
     return f"/files/{media_id}/{size}?v={(sha256 or '')[:12]}"
 
 
-def _class_name(classes: ClassMap, class_id_: int | None) -> str | None:
-    if class_id_ is None:
-        return None
-    try:
-        return classes.name_of(class_id_)
-    except KeyError:
-        return f"class {class_id_}"
+def _fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass's fields, unconverted (``asdict`` would turn nested dataclasses into
+    dicts), to build the web's extension of a service result."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
