@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
+from wildloop.cli.process_cmds import print_summary
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestReport, ingest_paths
+from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 
 
@@ -40,9 +43,6 @@ def ingest(
 
 
 def _process_new(proj: Project) -> None:
-    from wildloop.cli.job_cmds import print_status, run_with_progress
-    from wildloop.cli.process_cmds import print_summary
-    from wildloop.processing.predict_job import submit_process
 
     submitted = submit_process(proj, created_by=proj.author("admin"))
     status = run_with_progress(proj, submitted.job_id, f"process ({submitted.version_name})")

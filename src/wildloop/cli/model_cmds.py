@@ -17,15 +17,11 @@ from wildloop.cli.loop_cmds import gated_promotion
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.errors import BadInput
+from wildloop.evaluation.promotion import make_first_champion
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import (
-    Provenance,
-    describe_version,
-    get_version,
-    list_versions,
-    register_model,
-)
+from wildloop.registry.versions import Provenance, describe_version, get_version, list_versions
 
 app = typer.Typer(help="Model registry: versions and the champion alias.", no_args_is_help=True)
 ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the audit trail).")]
@@ -171,7 +167,6 @@ def _to_champion(
     as_json: bool,
 ) -> None:
     """The first champion directly; any later one through the gate."""
-    from wildloop.evaluation.promotion import make_first_champion
 
     with proj.db.session() as session:
         move = make_first_champion(session, version_id, proj.author(actor), reason)

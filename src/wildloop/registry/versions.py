@@ -1,13 +1,13 @@
 """Registering model versions and finding them again.
 
 A version is immutable once written: its artifact hash, classes and provenance (source,
-parent, snapshot, params, metrics, code version) never change. Every registered ``.pt`` is
-also exported to ONNX at registration so CPU workers can run it without torch.
+parent, snapshot, params, metrics, code version) never change. The registry keeps the books
+only: reading a model file and exporting it to ONNX is ``wildloop.models.registration``'s job,
+so the registry never imports the inference layer.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,6 @@ from wildloop.registry.artifacts import ArtifactStore
 from wildloop.store.tables import ModelAlias, ModelVersion
 
 SOURCES = ("registered", "trained", "external")
-FORMATS = ("pt", "onnx")
 
 
 @dataclass(frozen=True)
@@ -38,62 +37,51 @@ class Provenance:
     notes: str | None = None
     code_version: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise BadInput(f"unknown model source {self.source!r}; use one of {', '.join(SOURCES)}")
+
+
+@dataclass(frozen=True)
+class StoredArtifacts:
+    """A version's files in the artifact store: the registered one and its ONNX export
+    (the same file when an ``.onnx`` was registered)."""
+
+    sha256: str
+    fmt: str  # pt | onnx
+    onnx_sha256: str
+
 
 def artifact_store(project: Project) -> ArtifactStore:
     return ArtifactStore(project.path("artifacts"))
 
 
-def register_model(
+def record_version(
     project: Project,
-    path: Path,
     name: str,
+    stored: StoredArtifacts,
+    classes: list[str],
+    imgsz: int,
     *,
-    classes: list[str] | None = None,
-    imgsz: int | None = None,
     provenance: Provenance | None = None,
     actor_id: int | None = None,
 ) -> ModelVersion:
-    """Store a detector file (``.pt`` or ``.onnx``) and record it as a new version.
+    """Record a new immutable version for artifacts already in the project's store.
 
-    A ``.pt`` gives its own class list and is exported to ONNX; an ``.onnx`` from Ultralytics
-    carries its class names in metadata, else ``classes`` must be given.
+    Reading and exporting the model file is the caller's job (``wildloop.models``): the
+    registry only keeps the books.
     """
-    from wildloop.inference import onnx_info, ultralytics_adapter
-
     prov = provenance or Provenance()
-    if prov.source not in SOURCES:
-        raise BadInput(f"unknown model source {prov.source!r}; use one of {', '.join(SOURCES)}")
-    path = ultralytics_adapter.require_weights(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise BadInput(f"{path.name}: wildloop registers .pt (Ultralytics) or .onnx detectors")
-    _check_name_free(project, name)
-    store = artifact_store(project)
-    if fmt == "pt":
-        info = ultralytics_adapter.read_pt(path)
-        if info.task != "detect":
-            raise BadInput(f"{path.name} is a {info.task} model; wildloop needs a detector")
-        size = imgsz or info.imgsz
-        found_classes = info.classes
-        with tempfile.TemporaryDirectory(prefix="wildloop-register-") as tmp:
-            onnx_path = ultralytics_adapter.export_onnx(path, Path(tmp) / "model.onnx", size)
-            onnx_sha = store.put(onnx_path, "onnx")
-        sha = store.put(path, "pt")
-    else:
-        meta = onnx_info.read_onnx(path)
-        size = imgsz or meta.imgsz or 640
-        found_classes = meta.classes or []
-        sha = onnx_sha = store.put(path, "onnx")
-    chosen = _choose_classes(found_classes, classes, path)
+    check_name_free(project, name)
     version = ModelVersion(
         name=name,
         task="detect",
         source=prov.source,
-        artifact_sha256=sha,
-        artifact_format=fmt,
-        onnx_sha256=onnx_sha,
-        classes=chosen,
-        imgsz=size,
+        artifact_sha256=stored.sha256,
+        artifact_format=stored.fmt,
+        onnx_sha256=stored.onnx_sha256,
+        classes=classes,
+        imgsz=imgsz,
         parent_id=prov.parent_id,
         snapshot_id=prov.snapshot_id,
         job_id=prov.job_id,
@@ -111,7 +99,7 @@ def register_model(
             action="model.register",
             entity="model_version",
             entity_id=version.id,
-            after={"name": name, "sha256": sha, "format": fmt, "classes": chosen},
+            after={"name": name, "sha256": stored.sha256, "format": stored.fmt, "classes": classes},
         )
     return version
 
@@ -205,8 +193,9 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
     }
 
 
-def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path:
-    """The version's file in ``fmt`` (``pt`` or ``onnx``), hash-checked just now."""
+def artifact_sha256(version: ModelVersion, fmt: str) -> str:
+    """The hash of the version's file in ``fmt`` (``pt`` or ``onnx``); NotFound says why
+    there is none."""
     sha = version.onnx_sha256 if fmt == "onnx" else version.artifact_sha256
     if fmt == "pt" and version.artifact_format != "pt":
         sha = None
@@ -219,28 +208,18 @@ def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path
                 else ""
             )
         )
-    return artifact_store(project).verify(sha, fmt)
+    return sha
 
 
-def _check_name_free(project: Project, name: str) -> None:
+def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path:
+    """The version's file in ``fmt`` (``pt`` or ``onnx``), hash-checked just now."""
+    return artifact_store(project).verify(artifact_sha256(version, fmt), fmt)
+
+
+def check_name_free(project: Project, name: str) -> None:
+    """Refuse an empty name or one a version already has (names identify versions)."""
     if not name.strip():
         raise BadInput("a model version needs a name")
     with project.db.session() as session:
         if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
             raise Conflict(f"a model version named {name!r} already exists; choose another name")
-
-
-def _choose_classes(found: list[str], given: list[str] | None, path: Path) -> list[str]:
-    if given:
-        if found and len(found) != len(given):
-            raise BadInput(
-                f"{path.name} has {len(found)} classes ({', '.join(found[:10])}) but "
-                f"{len(given)} were given; give one name per model output class, in order"
-            )
-        return list(given)
-    if not found:
-        raise BadInput(
-            f"{path.name} does not say its class names; pass them with --classes a,b,c "
-            "(one per model output, in order)"
-        )
-    return found
