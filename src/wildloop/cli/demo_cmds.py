@@ -104,7 +104,9 @@ def _predict_with_demo_detector(project: Project) -> None:
             actor_id=actor,
         )
         with project.db.session() as session:
-            make_first_champion(session, version.id, actor, "demo: first champion")
+            make_first_champion(
+                session, version.id, actor, "demo: first champion", classes=project.classes
+            )
         console.print(
             "Registered the demo detector (ONNX, trained on generated scenes) as champion"
         )

@@ -13,7 +13,7 @@ from wildloop.cli.output import console, errors, print_json, progress_bar
 from wildloop.cli.process_cmds import print_summary
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
-from wildloop.errors import BadInput
+from wildloop.domain.class_mapping import ClassMapping
 from wildloop.media.ingest import IngestReport, ingest_paths
 from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
@@ -91,7 +91,7 @@ def import_labels(
     as_json: JsonOption = False,
 ) -> None:
     """Import ground-truth boxes as human labels, ingesting images the project lacks."""
-    rename = dict(_pair(item) for item in class_map or [])
+    rename = dict(ClassMapping.parse(class_map).rename)
     with open_project(project) as proj:
         dataset = read_dataset(path, fmt, images)
         with progress_bar("import") as update:
@@ -120,10 +120,3 @@ def import_labels(
         )
     for failed_path, reason in report.failed[:20]:
         errors.print(f"[red]failed[/] {failed_path}: {reason}")
-
-
-def _pair(item: str) -> tuple[str, str]:
-    theirs, sep, ours = item.partition("=")
-    if not sep or not theirs or not ours:
-        raise BadInput(f"--map takes 'theirs=ours', got {item!r}")
-    return theirs, ours

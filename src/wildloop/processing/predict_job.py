@@ -34,10 +34,10 @@ from wildloop.jobs.records import submit_job
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.selection import Scope, media_query, parse_scope
-from wildloop.processing.writer import class_ids_for, write_results
+from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
-from wildloop.registry.versions import get_version
+from wildloop.registry.versions import get_version, project_class_ids
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
@@ -220,7 +220,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         model_workers=model_workers,
     )
     pipeline = Pipeline(runtime, options)
-    class_ids = class_ids_for(version.classes, project.classes)
+    class_ids = project_class_ids(version, project.classes)
     done, failed = len(done_ids), 0
     pending: list[ItemResult] = []
     # Items that vanished from the media table since submission count as done (nothing to do).

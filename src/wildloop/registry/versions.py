@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wildloop import __version__, audit
+from wildloop.domain.class_mapping import ClassFit, ClassMapping, fit_classes
+from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.project import Project
 from wildloop.registry.artifacts import ArtifactStore
@@ -61,16 +63,21 @@ def record_version(
     name: str,
     stored: StoredArtifacts,
     classes: list[str],
+    class_ids: list[int],
     imgsz: int,
     *,
     provenance: Provenance | None = None,
     actor_id: int | None = None,
+    audit_extra: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """Record a new immutable version for artifacts already in the project's store.
 
-    Reading and exporting the model file is the caller's job (``wildloop.models``): the
-    registry only keeps the books.
+    ``class_ids`` is the project class id of each model class, in model order. Reading and
+    exporting the model file, and fitting its classes to the project's, is the caller's job
+    (``wildloop.models``): the registry only keeps the books.
     """
+    if len(class_ids) != len(classes):
+        raise BadInput(f"{len(classes)} model classes but {len(class_ids)} project class ids")
     prov = provenance or Provenance()
     check_name_free(project, name)
     version = ModelVersion(
@@ -81,6 +88,7 @@ def record_version(
         artifact_format=stored.fmt,
         onnx_sha256=stored.onnx_sha256,
         classes=classes,
+        class_ids=class_ids,
         imgsz=imgsz,
         parent_id=prov.parent_id,
         snapshot_id=prov.snapshot_id,
@@ -99,7 +107,14 @@ def record_version(
             action="model.register",
             entity="model_version",
             entity_id=version.id,
-            after={"name": name, "sha256": stored.sha256, "format": stored.fmt, "classes": classes},
+            after={
+                "name": name,
+                "sha256": stored.sha256,
+                "format": stored.fmt,
+                "classes": classes,
+                "class_ids": class_ids,
+            }
+            | (audit_extra or {}),
         )
     return version
 
@@ -179,6 +194,7 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
         "sha256": version.artifact_sha256,
         "onnx_sha256": version.onnx_sha256,
         "classes": version.classes,
+        "class_ids": version.class_ids,
         "imgsz": version.imgsz,
         "parent_id": version.parent_id,
         "snapshot_id": version.snapshot_id,
@@ -191,6 +207,41 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
         "created_at": version.created_at.isoformat() if version.created_at else None,
         "aliases": sorted(aliases or []),
     }
+
+
+def project_class_ids(version: ModelVersion, classes: ClassMap) -> list[int | None]:
+    """The project class id of each model class index (None: not a project class).
+
+    The ids fixed at registration when the version has them (a class removed from the project
+    since reads as None), else by name (external versions and those registered before ids
+    were stored). Processing and MegaDetector import write predictions' class ids through
+    this (evaluation and the review screens read those ids); export and promotion use it too.
+    """
+    if version.class_ids is None:
+        return classes.ids_of(version.classes)
+    known = {c.id for c in classes}
+    return [i if i in known else None for i in version.class_ids]
+
+
+def class_fit(version: ModelVersion, classes: ClassMap) -> ClassFit:
+    """How the version's classes line up with the project's now (promotion checks this)."""
+    ids = project_class_ids(version, classes)
+    rename = {
+        name: classes.name_of(i)
+        for name, i in zip(version.classes, ids, strict=True)
+        if i is not None
+    }
+    return fit_classes(version.classes, classes, ClassMapping(rename))
+
+
+def require_fit(version: ModelVersion, classes: ClassMap) -> None:
+    """Refuse to make champion a version whose classes the project cannot read (the same
+    message as at registration), so no screen fills with "not a project class" boxes."""
+    class_fit(version, classes).check(
+        f"model {version.name!r}",
+        "It cannot be champion. Register the file again with --map 'theirs=ours' or --add-classes.",
+        lacking=True,
+    )
 
 
 def artifact_sha256(version: ModelVersion, fmt: str) -> str:

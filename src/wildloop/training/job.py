@@ -179,6 +179,7 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
             outcome.best,
             name,
             classes=[c["name"] for c in snapshot.params["classes"]],
+            class_ids=[int(c["id"]) for c in snapshot.params["classes"]],
             imgsz=int(params["train"]["imgsz"]),
             provenance=Provenance(
                 source="trained",
