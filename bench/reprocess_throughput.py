@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from wildloop.inference.ultralytics_adapter import build_untrained, predict_reference
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
+from wildloop.models.registration import register_model
 from wildloop.processing import predict_job
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import register_model
 from wildloop.store.tables import Prediction
 
 SHARED = Path(

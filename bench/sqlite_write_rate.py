@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from wildloop.inference.pipeline import Detection, ItemResult
-from wildloop.processing.writer import class_ids_for, write_results
+from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.store.types import utcnow
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         session.add(version)
         session.flush()
         version_id = version.id
-    class_ids = class_ids_for(CLASSES, project.classes)
+    class_ids = project.classes.ids_of(CLASSES)
     rng = random.Random(0)
     ids = list(range(1, args.items + 1))
 

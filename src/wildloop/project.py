@@ -7,6 +7,7 @@ entry points every CLI command, web app and worker goes through.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,12 @@ class Project:
         self.config.classes = [ClassEntry(id=c.id, name=c.name) for c in updated]
         self.save_config()
         return updated.id_of(name)
+
+    def add_classes(self, names: Iterable[str]) -> None:
+        """Add, in order, each name the project does not have yet (``--add-classes``)."""
+        for name in dict.fromkeys(names):
+            if name not in self.classes:
+                self.add_class(name)
 
     def author(self, username: str) -> int:
         """The id of a user by name, creating a login-less author for imports and tools."""

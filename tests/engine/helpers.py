@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from wildloop.media.ingest import ingest_paths
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import register_model
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 
 

@@ -11,16 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from wildloop.errors import BadInput, Conflict, IntegrityError, NotFound, Unavailable
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.artifacts import sha256_file
-from wildloop.registry.versions import (
-    Provenance,
-    get_version,
-    list_versions,
-    register_model,
-    verified_artifact,
-)
+from wildloop.registry.versions import Provenance, get_version, list_versions, verified_artifact
 from wildloop.store.tables import AuditEntry, ModelAlias
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from tests.loop.support import ingest_frames, label_frames, media_split
 from wildloop.domain.gate import ClassScore, GateRules, ModelScore, decide
 from wildloop.evaluation.promotion import promote_challenger
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import Provenance, register_model, verified_artifact
+from wildloop.registry.versions import Provenance, verified_artifact
 from wildloop.store.tables import MediaSequence, ModelVersion, PredictionSet
 from wildloop.synthetic.scenes import SceneGenerator
 from wildloop.training.loop import run_loop

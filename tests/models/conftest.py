@@ -48,7 +48,7 @@ def build_models(
     v1 = model_from_truth(project, data, "v1", keep=0.7, jitter=0.05, seed=1, source="trained")
     v2 = model_from_truth(project, data, "v2", seed=2, source="trained", **challenger)
     with project.db.session() as session:
-        make_first_champion(session, v1, None)
+        make_first_champion(session, v1, None, classes=project.classes)
         aliases.move_alias(session, "challenger", v2, None, "trained (test)")
     # Reprocessing needs model files; these test models only have stored predictions.
     project.config.triggers.reprocess_after_promotion = False

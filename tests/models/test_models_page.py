@@ -257,7 +257,7 @@ def test_a_comparison_that_cannot_run_says_why(project: Project, clients) -> Non
         second = ModelVersion(name="m2", source="trained", classes=["doe"], params={}, metrics={})
         session.add_all([first, second])
         session.flush()
-        make_first_champion(session, first.id, None)
+        make_first_champion(session, first.id, None, classes=project.classes)
         aliases.move_alias(session, "challenger", second.id, None)
     admin = clients("ada")
     assert admin.get("/models").status_code == 200

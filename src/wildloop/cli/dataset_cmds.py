@@ -11,6 +11,7 @@ from rich.table import Table
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.datasets.exporters import FORMATS, export_snapshot
+from wildloop.datasets.exporters.camtrap_dp_validation import validate_camtrap_dp
 from wildloop.datasets.snapshots import (
     PseudoLabels,
     SnapshotInfo,
@@ -19,6 +20,7 @@ from wildloop.datasets.snapshots import (
     list_snapshots,
 )
 from wildloop.errors import BadInput
+from wildloop.registry import aliases
 
 app = typer.Typer(
     help="Dataset snapshots: frozen sets of media and label revisions.", no_args_is_help=True
@@ -46,8 +48,6 @@ def create(
         settings = proj.config.datasets
         pseudo = None
         if pseudo_labels if pseudo_labels is not None else settings.pseudo_labels:
-            from wildloop.registry import aliases
-
             with proj.db.session() as session:
                 champion = aliases.resolve(session, "champion")
             if champion is None:
@@ -157,8 +157,6 @@ def export(
         )
     problems: list[str] = []
     if format == "camtrap-dp" and validate:
-        from wildloop.datasets.exporters.camtrap_dp_validation import validate_camtrap_dp
-
         problems = validate_camtrap_dp(result.folder)
     if as_json:
         print_json(result.as_dict() | {"validation_problems": problems})

@@ -14,13 +14,21 @@ from typing import Annotated
 
 import typer
 
+from wildloop.cli.job_cmds import run_with_progress
 from wildloop.cli.output import console, progress_bar
+from wildloop.cli.serve_cmds import serve as serve_command
 from wildloop.config import CONFIG_FILE
 from wildloop.errors import Conflict
+from wildloop.evaluation.promotion import make_first_champion
 from wildloop.media.ingest import ingest_paths
 from wildloop.media.summary import media_summary
+from wildloop.models.registration import register_model
+from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
+from wildloop.registry import aliases
+from wildloop.registry.versions import Provenance
 from wildloop.synthetic.scenes import SceneGenerator
+from wildloop.users.accounts import create_user
 
 DEMO_CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
 DEMO_DETECTOR = Path(__file__).resolve().parents[1] / "synthetic" / "demo_detector.onnx"
@@ -53,8 +61,6 @@ def demo(
         _predict_with_demo_detector(project)
         _ensure_demo_admin(project)
     if serve:
-        from wildloop.cli.serve_cmds import serve as serve_command
-
         console.print(
             f"Log in as [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/] (demo account; "
             "create real ones with `wildloop user add`)."
@@ -82,12 +88,6 @@ def _ingest_scenes(project: Project, photos: Path, bursts: int, seed: int) -> No
 
 
 def _predict_with_demo_detector(project: Project) -> None:
-    from wildloop.cli.job_cmds import run_with_progress
-    from wildloop.evaluation.promotion import make_first_champion
-    from wildloop.processing.predict_job import submit_process
-    from wildloop.registry import aliases
-    from wildloop.registry.versions import Provenance, register_model
-
     with project.db.session() as session:
         has_champion = aliases.resolve(session, "champion") is not None
     actor = project.author(DEMO_USER)
@@ -104,7 +104,9 @@ def _predict_with_demo_detector(project: Project) -> None:
             actor_id=actor,
         )
         with project.db.session() as session:
-            make_first_champion(session, version.id, actor, "demo: first champion")
+            make_first_champion(
+                session, version.id, actor, "demo: first champion", classes=project.classes
+            )
         console.print(
             "Registered the demo detector (ONNX, trained on generated scenes) as champion"
         )
@@ -114,8 +116,6 @@ def _predict_with_demo_detector(project: Project) -> None:
 
 
 def _ensure_demo_admin(project: Project) -> None:
-    from wildloop.users.accounts import create_user
-
     # The session outside: a Conflict (made by an earlier run) is raised before any write.
     with project.db.session() as session, contextlib.suppress(Conflict):
         create_user(session, DEMO_USER, "admin", DEMO_PASSWORD)

@@ -8,14 +8,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
+from wildloop.cli.process_cmds import print_summary
 from wildloop.cli.split_cmds import print_hint
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
-from wildloop.errors import BadInput
+from wildloop.domain.class_mapping import ClassMapping
 from wildloop.media.ingest import IngestReport, ingest_paths
 from wildloop.media.split_groups import project_hint
+from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 
 
@@ -46,9 +49,6 @@ def ingest(
 
 
 def _process_new(proj: Project) -> None:
-    from wildloop.cli.job_cmds import print_status, run_with_progress
-    from wildloop.cli.process_cmds import print_summary
-    from wildloop.processing.predict_job import submit_process
 
     submitted = submit_process(proj, created_by=proj.author("admin"))
     status = run_with_progress(proj, submitted.job_id, f"process ({submitted.version_name})")
@@ -97,7 +97,7 @@ def import_labels(
     as_json: JsonOption = False,
 ) -> None:
     """Import ground-truth boxes as human labels, ingesting images the project lacks."""
-    rename = dict(_pair(item) for item in class_map or [])
+    rename = dict(ClassMapping.parse(class_map).rename)
     with open_project(project) as proj:
         dataset = read_dataset(path, fmt, images)
         with progress_bar("import") as update:
@@ -126,10 +126,3 @@ def import_labels(
         )
     for failed_path, reason in report.failed[:20]:
         errors.print(f"[red]failed[/] {escape(failed_path)}: {escape(reason)}")
-
-
-def _pair(item: str) -> tuple[str, str]:
-    theirs, sep, ours = item.partition("=")
-    if not sep or not theirs or not ours:
-        raise BadInput(f"--map takes 'theirs=ours', got {item!r}")
-    return theirs, ours

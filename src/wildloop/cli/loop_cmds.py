@@ -9,10 +9,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.errors import Conflict, NotFound
+from wildloop.evaluation.comparison import compare_named
+from wildloop.evaluation.evaluator import evaluate_model
+from wildloop.evaluation.promotion import promote_challenger
+from wildloop.jobs.local import run_job
+from wildloop.jobs.records import cancel_job, job_status
 from wildloop.project import Project
+from wildloop.registry.versions import get_version
+from wildloop.training.job import active_training, start_training
+from wildloop.training.loop import LoopStep, run_loop
+from wildloop.training.retraining_log import as_csv, retraining_log, write_chart
+from wildloop.training.triggers import check_triggers, run_triggers
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting (audit trail).")]
 BaseOption = Annotated[
@@ -64,9 +75,6 @@ def train(
     """Start a training job; the result is registered as challenger (never promoted here)."""
     if ctx.invoked_subcommand is not None:
         return
-    from wildloop.jobs.local import run_job
-    from wildloop.jobs.records import cancel_job
-    from wildloop.training.job import start_training
 
     overrides = _overrides(
         epochs=epochs, batch=batch, imgsz=imgsz, patience=patience, device=device
@@ -106,8 +114,6 @@ def train(
 @train_app.command("cancel")
 def train_cancel(actor: ActorOption = "admin", project: ProjectOption = None) -> None:
     """Cancel the training in progress (it stops within one batch)."""
-    from wildloop.jobs.records import cancel_job
-    from wildloop.training.job import active_training
 
     with open_project(project) as proj:
         active = active_training(proj)
@@ -121,8 +127,6 @@ def train_cancel(actor: ActorOption = "admin", project: ProjectOption = None) ->
 @train_app.command("status")
 def train_status(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """The training in progress, with its epoch curve so far."""
-    from wildloop.jobs.records import job_status
-    from wildloop.training.job import active_training
 
     with open_project(project) as proj:
         active = active_training(proj)
@@ -148,8 +152,6 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a model on the frozen test snapshot (stored per model and snapshot)."""
-    from wildloop.evaluation.evaluator import evaluate_model
-    from wildloop.registry.versions import get_version
 
     with open_project(project) as proj:
         with proj.db.session() as session:
@@ -183,7 +185,6 @@ def compare(
     as_json: JsonOption = False,
 ) -> None:
     """Champion against challenger on the same test items: deltas, interval, figures, verdict."""
-    from wildloop.evaluation.comparison import compare_named
 
     with open_project(project) as proj:
         result = compare_named(proj, challenger, champion, snapshot)
@@ -239,8 +240,6 @@ def gated_promotion(
 ) -> None:
     """The gate, printed: every command that can replace the champion ends here (exit code
     of ``Conflict`` when the gate refuses)."""
-    from wildloop.cli.job_cmds import print_status, run_with_progress
-    from wildloop.evaluation.promotion import promote_challenger
 
     result = promote_challenger(
         proj,
@@ -281,7 +280,6 @@ def retrain_log(
     as_json: JsonOption = False,
 ) -> None:
     """Every model version: date, items added, precision, recall, mAP50, mAP50-95, notes."""
-    from wildloop.training.retraining_log import as_csv, retraining_log, write_chart
 
     with open_project(project) as proj:
         rows = retraining_log(proj)
@@ -316,7 +314,6 @@ def triggers_check(
     as_json: JsonOption = False,
 ) -> None:
     """Is a training due (N new reviewed items, or the schedule)? For cron: add --run."""
-    from wildloop.training.triggers import check_triggers, run_triggers
 
     with open_project(project) as proj:
         if run:
@@ -337,8 +334,6 @@ def triggers_watch(
     project: ProjectOption = None,
 ) -> None:
     """Check the triggers forever, training in this process when one is due."""
-    from wildloop.jobs.local import run_job
-    from wildloop.training.triggers import run_triggers
 
     with open_project(project) as proj:
         while True:
@@ -368,7 +363,6 @@ def loop(
     as_json: JsonOption = False,
 ) -> None:
     """snapshot -> train -> evaluate -> gate -> promote -> reprocess, reporting each step."""
-    from wildloop.training.loop import LoopStep, run_loop
 
     def show(step: LoopStep) -> None:
         if not as_json:

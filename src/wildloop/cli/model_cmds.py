@@ -16,16 +16,13 @@ from rich.table import Table
 from wildloop.cli.loop_cmds import gated_promotion
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
+from wildloop.domain.class_mapping import ClassMapping
 from wildloop.errors import BadInput
+from wildloop.evaluation.promotion import make_first_champion
+from wildloop.models.registration import missing_classes, register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import (
-    Provenance,
-    describe_version,
-    get_version,
-    list_versions,
-    register_model,
-)
+from wildloop.registry.versions import Provenance, describe_version, get_version, list_versions
 
 app = typer.Typer(help="Model registry: versions and the champion alias.", no_args_is_help=True)
 ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the audit trail).")]
@@ -79,6 +76,16 @@ def register(
         str | None, typer.Option(help="Class names in model order (if the file lacks them).")
     ] = None,
     imgsz: Annotated[int | None, typer.Option(help="Input size (default: from the file).")] = None,
+    class_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="Read a model class as a project class: 'theirs=ours' (repeatable)."
+        ),
+    ] = None,
+    add_classes: Annotated[
+        bool,
+        typer.Option("--add-classes", help="Add the model's unknown classes to the project."),
+    ] = False,
     parent: Annotated[str | None, typer.Option(help="Version this one derives from.")] = None,
     notes: Annotated[str | None, typer.Option(help="Free text.")] = None,
     promote: Annotated[
@@ -92,7 +99,10 @@ def register(
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a detector in the project (content-addressed) and record it as a version."""
+    """Store a detector in the project (content-addressed) and record it as a version.
+
+    Its classes must be project classes: an unknown one is refused unless --map or
+    --add-classes says how to read it."""
     if force and not promote:
         raise BadInput("--force only applies with --promote")
     with open_project(project) as proj:
@@ -107,9 +117,16 @@ def register(
             name,
             classes=[c.strip() for c in classes.split(",")] if classes else None,
             imgsz=imgsz,
+            mapping=ClassMapping.parse(class_map, add_classes=add_classes),
             provenance=Provenance(source="registered", parent_id=parent_id, notes=notes),
             actor_id=actor_id,
         )
+        lacking = missing_classes(proj, version)
+        if lacking:
+            errors.print(
+                f"[yellow]warning[/] {version.name} never predicts these project classes: "
+                + ", ".join(lacking)
+            )
         if as_json and not promote:
             print_json(describe_version(version))
             return
@@ -171,10 +188,11 @@ def _to_champion(
     as_json: bool,
 ) -> None:
     """The first champion directly; any later one through the gate."""
-    from wildloop.evaluation.promotion import make_first_champion
 
     with proj.db.session() as session:
-        move = make_first_champion(session, version_id, proj.author(actor), reason)
+        move = make_first_champion(
+            session, version_id, proj.author(actor), reason, classes=proj.classes
+        )
     if move is not None:
         _print_move(move, name, as_json)
         return

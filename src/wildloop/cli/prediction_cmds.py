@@ -58,7 +58,11 @@ def export_md(
     """Export a version's predictions as MegaDetector JSON (Timelapse reads it)."""
     with open_project(project) as proj, proj.db.session() as session:
         data = megadetector.export(
-            session, model, image_root=root, min_score=proj.config.thresholds.store
+            session,
+            model,
+            image_root=root,
+            min_score=proj.config.thresholds.store,
+            classes=proj.classes,
         )
     megadetector.write(data, out)
     console.print(f"wrote {len(data['images'])} images to {out}")

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from wildloop.cli.options import ProjectOption, open_project
 from wildloop.cli.output import console
+from wildloop.evaluation.compare_job import KIND as COMPARE
+from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
-
-if TYPE_CHECKING:
-    from wildloop.training.ticker import TriggerTicker
+from wildloop.training.ticker import Tick, TriggerTicker
 
 
 def serve(
@@ -37,8 +37,8 @@ def serve(
     triggers.check_seconds (60 by default) in wildloop.toml."""
     import uvicorn
 
-    from wildloop.evaluation.compare_job import KIND as COMPARE
-    from wildloop.jobs.local import LocalExecutor
+    # Lazy on purpose: the web stack (FastAPI, Starlette, Jinja) is heavy and only `serve`
+    # needs it, so every other command starts without loading it.
     from wildloop.web.app import create_app
 
     proj = open_project(project)
@@ -67,7 +67,6 @@ def serve(
 
 def start_trigger_ticker(proj: Project) -> TriggerTicker | None:
     """Check the automatic training triggers every ``triggers.check_seconds`` while serving."""
-    from wildloop.training.ticker import Tick, TriggerTicker
 
     interval = proj.config.triggers.check_seconds
     if not interval:

@@ -18,6 +18,7 @@ from sqlalchemy import Row, select
 from wildloop.datasets.importers.coco import read_coco
 from wildloop.datasets.importers.dataset import ImportedDataset, ImportedImage
 from wildloop.datasets.importers.yolo import read_yolo
+from wildloop.domain.class_mapping import MAP_HINT, ClassMapping, fit_classes
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
@@ -79,8 +80,8 @@ def import_labels(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Ingest missing images and write their labels; see the module docstring for the rules."""
-    rename = class_map or {}
-    _check_classes(project, dataset, rename, add_classes)
+    mapping = ClassMapping(class_map or {}, add_classes)
+    _check_classes(project, dataset, mapping)
     classes = project.classes
     report = ImportReport(images=len(dataset.images))
     default_camera = camera or Path(dataset.source.split(":", 1)[1]).parent.name or "import"
@@ -136,7 +137,7 @@ def import_labels(
                     boxes=tuple(
                         LabelBoxValue(
                             box=b.box,
-                            class_id=classes.id_of(rename.get(b.class_name, b.class_name)),
+                            class_id=classes.id_of(mapping.target(b.class_name)),
                         )
                         for b in image.boxes
                     ),
@@ -160,26 +161,12 @@ def import_labels(
     return report
 
 
-def _check_classes(
-    project: Project, dataset: ImportedDataset, rename: dict[str, str], add_classes: bool
-) -> None:
-    unknown = sorted(
-        {rename.get(n, n) for n in dataset.used_classes()} - set(project.classes.names)
-    )
-    if add_classes:
+def _check_classes(project: Project, dataset: ImportedDataset, mapping: ClassMapping) -> None:
+    fit = fit_classes(sorted(dataset.used_classes()), project.classes, mapping)
+    fit.check("the dataset", f"{MAP_HINT} Nothing was imported.")
+    if mapping.add_classes:
         # Add every class the dataset declares, in its order, not only those with boxes here.
-        declared = [rename.get(n, n) for n in dataset.class_names]
-        for name in dict.fromkeys([*declared, *unknown]):
-            if name not in project.classes:
-                project.add_class(name)
-        return
-    if not unknown:
-        return
-    raise BadInput(
-        f"the dataset uses classes the project does not have: {', '.join(unknown)}. "
-        f"Project classes: {', '.join(project.classes.names)}. Map them with "
-        "--map 'theirs=ours' or add them with --add-classes. Nothing was imported."
-    )
+        project.add_classes([*(mapping.target(n) for n in dataset.class_names), *fit.unknown])
 
 
 def _stored(path: Path) -> str | None:

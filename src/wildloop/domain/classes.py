@@ -59,6 +59,10 @@ class ClassMap:
                 f"unknown class {name!r}; project classes are: {', '.join(self.names)}"
             ) from None
 
+    def ids_of(self, names: Sequence[str]) -> list[int | None]:
+        """The id of each name, None for names that are not classes here."""
+        return [self._by_name[n].id if n in self._by_name else None for n in names]
+
     def name_of(self, class_id: int) -> str:
         return self._by_id[class_id].name
 

@@ -20,9 +20,10 @@ from wildloop.datasets.snapshots import SnapshotData, create_snapshot, get_snaps
 from wildloop.errors import BadInput, JobFailed, NotFound
 from wildloop.evaluation.matching import ImageDetections, ImageTruth
 from wildloop.evaluation.metrics import Scored, class_thresholds, score
+from wildloop.processing.predict_job import predict_items
 from wildloop.project import Project
 from wildloop.store.bulk import insert_or_skip
-from wildloop.store.tables import Evaluation, ModelVersion, Prediction, PredictionSet
+from wildloop.store.tables import Evaluation, ModelVersion, Prediction, PredictionSet, Snapshot
 from wildloop.store.types import utcnow
 
 CHUNK = 500
@@ -90,8 +91,6 @@ def evaluate_model(
     missing = _missing_predictions(project, model_version_id, media_ids)
     if missing:
         if predict is None:
-            from wildloop.processing.predict_job import predict_items
-
             predict = predict_items
         predict(project, model_version_id, missing)
         still = _missing_predictions(project, model_version_id, media_ids)
@@ -142,7 +141,6 @@ def evaluate_model(
 def stored_evaluations(
     project: Project, model_version_id: int | None = None
 ) -> list[EvaluationRecord]:
-    from wildloop.store.tables import Snapshot
 
     with project.db.session() as session:
         query = (

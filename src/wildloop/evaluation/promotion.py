@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wildloop import audit
+from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import get_version
+from wildloop.registry.versions import get_version, require_fit
+from wildloop.store.tables import ModelVersion
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -66,7 +68,9 @@ def promote_challenger(
     if force and not (reason and reason.strip()):
         raise BadInput("--force needs --reason: say why the gate is overridden (it is logged)")
     with project.db.session() as session:
-        challenger_id = get_version(session, model).id
+        challenger = get_version(session, model)
+        require_fit(challenger, project.classes)
+        challenger_id = challenger.id
         champion_id = aliases.resolve(session, "champion")
     if champion_id == challenger_id:
         raise BadInput("that model is already the champion")
@@ -114,17 +118,26 @@ def promote_challenger(
 
 
 def make_first_champion(
-    session: Session, version_id: int, actor_id: int | None, reason: str | None = None
+    session: Session,
+    version_id: int,
+    actor_id: int | None,
+    reason: str | None = None,
+    *,
+    classes: ClassMap,
 ) -> aliases.AliasMove | None:
     """Make a version champion when there is none yet (nothing to compare it with), in the
     caller's transaction with an audit entry; None when a champion exists, and the caller
-    must go through :func:`promote_challenger`.
+    must go through :func:`promote_challenger`. A version whose classes are not the
+    project's (``classes``) is refused, as by the gate.
 
     The insert only succeeds while the alias is unset, so a champion set by someone else in
     the meantime is never replaced here (that raises ``Conflict``).
     """
     if aliases.resolve(session, "champion") is not None:
         return None
+    version = session.get(ModelVersion, version_id)
+    if version is not None:
+        require_fit(version, classes)
     return aliases.move_alias(
         session,
         "champion",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from wildloop.errors import BadInput, Unavailable
-from wildloop.project import Project
-from wildloop.store.tables import ModelVersion
+from wildloop.inference.onnx_runtime import OnnxRuntime
+from wildloop.inference.torch_runtime import TorchRuntime
 
 _CACHE_SIZE = 3
 
@@ -41,6 +42,11 @@ class DetectorRuntime(Protocol):
 class RuntimeChoice:
     kind: str  # onnx | torch
     device: str  # cpu | cuda | cuda:N
+
+    @property
+    def artifact_format(self) -> str:
+        """The model file this runtime loads: the ``.pt`` for torch, the ONNX export else."""
+        return "pt" if self.kind == "torch" else "onnx"
 
 
 def cuda_available() -> bool:
@@ -69,28 +75,25 @@ _lock = threading.Lock()
 
 
 def load(
-    project: Project, version: ModelVersion, choice: RuntimeChoice, threads: int = 0
+    sha256: str,
+    choice: RuntimeChoice,
+    verified_path: Callable[[], Path],
+    threads: int = 0,
 ) -> DetectorRuntime:
-    """The runtime for ``version`` (hash-verified before the first load; cached after)."""
-    from wildloop.registry.versions import verified_artifact
-
-    fmt = "pt" if choice.kind == "torch" else "onnx"
-    sha = version.artifact_sha256 if fmt == "pt" else version.onnx_sha256
-    key = (str(sha), choice.kind, choice.device, threads)
+    """The runtime for the artifact ``sha256`` in ``choice.artifact_format``, cached per
+    process. Only on a cache miss is ``verified_path`` called: the caller hash-checks the
+    file there, so a file is verified before its first load and never re-hashed after."""
+    key = (sha256, choice.kind, choice.device, threads)
     with _lock:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-    path = verified_artifact(project, version, fmt)
+    path = verified_path()
     runtime: DetectorRuntime
     if choice.kind == "onnx":
-        from wildloop.inference.onnx_runtime import OnnxRuntime
-
         runtime = OnnxRuntime(path, threads=threads)
     else:
-        from wildloop.inference.torch_runtime import TorchRuntime
-
         runtime = TorchRuntime(path, device=choice.device)
     with _lock:
         _cache[key] = runtime

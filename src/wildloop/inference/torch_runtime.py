@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from wildloop.inference.letterbox import PAD_VALUE, Letterbox
+from wildloop.inference.ultralytics_adapter import load_torch_detector
 
 MAX_WH = 7680.0
 
@@ -23,8 +24,6 @@ class TorchRuntime:
 
     def __init__(self, path: Path, device: str = "cuda", gpu_decode: bool | None = None) -> None:
         import torch
-
-        from wildloop.inference.ultralytics_adapter import load_torch_detector
 
         self.torch = torch
         self.device = device

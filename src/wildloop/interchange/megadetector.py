@@ -21,11 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
+from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, NotFound
 from wildloop.inference.pipeline import Detection, ItemResult
-from wildloop.processing.writer import class_ids_for, write_results
+from wildloop.processing.writer import write_results
 from wildloop.project import Project
-from wildloop.registry.versions import get_version, register_external
+from wildloop.registry.versions import get_version, project_class_ids, register_external
 from wildloop.store.paths import readable_path, readable_text
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.store.types import utcnow
@@ -208,7 +209,7 @@ def import_file(
         )
         locate = _locator(session, image_root)
     report = ImportReport(version.id, name, images=len(data["images"]))
-    class_ids = class_ids_for(classes, project.classes)
+    class_ids = project_class_ids(version, project.classes)
     batch: list[ItemResult] = []
     for image in data["images"]:
         media_id = locate(image["file"])
@@ -283,11 +284,17 @@ def _locator(session: Session, image_root: Path | None) -> Any:
 
 
 def export(
-    session: Session, model: str, image_root: Path | None = None, min_score: float = 0.0
+    session: Session,
+    model: str,
+    image_root: Path | None = None,
+    min_score: float = 0.0,
+    classes: ClassMap | None = None,
 ) -> dict[str, Any]:
     """A version's prediction sets as MegaDetector JSON; paths relative to ``image_root``
     (default: the folder all its images share). ``min_score`` leaves out the low boxes kept
-    on test items for evaluation (callers pass ``thresholds.store``)."""
+    on test items for evaluation (callers pass ``thresholds.store``). With the project's
+    ``classes``, a category is named by the project class the version's model class maps to
+    (as the review screens show it), else by the model's own class name."""
     version = get_version(session, model)
     rows = session.execute(
         select(PredictionSet.id, PredictionSet.status, PredictionSet.error, Media.path)
@@ -300,6 +307,10 @@ def export(
     files = [readable_text(r.path) for r in rows]
     root = readable_path(image_root.expanduser().resolve()) if image_root else _common_root(files)
     category = {name: str(i + 1) for i, name in enumerate(version.classes)}
+    shown = list(version.classes)
+    if classes is not None:
+        ids = project_class_ids(version, classes)
+        shown = [n if i is None else classes.name_of(i) for n, i in zip(shown, ids, strict=True)]
     boxes: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for set_id, name, score, x, y, w, h in session.execute(
         select(
@@ -348,7 +359,7 @@ def export(
                     "source": version.source,
                 },
             },
-            "detection_categories": {v: k for k, v in category.items()},
+            "detection_categories": {str(i + 1): name for i, name in enumerate(shown)},
             "images": images,
         },
         "export",

@@ -28,13 +28,15 @@ from wildloop.inference.pipeline import (
     StageTimes,
 )
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.local import run_job
 from wildloop.jobs.records import submit_job
+from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.selection import Scope, media_query, parse_scope
-from wildloop.processing.writer import class_ids_for, write_results
+from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
-from wildloop.registry.versions import get_version
+from wildloop.registry.versions import get_version, project_class_ids
 from wildloop.store.paths import path_from_text
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
@@ -106,7 +108,6 @@ def predict_items(project: Project, model_version_id: int, media_ids: Sequence[i
     What the evaluator calls for test items a model has not seen; raises JobFailed when the
     job fails (items that fail alone are stored as failed sets, not raised).
     """
-    from wildloop.jobs.local import run_job
 
     submitted = submit_items(project, model_version_id, media_ids)
     status = run_job(project, submitted.job_id, workers=project.config.jobs.local_workers)
@@ -207,7 +208,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")
     model_workers = settings.model_workers or (min(cpus, 4) if parallel else 1)
     threads = max(1, cpus // model_workers) if parallel else 0
-    runtime = runtimes.load(project, version, choice, threads=threads)
+    runtime = load_detector(project, version, choice, threads=threads)
     options = PipelineOptions(
         imgsz=version.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
@@ -219,7 +220,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         model_workers=model_workers,
     )
     pipeline = Pipeline(runtime, options)
-    class_ids = class_ids_for(version.classes, project.classes)
+    class_ids = project_class_ids(version, project.classes)
     done, failed = len(done_ids), 0
     pending: list[ItemResult] = []
     # Items that vanished from the media table since submission count as done (nothing to do).

@@ -13,16 +13,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from wildloop.domain.classes import ClassMap
 from wildloop.inference.pipeline import ItemResult
 from wildloop.store.bulk import insert_or_skip
 from wildloop.store.tables import Prediction, PredictionSet
 from wildloop.store.types import utcnow
-
-
-def class_ids_for(model_classes: Sequence[str], project_classes: ClassMap) -> list[int | None]:
-    """Project class id per model class index (None for classes the project lacks)."""
-    return [project_classes.id_of(n) if n in project_classes else None for n in model_classes]
 
 
 def write_results(

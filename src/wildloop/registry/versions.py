@@ -1,13 +1,13 @@
 """Registering model versions and finding them again.
 
 A version is immutable once written: its artifact hash, classes and provenance (source,
-parent, snapshot, params, metrics, code version) never change. Every registered ``.pt`` is
-also exported to ONNX at registration so CPU workers can run it without torch.
+parent, snapshot, params, metrics, code version) never change. The registry keeps the books
+only: reading a model file and exporting it to ONNX is ``wildloop.models.registration``'s job,
+so the registry never imports the inference layer.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wildloop import __version__, audit
+from wildloop.domain.class_mapping import ClassFit, ClassMapping, fit_classes
+from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.project import Project
 from wildloop.registry.artifacts import ArtifactStore
 from wildloop.store.tables import ModelAlias, ModelVersion
 
 SOURCES = ("registered", "trained", "external")
-FORMATS = ("pt", "onnx")
 
 
 @dataclass(frozen=True)
@@ -38,62 +39,57 @@ class Provenance:
     notes: str | None = None
     code_version: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise BadInput(f"unknown model source {self.source!r}; use one of {', '.join(SOURCES)}")
+
+
+@dataclass(frozen=True)
+class StoredArtifacts:
+    """A version's files in the artifact store: the registered one and its ONNX export
+    (the same file when an ``.onnx`` was registered)."""
+
+    sha256: str
+    fmt: str  # pt | onnx
+    onnx_sha256: str
+
 
 def artifact_store(project: Project) -> ArtifactStore:
     return ArtifactStore(project.path("artifacts"))
 
 
-def register_model(
+def record_version(
     project: Project,
-    path: Path,
     name: str,
+    stored: StoredArtifacts,
+    classes: list[str],
+    class_ids: list[int],
+    imgsz: int,
     *,
-    classes: list[str] | None = None,
-    imgsz: int | None = None,
     provenance: Provenance | None = None,
     actor_id: int | None = None,
+    audit_extra: dict[str, Any] | None = None,
 ) -> ModelVersion:
-    """Store a detector file (``.pt`` or ``.onnx``) and record it as a new version.
+    """Record a new immutable version for artifacts already in the project's store.
 
-    A ``.pt`` gives its own class list and is exported to ONNX; an ``.onnx`` from Ultralytics
-    carries its class names in metadata, else ``classes`` must be given.
+    ``class_ids`` is the project class id of each model class, in model order. Reading and
+    exporting the model file, and fitting its classes to the project's, is the caller's job
+    (``wildloop.models``): the registry only keeps the books.
     """
-    from wildloop.inference import onnx_info, ultralytics_adapter
-
+    if len(class_ids) != len(classes):
+        raise BadInput(f"{len(classes)} model classes but {len(class_ids)} project class ids")
     prov = provenance or Provenance()
-    if prov.source not in SOURCES:
-        raise BadInput(f"unknown model source {prov.source!r}; use one of {', '.join(SOURCES)}")
-    path = ultralytics_adapter.require_weights(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise BadInput(f"{path.name}: wildloop registers .pt (Ultralytics) or .onnx detectors")
-    _check_name_free(project, name)
-    store = artifact_store(project)
-    if fmt == "pt":
-        info = ultralytics_adapter.read_pt(path)
-        if info.task != "detect":
-            raise BadInput(f"{path.name} is a {info.task} model; wildloop needs a detector")
-        size = imgsz or info.imgsz
-        found_classes = info.classes
-        with tempfile.TemporaryDirectory(prefix="wildloop-register-") as tmp:
-            onnx_path = ultralytics_adapter.export_onnx(path, Path(tmp) / "model.onnx", size)
-            onnx_sha = store.put(onnx_path, "onnx")
-        sha = store.put(path, "pt")
-    else:
-        meta = onnx_info.read_onnx(path)
-        size = imgsz or meta.imgsz or 640
-        found_classes = meta.classes or []
-        sha = onnx_sha = store.put(path, "onnx")
-    chosen = _choose_classes(found_classes, classes, path)
+    check_name_free(project, name)
     version = ModelVersion(
         name=name,
         task="detect",
         source=prov.source,
-        artifact_sha256=sha,
-        artifact_format=fmt,
-        onnx_sha256=onnx_sha,
-        classes=chosen,
-        imgsz=size,
+        artifact_sha256=stored.sha256,
+        artifact_format=stored.fmt,
+        onnx_sha256=stored.onnx_sha256,
+        classes=classes,
+        class_ids=class_ids,
+        imgsz=imgsz,
         parent_id=prov.parent_id,
         snapshot_id=prov.snapshot_id,
         job_id=prov.job_id,
@@ -111,7 +107,14 @@ def register_model(
             action="model.register",
             entity="model_version",
             entity_id=version.id,
-            after={"name": name, "sha256": sha, "format": fmt, "classes": chosen},
+            after={
+                "name": name,
+                "sha256": stored.sha256,
+                "format": stored.fmt,
+                "classes": classes,
+                "class_ids": class_ids,
+            }
+            | (audit_extra or {}),
         )
     return version
 
@@ -191,6 +194,7 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
         "sha256": version.artifact_sha256,
         "onnx_sha256": version.onnx_sha256,
         "classes": version.classes,
+        "class_ids": version.class_ids,
         "imgsz": version.imgsz,
         "parent_id": version.parent_id,
         "snapshot_id": version.snapshot_id,
@@ -205,8 +209,44 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
     }
 
 
-def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path:
-    """The version's file in ``fmt`` (``pt`` or ``onnx``), hash-checked just now."""
+def project_class_ids(version: ModelVersion, classes: ClassMap) -> list[int | None]:
+    """The project class id of each model class index (None: not a project class).
+
+    The ids fixed at registration when the version has them (a class removed from the project
+    since reads as None), else by name (external versions and those registered before ids
+    were stored). Processing and MegaDetector import write predictions' class ids through
+    this (evaluation and the review screens read those ids); export and promotion use it too.
+    """
+    if version.class_ids is None:
+        return classes.ids_of(version.classes)
+    known = {c.id for c in classes}
+    return [i if i in known else None for i in version.class_ids]
+
+
+def class_fit(version: ModelVersion, classes: ClassMap) -> ClassFit:
+    """How the version's classes line up with the project's now (promotion checks this)."""
+    ids = project_class_ids(version, classes)
+    rename = {
+        name: classes.name_of(i)
+        for name, i in zip(version.classes, ids, strict=True)
+        if i is not None
+    }
+    return fit_classes(version.classes, classes, ClassMapping(rename))
+
+
+def require_fit(version: ModelVersion, classes: ClassMap) -> None:
+    """Refuse to make champion a version whose classes the project cannot read (the same
+    message as at registration), so no screen fills with "not a project class" boxes."""
+    class_fit(version, classes).check(
+        f"model {version.name!r}",
+        "It cannot be champion. Register the file again with --map 'theirs=ours' or --add-classes.",
+        lacking=True,
+    )
+
+
+def artifact_sha256(version: ModelVersion, fmt: str) -> str:
+    """The hash of the version's file in ``fmt`` (``pt`` or ``onnx``); NotFound says why
+    there is none."""
     sha = version.onnx_sha256 if fmt == "onnx" else version.artifact_sha256
     if fmt == "pt" and version.artifact_format != "pt":
         sha = None
@@ -219,28 +259,18 @@ def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path
                 else ""
             )
         )
-    return artifact_store(project).verify(sha, fmt)
+    return sha
 
 
-def _check_name_free(project: Project, name: str) -> None:
+def verified_artifact(project: Project, version: ModelVersion, fmt: str) -> Path:
+    """The version's file in ``fmt`` (``pt`` or ``onnx``), hash-checked just now."""
+    return artifact_store(project).verify(artifact_sha256(version, fmt), fmt)
+
+
+def check_name_free(project: Project, name: str) -> None:
+    """Refuse an empty name or one a version already has (names identify versions)."""
     if not name.strip():
         raise BadInput("a model version needs a name")
     with project.db.session() as session:
         if session.scalar(select(ModelVersion.id).where(ModelVersion.name == name)) is not None:
             raise Conflict(f"a model version named {name!r} already exists; choose another name")
-
-
-def _choose_classes(found: list[str], given: list[str] | None, path: Path) -> list[str]:
-    if given:
-        if found and len(found) != len(given):
-            raise BadInput(
-                f"{path.name} has {len(found)} classes ({', '.join(found[:10])}) but "
-                f"{len(given)} were given; give one name per model output class, in order"
-            )
-        return list(given)
-    if not found:
-        raise BadInput(
-            f"{path.name} does not say its class names; pass them with --classes a,b,c "
-            "(one per model output, in order)"
-        )
-    return found

@@ -187,6 +187,9 @@ class ModelVersion(Base):
     artifact_format: Mapped[str | None] = mapped_column(String(16))  # pt | onnx
     onnx_sha256: Mapped[str | None] = mapped_column(String(64))
     classes: Mapped[list[Any]] = mapped_column(JSON)
+    # The project class id per model class index, fixed at registration (--map/--add-classes);
+    # None for external and older versions, whose classes are read by name.
+    class_ids: Mapped[list[Any] | None] = mapped_column(JSON)
     imgsz: Mapped[int | None] = mapped_column(Integer)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))

@@ -24,11 +24,13 @@ from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, get_snaps
 from wildloop.errors import BadInput, Conflict
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import ACTIVE, active_job_id, submit_job
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import Provenance, register_model
+from wildloop.registry.versions import Provenance
 from wildloop.store.tables import Job, ModelVersion
 from wildloop.training.start import Start, choose_start
+from wildloop.training.ultralytics_trainer import TrainingStopped, TrainParams, train
 
 KIND = "train"
 
@@ -138,7 +140,6 @@ def _in_progress(active: dict[str, Any] | None) -> Conflict:
 
 
 def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
-    from wildloop.training.ultralytics_trainer import TrainingStopped, TrainParams, train
 
     project, params = ctx.project, ctx.params
     snapshot = get_snapshot(project, int(params["snapshot_id"]))
@@ -178,6 +179,7 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
             outcome.best,
             name,
             classes=[c["name"] for c in snapshot.params["classes"]],
+            class_ids=[int(c["id"]) for c in snapshot.params["classes"]],
             imgsz=int(params["train"]["imgsz"]),
             provenance=Provenance(
                 source="trained",
