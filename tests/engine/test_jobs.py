@@ -13,7 +13,7 @@ from wildloop.errors import Conflict
 from wildloop.jobs import claims
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, register_kind
 from wildloop.jobs.local import run_job
-from wildloop.jobs.records import cancel_job, job_status, list_jobs, retry_job, submit_job
+from wildloop.jobs.records import TERMINAL, cancel_job, job_status, list_jobs, retry_job, submit_job
 from wildloop.jobs.worker import WorkerSettings, run_worker
 from wildloop.project import Project
 from wildloop.store.tables import Job, JobChunk
@@ -54,7 +54,14 @@ def _slow(ctx: ChunkContext) -> ChunkOutcome:
 
 register_kind(JobKind("test.count", _count, finalize=_total))
 register_kind(JobKind("test.flaky", _flaky, max_attempts=2))
+
+
+def _bad_finish(project: Project, job_id: int) -> dict[str, Any]:
+    raise RuntimeError("the result could not be stored")
+
+
 register_kind(JobKind("test.slow", _slow))
+register_kind(JobKind("test.bad_finish", _count, finalize=_bad_finish))
 
 
 def _submit(project: Project, kind: str, chunks: list[dict[str, Any]], total: int | None) -> int:
@@ -175,20 +182,49 @@ def test_a_fresh_heartbeat_is_not_reclaimed(project: Project) -> None:
         assert session.scalar(select(JobChunk.state)) == "running"
 
 
-def test_local_executor_runs_jobs_in_the_background(project: Project) -> None:
-    from wildloop.jobs.local import LocalExecutor
+def _wait_finished(project: Project, ids: list[int], timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with project.db.session() as session:
+            states = [job_status(session, i)["state"] for i in ids]
+        if all(s in TERMINAL for s in states) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.05)
 
-    executor = LocalExecutor(project, workers=2)
-    executor.start()
-    try:
-        ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with project.db.session() as session:
-                states = [job_status(session, i)["state"] for i in ids]
-            if states == ["succeeded", "succeeded"]:
-                break
-            time.sleep(0.05)
-    finally:
-        executor.stop()
-    assert states == ["succeeded", "succeeded"]
+
+def test_local_executor_runs_jobs_in_the_background(project: Project, start_executor) -> None:
+    start_executor(project, workers=2)
+    ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
+    assert _wait_finished(project, ids) == ["succeeded", "succeeded"]
+
+
+def test_a_job_of_an_unknown_kind_fails_with_the_reason_and_the_worker_goes_on(
+    project: Project,
+) -> None:
+    unknown = _submit(project, "gone.plugin", [{}], 1)
+    known = _submit(project, "test.count", [{"items": [1]}], 1)
+    with project.db.session() as session:  # a row an older version left mid-way
+        left = Job(kind="reprocess", state="running", progress_done=2, progress_total=9)
+        session.add(left)
+        session.flush()
+        left_id = left.id
+    stats = run_worker(project, settings=FAST)
+    with project.db.session() as session:
+        first, second, third = (job_status(session, i) for i in (unknown, known, left_id))
+    assert first["state"] == "failed" and "cannot run it" in first["error"]
+    assert "unknown job kind 'gone.plugin'" in first["error"]
+    assert second["state"] == "succeeded" and stats.jobs_finished == [known]
+    assert third["state"] == "failed" and "unknown job kind 'reprocess'" in third["error"]
+
+
+def test_a_failing_finaliser_fails_its_job_and_the_executor_goes_on(
+    project: Project, start_executor
+) -> None:
+    executor = start_executor(project, workers=1)
+    bad = _submit(project, "test.bad_finish", [{"items": [1]}], 1)
+    good = _submit(project, "test.count", [{"items": [1, 2]}], 2)
+    assert _wait_finished(project, [bad, good]) == ["failed", "succeeded"]
+    with project.db.session() as session:
+        error = job_status(session, bad)["error"]
+    assert error == "finishing failed: RuntimeError: the result could not be stored"
+    assert all(thread.is_alive() for thread in executor._threads)

@@ -18,7 +18,6 @@ from tests.web.review_support import add_users, logged_in_clients
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion
-from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.web.app import create_app
@@ -71,13 +70,9 @@ def weaker_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
 
 
 @pytest.fixture
-def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
+def clients(project: Project, start_executor) -> Iterator[Callable[..., TestClient]]:
     """``client(name)``: a TestClient logged in as that user, sharing one app, with the
     comparison worker `wildloop serve` runs (trainings and loops stay queued)."""
-    executor = LocalExecutor(project, workers=0, lanes=(COMPARE,))
-    executor.start()
-    try:
-        with logged_in_clients(create_app(project, secret="test-secret")) as client:
-            yield client
-    finally:
-        executor.stop()
+    start_executor(project, workers=0, lanes=(COMPARE,))
+    with logged_in_clients(create_app(project, secret="test-secret")) as client:
+        yield client

@@ -206,6 +206,23 @@ def fail_chunk(session: Session, claim: Claim, worker: str, error: str, max_atte
     return True
 
 
+def fail_job(session: Session, job_id: int, error: str) -> bool:
+    """Fail an active job (and its unfinished chunks) with ``error``; False if it had
+    already finished."""
+    changed = rows_changed(
+        session,
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(ACTIVE))
+        .values(state="failed", finished_at=utcnow(), eta_seconds=None, error=error[:4000]),
+    )
+    session.execute(
+        update(JobChunk)
+        .where(JobChunk.job_id == job_id, JobChunk.state.in_(("queued", "running")))
+        .values(state="failed", error=error[:4000])
+    )
+    return changed == 1
+
+
 def reclaim_stale(session: Session, stale_after: float, max_attempts: int) -> int:
     """Requeue running chunks whose worker stopped heartbeating (or is known dead).
 

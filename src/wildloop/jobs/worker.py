@@ -4,6 +4,10 @@ The same loop runs in a thread of the embedded executor and in ``wildloop worker
 separate process). While a handler runs, a heartbeat thread keeps the chunk's claim fresh
 and notices cancellation or a takeover; a worker killed at any instant leaves a chunk whose
 heartbeat goes stale (or whose pid is gone) and which the next worker requeues.
+
+No job can end the loop: a chunk whose kind this code does not know (a newer or older
+version's kind, a removed plugin), a handler or finaliser that raises, even a database error
+between chunks, is logged and fails that chunk or job with the reason; the loop goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
+from wildloop.errors import NotFound
 from wildloop.jobs import claims
 from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, get_kind
 from wildloop.project import Project
@@ -63,18 +70,40 @@ def run_worker(
     stop = stop or threading.Event()
     stats = WorkerStats()
     while not stop.is_set():
-        with project.db.session() as session:
-            claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
-        _finish_ready(project, stats)
-        with project.db.session() as session:
-            claim = claims.claim_chunk(session, worker, job_id=job_id, kinds=kinds)
-        if claim is None:
+        try:
+            worked = _step(project, worker, job_id, kinds, settings, stats, stop)
+        except Exception:
+            # Whatever one step raised (a database that was briefly unreachable, a bug in
+            # one job's bookkeeping), this worker keeps serving the others.
+            log.exception("worker %s: a step failed; going on", worker)
+            stop.wait(settings.poll_seconds)
+            continue
+        if not worked:
             if exit_when_idle:
                 break
             stop.wait(settings.poll_seconds)
-            continue
-        _run_claim(project, claim, worker, settings, stats, stop)
     return stats
+
+
+def _step(
+    project: Project,
+    worker: str,
+    job_id: int | None,
+    kinds: list[str] | None,
+    settings: WorkerSettings,
+    stats: WorkerStats,
+    stop: threading.Event,
+) -> bool:
+    """Reclaim stale chunks, finish ready jobs, run one chunk; False when there was none."""
+    with project.db.session() as session:
+        claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
+    _finish_ready(project, stats)
+    with project.db.session() as session:
+        claim = claims.claim_chunk(session, worker, job_id=job_id, kinds=kinds)
+    if claim is None:
+        return False
+    _run_claim(project, claim, worker, settings, stats, stop)
+    return True
 
 
 def _run_claim(
@@ -85,7 +114,14 @@ def _run_claim(
     stats: WorkerStats,
     stop: threading.Event,
 ) -> None:
-    kind = get_kind(claim.kind)
+    try:
+        kind = get_kind(claim.kind)
+    except NotFound as exc:
+        log.error("chunk %s of job %s: %s", claim.seq, claim.job_id, exc)
+        with project.db.session() as session:
+            claims.fail_chunk(session, claim, worker, _cannot_run(exc), max_attempts=1)
+        stats.chunks_failed += 1
+        return
     reporter = _Reporter(project, claim, worker)
     ctx = ChunkContext(
         project=project,
@@ -125,22 +161,40 @@ def _run_claim(
 
 
 def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None) -> None:
-    """Run the finaliser of every job whose chunks are all done, and mark it succeeded."""
+    """Run the finaliser of every job whose chunks are all done, and mark it succeeded; a
+    job whose kind is unknown here, or whose finaliser raises, fails with the reason."""
     with project.db.session() as session:
         ready = claims.jobs_ready_to_finish(session)
     for job_id in ready:
         if only is not None and job_id != only:
             continue
         with project.db.session() as session:
-            job = session.get(Job, job_id)
-            kind_name = job.kind if job else None
+            kind_name = session.scalar(select(Job.kind).where(Job.id == job_id))
         if kind_name is None:
             continue
-        kind = get_kind(kind_name)
-        result = kind.finalize(project, job_id) if kind.finalize else None
+        try:
+            kind = get_kind(kind_name)
+            result = kind.finalize(project, job_id) if kind.finalize else None
+        except NotFound as exc:
+            log.error("job %s: %s", job_id, exc)
+            with project.db.session() as session:
+                claims.fail_job(session, job_id, _cannot_run(exc))
+            continue
+        except Exception as exc:
+            log.exception("the finaliser of job %s failed", job_id)
+            with project.db.session() as session:
+                claims.fail_job(session, job_id, f"finishing failed: {type(exc).__name__}: {exc}")
+            continue
         with project.db.session() as session:
             if claims.finish_job(session, job_id, result):
                 stats.jobs_finished.append(job_id)
+
+
+def _cannot_run(exc: NotFound) -> str:
+    return (
+        f"this worker cannot run it: {exc} (submitted by another wildloop version, or a "
+        "plugin that is not installed here)"
+    )
 
 
 class _Reporter:
