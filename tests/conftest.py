@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from wildloop.composition import register_job_kinds
 from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.store.database import normalise_url
@@ -40,6 +41,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item, "fixturenames", ()
         ):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def job_kinds() -> None:
+    """The built-in job kinds, registered as the CLI's entry point and the web app do."""
+    register_job_kinds()
 
 
 @pytest.fixture

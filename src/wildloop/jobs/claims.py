@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wildloop.jobs.records import ACTIVE, progress_sums
+from wildloop.domain.job_states import ACTIVE, OPEN_CHUNK
+from wildloop.jobs.records import progress_sums
 from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
@@ -217,7 +218,7 @@ def fail_job(session: Session, job_id: int, error: str) -> bool:
     )
     session.execute(
         update(JobChunk)
-        .where(JobChunk.job_id == job_id, JobChunk.state.in_(("queued", "running")))
+        .where(JobChunk.job_id == job_id, JobChunk.state.in_(OPEN_CHUNK))
         .values(state="failed", error=error[:4000])
     )
     return changed == 1

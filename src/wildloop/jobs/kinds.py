@@ -1,10 +1,10 @@
 """Job kinds: what runs for each chunk of a job, and how a handler reports back.
 
 A kind is a name plus a chunk handler and an optional finaliser (which computes the job's
-stored result once every chunk is done). Kinds are found by name when a worker needs them:
-either registered at run time with :func:`register_kind`, or listed in ``BUILTIN`` as
-``"module:attribute"`` and imported on first use, so importing wildloop registers nothing
-and a separate worker process finds the same kinds.
+stored result once every chunk is done). Kinds are found by name when a worker needs them,
+among those registered with :func:`register_kind`: the job mechanism imports no kind; the
+composition root (``wildloop.composition``) lists the built-in ones and the edges register
+them, so importing wildloop registers nothing.
 
 A training job is a kind like any other: submit it with one chunk, call
 ``ctx.set_total(epochs)`` and ``ctx.progress(epoch, message=...)`` from the handler, and
@@ -13,7 +13,6 @@ return the result from ``finalize``.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,14 +23,6 @@ from sqlalchemy import select
 from wildloop.errors import NotFound
 from wildloop.project import Project
 from wildloop.store.tables import Job
-
-# name -> "module:attribute" of a JobKind, imported when first needed.
-BUILTIN: dict[str, str] = {
-    "predict": "wildloop.processing.predict_job:PREDICT_KIND",
-    "train": "wildloop.training.job:TRAIN_KIND",
-    "loop": "wildloop.training.loop_job:LOOP_KIND",
-    "compare": "wildloop.evaluation.compare_job:COMPARE_KIND",
-}
 
 
 class JobCancelled(Exception):
@@ -124,21 +115,14 @@ def register_kind(kind: JobKind) -> None:
 
 
 def get_kind(name: str) -> JobKind:
+    """The kind registered under ``name``; ``NotFound`` when this process does not know it."""
     with _lock:
         kind = _registered.get(name)
-    if kind is not None:
-        return kind
-    target = BUILTIN.get(name)
-    if target is None:
+    if kind is None:
         raise NotFound(f"unknown job kind {name!r}; known kinds: {', '.join(known_kinds())}")
-    module_name, attribute = target.split(":")
-    kind = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(kind, JobKind):
-        raise TypeError(f"{target} is not a JobKind")
-    register_kind(kind)
     return kind
 
 
 def known_kinds() -> list[str]:
     with _lock:
-        return sorted(set(_registered) | set(BUILTIN))
+        return sorted(_registered)

@@ -20,13 +20,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop import audit
+from wildloop.domain.job_states import ACTIVE, CHUNK_STATES, TERMINAL
 from wildloop.errors import Conflict, NotFound
 from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
-
-ACTIVE = ("queued", "running")
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def active_job_id(session: Session, kind: str) -> int | None:
@@ -179,7 +177,7 @@ def _describe(job: Job, chunks: dict[str, int]) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "worker": job.worker,
-        "chunks": {s: chunks.get(s, 0) for s in ("queued", "running", "done", "failed")},
+        "chunks": {s: chunks.get(s, 0) for s in CHUNK_STATES},
         "created_by": job.created_by,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),

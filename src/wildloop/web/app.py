@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
+from wildloop.composition import register_job_kinds
 from wildloop.project import Project
 from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
@@ -41,6 +42,7 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
+    register_job_kinds()  # the executor serving this app runs the built-in kinds
     app = FastAPI(
         title=f"wildloop · {project.config.name}",
         version=__version__,
