@@ -60,7 +60,19 @@ def _bad_finish(project: Project, job_id: int) -> dict[str, Any]:
     raise RuntimeError("the result could not be stored")
 
 
+def _parent(ctx: ChunkContext) -> ChunkOutcome:
+    """Submits one child (a count job) and one grandchild-free sibling, then waits."""
+    children = [
+        ctx.child(key, lambda key=key: _submit(ctx.project, "test.count", [{"items": [key]}], 1))
+        for key in ("a", "b")
+    ]
+    done = ctx.wait_for(children)
+    ctx.progress(1, message="children: " + ", ".join(done[c].state for c in children))
+    return ChunkOutcome(done=1)
+
+
 register_kind(JobKind("test.slow", _slow))
+register_kind(JobKind("test.parent", _parent, max_attempts=1))
 register_kind(JobKind("test.bad_finish", _count, finalize=_bad_finish))
 
 
@@ -196,6 +208,78 @@ def test_local_executor_runs_jobs_in_the_background(project: Project, start_exec
     start_executor(project, workers=2)
     ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
     assert _wait_finished(project, ids) == ["succeeded", "succeeded"]
+
+
+def _kinds_and_states(project: Project) -> list[tuple[str, str]]:
+    with project.db.session() as session:
+        return [(j.kind, j.state) for j in session.scalars(select(Job).order_by(Job.id))]
+
+
+def test_a_parent_job_runs_its_children_through_run_job_with_one_worker(
+    project: Project,
+) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    status = run_job(project, parent, workers=1, settings=FAST, poll_seconds=0.01)
+    assert status["state"] == "succeeded", status
+    assert status["message"] == "done"
+    assert _kinds_and_states(project) == [
+        ("test.parent", "succeeded"),
+        ("test.count", "succeeded"),
+        ("test.count", "succeeded"),
+    ]
+    assert set(status["params"]["children"]) == {"a", "b"}
+
+
+def test_a_parent_never_starves_its_children_of_the_only_worker(
+    project: Project, start_executor
+) -> None:
+    start_executor(project, workers=1)  # one general lane: the parent must not hold it
+    parent = _submit(project, "test.parent", [{}], 1)
+    assert _wait_finished(project, [parent]) == ["succeeded"]
+    assert [state for _, state in _kinds_and_states(project)] == ["succeeded"] * 3
+
+
+def test_a_resumed_parent_finds_its_children_instead_of_submitting_again(
+    project: Project,
+) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    with project.db.session() as session:
+        claim = claims.claim_chunk(session, "elsewhere:1:dies", job_id=parent)
+    assert claim is not None
+    ctx = ChunkContext(
+        project,
+        parent,
+        claim.chunk_id,
+        0,
+        claim.params,
+        {},
+        "elsewhere:1:dies",
+        None,  # type: ignore[arg-type]
+    )
+    first = ctx.child("a", lambda: _submit(project, "test.count", [{"items": [1]}], 1))
+    # ... and the worker dies here, before waiting; another worker takes the chunk over.
+    time.sleep(0.6)
+    status = run_job(project, parent, settings=FAST, poll_seconds=0.01)
+    assert status["state"] == "succeeded" and status["params"]["children"]["a"] == first
+    assert [kind for kind, _ in _kinds_and_states(project)].count("test.count") == 2  # a, b
+
+
+def _message(project: Project, job_id: int) -> str:
+    with project.db.session() as session:
+        return str(job_status(session, job_id)["message"])
+
+
+def test_cancelling_a_parent_cancels_its_children(project: Project) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    # A worker for parents only: the parent submits its children, then waits for them.
+    stats = run_worker(project, kinds=["test.parent"], settings=FAST, stop=stop)
+    assert stats.chunks_released >= 1
+    assert _message(project, parent) == "waiting for job 2, 3"
+    with project.db.session() as session:
+        cancel_job(session, parent)
+    assert [state for _, state in _kinds_and_states(project)] == ["cancelled"] * 3
 
 
 def test_a_job_of_an_unknown_kind_fails_with_the_reason_and_the_worker_goes_on(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,9 +45,16 @@ def worker_name(tag: str = "") -> str:
 
 
 def claim_chunk(
-    session: Session, worker: str, *, job_id: int | None = None, kinds: list[str] | None = None
+    session: Session,
+    worker: str,
+    *,
+    job_id: int | None = None,
+    kinds: list[str] | None = None,
+    job_ids: Collection[int] | None = None,
+    skip: Collection[int] = (),
 ) -> Claim | None:
-    """Take the oldest queued chunk of an active job, or None when there is none."""
+    """Take the oldest queued chunk of an active job (of ``job_id`` or ``job_ids`` when
+    given, not of the jobs in ``skip``), or None when there is none."""
     for _ in range(_CLAIM_RACES):
         query = (
             select(JobChunk.id, JobChunk.job_id, JobChunk.seq, Job.kind)
@@ -57,6 +65,10 @@ def claim_chunk(
         )
         if job_id is not None:
             query = query.where(JobChunk.job_id == job_id)
+        if job_ids is not None:
+            query = query.where(JobChunk.job_id.in_(list(job_ids)))
+        if skip:
+            query = query.where(JobChunk.job_id.not_in(list(skip)))
         if kinds:
             query = query.where(Job.kind.in_(kinds))
         row = session.execute(query).first()

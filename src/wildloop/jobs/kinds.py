@@ -9,6 +9,13 @@ them, so importing wildloop registers nothing.
 A training job is a kind like any other: submit it with one chunk, call
 ``ctx.set_total(epochs)`` and ``ctx.progress(epoch, message=...)`` from the handler, and
 return the result from ``finalize``.
+
+A job that needs other jobs (the loop: train, compare, reprocess) submits them as children
+with ``ctx.child(key, submit)`` and waits with ``ctx.wait_for(ids)``, never by running them
+itself: while a child runs, ``wait_for`` hands the parent's chunk back to the queue, so the
+parent holds no worker and any worker (another thread, a ``wildloop worker`` process) can
+take the children. The handler runs again from the top when the children are done, so it
+must be written as steps that find their earlier results (see docs/adr/0303).
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from wildloop.domain.job_states import TERMINAL
 from wildloop.errors import NotFound
 from wildloop.project import Project
 from wildloop.store.tables import Job
@@ -31,6 +40,15 @@ class JobCancelled(Exception):
 
 class ChunkLost(Exception):
     """Raised inside a handler when another worker reclaimed this chunk."""
+
+
+class WaitingForJobs(Exception):
+    """Raised by ``ctx.wait_for`` while child jobs are unfinished: the worker hands the
+    chunk back to the queue and takes it up again later."""
+
+    def __init__(self, job_ids: list[int]) -> None:
+        self.job_ids = job_ids
+        super().__init__(f"waiting for job {', '.join(str(i) for i in job_ids)}")
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,36 @@ class ChunkContext:
         """Show a line of status on the job (``wildloop jobs``, the dashboard)."""
         self.reporter.progress(None, None, text)
 
+    def child(self, key: str, submit: Callable[[], int]) -> int:
+        """The child job recorded under ``key`` in this job's params, or a new one from
+        ``submit()`` (which returns its id), recorded there before it is used: a handler that
+        runs again after a crash or a wait finds its children instead of duplicating them."""
+        with self.project.db.session() as session:
+            known = _children(session, self.job_id).get(key)
+        if known is not None:
+            return int(known)
+        job_id = submit()
+        with self.project.db.session() as session:
+            params = dict(session.scalar(select(Job.params).where(Job.id == self.job_id)) or {})
+            params["children"] = {**(params.get("children") or {}), key: job_id}
+            session.execute(update(Job).where(Job.id == self.job_id).values(params=params))
+        self.params["children"] = params["children"]
+        return job_id
+
+    def wait_for(self, job_ids: list[int]) -> dict[int, Job]:
+        """The rows of ``job_ids`` once every one has finished; until then this raises
+        ``WaitingForJobs`` (the worker requeues the chunk and runs it again later)."""
+        self.check_cancelled()
+        with self.project.db.session() as session:
+            jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_(job_ids)))}
+        missing = set(job_ids) - set(jobs)
+        if missing:
+            raise NotFound(f"child job(s) {sorted(missing)} of job {self.job_id} are gone")
+        waiting = [i for i in job_ids if jobs[i].state not in TERMINAL]
+        if waiting:
+            raise WaitingForJobs(waiting)
+        return jobs
+
     def check_cancelled(self) -> None:
         """Stop the handler if the job was cancelled or the chunk taken over; call it often."""
         if self.cancelled.is_set():
@@ -85,6 +133,11 @@ class ChunkContext:
 
 ChunkHandler = Callable[[ChunkContext], ChunkOutcome]
 Finaliser = Callable[[Project, int], dict[str, Any] | None]
+
+
+def _children(session: Session, job_id: int) -> dict[str, int]:
+    params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
+    return dict(params.get("children") or {})
 
 
 def stored_result(project: Project, job_id: int) -> dict[str, Any] | None:

@@ -82,7 +82,8 @@ def submit_job(
 
 
 def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bool:
-    """Cancel a queued or running job; running chunks stop at their next check.
+    """Cancel a queued or running job and the child jobs it submitted; running chunks stop
+    at their next check.
 
     Returns False when the job had already finished (nothing to cancel).
     """
@@ -96,6 +97,9 @@ def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bo
         _require(session, job_id)
         return False
     audit.record(session, actor_id=actor_id, action="job.cancel", entity="job", entity_id=job_id)
+    params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
+    for child in (params.get("children") or {}).values():
+        cancel_job(session, int(child), actor_id)
     return True
 
 

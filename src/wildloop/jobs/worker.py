@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from wildloop.errors import NotFound
 from wildloop.jobs import claims
-from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, get_kind
+from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, WaitingForJobs, get_kind
 from wildloop.project import Project
 from wildloop.store.tables import Job
 
@@ -45,6 +45,22 @@ class WorkerStats:
     jobs_finished: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Scope:
+    """Which jobs a worker takes: ``jobs`` (None: any) grows by the children of a parent it
+    runs, so ``run_job`` on a parent runs its children too; a parent waiting for children is
+    ``deferred`` until a time, so the worker takes the children meanwhile."""
+
+    jobs: set[int] | None
+    deferred: dict[int, float] = field(default_factory=dict)
+
+    def skip(self) -> list[int]:
+        now = time.monotonic()
+        for job_id in [j for j, until in self.deferred.items() if until <= now]:
+            del self.deferred[job_id]
+        return list(self.deferred)
+
+
 def settings_for(project: Project) -> WorkerSettings:
     jobs = project.config.jobs
     return WorkerSettings(
@@ -63,15 +79,22 @@ def run_worker(
     settings: WorkerSettings | None = None,
     stop: threading.Event | None = None,
     exit_when_idle: bool = True,
+    job_ids: set[int] | None = None,
 ) -> WorkerStats:
-    """Run chunks until there are none left (or ``stop`` is set, if not exiting when idle)."""
+    """Run chunks until there are none left (or ``stop`` is set, if not exiting when idle).
+
+    ``job_id`` (or a ``job_ids`` set shared by several threads) limits the worker to those
+    jobs and the children they submit."""
     settings = settings or settings_for(project)
     worker = worker or claims.worker_name()
     stop = stop or threading.Event()
     stats = WorkerStats()
+    if job_ids is None and job_id is not None:
+        job_ids = {job_id}
+    scope = _Scope(job_ids)
     while not stop.is_set():
         try:
-            worked = _step(project, worker, job_id, kinds, settings, stats, stop)
+            worked = _step(project, worker, scope, kinds, settings, stats, stop)
         except Exception:
             # Whatever one step raised (a database that was briefly unreachable, a bug in
             # one job's bookkeeping), this worker keeps serving the others.
@@ -79,7 +102,7 @@ def run_worker(
             stop.wait(settings.poll_seconds)
             continue
         if not worked:
-            if exit_when_idle:
+            if exit_when_idle and not scope.deferred:  # a parent waiting is work left
                 break
             stop.wait(settings.poll_seconds)
     return stats
@@ -88,7 +111,7 @@ def run_worker(
 def _step(
     project: Project,
     worker: str,
-    job_id: int | None,
+    scope: _Scope,
     kinds: list[str] | None,
     settings: WorkerSettings,
     stats: WorkerStats,
@@ -99,10 +122,12 @@ def _step(
         claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
     _finish_ready(project, stats)
     with project.db.session() as session:
-        claim = claims.claim_chunk(session, worker, job_id=job_id, kinds=kinds)
+        claim = claims.claim_chunk(
+            session, worker, job_ids=scope.jobs, kinds=kinds, skip=scope.skip()
+        )
     if claim is None:
         return False
-    _run_claim(project, claim, worker, settings, stats, stop)
+    _run_claim(project, claim, worker, settings, stats, stop, scope)
     return True
 
 
@@ -113,6 +138,7 @@ def _run_claim(
     settings: WorkerSettings,
     stats: WorkerStats,
     stop: threading.Event,
+    scope: _Scope,
 ) -> None:
     try:
         kind = get_kind(claim.kind)
@@ -141,6 +167,19 @@ def _run_claim(
         log.info("chunk %s of job %s stopped: %s", claim.seq, claim.job_id, exc)
         with project.db.session() as session:
             claims.release_chunk(session, claim, worker)
+        stats.chunks_released += 1
+        return
+    except WaitingForJobs as exc:
+        # The parent holds no worker while its children run: hand the chunk back, take
+        # the children (or other work) meanwhile, and look at the parent again later.
+        with project.db.session() as session:
+            claims.release_chunk(session, claim, worker)
+            claims.report_progress(
+                session, claim, worker, done=None, failed=None, message=str(exc), rate=None
+            )
+        if scope.jobs is not None:
+            scope.jobs.update(exc.job_ids)
+        scope.deferred[claim.job_id] = time.monotonic() + settings.poll_seconds
         stats.chunks_released += 1
         return
     except Exception as exc:
