@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.engine.conftest import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
 from tests.loop.support import ingest_frames, label_frames, model_from_truth
 from tests.web.review_support import add_users, logged_in_clients
-from wildloop.datasets.snapshots import create_snapshot, load_snapshot
+from wildloop.datasets.snapshots import create_snapshot, list_snapshots, load_snapshot
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.project import Project
@@ -53,6 +53,15 @@ def build_models(
     project.config.triggers.reprocess_after_promotion = False
     project.config.evaluation.bootstrap_samples = 200  # an interval still, in a fifth the time
     return ModelsSetup(project, v1, v2)
+
+
+def another_model(setup: ModelsSetup, name: str, seed: int, keep: float = 0.97) -> int:
+    """One more version with stored predictions on the setup's test snapshot."""
+    test = list_snapshots(setup.project, "test")[0]
+    data = load_snapshot(setup.project, test.id)
+    return model_from_truth(
+        setup.project, data, name, keep=keep, jitter=0.02, seed=seed, source="trained"
+    )
 
 
 @pytest.fixture

@@ -10,22 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.loop.support import model_from_truth
-from tests.models.conftest import ModelsSetup
-from wildloop.datasets.snapshots import list_snapshots, load_snapshot
+from tests.models.conftest import ModelsSetup, another_model
 from wildloop.errors import Conflict
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.promotion import CHAMPION_CHANGED, promote_compared
 from wildloop.registry import aliases
 from wildloop.store.tables import AuditEntry
-
-
-def _another_better(setup: ModelsSetup, name: str, seed: int) -> int:
-    test = list_snapshots(setup.project, "test")[0]
-    data = load_snapshot(setup.project, test.id)
-    return model_from_truth(
-        setup.project, data, name, keep=0.97, jitter=0.02, seed=seed, source="trained"
-    )
 
 
 def _compared(setup: ModelsSetup, challenger: int) -> dict[str, Any]:
@@ -51,7 +41,7 @@ def test_a_champion_promoted_between_compare_and_swap_is_not_replaced(
     better_challenger: ModelsSetup,
 ) -> None:
     setup = better_challenger
-    v3 = _another_better(setup, "v3", seed=3)
+    v3 = another_model(setup, "v3", seed=3)
     stale = _compared(setup, setup.challenger)  # v2 against v1
     promote_compared(setup.project, _compared(setup, v3))  # meanwhile v3 replaces v1
     assert setup.champion_now() == v3
@@ -74,7 +64,7 @@ def test_two_racing_promotions_from_one_champion_move_it_once(
 ) -> None:
     setup = better_challenger
     v1, v2 = setup.champion, setup.challenger
-    v3 = _another_better(setup, "v3", seed=3)
+    v3 = another_model(setup, "v3", seed=3)
     comparisons = {v2: _compared(setup, v2), v3: _compared(setup, v3)}
     for round_ in range(4):
         with setup.project.db.session() as session:

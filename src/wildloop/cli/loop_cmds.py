@@ -368,7 +368,8 @@ def loop(
     as_json: JsonOption = False,
 ) -> None:
     """snapshot -> train -> evaluate -> gate -> promote -> reprocess, reporting each step."""
-    from wildloop.training.loop import LoopStep, run_loop
+    from wildloop.training.loop import run_loop
+    from wildloop.training.loop_job import LoopStep
 
     def show(step: LoopStep) -> None:
         if not as_json:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from wildloop import audit
 from wildloop.errors import BadInput, Conflict
+from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
 from wildloop.project import Project
@@ -116,6 +117,51 @@ def promote_compared(
         "reprocess_job_id": job_id,
         "comparison": comparison,
     }
+
+
+def promote_when_compared(
+    project: Project,
+    model: str | int = "challenger",
+    *,
+    comparison_job: int | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    reprocess: bool | None = None,
+) -> dict[str, Any] | ComparisonRun:
+    """Promotion for requests, which never compute: from the finished comparison job
+    ``comparison_job`` (the one the person looked at), else from this pair's current one.
+    While that comparison is still computing (or was just queued) its run is returned, and
+    the caller asks again once it is done; then the gate and the swap, as
+    :func:`promote_compared`. ``Conflict`` when the champion is no longer the one compared.
+    """
+    check_override(force, reason)
+    with project.db.session() as session:
+        challenger_id = get_version(session, model).id
+        champion_id = aliases.resolve(session, "champion")
+    if champion_id == challenger_id:
+        raise BadInput("that model is already the champion")
+    if comparison_job is None:
+        run = comparison_run(project, challenger_id, champion_id, created_by=actor_id)
+    else:
+        run = comparison_of(project, comparison_job)
+        if run.challenger_id != challenger_id:
+            raise Conflict(
+                f"comparison job {run.job_id} scored version {run.challenger_id}, not "
+                f"{challenger_id}; compare the model you want to promote"
+            )
+    if run.state == "computing":
+        return run
+    if run.state == "failed" or run.result is None:
+        raise Conflict(f"the comparison (job {run.job_id}) failed: {run.error}; compare again")
+    if run.champion_id != champion_id:
+        raise Conflict(
+            f"{CHAMPION_CHANGED} (job {run.job_id} compared with version {run.champion_id}, "
+            f"the champion is now {champion_id})"
+        )
+    return promote_compared(
+        project, run.result, force=force, reason=reason, actor_id=actor_id, reprocess=reprocess
+    )
 
 
 def check_override(force: bool, reason: str | None) -> None:
