@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from wildloop.composition import register_job_kinds
+from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.store.database import normalise_url
 from wildloop.synthetic.scenes import Frame, SceneGenerator
@@ -39,6 +41,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item, "fixturenames", ()
         ):
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def job_kinds() -> None:
+    """The built-in job kinds, registered as the CLI's entry point and the web app do."""
+    register_job_kinds()
 
 
 @pytest.fixture
@@ -70,6 +78,23 @@ def make_project(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Project]
     yield make
     for project in opened:
         project.close()
+
+
+@pytest.fixture
+def start_executor() -> Iterator[Callable[..., LocalExecutor]]:
+    """``start_executor(project, workers=..., lanes=...)``: a started ``LocalExecutor`` that
+    is stopped when the test ends, pass or fail (no worker thread outlives its test)."""
+    started: list[LocalExecutor] = []
+
+    def start(project: Project, workers: int = 1, lanes: tuple[str, ...] = ()) -> LocalExecutor:
+        executor = LocalExecutor(project, workers=workers, lanes=lanes)
+        started.append(executor)
+        executor.start()
+        return executor
+
+    yield start
+    for executor in reversed(started):
+        executor.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from wildloop.errors import Conflict
 from wildloop.jobs import claims
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, register_kind
 from wildloop.jobs.local import run_job
-from wildloop.jobs.records import cancel_job, job_status, list_jobs, retry_job, submit_job
+from wildloop.jobs.records import TERMINAL, cancel_job, job_status, list_jobs, retry_job, submit_job
 from wildloop.jobs.worker import WorkerSettings, run_worker
 from wildloop.project import Project
 from wildloop.store.tables import Job, JobChunk
@@ -54,7 +54,26 @@ def _slow(ctx: ChunkContext) -> ChunkOutcome:
 
 register_kind(JobKind("test.count", _count, finalize=_total))
 register_kind(JobKind("test.flaky", _flaky, max_attempts=2))
+
+
+def _bad_finish(project: Project, job_id: int) -> dict[str, Any]:
+    raise RuntimeError("the result could not be stored")
+
+
+def _parent(ctx: ChunkContext) -> ChunkOutcome:
+    """Submits one child (a count job) and one grandchild-free sibling, then waits."""
+    children = [
+        ctx.child(key, lambda key=key: _submit(ctx.project, "test.count", [{"items": [key]}], 1))
+        for key in ("a", "b")
+    ]
+    done = ctx.wait_for(children)
+    ctx.progress(1, message="children: " + ", ".join(done[c].state for c in children))
+    return ChunkOutcome(done=1)
+
+
 register_kind(JobKind("test.slow", _slow))
+register_kind(JobKind("test.parent", _parent, max_attempts=1))
+register_kind(JobKind("test.bad_finish", _count, finalize=_bad_finish))
 
 
 def _submit(project: Project, kind: str, chunks: list[dict[str, Any]], total: int | None) -> int:
@@ -175,20 +194,121 @@ def test_a_fresh_heartbeat_is_not_reclaimed(project: Project) -> None:
         assert session.scalar(select(JobChunk.state)) == "running"
 
 
-def test_local_executor_runs_jobs_in_the_background(project: Project) -> None:
-    from wildloop.jobs.local import LocalExecutor
+def _wait_finished(project: Project, ids: list[int], timeout: float = 20) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with project.db.session() as session:
+            states = [job_status(session, i)["state"] for i in ids]
+        if all(s in TERMINAL for s in states) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.05)
 
-    executor = LocalExecutor(project, workers=2)
-    executor.start()
-    try:
-        ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with project.db.session() as session:
-                states = [job_status(session, i)["state"] for i in ids]
-            if states == ["succeeded", "succeeded"]:
-                break
-            time.sleep(0.05)
-    finally:
-        executor.stop()
-    assert states == ["succeeded", "succeeded"]
+
+def test_local_executor_runs_jobs_in_the_background(project: Project, start_executor) -> None:
+    start_executor(project, workers=2)
+    ids = [_submit(project, "test.count", [{"items": [1, 2]}] * 3, 6) for _ in range(2)]
+    assert _wait_finished(project, ids) == ["succeeded", "succeeded"]
+
+
+def _kinds_and_states(project: Project) -> list[tuple[str, str]]:
+    with project.db.session() as session:
+        return [(j.kind, j.state) for j in session.scalars(select(Job).order_by(Job.id))]
+
+
+def test_a_parent_job_runs_its_children_through_run_job_with_one_worker(
+    project: Project,
+) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    status = run_job(project, parent, workers=1, settings=FAST, poll_seconds=0.01)
+    assert status["state"] == "succeeded", status
+    assert status["message"] == "done"
+    assert _kinds_and_states(project) == [
+        ("test.parent", "succeeded"),
+        ("test.count", "succeeded"),
+        ("test.count", "succeeded"),
+    ]
+    assert set(status["params"]["children"]) == {"a", "b"}
+
+
+def test_a_parent_never_starves_its_children_of_the_only_worker(
+    project: Project, start_executor
+) -> None:
+    start_executor(project, workers=1)  # one general lane: the parent must not hold it
+    parent = _submit(project, "test.parent", [{}], 1)
+    assert _wait_finished(project, [parent]) == ["succeeded"]
+    assert [state for _, state in _kinds_and_states(project)] == ["succeeded"] * 3
+
+
+def test_a_resumed_parent_finds_its_children_instead_of_submitting_again(
+    project: Project,
+) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    with project.db.session() as session:
+        claim = claims.claim_chunk(session, "elsewhere:1:dies", job_id=parent)
+    assert claim is not None
+    ctx = ChunkContext(
+        project,
+        parent,
+        claim.chunk_id,
+        0,
+        claim.params,
+        {},
+        "elsewhere:1:dies",
+        None,  # type: ignore[arg-type]
+    )
+    first = ctx.child("a", lambda: _submit(project, "test.count", [{"items": [1]}], 1))
+    # ... and the worker dies here, before waiting; another worker takes the chunk over.
+    time.sleep(0.6)
+    status = run_job(project, parent, settings=FAST, poll_seconds=0.01)
+    assert status["state"] == "succeeded" and status["params"]["children"]["a"] == first
+    assert [kind for kind, _ in _kinds_and_states(project)].count("test.count") == 2  # a, b
+
+
+def _message(project: Project, job_id: int) -> str:
+    with project.db.session() as session:
+        return str(job_status(session, job_id)["message"])
+
+
+def test_cancelling_a_parent_cancels_its_children(project: Project) -> None:
+    parent = _submit(project, "test.parent", [{}], 1)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    # A worker for parents only: the parent submits its children, then waits for them.
+    stats = run_worker(project, kinds=["test.parent"], settings=FAST, stop=stop)
+    assert stats.chunks_released >= 1
+    assert _message(project, parent) == "waiting for job 2, 3"
+    with project.db.session() as session:
+        cancel_job(session, parent)
+    assert [state for _, state in _kinds_and_states(project)] == ["cancelled"] * 3
+
+
+def test_a_job_of_an_unknown_kind_fails_with_the_reason_and_the_worker_goes_on(
+    project: Project,
+) -> None:
+    unknown = _submit(project, "gone.plugin", [{}], 1)
+    known = _submit(project, "test.count", [{"items": [1]}], 1)
+    with project.db.session() as session:  # a row an older version left mid-way
+        left = Job(kind="reprocess", state="running", progress_done=2, progress_total=9)
+        session.add(left)
+        session.flush()
+        left_id = left.id
+    stats = run_worker(project, settings=FAST)
+    with project.db.session() as session:
+        first, second, third = (job_status(session, i) for i in (unknown, known, left_id))
+    assert first["state"] == "failed" and "cannot run it" in first["error"]
+    assert "unknown job kind 'gone.plugin'" in first["error"]
+    assert second["state"] == "succeeded" and stats.jobs_finished == [known]
+    assert third["state"] == "failed" and "unknown job kind 'reprocess'" in third["error"]
+
+
+def test_a_failing_finaliser_fails_its_job_and_the_executor_goes_on(
+    project: Project, start_executor
+) -> None:
+    executor = start_executor(project, workers=1)
+    bad = _submit(project, "test.bad_finish", [{"items": [1]}], 1)
+    good = _submit(project, "test.count", [{"items": [1, 2]}], 2)
+    assert _wait_finished(project, [bad, good]) == ["failed", "succeeded"]
+    with project.db.session() as session:
+        error = job_status(session, bad)["error"]
+    assert error == "finishing failed: RuntimeError: the result could not be stored"
+    assert all(thread.is_alive() for thread in executor._threads)

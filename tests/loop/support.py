@@ -3,8 +3,10 @@ person would, and record a model's predictions in the real tables."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import insert, select
@@ -177,3 +179,18 @@ def model_from_truth(
         detections[entry.media_id] = dets
     record_predictions(project, model, detections)
     return model
+
+
+def promote_over_http(client: Any, body: dict[str, Any], timeout: float = 120) -> Any:
+    """POST /api/v1/promotion as a client does: while the comparison computes (202), poll
+    its ``status_url`` and ask again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.post("/api/v1/promotion", json=body)
+        if response.status_code != 202:
+            return response
+        pending = response.json()
+        assert pending["state"] == "computing" and pending["job_id"], pending
+        while client.get(pending["status_url"]).status_code == 202:
+            assert time.monotonic() < deadline, "the comparison did not finish"
+            time.sleep(0.1)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.loop.support import ingest_frames, label_frames, model_from_truth
+from tests.loop.support import ingest_frames, label_frames, model_from_truth, promote_over_http
 from tests.web.review_support import add_users, logged_in_clients
 from wildloop.datasets.snapshots import load_snapshot
 from wildloop.jobs.local import run_job
@@ -17,7 +17,10 @@ from wildloop.web.app import create_app
 
 
 @pytest.fixture
-def client(project: Project, scenes, tmp_path: Path) -> Iterator[Callable[[str], TestClient]]:
+def client(
+    project: Project, scenes, tmp_path: Path, start_executor
+) -> Iterator[Callable[[str], TestClient]]:
+    start_executor(project, workers=0, lanes=("compare",))  # as `wildloop serve` does
     frames = scenes(bursts=24, seed=5)
     ids = ingest_frames(project, frames, tmp_path / "scenes")
     label_frames(project, frames, ids)
@@ -38,13 +41,15 @@ def test_snapshots_promotion_and_log_over_http(project: Project, client) -> None
     model_from_truth(project, data, "weak", keep=0.4, relabel=0.4, seed=2, source="trained")
 
     assert reviewer.post("/api/v1/promotion", json={"model": "good"}).status_code == 403
-    first = admin.post("/api/v1/promotion", json={"model": "good", "reprocess": False})
+    first = promote_over_http(admin, {"model": "good", "reprocess": False})
     assert first.status_code == 200 and first.json()["promoted"]
-    refused = admin.post("/api/v1/promotion", json={"model": "weak", "reprocess": False}).json()
+    refused = promote_over_http(admin, {"model": "weak", "reprocess": False}).json()
     assert not refused["promoted"] and any("does not beat" in r for r in refused["reasons"])
     no_reason = admin.post("/api/v1/promotion", json={"model": "weak", "force": True})
     assert no_reason.status_code == 400 and "--force needs --reason" in no_reason.text
-    compared = reviewer.get("/api/v1/comparison", params={"challenger": "weak"}).json()
+    kept = reviewer.get("/api/v1/comparison", params={"challenger": "weak"})
+    assert kept.status_code == 200  # the promotion's comparison, computed by its job
+    compared = kept.json()["comparison"]
     assert compared["champion"]["model"] == "good" and not compared["decision"]["promote"]
     assert [e["model"] for e in reviewer.get("/api/v1/evaluations?model=good").json()] == ["good"]
     log = reviewer.get("/api/v1/retrain-log").json()

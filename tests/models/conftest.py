@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from tests.engine.conftest import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
 from tests.loop.support import ingest_frames, label_frames, model_from_truth
 from tests.web.review_support import add_users, logged_in_clients
-from wildloop.datasets.snapshots import create_snapshot, load_snapshot
+from wildloop.datasets.snapshots import create_snapshot, list_snapshots, load_snapshot
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion
-from wildloop.jobs.local import LocalExecutor
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.web.app import create_app
@@ -56,6 +55,15 @@ def build_models(
     return ModelsSetup(project, v1, v2)
 
 
+def another_model(setup: ModelsSetup, name: str, seed: int, keep: float = 0.97) -> int:
+    """One more version with stored predictions on the setup's test snapshot."""
+    test = list_snapshots(setup.project, "test")[0]
+    data = load_snapshot(setup.project, test.id)
+    return model_from_truth(
+        setup.project, data, name, keep=keep, jitter=0.02, seed=seed, source="trained"
+    )
+
+
 @pytest.fixture
 def better_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
     return build_models(
@@ -71,13 +79,9 @@ def weaker_challenger(project: Project, scenes, tmp_path: Path) -> ModelsSetup:
 
 
 @pytest.fixture
-def clients(project: Project) -> Iterator[Callable[..., TestClient]]:
+def clients(project: Project, start_executor) -> Iterator[Callable[..., TestClient]]:
     """``client(name)``: a TestClient logged in as that user, sharing one app, with the
     comparison worker `wildloop serve` runs (trainings and loops stay queued)."""
-    executor = LocalExecutor(project, workers=0, lanes=(COMPARE,))
-    executor.start()
-    try:
-        with logged_in_clients(create_app(project, secret="test-secret")) as client:
-            yield client
-    finally:
-        executor.stop()
+    start_executor(project, workers=0, lanes=(COMPARE,))
+    with logged_in_clients(create_app(project, secret="test-secret")) as client:
+        yield client

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from tests.models.conftest import ModelsSetup
 from wildloop.evaluation.compare_job import KIND, ComparisonRun, comparison_run
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, register_kind
-from wildloop.jobs.local import LocalExecutor
 from wildloop.jobs.records import cancel_job, job_status, submit_job
 from wildloop.store.tables import Job
 
@@ -39,14 +38,13 @@ def wait_done(setup: ModelsSetup, timeout: float = 60) -> ComparisonRun:
 
 
 def test_a_comparison_runs_beside_a_long_job_and_is_kept_as_its_result(
-    better_challenger: ModelsSetup,
+    better_challenger: ModelsSetup, start_executor
 ) -> None:
     setup = better_challenger
     _release.clear()
     with setup.project.db.session() as session:
         holder = submit_job(session, "test.hold", {}, [{}], total=1)
-    executor = LocalExecutor(setup.project, workers=1, lanes=(KIND,))
-    executor.start()
+    start_executor(setup.project, workers=1, lanes=(KIND,))
     try:
         first = comparison_run(setup.project, setup.challenger, setup.champion)
         assert first.state == "computing"
@@ -64,7 +62,6 @@ def test_a_comparison_runs_beside_a_long_job_and_is_kept_as_its_result(
         assert wait_done(setup).job_id == fresh.job_id
     finally:
         _release.set()
-        executor.stop()
     with setup.project.db.session() as session:
         kinds = session.scalars(select(Job.kind).order_by(Job.id)).all()
         states = session.scalars(select(Job.state).where(Job.kind == KIND)).all()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.models.conftest import ModelsSetup
+from tests.models.conftest import ModelsSetup, another_model
 from tests.web.test_web_browser import ARTIFACTS, browser, log_in, running, tab  # noqa: F401
 from wildloop.registry import aliases
 
@@ -73,3 +73,14 @@ def test_an_admin_sees_the_comparison_and_promotes(
         assert "does not beat the champion" in refusal.first.inner_text()
         assert setup.champion_now() == setup.challenger
         shot(page, "models-refused")
+
+        # Someone else promotes a third version while this comparison is on screen: the
+        # promotion is bound to it, so it is refused rather than replacing v3 unseen.
+        v3 = another_model(setup, "v3", seed=3)
+        with setup.project.db.session() as session:
+            aliases.move_alias(session, "champion", v3, None, "promoted elsewhere")
+        page.click("#promote")
+        changed = page.locator("#action-result").filter(has_text="champion changed")
+        changed.wait_for(timeout=60_000)
+        assert changed.inner_text().startswith("Refused:")
+        assert setup.champion_now() == v3

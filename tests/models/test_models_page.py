@@ -11,7 +11,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.loop.support import ingest_frames, label_frames, record_predictions
+from tests.loop.support import (
+    ingest_frames,
+    label_frames,
+    promote_over_http,
+    record_predictions,
+)
 from tests.models.conftest import ModelsSetup
 from tests.web.review_support import add_users
 from wildloop.datasets.snapshots import create_snapshot
@@ -159,7 +164,7 @@ def test_actions_are_for_admins_and_need_the_csrf_token(
 def test_promotion_through_the_gate_then_rollback(better_challenger: ModelsSetup, clients) -> None:
     setup = better_challenger
     admin = clients("ada")
-    out = admin.post("/api/v1/promotion", json={"model": "challenger"}).json()
+    out = promote_over_http(admin, {"model": "challenger"}).json()
     assert out["promoted"] and not out["forced"] and setup.champion_now() == setup.challenger
     assert [e.entity_id for e in audit(setup, "model.gate.pass")] == [str(setup.challenger)]
     page = admin.get("/models").text

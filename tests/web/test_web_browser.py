@@ -20,7 +20,8 @@ from tests.web.review_support import PASSWORD, first_with_boxes, first_without_b
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.jobs.local import LocalExecutor
 from wildloop.review.labels import current_labels
-from wildloop.store.tables import Camera, Job, Media, PredictionSet
+from wildloop.store.tables import Camera, Job, JobChunk, Media, PredictionSet
+from wildloop.store.types import utcnow
 from wildloop.web.app import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -251,9 +252,20 @@ def test_batch_edit_a_selection_in_the_grid(page, review_setup):
 def test_dashboard_and_viewer_screens(page, review_setup):
     project = review_setup.project
     media_id = first_with_boxes(project, review_setup.model_id)
-    with project.db.session() as session:
-        job = Job(kind="reprocess", state="running", progress_done=250, progress_total=1000)
+    with project.db.session() as session:  # a reprocess another (live) worker is running
+        job = Job(kind="predict", state="running", progress_done=250, progress_total=1000)
         session.add(job)
+        session.flush()
+        session.add(
+            JobChunk(
+                job_id=job.id,
+                seq=0,
+                payload={},
+                state="running",
+                claimed_by="gpu-box:1",
+                heartbeat_at=utcnow(),
+            )
+        )
     log_in(page, "vic", "/")
     page.wait_for_selector(".cards")
     with project.db.session() as session:

@@ -20,6 +20,7 @@ from wildloop.cli import (
     user_cmds,
 )
 from wildloop.cli.output import errors
+from wildloop.composition import register_job_kinds
 from wildloop.errors import WildloopError
 
 app = typer.Typer(
@@ -51,6 +52,7 @@ app.add_typer(user_cmds.token_app, name="token")
 
 
 def main() -> None:
+    register_job_kinds()  # this process may run jobs: a worker, `loop`, `serve`
     try:
         app()
     except WildloopError as exc:

@@ -21,7 +21,8 @@ from wildloop.jobs.records import cancel_job, job_status
 from wildloop.project import Project
 from wildloop.registry.versions import get_version
 from wildloop.training.job import active_training, start_training
-from wildloop.training.loop import LoopStep, run_loop
+from wildloop.training.loop import run_loop
+from wildloop.training.loop_job import LoopStep
 from wildloop.training.retraining_log import as_csv, retraining_log, write_chart
 from wildloop.training.triggers import check_triggers, run_triggers
 

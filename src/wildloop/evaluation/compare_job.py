@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from wildloop.errors import NotFound
 from wildloop.evaluation.comparison import compare_models
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import ACTIVE, submit_job
@@ -81,25 +82,59 @@ def comparison_run(
         job = _latest(session, challenger_id, champion_id)
         if job is not None and (job.state in ACTIVE or not (refresh or _stale(session, job))):
             return _view(job)
-        job_id = submit_job(
-            session,
-            KIND,
-            {"challenger_id": challenger_id, "champion_id": champion_id},
-            [{}],
-            total=1,
-            created_by=created_by,
-            message="queued: scoring both models on the test snapshot",
-        )
+        job_id = submit_compare(session, challenger_id, champion_id, created_by=created_by)
         created = session.get(Job, job_id)
         assert created is not None
         return _view(created)
+
+
+def submit_compare(
+    session: Session,
+    challenger_id: int,
+    champion_id: int | None,
+    *,
+    snapshot_id: int | None = None,
+    figures: bool = True,
+    created_by: int | None = None,
+) -> int:
+    """Queue a comparison of this pair (on ``snapshot_id``, else the latest test snapshot
+    when it runs); returns the job id."""
+    params: dict[str, Any] = {"challenger_id": challenger_id, "champion_id": champion_id}
+    if snapshot_id is not None:
+        params["snapshot_id"] = snapshot_id
+    if not figures:
+        params["figures"] = False
+    return submit_job(
+        session,
+        KIND,
+        params,
+        [{}],
+        total=1,
+        created_by=created_by,
+        message="queued: scoring both models on the test snapshot",
+    )
+
+
+def comparison_of(project: Project, job_id: int) -> ComparisonRun:
+    """The comparison job ``job_id`` as a page shows it (``NotFound`` if it is not one)."""
+    with project.db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.kind != KIND:
+            raise NotFound(f"no comparison job {job_id}")
+        return _view(job)
 
 
 def run_compare_chunk(ctx: ChunkContext) -> ChunkOutcome:
     challenger_id = int(ctx.params["challenger_id"])
     champion = ctx.params.get("champion_id")
     ctx.message("scoring both models on the test snapshot, then bootstrapping and drawing")
-    result = compare_models(ctx.project, challenger_id, champion, figures=True).as_dict()
+    result = compare_models(
+        ctx.project,
+        challenger_id,
+        champion,
+        ctx.params.get("snapshot_id"),
+        figures=bool(ctx.params.get("figures", True)),
+    ).as_dict()
     ctx.check_cancelled()
     with ctx.project.db.session() as session:
         session.execute(update(Job).where(Job.id == ctx.job_id).values(result=result))

@@ -3,6 +3,12 @@
 The registry's alias move is the atomic switch; this module decides whether to make it. Every
 decision is written to the audit trail (passed, refused, or overridden with a reason), which
 is also where the retraining log reads its notes. An override needs a reason, always.
+
+A promotion is bound to the comparison that justified it: the alias moves only from the
+champion that comparison scored (a compare-and-swap), so a champion someone else promoted
+meanwhile is never replaced unseen; that promotion is refused with ``Conflict`` (HTTP 409)
+and has to be compared again. Every path (CLI, API, Models page, the loop job) goes through
+:func:`apply_gate`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from wildloop import audit
 from wildloop.domain.classes import ClassMap
-from wildloop.errors import BadInput
+from wildloop.errors import BadInput, Conflict
+from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
 from wildloop.project import Project
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 GATE_ACTIONS = ("model.gate.pass", "model.gate.refuse", "model.gate.override")
+CHAMPION_CHANGED = "the champion changed while comparing; compare again"
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,7 @@ def promote_challenger(
 ) -> PromotionResult:
     """Compare ``model`` with the champion on one test snapshot and promote it if the gate
     passes (or if ``force`` with a ``reason``); optionally queue a reprocess afterwards."""
-    if force and not (reason and reason.strip()):
-        raise BadInput("--force needs --reason: say why the gate is overridden (it is logged)")
+    check_override(force, reason)
     with project.db.session() as session:
         challenger = get_version(session, model)
         require_fit(challenger, project.classes)
@@ -77,44 +84,156 @@ def promote_challenger(
     comparison = compare_models(
         project, challenger_id, champion_id, snapshot, figures=figures, predict=predict
     )
-    decision = comparison.decision
-    promoted = decision.promote or force
-    action = (
-        "model.gate.pass"
-        if decision.promote
-        else ("model.gate.override" if force else "model.gate.refuse")
+    promoted, forced = apply_gate(
+        project, comparison.as_dict(), force=force, reason=reason, actor_id=actor_id
     )
-    with project.db.session() as session:
-        audit.record(
-            session,
-            actor_id=actor_id,
-            action=action,
-            entity="model_version",
-            entity_id=challenger_id,
-            before={"champion_id": champion_id},
-            after=comparison.as_dict() | {"figures": None},
-            reason=reason if force and not decision.promote else None,
-        )
-        if promoted:
-            why = (
-                "; ".join(decision.reasons)
-                if decision.promote
-                else f"gate overridden: {reason} (gate said: {'; '.join(decision.reasons)})"
-            )
-            aliases.promote(session, challenger_id, actor_id, why)
     job_id = None
-    if promoted and (
-        reprocess if reprocess is not None else project.config.triggers.reprocess_after_promotion
-    ):
+    if promoted and _wants_reprocess(project, reprocess):
         job_id = _submit_reprocess(project, challenger_id, champion_id, actor_id)
-    return PromotionResult(
-        promoted,
-        force and not decision.promote,
-        challenger_id,
-        champion_id,
-        comparison,
-        job_id,
+    return PromotionResult(promoted, forced, challenger_id, champion_id, comparison, job_id)
+
+
+def promote_compared(
+    project: Project,
+    comparison: dict[str, Any],
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    reprocess: bool | None = None,
+) -> dict[str, Any]:
+    """Promotion from a comparison already computed (a ``compare`` job's result): the gate
+    and the swap only, no inference; the shape of :meth:`PromotionResult.as_dict`."""
+    check_override(force, reason)
+    promoted, forced = apply_gate(
+        project, comparison, force=force, reason=reason, actor_id=actor_id
     )
+    challenger_id, champion_id = compared_pair(comparison)
+    job_id = None
+    if promoted and _wants_reprocess(project, reprocess):
+        job_id = _submit_reprocess(project, challenger_id, champion_id, actor_id)
+    return {
+        "promoted": promoted,
+        "forced": forced,
+        "challenger_id": challenger_id,
+        "previous_champion_id": champion_id,
+        "reasons": list(comparison["decision"]["reasons"]),
+        "reprocess_job_id": job_id,
+        "comparison": comparison,
+    }
+
+
+def promote_when_compared(
+    project: Project,
+    model: str | int = "challenger",
+    *,
+    comparison_job: int | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    reprocess: bool | None = None,
+) -> dict[str, Any] | ComparisonRun:
+    """Promotion for requests, which never compute: from the finished comparison job
+    ``comparison_job`` (the one the person looked at), else from this pair's current one.
+    While that comparison is still computing (or was just queued) its run is returned, and
+    the caller asks again once it is done; then the gate and the swap, as
+    :func:`promote_compared`. ``Conflict`` when the champion is no longer the one compared.
+    """
+    check_override(force, reason)
+    with project.db.session() as session:
+        challenger_id = get_version(session, model).id
+        champion_id = aliases.resolve(session, "champion")
+    if champion_id == challenger_id:
+        raise BadInput("that model is already the champion")
+    if comparison_job is None:
+        run = comparison_run(project, challenger_id, champion_id, created_by=actor_id)
+    else:
+        run = comparison_of(project, comparison_job)
+        if run.challenger_id != challenger_id:
+            raise Conflict(
+                f"comparison job {run.job_id} scored version {run.challenger_id}, not "
+                f"{challenger_id}; compare the model you want to promote"
+            )
+    if run.state == "computing":
+        return run
+    if run.state == "failed" or run.result is None:
+        raise Conflict(f"the comparison (job {run.job_id}) failed: {run.error}; compare again")
+    if run.champion_id != champion_id:
+        raise Conflict(
+            f"{CHAMPION_CHANGED} (job {run.job_id} compared with version {run.champion_id}, "
+            f"the champion is now {champion_id})"
+        )
+    return promote_compared(
+        project, run.result, force=force, reason=reason, actor_id=actor_id, reprocess=reprocess
+    )
+
+
+def check_override(force: bool, reason: str | None) -> None:
+    if force and not (reason and reason.strip()):
+        raise BadInput("--force needs --reason: say why the gate is overridden (it is logged)")
+
+
+def compared_pair(comparison: dict[str, Any]) -> tuple[int, int | None]:
+    """(challenger, champion) version ids a comparison scored; None when there was no
+    champion."""
+    champion = comparison.get("champion")
+    return (
+        int(comparison["challenger"]["model_version_id"]),
+        int(champion["model_version_id"]) if champion else None,
+    )
+
+
+def apply_gate(
+    project: Project,
+    comparison: dict[str, Any],
+    *,
+    force: bool,
+    reason: str | None,
+    actor_id: int | None,
+) -> tuple[bool, bool]:
+    """Audit the gate's decision on ``comparison`` and, if it passes (or is forced), move
+    ``champion`` from the version that comparison scored, in one transaction. Returns
+    (promoted, forced); ``Conflict`` when the champion is no longer the compared one."""
+    challenger_id, champion_id = compared_pair(comparison)
+    decision = comparison["decision"]
+    passes = bool(decision["promote"])
+    promoted = passes or force
+    action = (
+        "model.gate.pass" if passes else ("model.gate.override" if force else "model.gate.refuse")
+    )
+    reasons = "; ".join(decision["reasons"])
+    try:
+        with project.db.session() as session:
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action=action,
+                entity="model_version",
+                entity_id=challenger_id,
+                before={"champion_id": champion_id},
+                after=comparison | {"figures": None},
+                reason=reason if force and not passes else None,
+            )
+            if promoted:
+                why = reasons if passes else f"gate overridden: {reason} (gate said: {reasons})"
+                aliases.promote(
+                    session,
+                    challenger_id,
+                    actor_id,
+                    why,
+                    only_if=champion_id,
+                    only_if_unset=champion_id is None,
+                )
+    except aliases.AliasMoved as exc:
+        raise Conflict(
+            f"{CHAMPION_CHANGED} (it was compared with version {exc.expected}, "
+            f"the champion is now {exc.found})"
+        ) from exc
+    return promoted, force and not passes
+
+
+def _wants_reprocess(project: Project, reprocess: bool | None) -> bool:
+    return reprocess if reprocess is not None else project.config.triggers.reprocess_after_promotion
 
 
 def make_first_champion(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wildloop.jobs.records import ACTIVE, progress_sums
+from wildloop.domain.job_states import ACTIVE, OPEN_CHUNK
+from wildloop.jobs.records import progress_sums
 from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
@@ -43,9 +45,16 @@ def worker_name(tag: str = "") -> str:
 
 
 def claim_chunk(
-    session: Session, worker: str, *, job_id: int | None = None, kinds: list[str] | None = None
+    session: Session,
+    worker: str,
+    *,
+    job_id: int | None = None,
+    kinds: list[str] | None = None,
+    job_ids: Collection[int] | None = None,
+    skip: Collection[int] = (),
 ) -> Claim | None:
-    """Take the oldest queued chunk of an active job, or None when there is none."""
+    """Take the oldest queued chunk of an active job (of ``job_id`` or ``job_ids`` when
+    given, not of the jobs in ``skip``), or None when there is none."""
     for _ in range(_CLAIM_RACES):
         query = (
             select(JobChunk.id, JobChunk.job_id, JobChunk.seq, Job.kind)
@@ -56,6 +65,10 @@ def claim_chunk(
         )
         if job_id is not None:
             query = query.where(JobChunk.job_id == job_id)
+        if job_ids is not None:
+            query = query.where(JobChunk.job_id.in_(list(job_ids)))
+        if skip:
+            query = query.where(JobChunk.job_id.not_in(list(skip)))
         if kinds:
             query = query.where(Job.kind.in_(kinds))
         row = session.execute(query).first()
@@ -204,6 +217,23 @@ def fail_chunk(session: Session, claim: Claim, worker: str, error: str, max_atte
         )
     )
     return True
+
+
+def fail_job(session: Session, job_id: int, error: str) -> bool:
+    """Fail an active job (and its unfinished chunks) with ``error``; False if it had
+    already finished."""
+    changed = rows_changed(
+        session,
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(ACTIVE))
+        .values(state="failed", finished_at=utcnow(), eta_seconds=None, error=error[:4000]),
+    )
+    session.execute(
+        update(JobChunk)
+        .where(JobChunk.job_id == job_id, JobChunk.state.in_(OPEN_CHUNK))
+        .values(state="failed", error=error[:4000])
+    )
+    return changed == 1
 
 
 def reclaim_stale(session: Session, stale_after: float, max_attempts: int) -> int:

@@ -1,37 +1,37 @@
 """Job kinds: what runs for each chunk of a job, and how a handler reports back.
 
 A kind is a name plus a chunk handler and an optional finaliser (which computes the job's
-stored result once every chunk is done). Kinds are found by name when a worker needs them:
-either registered at run time with :func:`register_kind`, or listed in ``BUILTIN`` as
-``"module:attribute"`` and imported on first use, so importing wildloop registers nothing
-and a separate worker process finds the same kinds.
+stored result once every chunk is done). Kinds are found by name when a worker needs them,
+among those registered with :func:`register_kind`: the job mechanism imports no kind; the
+composition root (``wildloop.composition``) lists the built-in ones and the edges register
+them, so importing wildloop registers nothing.
 
 A training job is a kind like any other: submit it with one chunk, call
 ``ctx.set_total(epochs)`` and ``ctx.progress(epoch, message=...)`` from the handler, and
 return the result from ``finalize``.
+
+A job that needs other jobs (the loop: train, compare, reprocess) submits them as children
+with ``ctx.child(key, submit)`` and waits with ``ctx.wait_for(ids)``, never by running them
+itself: while a child runs, ``wait_for`` hands the parent's chunk back to the queue, so the
+parent holds no worker and any worker (another thread, a ``wildloop worker`` process) can
+take the children. The handler runs again from the top when the children are done, so it
+must be written as steps that find their earlier results (see docs/adr/0303).
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from wildloop.domain.job_states import TERMINAL
 from wildloop.errors import NotFound
 from wildloop.project import Project
 from wildloop.store.tables import Job
-
-# name -> "module:attribute" of a JobKind, imported when first needed.
-BUILTIN: dict[str, str] = {
-    "predict": "wildloop.processing.predict_job:PREDICT_KIND",
-    "train": "wildloop.training.job:TRAIN_KIND",
-    "loop": "wildloop.training.loop_job:LOOP_KIND",
-    "compare": "wildloop.evaluation.compare_job:COMPARE_KIND",
-}
 
 
 class JobCancelled(Exception):
@@ -40,6 +40,15 @@ class JobCancelled(Exception):
 
 class ChunkLost(Exception):
     """Raised inside a handler when another worker reclaimed this chunk."""
+
+
+class WaitingForJobs(Exception):
+    """Raised by ``ctx.wait_for`` while child jobs are unfinished: the worker hands the
+    chunk back to the queue and takes it up again later."""
+
+    def __init__(self, job_ids: list[int]) -> None:
+        self.job_ids = job_ids
+        super().__init__(f"waiting for job {', '.join(str(i) for i in job_ids)}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,36 @@ class ChunkContext:
         """Show a line of status on the job (``wildloop jobs``, the dashboard)."""
         self.reporter.progress(None, None, text)
 
+    def child(self, key: str, submit: Callable[[], int]) -> int:
+        """The child job recorded under ``key`` in this job's params, or a new one from
+        ``submit()`` (which returns its id), recorded there before it is used: a handler that
+        runs again after a crash or a wait finds its children instead of duplicating them."""
+        with self.project.db.session() as session:
+            known = _children(session, self.job_id).get(key)
+        if known is not None:
+            return int(known)
+        job_id = submit()
+        with self.project.db.session() as session:
+            params = dict(session.scalar(select(Job.params).where(Job.id == self.job_id)) or {})
+            params["children"] = {**(params.get("children") or {}), key: job_id}
+            session.execute(update(Job).where(Job.id == self.job_id).values(params=params))
+        self.params["children"] = params["children"]
+        return job_id
+
+    def wait_for(self, job_ids: list[int]) -> dict[int, Job]:
+        """The rows of ``job_ids`` once every one has finished; until then this raises
+        ``WaitingForJobs`` (the worker requeues the chunk and runs it again later)."""
+        self.check_cancelled()
+        with self.project.db.session() as session:
+            jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_(job_ids)))}
+        missing = set(job_ids) - set(jobs)
+        if missing:
+            raise NotFound(f"child job(s) {sorted(missing)} of job {self.job_id} are gone")
+        waiting = [i for i in job_ids if jobs[i].state not in TERMINAL]
+        if waiting:
+            raise WaitingForJobs(waiting)
+        return jobs
+
     def check_cancelled(self) -> None:
         """Stop the handler if the job was cancelled or the chunk taken over; call it often."""
         if self.cancelled.is_set():
@@ -94,6 +133,11 @@ class ChunkContext:
 
 ChunkHandler = Callable[[ChunkContext], ChunkOutcome]
 Finaliser = Callable[[Project, int], dict[str, Any] | None]
+
+
+def _children(session: Session, job_id: int) -> dict[str, int]:
+    params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
+    return dict(params.get("children") or {})
 
 
 def stored_result(project: Project, job_id: int) -> dict[str, Any] | None:
@@ -124,21 +168,14 @@ def register_kind(kind: JobKind) -> None:
 
 
 def get_kind(name: str) -> JobKind:
+    """The kind registered under ``name``; ``NotFound`` when this process does not know it."""
     with _lock:
         kind = _registered.get(name)
-    if kind is not None:
-        return kind
-    target = BUILTIN.get(name)
-    if target is None:
+    if kind is None:
         raise NotFound(f"unknown job kind {name!r}; known kinds: {', '.join(known_kinds())}")
-    module_name, attribute = target.split(":")
-    kind = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(kind, JobKind):
-        raise TypeError(f"{target} is not a JobKind")
-    register_kind(kind)
     return kind
 
 
 def known_kinds() -> list[str]:
     with _lock:
-        return sorted(set(_registered) | set(BUILTIN))
+        return sorted(_registered)

@@ -29,20 +29,22 @@ def run_job(
     settings: WorkerSettings | None = None,
     poll_seconds: float = 0.5,
 ) -> dict[str, Any]:
-    """Run ``job_id`` in this process until it is finished; returns its final status.
+    """Run ``job_id`` (and the child jobs it submits) in this process until it is
+    finished; returns its final status.
 
     If another process holds some of its chunks, this waits for them (and takes them over
     once their heartbeat goes stale).
     """
     settings = settings or settings_for(project)
     stop = threading.Event()
+    scope = {job_id}  # shared by the threads; grows by the children the job submits
     threads = [
         threading.Thread(
             target=run_worker,
             kwargs={
                 "project": project,
                 "worker": claims.worker_name(f"local{i}"),
-                "job_id": job_id,
+                "job_ids": scope,
                 "settings": settings,
                 "stop": stop,
                 "exit_when_idle": False,

@@ -20,13 +20,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop import audit
+from wildloop.domain.job_states import ACTIVE, CHUNK_STATES, TERMINAL
 from wildloop.errors import Conflict, NotFound
 from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
 from wildloop.store.types import utcnow
-
-ACTIVE = ("queued", "running")
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def active_job_id(session: Session, kind: str) -> int | None:
@@ -84,7 +82,8 @@ def submit_job(
 
 
 def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bool:
-    """Cancel a queued or running job; running chunks stop at their next check.
+    """Cancel a queued or running job and the child jobs it submitted; running chunks stop
+    at their next check.
 
     Returns False when the job had already finished (nothing to cancel).
     """
@@ -98,6 +97,9 @@ def cancel_job(session: Session, job_id: int, actor_id: int | None = None) -> bo
         _require(session, job_id)
         return False
     audit.record(session, actor_id=actor_id, action="job.cancel", entity="job", entity_id=job_id)
+    params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
+    for child in (params.get("children") or {}).values():
+        cancel_job(session, int(child), actor_id)
     return True
 
 
@@ -179,7 +181,7 @@ def _describe(job: Job, chunks: dict[str, int]) -> dict[str, Any]:
         "attempts": job.attempts,
         "cancel_requested": job.cancel_requested,
         "worker": job.worker,
-        "chunks": {s: chunks.get(s, 0) for s in ("queued", "running", "done", "failed")},
+        "chunks": {s: chunks.get(s, 0) for s in CHUNK_STATES},
         "created_by": job.created_by,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),

@@ -4,6 +4,10 @@ The same loop runs in a thread of the embedded executor and in ``wildloop worker
 separate process). While a handler runs, a heartbeat thread keeps the chunk's claim fresh
 and notices cancellation or a takeover; a worker killed at any instant leaves a chunk whose
 heartbeat goes stale (or whose pid is gone) and which the next worker requeues.
+
+No job can end the loop: a chunk whose kind this code does not know (a newer or older
+version's kind, a removed plugin), a handler or finaliser that raises, even a database error
+between chunks, is logged and fails that chunk or job with the reason; the loop goes on.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
+from wildloop.errors import NotFound
 from wildloop.jobs import claims
-from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, get_kind
+from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, WaitingForJobs, get_kind
 from wildloop.project import Project
 from wildloop.store.tables import Job
 
@@ -38,6 +45,22 @@ class WorkerStats:
     jobs_finished: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Scope:
+    """Which jobs a worker takes: ``jobs`` (None: any) grows by the children of a parent it
+    runs, so ``run_job`` on a parent runs its children too; a parent waiting for children is
+    ``deferred`` until a time, so the worker takes the children meanwhile."""
+
+    jobs: set[int] | None
+    deferred: dict[int, float] = field(default_factory=dict)
+
+    def skip(self) -> list[int]:
+        now = time.monotonic()
+        for job_id in [j for j, until in self.deferred.items() if until <= now]:
+            del self.deferred[job_id]
+        return list(self.deferred)
+
+
 def settings_for(project: Project) -> WorkerSettings:
     jobs = project.config.jobs
     return WorkerSettings(
@@ -56,25 +79,56 @@ def run_worker(
     settings: WorkerSettings | None = None,
     stop: threading.Event | None = None,
     exit_when_idle: bool = True,
+    job_ids: set[int] | None = None,
 ) -> WorkerStats:
-    """Run chunks until there are none left (or ``stop`` is set, if not exiting when idle)."""
+    """Run chunks until there are none left (or ``stop`` is set, if not exiting when idle).
+
+    ``job_id`` (or a ``job_ids`` set shared by several threads) limits the worker to those
+    jobs and the children they submit."""
     settings = settings or settings_for(project)
     worker = worker or claims.worker_name()
     stop = stop or threading.Event()
     stats = WorkerStats()
+    if job_ids is None and job_id is not None:
+        job_ids = {job_id}
+    scope = _Scope(job_ids)
     while not stop.is_set():
-        with project.db.session() as session:
-            claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
-        _finish_ready(project, stats)
-        with project.db.session() as session:
-            claim = claims.claim_chunk(session, worker, job_id=job_id, kinds=kinds)
-        if claim is None:
-            if exit_when_idle:
-                break
+        try:
+            worked = _step(project, worker, scope, kinds, settings, stats, stop)
+        except Exception:
+            # Whatever one step raised (a database that was briefly unreachable, a bug in
+            # one job's bookkeeping), this worker keeps serving the others.
+            log.exception("worker %s: a step failed; going on", worker)
             stop.wait(settings.poll_seconds)
             continue
-        _run_claim(project, claim, worker, settings, stats, stop)
+        if not worked:
+            if exit_when_idle and not scope.deferred:  # a parent waiting is work left
+                break
+            stop.wait(settings.poll_seconds)
     return stats
+
+
+def _step(
+    project: Project,
+    worker: str,
+    scope: _Scope,
+    kinds: list[str] | None,
+    settings: WorkerSettings,
+    stats: WorkerStats,
+    stop: threading.Event,
+) -> bool:
+    """Reclaim stale chunks, finish ready jobs, run one chunk; False when there was none."""
+    with project.db.session() as session:
+        claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
+    _finish_ready(project, stats)
+    with project.db.session() as session:
+        claim = claims.claim_chunk(
+            session, worker, job_ids=scope.jobs, kinds=kinds, skip=scope.skip()
+        )
+    if claim is None:
+        return False
+    _run_claim(project, claim, worker, settings, stats, stop, scope)
+    return True
 
 
 def _run_claim(
@@ -84,8 +138,16 @@ def _run_claim(
     settings: WorkerSettings,
     stats: WorkerStats,
     stop: threading.Event,
+    scope: _Scope,
 ) -> None:
-    kind = get_kind(claim.kind)
+    try:
+        kind = get_kind(claim.kind)
+    except NotFound as exc:
+        log.error("chunk %s of job %s: %s", claim.seq, claim.job_id, exc)
+        with project.db.session() as session:
+            claims.fail_chunk(session, claim, worker, _cannot_run(exc), max_attempts=1)
+        stats.chunks_failed += 1
+        return
     reporter = _Reporter(project, claim, worker)
     ctx = ChunkContext(
         project=project,
@@ -107,6 +169,19 @@ def _run_claim(
             claims.release_chunk(session, claim, worker)
         stats.chunks_released += 1
         return
+    except WaitingForJobs as exc:
+        # The parent holds no worker while its children run: hand the chunk back, take
+        # the children (or other work) meanwhile, and look at the parent again later.
+        with project.db.session() as session:
+            claims.release_chunk(session, claim, worker)
+            claims.report_progress(
+                session, claim, worker, done=None, failed=None, message=str(exc), rate=None
+            )
+        if scope.jobs is not None:
+            scope.jobs.update(exc.job_ids)
+        scope.deferred[claim.job_id] = time.monotonic() + settings.poll_seconds
+        stats.chunks_released += 1
+        return
     except Exception as exc:
         log.exception("chunk %s of job %s failed", claim.seq, claim.job_id)
         with project.db.session() as session:
@@ -125,22 +200,40 @@ def _run_claim(
 
 
 def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None) -> None:
-    """Run the finaliser of every job whose chunks are all done, and mark it succeeded."""
+    """Run the finaliser of every job whose chunks are all done, and mark it succeeded; a
+    job whose kind is unknown here, or whose finaliser raises, fails with the reason."""
     with project.db.session() as session:
         ready = claims.jobs_ready_to_finish(session)
     for job_id in ready:
         if only is not None and job_id != only:
             continue
         with project.db.session() as session:
-            job = session.get(Job, job_id)
-            kind_name = job.kind if job else None
+            kind_name = session.scalar(select(Job.kind).where(Job.id == job_id))
         if kind_name is None:
             continue
-        kind = get_kind(kind_name)
-        result = kind.finalize(project, job_id) if kind.finalize else None
+        try:
+            kind = get_kind(kind_name)
+            result = kind.finalize(project, job_id) if kind.finalize else None
+        except NotFound as exc:
+            log.error("job %s: %s", job_id, exc)
+            with project.db.session() as session:
+                claims.fail_job(session, job_id, _cannot_run(exc))
+            continue
+        except Exception as exc:
+            log.exception("the finaliser of job %s failed", job_id)
+            with project.db.session() as session:
+                claims.fail_job(session, job_id, f"finishing failed: {type(exc).__name__}: {exc}")
+            continue
         with project.db.session() as session:
             if claims.finish_job(session, job_id, result):
                 stats.jobs_finished.append(job_id)
+
+
+def _cannot_run(exc: NotFound) -> str:
+    return (
+        f"this worker cannot run it: {exc} (submitted by another wildloop version, or a "
+        "plugin that is not installed here)"
+    )
 
 
 class _Reporter:

@@ -24,6 +24,16 @@ ALIASES = ("champion", "challenger")
 MOVE_ACTIONS = ("model.promote", "model.alias", "model.rollback")
 
 
+class AliasMoved(Conflict):
+    """The alias no longer points where the caller expected: someone moved it meanwhile."""
+
+    def __init__(self, alias: str, expected: int | None, found: int | None) -> None:
+        self.alias, self.expected, self.found = alias, expected, found
+        was = f"version {expected}" if expected is not None else "unset"
+        now = f"version {found}" if found is not None else "unset"
+        super().__init__(f"alias {alias!r} was moved by someone else (expected {was}, now {now})")
+
+
 @dataclass(frozen=True)
 class AliasMove:
     alias: str
@@ -40,11 +50,14 @@ def move_alias(
     *,
     action: str = "model.alias",
     only_if_unset: bool = False,
+    only_if: int | None = None,
 ) -> AliasMove:
     """Point ``alias`` at ``version_id`` atomically and audit the move (who, from, to, why).
 
     The UPDATE and the audit entry commit together with the caller's transaction. With
-    ``only_if_unset`` the alias is only created, never moved (``Conflict`` if it is set).
+    ``only_if_unset`` the alias is only created, never moved; with ``only_if`` it is moved
+    only from that version (a compare-and-swap: ``UPDATE ... WHERE model_version_id =
+    :only_if``). Either raises ``AliasMoved`` (a ``Conflict``) when the alias is elsewhere.
     """
     if alias not in ALIASES:
         raise BadInput(f"unknown alias {alias!r}; wildloop knows {', '.join(ALIASES)}")
@@ -59,8 +72,10 @@ def move_alias(
     if version.retired:
         raise Conflict(f"model version {version.name!r} is retired and cannot take an alias")
     previous = session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == alias))
-    if previous is not None and only_if_unset:
-        raise Conflict(f"alias {alias!r} is already set (to version {previous})")
+    if only_if_unset and previous is not None:
+        raise AliasMoved(alias, None, previous)
+    if only_if is not None and previous != only_if:
+        raise AliasMoved(alias, only_if, previous)
     now = utcnow()
     if previous is None:
         added = session.execute(
@@ -69,7 +84,7 @@ def move_alias(
             .returning(ModelAlias.alias)
         ).scalar()
         if added is None:
-            raise Conflict(f"alias {alias!r} was set by someone else just now; try again")
+            raise AliasMoved(alias, None, resolve(session, alias))
     else:
         moved = rows_changed(
             session,
@@ -78,7 +93,7 @@ def move_alias(
             .values(model_version_id=version_id, updated_at=now, updated_by=actor_id),
         )
         if moved != 1:
-            raise Conflict(f"alias {alias!r} was moved by someone else just now; try again")
+            raise AliasMoved(alias, previous, resolve(session, alias))
     audit.record(
         session,
         actor_id=actor_id,
@@ -98,9 +113,22 @@ def promote(
     actor_id: int | None,
     reason: str | None = None,
     alias: str = "champion",
+    *,
+    only_if: int | None = None,
+    only_if_unset: bool = False,
 ) -> AliasMove:
-    """The plain atomic switch (no evaluation gate; the gate calls this once satisfied)."""
-    return move_alias(session, alias, version_id, actor_id, reason, action="model.promote")
+    """The plain atomic switch (no evaluation gate; the gate calls this once satisfied, from
+    the champion it compared with: ``only_if`` it, or ``only_if_unset`` if there was none)."""
+    return move_alias(
+        session,
+        alias,
+        version_id,
+        actor_id,
+        reason,
+        action="model.promote",
+        only_if_unset=only_if_unset,
+        only_if=only_if,
+    )
 
 
 def rollback(session: Session, actor_id: int | None, reason: str | None = None) -> AliasMove:

@@ -12,12 +12,12 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from wildloop.domain.classes import ClassMap
+from wildloop.domain.job_states import ACTIVE
 from wildloop.review.grid import champion_id
 from wildloop.review.marked import marked_counts
 from wildloop.store import hints
 from wildloop.store.tables import Job, Media, ModelVersion, PredictionSet
 
-ACTIVE = ("queued", "running")
 NO_ANIMAL = "(no animal)"
 RECENT_JOBS = 8
 

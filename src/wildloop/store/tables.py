@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from wildloop.domain.job_states import ACTIVE, CHUNK_STATES, JOB_STATES, sql_in
 from wildloop.store.types import IdType, UTCDateTime, utcnow
 
 NAMING = {
@@ -351,9 +352,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="state"
-        ),
+        CheckConstraint(sql_in("state", JOB_STATES), name="state"),
         Index("ix_jobs_state_kind", "state", "kind"),
         # One training at a time per project, enforced by the database: a second queued or
         # running training job cannot be inserted, whichever process tries.
@@ -361,8 +360,8 @@ class Job(Base):
             "uq_jobs_one_active_training",
             "kind",
             unique=True,
-            sqlite_where=text("kind = 'train' AND state IN ('queued', 'running')"),
-            postgresql_where=text("kind = 'train' AND state IN ('queued', 'running')"),
+            sqlite_where=text(f"kind = 'train' AND {sql_in('state', ACTIVE)}"),
+            postgresql_where=text(f"kind = 'train' AND {sql_in('state', ACTIVE)}"),
         ),
     )
 
@@ -386,7 +385,7 @@ class JobChunk(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "seq"),
         Index("ix_job_chunks_job_state", "job_id", "state"),
-        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+        CheckConstraint(sql_in("state", CHUNK_STATES), name="state"),
     )
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots
-from wildloop.evaluation.comparison import compare_named
+from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.evaluator import stored_evaluations
-from wildloop.evaluation.promotion import promote_challenger
+from wildloop.evaluation.promotion import promote_when_compared
 from wildloop.registry.versions import get_version
 from wildloop.training.job import active_training, start_training
 from wildloop.training.loop_job import start_loop_job
 from wildloop.training.retraining_log import retraining_log
 from wildloop.users.roles import Actor, require_admin
+from wildloop.web.api_models import comparison_body
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
 
@@ -43,6 +45,9 @@ class PromotionIn(BaseModel):
     force: bool = False
     reason: str | None = None
     reprocess: bool | None = None
+    comparison_job: int | None = Field(
+        default=None, description="The comparison this promotion is bound to (its job id)."
+    )
 
 
 class SnapshotIn(BaseModel):
@@ -110,27 +115,31 @@ def evaluations(
     return [e.as_dict() for e in stored_evaluations(project, version_id)]
 
 
-@router.get("/comparison")
-def comparison(
-    request: Request, actor: ActorDep, challenger: str = "challenger", champion: str = "champion"
-) -> dict[str, Any]:
-    """Both models on the current test snapshot: deltas, interval, figures (file paths), verdict."""
-    return compare_named(project_of(request), challenger, champion).as_dict()
-
-
-@router.post("/promotion")
-def promote(body: PromotionIn, request: Request, actor: ActorDep) -> dict[str, Any]:
-    """Gated promotion; ``force`` needs a ``reason`` (logged). A refusal is 200 with reasons."""
+@router.post(
+    "/promotion",
+    responses={
+        202: {"description": "the comparison is still computing: ask again when it is done"},
+        409: {"description": "the champion changed while comparing; compare again"},
+    },
+)
+def promote(body: PromotionIn, request: Request, actor: ActorDep) -> JSONResponse:
+    """Gated promotion from a finished comparison job (``comparison_job``, else this pair's
+    current one): 200 with the outcome (a refusal too, with reasons); 202 with the job and
+    its status URL while the comparison computes (it is queued if there is none); 409 when
+    the champion is no longer the one compared. ``force`` needs a ``reason`` (logged)."""
     require_admin(actor, "promote models")
-    result = promote_challenger(
+    outcome = promote_when_compared(
         project_of(request),
         body.model,
+        comparison_job=body.comparison_job,
         force=body.force,
         reason=body.reason,
         actor_id=actor.id,
         reprocess=body.reprocess,
     )
-    return result.as_dict()
+    if isinstance(outcome, ComparisonRun):
+        return JSONResponse(comparison_body(outcome), status_code=202)
+    return JSONResponse(outcome)
 
 
 @router.get("/retrain-log")

@@ -58,7 +58,8 @@ def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, A
     return {"champion_id": move.version_id, "previous_id": move.previous_id, "champion": name}
 
 
-@router.get("/comparison/status", responses={202: {"description": "still computing"}})
+@router.get("/comparison", responses={202: {"description": "still computing"}})
+@router.get("/comparison/status", include_in_schema=False)  # the earlier name of the same
 def comparison_status(
     request: Request,
     actor: ActorDep,
@@ -66,11 +67,21 @@ def comparison_status(
     champion: str = "champion",
     refresh: bool = False,
 ) -> JSONResponse:
-    """The comparison computed by a ``compare`` job: 202 with ``state: computing`` (and the
-    job id) until it is ready, then 200 with the comparison (or ``state: failed`` and the
-    error). The first request submits the job; ``refresh=true`` computes it again."""
+    """Both models on the test snapshot, as computed by a ``compare`` job (a request never
+    computes it): 202 with ``state: computing``, the job id and ``status_url`` until it is
+    ready, then 200 with the comparison (deltas, interval, figures, verdict) under
+    ``comparison``, or ``state: failed`` and the error. The first request queues the job; a
+    finished one is reused until a newer test snapshot exists; ``refresh=true`` recomputes."""
     run = comparison_run(request, actor, challenger, champion, refresh)
-    return JSONResponse(run.as_dict(), status_code=202 if run.state == "computing" else 200)
+    return JSONResponse(comparison_body(run), status_code=202 if run.state == "computing" else 200)
+
+
+def comparison_body(run: ComparisonRun) -> dict[str, Any]:
+    """A comparison job as the API shows it, with the URL to poll for its outcome."""
+    query = f"challenger={run.challenger_id}"
+    if run.champion_id is not None:
+        query += f"&champion={run.champion_id}"
+    return run.as_dict() | {"status_url": f"/api/v1/comparison?{query}"}
 
 
 def comparison_run(

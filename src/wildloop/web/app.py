@@ -15,6 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from wildloop import __version__
+from wildloop.composition import register_job_kinds
 from wildloop.project import Project
 from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
@@ -44,6 +45,7 @@ def create_app(
     secure_cookies: bool = False,
 ) -> FastAPI:
     """A FastAPI app serving ``project``: JSON API at /api/v1 (docs at /api/docs) and pages."""
+    register_job_kinds()  # the executor serving this app runs the built-in kinds
     # Swagger UI's script and style are served from the fastapi-offline package: the machines
     # this runs on are often offline, and a CDN-hosted docs page renders blank there.
     app = FastAPIOffline(

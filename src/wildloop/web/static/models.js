@@ -80,12 +80,24 @@
     } catch (e) {
       const what = e.status === 409 ? "Refused" : e.status === 403 ? "Not allowed" : "Error";
       show("", `<b>${what}:</b> ${esc(e.message)}`);
+      if (e.status === 409) loadComparison(false);  // e.g. a new champion: compare with it
     } finally {
       button.disabled = false;
       button.textContent = label;
     }
   }
+  // A promotion is bound to the comparison on screen (its job): if the champion changed
+  // since, the server refuses with 409 and the comparison has to be computed again.
+  function promotion(extra) {
+    const job = Number(document.getElementById("comparison")?.dataset.job) || null;
+    return wl.api("POST", "/api/v1/promotion", { model: "challenger", comparison_job: job, ...extra });
+  }
   function promoted(out) {
+    if (out.state === "computing") {
+      show("", "<b>The comparison is still being computed</b>; promote once its verdict is shown.");
+      loadComparison(false);
+      return;
+    }
     if (out.promoted) {
       const name = out.comparison.challenger.model;
       reloadWith(`${name} is now champion` + (out.forced ? " (gate overridden; the reason is in the audit trail)" : " (the gate passed)") +
@@ -98,14 +110,14 @@
   }
   const promote = document.getElementById("promote");
   promote?.addEventListener("click", () => act(promote, "Running the gate…", async () =>
-    promoted(await wl.api("POST", "/api/v1/promotion", { model: "challenger" }))));
+    promoted(await promotion({}))));
 
   const force = document.getElementById("force-form");
   force?.addEventListener("submit", (e) => {
     e.preventDefault();
     const reason = force.reason.value;
     act(force.querySelector("button"), "Promoting…", async () =>
-      promoted(await wl.api("POST", "/api/v1/promotion", { model: "challenger", force: true, reason })));
+      promoted(await promotion({ force: true, reason })));
   });
 
   const rollback = document.getElementById("rollback-form");

@@ -1,0 +1,22 @@
+"""The composition root: the job kinds this build of wildloop runs.
+
+The job mechanism (``wildloop.jobs``) knows no kind; the services define theirs; the edges
+(the CLI's entry point, the web app factory, worker processes) call :func:`register_job_kinds`
+before they run anything. One list, imported plainly, so the linter sees every dependency.
+"""
+
+from __future__ import annotations
+
+from wildloop.evaluation.compare_job import COMPARE_KIND
+from wildloop.jobs.kinds import JobKind, register_kind
+from wildloop.processing.predict_job import PREDICT_KIND
+from wildloop.training.job import TRAIN_KIND
+from wildloop.training.loop_job import LOOP_KIND
+
+JOB_KINDS: tuple[JobKind, ...] = (PREDICT_KIND, TRAIN_KIND, LOOP_KIND, COMPARE_KIND)
+
+
+def register_job_kinds() -> None:
+    """Make every kind of this build available to the workers of this process."""
+    for kind in JOB_KINDS:
+        register_kind(kind)
