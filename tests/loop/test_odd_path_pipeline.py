@@ -17,6 +17,7 @@ from wildloop.config import SplitSettings
 from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.exporters.camtrap_dp_validation import validate_camtrap_dp
 from wildloop.datasets.snapshots import create_snapshot
+from wildloop.domain.paths import path_from_text
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.interchange import megadetector
 from wildloop.jobs.local import run_job
@@ -24,7 +25,6 @@ from wildloop.media.ingest import ingest_paths
 from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.registry.versions import Provenance, register_model
-from wildloop.store.paths import path_from_text
 from wildloop.store.tables import Camera, Media, PredictionSet
 from wildloop.web.app import create_app
 

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 import wildloop
 from tests.media.conftest import _jpeg
+from wildloop.domain.paths import MARKER, path_from_text, path_to_text, readable_text
 from wildloop.media.ingest import IngestItem, camera_name, ingest_items, ingest_paths
 from wildloop.media.probe import MediaRejected, _capture_time
 from wildloop.project import Project
-from wildloop.store.paths import MARKER, path_from_text, path_to_text, readable_text
 from wildloop.store.tables import Camera, Media
 
 ODD_NAMES = [

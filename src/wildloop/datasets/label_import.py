@@ -20,11 +20,11 @@ from wildloop.datasets.importers.dataset import ImportedDataset, ImportedImage
 from wildloop.datasets.importers.yolo import read_yolo
 from wildloop.domain.class_mapping import MAP_HINT, ClassMapping, fit_classes
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.domain.paths import path_to_text, readable_path
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
-from wildloop.store.paths import path_to_text, readable_path
 from wildloop.store.tables import Media, MediaSequence
 
 BATCH = 200

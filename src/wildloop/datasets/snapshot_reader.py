@@ -24,10 +24,10 @@ from wildloop.datasets.snapshot_model import (
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassDef, ClassMap
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.domain.paths import path_from_text
 from wildloop.errors import IntegrityError, NotFound
 from wildloop.project import Project
 from wildloop.review.labels import to_label_set
-from wildloop.store.paths import path_from_text
 from wildloop.store.tables import (
     Camera,
     LabelRevision,

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from wildloop.domain.paths import readable_path
 from wildloop.inference import letterbox
-from wildloop.store.paths import readable_path
 
 _JPEG_SOI = b"\xff\xd8"
 _JPEG_EOI = b"\xff\xd9"

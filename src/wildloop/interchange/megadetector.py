@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
 from wildloop.domain.classes import ClassMap
+from wildloop.domain.paths import readable_path, readable_text
 from wildloop.errors import BadInput, NotFound
 from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.versions import get_version, project_class_ids, register_external
-from wildloop.store.paths import readable_path, readable_text
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 

@@ -21,12 +21,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.capture_time import TimeSource
+from wildloop.domain.paths import path_to_text, readable_path, readable_text
 from wildloop.errors import BadInput
 from wildloop.media.probe import IMAGE_SUFFIXES, MediaRejected, ProbedImage, ProbeRules, probe_image
 from wildloop.media.scan import count_files, iter_files
 from wildloop.media.sequencing import SequenceCache, assign_sequences
 from wildloop.project import Project
-from wildloop.store.paths import path_to_text, readable_path, readable_text
 from wildloop.store.tables import Camera, Media
 from wildloop.store.types import utcnow
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from wildloop.atomic import write_bytes_atomic
+from wildloop.domain.paths import readable_path
 from wildloop.errors import IntegrityError, NotFound
-from wildloop.store.paths import readable_path
 
 SIZES = {"thumb": 320, "preview": 1600}
 QUALITY = 82

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wildloop.domain.paths import path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
 from wildloop.inference.pipeline import (
@@ -37,7 +38,6 @@ from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.registry.versions import get_version, project_class_ids
-from wildloop.store.paths import path_from_text
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 

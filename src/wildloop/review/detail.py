@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelSet
+from wildloop.domain.paths import readable_text
 from wildloop.errors import NotFound
 from wildloop.review import grid
 from wildloop.review.actions import ReviewContext, shown_labels
 from wildloop.review.filters import GridFilter
 from wildloop.review.predictions import PredictionView
-from wildloop.store.paths import readable_text
 from wildloop.store.tables import (
     AuditEntry,
     Camera,

@@ -13,10 +13,10 @@ from fastapi.responses import FileResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from wildloop.domain.paths import path_from_text, readable_path
 from wildloop.errors import NotFound
 from wildloop.media.thumbnails import SIZES, rendition
 from wildloop.project import Project
-from wildloop.store.paths import path_from_text, readable_path
 from wildloop.store.tables import Media
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from wildloop.datasets.exporters.context import ExportContext
 from wildloop.datasets.snapshots import SnapshotEntry
+from wildloop.domain.paths import readable_path
 from wildloop.errors import BadInput
-from wildloop.store.paths import readable_path
 from wildloop.store.tables import Camera
 
 VERSION = "1.0.2"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 from wildloop.datasets.snapshots import SnapshotData, SnapshotEntry
+from wildloop.domain.paths import readable_path
 from wildloop.project import Project
-from wildloop.store.paths import readable_path
 
 ImageMode = Literal["link", "copy", "none"]
 _CONTROL = re.compile("[\x00-\x1f\x7f]")

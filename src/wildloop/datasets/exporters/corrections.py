@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from wildloop.datasets.exporters.context import ExportContext
 from wildloop.domain.boxes import Box
-from wildloop.store.paths import readable_path
+from wildloop.domain.paths import readable_path
 from wildloop.store.tables import LabelBox, LabelRevision, ModelVersion, Prediction, PredictionSet
 
 COLUMNS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wildloop.datasets.exporters.context import ExportContext
-from wildloop.store.paths import readable_path
+from wildloop.domain.paths import readable_path
 
 
 def dataset_warnings(ctx: ExportContext) -> list[str]:
