@@ -79,7 +79,10 @@ def _assign_camera(
     salt: str,
     by: GroupBy,
 ) -> int:
-    camera_name = session.scalar(select(Camera.name).where(Camera.id == camera_id)) or "?"
+    camera = session.execute(
+        select(Camera.name, Camera.location).where(Camera.id == camera_id)
+    ).one_or_none()
+    camera_name, location = (camera.name, camera.location) if camera else ("?", None)
     stored = session.execute(
         select(
             MediaSequence.id,
@@ -114,7 +117,8 @@ def _assign_camera(
 
     new_spans = [span for span in existing if span.ref is None]
     for span in new_spans:
-        split = str(assign_split(sequence_group(session, by, span.key, camera_id), ratios, salt))
+        group = group_key(by, span.key, camera_name, location)
+        split = str(assign_split(group, ratios, salt))
         span.ref = session.execute(
             insert(MediaSequence)
             .values(
