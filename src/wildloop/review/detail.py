@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelSet
+from wildloop.domain.spans import TimeSpan
 from wildloop.errors import NotFound
 from wildloop.review import grid
 from wildloop.review.actions import ReviewContext, shown_labels
@@ -50,12 +51,13 @@ class BoxView:
 @dataclass(frozen=True)
 class LabelBoxView:
     index: int
-    box: BoxView
+    box: BoxView | None
     class_name: str | None
     invalid_reason: str | None
     missed: bool
     false_positive: bool
     prediction_id: int | None
+    span: TimeSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class PredictionOut:
     score: float
     box: BoxView | None
     shown: bool
+    span: TimeSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +169,13 @@ def _label_views(labels: LabelSet, classes: ClassMap) -> list[LabelBoxView]:
     return [
         LabelBoxView(
             index=i,
-            box=BoxView.of(b.box),
+            box=BoxView.of(b.box) if b.box else None,
             class_name=_name(classes, b.class_id),
             invalid_reason=str(b.invalid_reason) if b.invalid_reason else None,
             missed=b.missed,
             false_positive=b.false_positive,
             prediction_id=b.corrects_prediction_id,
+            span=b.span,
         )
         for i, b in enumerate(labels.boxes)
     ]
@@ -188,6 +192,7 @@ def _prediction_out(p: PredictionView, classes: ClassMap) -> PredictionOut:
         score=round(p.score, 4),
         box=BoxView.of(p.box) if p.box else None,
         shown=p.shown,
+        span=p.span,
     )
 
 

@@ -221,7 +221,7 @@ class BoxOut(_Out):
 
 class LabelBoxOut(_Out):
     index: int
-    box: BoxOut
+    box: BoxOut | None  # None for a label on an audio window (a time span)
     class_name: str | None = Field(serialization_alias="class")
     invalid_reason: str | None
     missed: bool
