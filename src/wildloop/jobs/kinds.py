@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "train": "wildloop.training.job:TRAIN_KIND",
     "loop": "wildloop.training.loop_job:LOOP_KIND",
     "compare": "wildloop.evaluation.compare_job:COMPARE_KIND",
+    "audio-embed": "wildloop.audio.embed_job:EMBED_KIND",
 }
 
 
