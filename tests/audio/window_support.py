@@ -40,7 +40,7 @@ class Window:
 
 def write_recording(path: Path, seconds: float, calls: list[tuple[float, float, float]]) -> Path:
     """Faint noise with tone calls (start s, end s, frequency Hz)."""
-    rng = np.random.default_rng(len(calls))
+    rng = np.random.default_rng(list(path.name.encode()))  # distinct content per file
     t = np.arange(round(seconds * RATE)) / RATE
     data = 0.002 * rng.standard_normal(len(t))
     for start, end, freq in calls:
@@ -157,3 +157,32 @@ def add_audio_champion(
                     ],
                 )
         return version.id
+
+
+@dataclass
+class AudioReview:
+    """A project with two recordings at two sites, their windows and a champion's scores."""
+
+    project: Project
+    dawn: list[Window]
+    night: list[Window]
+    model_id: int
+
+    @property
+    def windows(self) -> list[Window]:
+        return self.dawn + self.night
+
+
+def audio_review(project: Project, root: Path) -> AudioReview:
+    """Dawn at the pond: a wren (4 kHz) at 1-2 s; night in the wood: an owl (500 Hz) at
+    4-5 s. The champion says wren for the dawn's first windows, owl or nothing otherwise."""
+    dawn_wav = write_recording(root / "pond_20240501_053000.wav", 9.0, [(1.0, 2.0, 4000.0)])
+    night_wav = write_recording(root / "wood_20240501_230000.wav", 9.0, [(4.0, 5.0, 500.0)])
+    dawn = add_recording(project, dawn_wav, "pond", datetime(2024, 5, 1, 5, 30))
+    night = add_recording(project, night_wav, "wood", datetime(2024, 5, 1, 23, 0), "val")
+    scores: dict[int, list[tuple[str, float]]] = {}
+    for i, w in enumerate(dawn):
+        scores[w.media_id] = [("wren", 0.9 - 0.1 * i), ("frog", 0.3)] if i < 2 else []
+    for w in night:
+        scores[w.media_id] = [("owl", 0.8)] if 3.0 <= w.t_start <= 4.5 else [("owl", 0.1)]
+    return AudioReview(project, dawn, night, add_audio_champion(project, scores))

@@ -199,7 +199,8 @@ def _prediction_out(p: PredictionView, classes: ClassMap) -> PredictionOut:
 def _strip(
     session: Session, media: Media, model_id: int | None, classes: ClassMap
 ) -> list[FrameView]:
-    """The frames of the item's burst, in time order (the item alone without a burst)."""
+    """The frames of the item's burst (the windows of its recording), in time order (the
+    item alone without a burst)."""
     if media.sequence_id is None:
         return []
     ps = PredictionSet
@@ -212,7 +213,12 @@ def _strip(
             Media.label_class_id,
             ps.top_class_id if model_id is not None else Media.label_class_id,
         )
-        .where(Media.sequence_id == media.sequence_id, Media.status == "ok")
+        # Same kind: a window's strip is its recording's windows, not the recording itself.
+        .where(
+            Media.sequence_id == media.sequence_id,
+            Media.status == "ok",
+            Media.kind == media.kind,
+        )
         .order_by(Media.captured_at, Media.id)
         .limit(STRIP_FRAMES)
     )

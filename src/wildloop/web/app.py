@@ -18,6 +18,7 @@ from wildloop.project import Project
 from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
     api_admin,
+    api_audio,
     api_loop,
     api_models,
     api_review,
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(api_admin.router, prefix="/api/v1")
     app.include_router(api_loop.router, prefix="/api/v1")
     app.include_router(api_models.router, prefix="/api/v1")
+    app.include_router(api_audio.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)

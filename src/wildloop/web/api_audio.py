@@ -1,0 +1,157 @@
+"""JSON API for reviewing audio windows: the window list, one window, its spectrogram and
+playback clip, and its labels as time spans and time-frequency boxes.
+
+Review actions (accept, a class, nothing, mark, undo) and batches use the same routes as
+images (``/media/{id}/actions``, ``/batch``): a window is a media item.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from wildloop.audio.clips import MAX_CONTEXT_S, clip
+from wildloop.audio.spectrogram import spectrogram
+from wildloop.project import Project
+from wildloop.review import grid
+from wildloop.review.actions import save_boxes
+from wildloop.review.filters import FilterNames
+from wildloop.review.windows import WindowInfo, window_detail, window_info, window_infos
+from wildloop.users.roles import Actor
+from wildloop.web.api_review import FILTER_HELP, context_of, filter_of, project_of
+from wildloop.web.audio_schemas import (
+    WindowDetailOut,
+    WindowItemOut,
+    WindowLabelsIn,
+    WindowPageOut,
+)
+from wildloop.web.auth import current_actor
+from wildloop.web.schemas import ActionOut
+
+router = APIRouter(prefix="/windows", tags=["audio"])
+ActorDep = Annotated[Actor, Depends(current_actor)]
+CACHE = "private, max-age=31536000, immutable"
+WINDOW_FILTER_HELP = FILTER_HELP + " Also: time_from, time_to (clock time, e.g. 20:00 to 05:00)."
+
+
+@router.get("", response_model=WindowPageOut, description=WINDOW_FILTER_HELP)
+def list_windows(
+    request: Request,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
+) -> WindowPageOut:
+    """One page of audio windows matching the filter, each with its spectrogram tile."""
+    project = project_of(request)
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        flt = filter_of(request, names).with_(kind="window")
+        found = grid.page(session, flt, cursor=cursor, limit=limit)
+        infos = window_infos(session, [i.id for i in found.items])
+    items = [
+        WindowItemOut.of(i, infos[i.id], project.classes, names.cameras)
+        for i in found.items
+        if i.id in infos
+    ]
+    return WindowPageOut(
+        items=items, next_cursor=found.next_cursor, model_version_id=found.model_version_id
+    )
+
+
+@router.get("/{media_id}", response_model=WindowDetailOut, description=WINDOW_FILTER_HELP)
+def get_window(media_id: int, request: Request, actor: ActorDep) -> WindowDetailOut:
+    """One window with its predictions, labels, neighbours in the filter, spectrogram and
+    clip URLs."""
+    return window_out(request, media_id)
+
+
+def window_out(request: Request, media_id: int) -> WindowDetailOut:
+    """The detail of one window as the API and the review page show it."""
+    with project_of(request).db.session() as session:
+        names = FilterNames.load(session)
+        flt = filter_of(request, names)
+        detail, info = window_detail(session, context_of(request), media_id, flt)
+    return WindowDetailOut.model_validate(detail).place(info)
+
+
+@router.get("/{media_id}/spectrogram", response_class=FileResponse)
+async def window_spectrogram(
+    media_id: int,
+    request: Request,
+    actor: ActorDep,
+    view: Literal["context", "window"] = "context",
+) -> FileResponse:
+    """The window's spectrogram as PNG: with its neighbours either side (``context``), or the
+    window alone (``window``, list tiles). Rendered once, then served from the cache."""
+    project = project_of(request)
+    return await run_in_threadpool(_spectrogram, project, media_id, view)
+
+
+def _spectrogram(project: Project, media_id: int, view: str) -> FileResponse:
+    info = _info(project, media_id)
+    t0, t1 = info.view() if view == "context" else (info.t_start, info.t_end)
+    path = spectrogram(
+        project.path("thumbnails"), Path(info.recording_path), info.recording_sha256, t0, t1
+    )
+    headers = {"Cache-Control": CACHE, "ETag": f'"{info.recording_sha256[:16]}-{t0:g}-{t1:g}"'}
+    return FileResponse(path, media_type="image/png", headers=headers)
+
+
+@router.get("/{media_id}/clip", response_class=Response)
+async def window_clip(
+    media_id: int,
+    request: Request,
+    actor: ActorDep,
+    context: Annotated[float, Query(ge=0, le=MAX_CONTEXT_S)] = 0.0,
+) -> Response:
+    """The window as WAV for playback, with ``context`` seconds either side (clipped to the
+    recording); X-Clip-Start/X-Clip-End give the clip's place in the recording."""
+    project = project_of(request)
+    return await run_in_threadpool(_clip, project, media_id, context)
+
+
+def _clip(project: Project, media_id: int, context: float) -> Response:
+    info = _info(project, media_id)
+    found = clip(Path(info.recording_path), info.t_start, info.t_end, context)
+    headers = {
+        "Cache-Control": "private, max-age=3600",
+        "X-Clip-Start": f"{found.start_s:.6f}",
+        "X-Clip-End": f"{found.end_s:.6f}",
+    }
+    return Response(found.wav, media_type="audio/wav", headers=headers)
+
+
+@router.put("/{media_id}/labels", response_model=ActionOut)
+def put_window_labels(
+    media_id: int, body: WindowLabelsIn, request: Request, actor: ActorDep
+) -> ActionOut:
+    """Replace the window's labels: whole-window classes and boxes drawn on the spectrogram
+    (seconds of the recording, hertz). Shown predictions no label confirms are recorded as
+    false positives; a stale ``expected_revision`` is refused with 409."""
+    ctx = context_of(request)
+    with project_of(request).db.session() as session:
+        labels = body.to_labels(ctx.classes, window_info(session, media_id))
+        model_id = (
+            body.model_version_id
+            if body.model_version_id is not None
+            else grid.champion_id(session)
+        )
+        result = save_boxes(
+            session,
+            ctx,
+            actor,
+            media_id,
+            labels,
+            expected_revision=body.expected_revision,
+            model_id=model_id,
+        )
+    return ActionOut(**result.as_dict())
+
+
+def _info(project: Project, media_id: int) -> WindowInfo:
+    with project.db.session() as session:
+        return window_info(session, media_id)
