@@ -8,8 +8,9 @@ macro-F1 as the gate's metric, and a bootstrap that resamples whole recordings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +19,6 @@ from sqlalchemy import select
 from wildloop.audio.head import BACKGROUND
 from wildloop.audio.metrics import decide, paired_f1_interval, window_metrics
 from wildloop.audio.truth import classes_of_revisions
-from wildloop.datasets.snapshot_model import SnapshotData
 from wildloop.evaluation.bootstrap import BootstrapInterval
 from wildloop.evaluation.evaluator import (
     EvaluationRecord,
@@ -53,11 +53,23 @@ def species_of(version: ModelVersion) -> list[str]:
     return [c for c in version.classes if c != BACKGROUND]
 
 
-def window_table(project: Project, data: SnapshotData, version: ModelVersion) -> WindowTable:
-    """Truth (the reviewers' classes) and the head's stored scores for every test window."""
+class WindowItem(Protocol):
+    """A reviewed window as scoring needs it (a snapshot entry is one)."""
+
+    @property
+    def media_id(self) -> int: ...
+    @property
+    def label_revision_id(self) -> int | None: ...
+    @property
+    def group(self) -> str: ...
+
+
+def window_table(
+    project: Project, entries: Sequence[WindowItem], version: ModelVersion
+) -> WindowTable:
+    """Truth (the reviewers' classes) and the head's stored scores for these windows."""
     classes = species_of(version)
     column = {name: i for i, name in enumerate(classes)}
-    entries = data.entries
     ids = [e.media_id for e in entries]
     scores = np.zeros((len(entries), len(classes)))
     row_of = {m: i for i, m in enumerate(ids)}
@@ -76,7 +88,7 @@ def window_table(project: Project, data: SnapshotData, version: ModelVersion) ->
             for media_id, name, score in rows:
                 if name in column:
                     scores[row_of[media_id], column[name]] = score
-    project_names = {c.id: c.name for c in data.classes}
+    project_names = {c.id: c.name for c in project.classes}
     truth = np.zeros((len(entries), len(classes)), bool)
     for i, entry in enumerate(entries):
         for class_id in labelled.get(entry.label_revision_id or -1, frozenset()):
@@ -108,7 +120,7 @@ def evaluate_head(
         version = session.get(ModelVersion, model_version_id)
         assert version is not None  # ensure_predictions found it
         session.expunge(version)
-    table = window_table(project, data, version)
+    table = window_table(project, data.entries, version)
     metrics = window_metrics(
         table.truth,
         table.scores,
