@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wildloop.cli import (
+    audio_cmds,
     camera_cmds,
     dataset_cmds,
     demo_cmds,
@@ -33,6 +34,7 @@ app.command()(ingest_cmds.ingest)
 app.command("import-labels")(ingest_cmds.import_labels)
 app.command()(demo_cmds.demo)
 app.add_typer(camera_cmds.app, name="camera")
+app.add_typer(audio_cmds.app, name="audio")
 app.add_typer(model_cmds.app, name="model")
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")
