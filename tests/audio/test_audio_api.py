@@ -14,7 +14,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from tests.audio.window_support import AUDIO_CLASSES, RATE, AudioReview, audio_review
+from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixture)
+    RATE,
+    AudioReview,
+    audio_project,
+    audio_review,
+)
 from tests.web.review_support import add_users, logged_in_clients
 from wildloop.audio.spectrogram import HEIGHT, PX_PER_S
 from wildloop.project import Project
@@ -25,8 +30,8 @@ USERS = {"rita": "reviewer", "remy": "reviewer", "vic": "viewer"}
 
 
 @pytest.fixture
-def review(make_project: Callable[..., Project], tmp_path: Path) -> AudioReview:
-    project = make_project(AUDIO_CLASSES, name="sounds")
+def review(audio_project: Project, tmp_path: Path) -> AudioReview:  # noqa: F811
+    project = audio_project
     setup = audio_review(project, tmp_path / "sounds")
     add_users(project, USERS)
     return setup
@@ -232,3 +237,21 @@ def test_time_frequency_boxes_are_stored_as_labels(
         "boxes": [{"t_start": 0, "t_end": 1, "f_low": 900, "f_high": 100, "class": "owl"}],
     }
     assert c.put(f"/api/v1/windows/{window.media_id}/labels", json=band).status_code == 400
+
+
+def test_pages_render_for_windows_and_refuse_other_ids(
+    review: AudioReview, client: Callable[..., TestClient]
+) -> None:
+    c = client("rita")
+    listing = c.get("/audio?reviewed=no&time_from=05:00&time_to=06:00")
+    assert listing.status_code == 200
+    assert listing.text.count('class="tile wtile') == len(review.dawn)
+    assert 'href="/audio" class="active">Audio</a>' in listing.text  # the nav offers audio
+    page = c.get(f"/audio/{review.dawn[0].media_id}")
+    assert page.status_code == 200
+    assert 'id="spectrogram"' in page.text and 'id="player"' in page.text
+    assert "nothing &amp; next" in page.text  # the shortcut legend
+    tiles = c.get("/audio/tiles?limit=2")
+    assert tiles.status_code == 200
+    missing = c.get(f"/audio/{review.dawn[0].recording_id}", headers={"Accept": "text/html"})
+    assert missing.status_code == 404

@@ -5,11 +5,13 @@ head's predictions on them (the predict job writes real ones)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from sqlalchemy import insert, select
 
@@ -28,6 +30,16 @@ AUDIO_CLASSES = ["wren", "owl", "frog"]
 RATE = 16_000
 WINDOW_S = 3.0
 HOP_S = 1.5
+
+
+@pytest.fixture
+def audio_project(tmp_path: Path, db_url: str) -> Iterator[Project]:
+    """An audio project (modality audio) with AUDIO_CLASSES."""
+    project = Project.init(
+        tmp_path / "project", "sounds", AUDIO_CLASSES, modality="audio", database_url=db_url
+    )
+    yield project
+    project.close()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ HEIGHT = 256
 RANGE_DB = 80.0
 # The loudest bin is drawn black unless it is quieter than this: near-silence stays pale
 # instead of being stretched until its noise floor looks like a call.
-MIN_TOP_DB = -50.0
+MIN_TOP_DB = -30.0
 VERSION = 1
 FOLDER = "spectrograms"
 

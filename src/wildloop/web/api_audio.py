@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from wildloop.audio.clips import MAX_CONTEXT_S, clip
@@ -19,7 +20,7 @@ from wildloop.audio.spectrogram import spectrogram
 from wildloop.project import Project
 from wildloop.review import grid
 from wildloop.review.actions import save_boxes
-from wildloop.review.filters import FilterNames
+from wildloop.review.filters import FilterNames, GridFilter
 from wildloop.review.windows import WindowInfo, window_detail, window_info, window_infos
 from wildloop.users.roles import Actor
 from wildloop.web.api_review import FILTER_HELP, context_of, filter_of, project_of
@@ -46,14 +47,26 @@ def list_windows(
     limit: Annotated[int, Query(ge=1, le=grid.MAX_LIMIT)] = grid.DEFAULT_LIMIT,
 ) -> WindowPageOut:
     """One page of audio windows matching the filter, each with its spectrogram tile."""
-    project = project_of(request)
-    with project.db.session() as session:
+    with project_of(request).db.session() as session:
         names = FilterNames.load(session)
         flt = filter_of(request, names).with_(kind="window")
-        found = grid.page(session, flt, cursor=cursor, limit=limit)
-        infos = window_infos(session, [i.id for i in found.items])
+        return window_page(request, session, flt, names, cursor, limit)
+
+
+def window_page(
+    request: Request,
+    session: Session,
+    flt: GridFilter,
+    names: FilterNames,
+    cursor: str | None,
+    limit: int = grid.DEFAULT_LIMIT,
+) -> WindowPageOut:
+    """One page of windows in ``flt`` as the API and the list page show them."""
+    found = grid.page(session, flt, cursor=cursor, limit=limit)
+    infos = window_infos(session, [i.id for i in found.items])
+    classes = project_of(request).classes
     items = [
-        WindowItemOut.of(i, infos[i.id], project.classes, names.cameras)
+        WindowItemOut.of(i, infos[i.id], classes, names.cameras)
         for i in found.items
         if i.id in infos
     ]

@@ -22,6 +22,7 @@ from wildloop.web import (
     api_loop,
     api_models,
     api_review,
+    audio_pages,
     errors,
     files,
     models_page,
@@ -62,6 +63,7 @@ def create_app(
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
+    app.include_router(audio_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,
