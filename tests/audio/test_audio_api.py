@@ -255,3 +255,30 @@ def test_pages_render_for_windows_and_refuse_other_ids(
     assert tiles.status_code == 200
     missing = c.get(f"/audio/{review.dawn[0].recording_id}", headers={"Accept": "text/html"})
     assert missing.status_code == 404
+
+
+def test_batch_over_a_window_filter_touches_only_matching_windows(
+    review: AudioReview, client: Callable[..., TestClient]
+) -> None:
+    body = {
+        "filter": {"kind": "window", "camera": "wood", "min_score": "0.5"},
+        "action": "accept",
+    }
+    r = client("rita").post("/api/v1/batch", json=body)
+    assert r.status_code == 200, r.text
+    owls = [w.media_id for w in review.night if 3.0 <= w.t_start <= 4.5]
+    assert sorted(r.json()["applied"]) == owls
+    owl = review.project.classes.id_of("owl")
+    for media_id in owls:
+        assert _labels(review.project, media_id) == [
+            (owl, *_span(review, media_id), None, None, False)
+        ]
+    listed = client("rita").get("/api/v1/windows?reviewed=yes").json()["items"]
+    assert [(i["id"], i["class"], i["class_source"]) for i in listed] == [
+        (m, "owl", "human") for m in owls
+    ]
+
+
+def _span(review: AudioReview, media_id: int) -> tuple[float, float]:
+    window = next(w for w in review.windows if w.media_id == media_id)
+    return window.t_start, window.t_end
