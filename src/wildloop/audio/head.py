@@ -21,12 +21,13 @@ import io
 import itertools
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from wildloop.atomic import atomic_open
 
@@ -48,6 +49,7 @@ class HeadParams:
     patience: int = 25
     batch_size: int = 0  # 0: full batch (fast and deterministic for a few thousand windows)
     balanced: bool = True
+    refit: bool = True  # after early stopping, train again on train + val for the best epochs
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,6 +73,7 @@ class TrainReport:
     train_windows: int
     val_windows: int
     curve: list[dict[str, float]] = field(default_factory=list)
+    refit_windows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -147,8 +150,35 @@ def train_head(
 ) -> tuple[Head, TrainReport]:
     """Fit a head on embeddings ``x`` and multi-hot targets ``y`` (one column per class; a
     row of zeros is "nothing"). In softmax mode a ``background`` class is added for those
-    rows when there are any."""
+    rows when there are any. With validation windows, training stops when their loss stops
+    improving; with ``refit`` the head is then trained again on train and validation windows
+    together for the best number of epochs (more data, the same stopping point).
+
+    BLAS runs on one thread: these matrices are small, and on a busy machine a thread pool
+    spinning for them is several times slower than one core."""
     params = params or HeadParams()
+    started = time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        head, report = _train(classes, x_train, y_train, x_val, y_val, params, on_epoch)
+        if params.refit and report.val_windows and report.best_epoch:
+            x_all = np.vstack([np.asarray(x_train), np.asarray(x_val)])
+            y_all = np.vstack([np.asarray(y_train), np.asarray(y_val)])
+            again = replace(params, max_epochs=report.best_epoch, mode=head.mode, refit=False)
+            head, _ = _train(classes, x_all, y_all, None, None, again, None)
+            report = replace(report, refit_windows=len(x_all))
+    return head, replace(report, seconds=time.perf_counter() - started)
+
+
+def _train(
+    classes: list[str],
+    x_train: NDArray[Any],
+    y_train: NDArray[Any],
+    x_val: NDArray[Any] | None,
+    y_val: NDArray[Any] | None,
+    params: HeadParams,
+    on_epoch: Any = None,
+) -> tuple[Head, TrainReport]:
+    """One training run with early stopping on the validation loss (when there is one)."""
     started = time.perf_counter()
     x_train = np.asarray(x_train, np.float32)
     y_train = np.asarray(y_train, np.float32)

@@ -11,6 +11,7 @@ validation windows only decide when to stop.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from wildloop.store.tables import Embedding, Job, ModelVersion
 KIND = "train"  # one kind for every training, so one index guards them all
 TASK = "audio-head"
 ARTIFACT_FORMAT = "npz"
+REPORT_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,13 @@ def run_head_chunk(ctx: ChunkContext) -> ChunkOutcome:
         x_val, y_val = training_arrays(project, data, "val", embedder)
         ctx.set_total(head_settings.max_epochs)
 
+        last_report = [0.0]
+
         def on_epoch(point: dict[str, float]) -> None:
+            # An epoch takes milliseconds: report (one database write) at most twice a second.
+            if time.monotonic() - last_report[0] < REPORT_EVERY_S:
+                return
+            last_report[0] = time.monotonic()
             line = f"epoch {int(point['epoch'])}: loss {point['train_loss']:.4f}"
             if "val_loss" in point:
                 line += f", val loss {point['val_loss']:.4f}"
@@ -238,6 +246,7 @@ def run_head_chunk(ctx: ChunkContext) -> ChunkOutcome:
             aliases.move_alias(
                 session, "challenger", existing, None, f"trained by job {ctx.job_id}"
             )
+    ctx.check_cancelled()
     return ChunkOutcome(done=head_settings.max_epochs)
 
 
