@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "loop": "wildloop.training.loop_job:LOOP_KIND",
     "compare": "wildloop.evaluation.compare_job:COMPARE_KIND",
     "audio-embed": "wildloop.audio.embed_job:EMBED_KIND",
+    "audio-index": "wildloop.audio.search:INDEX_KIND",
 }
 
 
