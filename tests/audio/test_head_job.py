@@ -30,6 +30,7 @@ from wildloop.store.tables import (
     SnapshotItem,
 )
 from wildloop.training.job import start_training
+from wildloop.training.triggers import check_triggers, run_triggers
 
 
 @pytest.fixture
@@ -163,3 +164,24 @@ def test_reprocess_scores_every_window_and_leaves_labels_identical(
         ).all()
         assert len(count) == len(windows)
         assert session.scalar(select(Job.state).where(Job.id == again.job_id)) == "succeeded"
+
+
+def test_head_retrains_after_n_new_reviewed_windows(
+    audio_project: Project, windows: list[LabelledWindow]
+) -> None:
+    audio_project.config.modality = "audio"
+    audio_project.config.audio.retrain_after_reviews = 1_000
+    check = check_triggers(audio_project)
+    reviewed = sum(1 for w in windows if w.split in ("train", "val"))
+    assert check.due is None and check.new_reviewed == reviewed and check.threshold == 1_000
+    audio_project.config.audio.retrain_after_reviews = reviewed
+    check, started = run_triggers(audio_project)
+    assert check.due == "reviewed" and started is not None
+    with audio_project.db.session() as session:
+        job = session.get(Job, started.job_id)
+        assert job is not None and job.kind == "train"
+        assert job.params["task"] == "audio-head" and job.params["trigger"] == "reviewed"
+    again, second = run_triggers(audio_project)
+    assert second is None and "already in progress" in again.reason
+    assert run_job(audio_project, started.job_id)["state"] == "succeeded"
+    assert check_triggers(audio_project).new_reviewed == 0  # all in the last head's snapshot
