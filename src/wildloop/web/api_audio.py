@@ -16,15 +16,19 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from wildloop.audio.clips import MAX_CONTEXT_S, clip
+from wildloop.audio.embedders import embedder_key
+from wildloop.audio.search import SearchIndex, index_paths, search_by_window
 from wildloop.audio.spectrogram import spectrogram
 from wildloop.project import Project
 from wildloop.review import grid
 from wildloop.review.actions import save_boxes
 from wildloop.review.filters import FilterNames, GridFilter
 from wildloop.review.windows import WindowInfo, window_detail, window_info, window_infos
+from wildloop.store.tables import Media
 from wildloop.users.roles import Actor
 from wildloop.web.api_review import FILTER_HELP, context_of, filter_of, project_of
 from wildloop.web.audio_schemas import (
+    SimilarOut,
     WindowDetailOut,
     WindowItemOut,
     WindowLabelsIn,
@@ -36,6 +40,7 @@ from wildloop.web.schemas import ActionOut
 router = APIRouter(prefix="/windows", tags=["audio"])
 ActorDep = Annotated[Actor, Depends(current_actor)]
 CACHE = "private, max-age=31536000, immutable"
+MAX_SIMILAR = 200
 WINDOW_FILTER_HELP = FILTER_HELP + " Also: time_from, time_to (clock time, e.g. 20:00 to 05:00)."
 
 
@@ -163,6 +168,60 @@ def put_window_labels(
             model_id=model_id,
         )
     return ActionOut(**result.as_dict())
+
+
+@router.get("/{media_id}/similar", response_model=SimilarOut)
+async def similar_windows(
+    media_id: int,
+    request: Request,
+    actor: ActorDep,
+    k: Annotated[int, Query(ge=1, le=MAX_SIMILAR)] = 30,
+    same_recording: bool = False,
+) -> SimilarOut:
+    """Search by example: the ``k`` windows whose embeddings lie nearest this window's
+    (other recordings only, unless ``same_recording``), best first, for review. Needs the
+    search index (`wildloop audio index`, or the audio-index job)."""
+    return await run_in_threadpool(similar_out, request, media_id, k, same_recording)
+
+
+def similar_out(request: Request, media_id: int, k: int, same_recording: bool) -> SimilarOut:
+    project = project_of(request)
+    index = _search_index(request)
+    hits = search_by_window(project, media_id, k, same_recording=same_recording, index=index)
+    similarity = {h.media_id: h.score for h in hits}
+    with project.db.session() as session:
+        names = FilterNames.load(session)
+        model_id = grid.champion_id(session)
+        rows = session.execute(
+            grid.select_items(model_id, inner=False).where(Media.id.in_(list(similarity)))
+        ).all()
+        found = {r.id: grid.item_of(r) for r in rows}
+        infos = window_infos(session, list(found))
+    items = [
+        WindowItemOut.of(found[i], infos[i], project.classes, names.cameras).model_copy(
+            update={"similarity": similarity[i]}
+        )
+        for i in similarity
+        if i in found and i in infos
+    ]
+    return SimilarOut(query_id=media_id, embedder=index.state.embedder, items=items)
+
+
+def _search_index(request: Request) -> SearchIndex:
+    """The loaded index of the project's embedder, kept while its file is unchanged (a
+    query is milliseconds; loading the index is not)."""
+    project = project_of(request)
+    key = embedder_key(project.config.audio, project.root)
+    path, _ = index_paths(project, key)
+    stamp = (key, path.stat().st_mtime_ns if path.is_file() else 0)
+    cached: tuple[tuple[str, int], SearchIndex] | None = getattr(
+        request.app.state, "search_index", None
+    )
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    index = SearchIndex(project, key)
+    request.app.state.search_index = (stamp, index)
+    return index
 
 
 def _info(project: Project, media_id: int) -> WindowInfo:

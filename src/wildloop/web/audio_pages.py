@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wildloop.review import grid
 from wildloop.review.filters import FilterNames
-from wildloop.web.api_audio import window_out, window_page
+from wildloop.web.api_audio import MAX_SIMILAR, similar_out, window_out, window_page
 from wildloop.web.api_review import filter_of, project_of
 from wildloop.web.pages import PageActor, render
 
@@ -56,6 +56,17 @@ def window_tiles(request: Request, actor: PageActor, cursor: str | None = None) 
     )
     response.headers["X-Next-Cursor"] = found.next_cursor or ""
     return response
+
+
+@router.get("/audio/{media_id}/similar", response_class=HTMLResponse)
+def similar_page(
+    media_id: int, request: Request, actor: PageActor, k: int = 30, same_recording: bool = False
+) -> Response:
+    """Search by example: the nearest windows as a list to select and review in batch."""
+    found = similar_out(request, media_id, min(max(k, 1), MAX_SIMILAR), same_recording)
+    return render(
+        request, "audio_similar.html", actor, found=found, items=found.items, query="kind=window"
+    )
 
 
 @router.get("/audio/{media_id}", response_class=HTMLResponse)

@@ -100,6 +100,7 @@ class WindowItemOut(BaseModel):
     class_name: str | None = Field(serialization_alias="class")
     class_source: Literal["human", "model"] | None
     score: float | None
+    similarity: float | None = Field(default=None, description="search by example: cosine")
 
     @classmethod
     def of(
@@ -133,6 +134,12 @@ class WindowPageOut(BaseModel):
     items: list[WindowItemOut]
     next_cursor: str | None
     model_version_id: int | None
+
+
+class SimilarOut(BaseModel):
+    query_id: int
+    embedder: str
+    items: list[WindowItemOut]
 
 
 class SpanIn(_In):

@@ -327,6 +327,7 @@
     if (k === "u") return go(d.next_unreviewed_id);
     if (k === "g") { location.href = $("back").href; return; }
     if (k === "p") return play();
+    if (k === "x") { location.href = `/audio/${d.id}/similar`; return; }
     if (k === "P") { state.autoplay = !state.autoplay; $("autoplay").checked = state.autoplay; localStorage.setItem("wl.autoplay", state.autoplay ? "1" : "0"); return; }
     if (k === "Escape") { select(null); hideBanner(); return; }
     if (k === "Tab") { select(state.work.length ? ((state.selected ?? -1) + 1) % state.work.length : null); return; }
@@ -351,7 +352,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (wl.typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (!/^[1-9]$|^[aejkugpPsmfMzd]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key)) return;
+    if (!/^[1-9]$|^[aejkugpPsmfMzdx]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key)) return;
     e.preventDefault();
     key(e.key);
   });
