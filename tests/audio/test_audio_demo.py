@@ -45,6 +45,7 @@ def test_audio_demo_has_every_window_scored_by_a_trained_head(tmp_path: Path) ->
     assert scored == windows
     assert waiting and waiting >= windows // 3  # left for the reviewer
     assert admin == "admin"
+    assert list((root / "indexes").glob("*.faiss"))  # search by example works at once
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert "Ingested 0 recordings" in again.output

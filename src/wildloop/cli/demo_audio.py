@@ -1,7 +1,8 @@
 """`wildloop demo --audio`: a ready audio project built from generated sounds, offline.
 
 Generates recordings with calls of four known kinds (tone, chirp, trill, buzz) at two sites,
-ingests them into windows, embeds every window with the licence-free log-mel embedder,
+ingests them into windows, embeds every window with the licence-free log-mel embedder
+(and indexes the vectors for search by example),
 labels part of the train and val windows from the generator's truth (as an import would),
 trains a head on them, makes it the champion and scores every window, so the audio review
 screen opens on predictions to confirm or correct. Nothing is downloaded.
@@ -17,6 +18,7 @@ from sqlalchemy.orm import aliased
 from wildloop.audio.embed_job import submit_embed
 from wildloop.audio.head_job import start_head_training
 from wildloop.audio.ingest import ingest_audio_paths
+from wildloop.audio.search import submit_index
 from wildloop.cli.job_cmds import run_with_progress
 from wildloop.cli.output import console, progress_bar
 from wildloop.config import CONFIG_FILE
@@ -53,6 +55,7 @@ def build_audio_demo(root: Path, recordings: int, seed: int, admin: str) -> Proj
     actor = project.author(admin)
     embedded = submit_embed(project, created_by=actor)
     run_with_progress(project, embedded.job_id, f"embed ({embedded.embedder})")
+    run_with_progress(project, submit_index(project, created_by=actor), "search index")
     with project.db.session() as session:
         has_champion = aliases.resolve(session, "champion") is not None
     if made and not has_champion:
