@@ -163,3 +163,24 @@ def test_draw_a_time_frequency_box_on_the_spectrogram(page: Any, review: AudioRe
     assert abs(span.t_start - 4.0) < 0.1 and abs(span.t_end - 5.0) < 0.1
     assert abs(span.f_low - 200) < 80 and abs(span.f_high - 1500) < 80
     shot(page, "audio-box")
+
+
+def test_batch_edit_windows_from_the_list_by_keyboard(page: Any, review: AudioReview) -> None:
+    night = [w.media_id for w in review.night]
+    log_in(page, "rita", "/audio?camera=wood")
+    page.wait_for_selector(".wtile")
+    page.keyboard.press(" ")  # select the first window
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press(" ")  # and the second
+    page.wait_for_selector("#batchbar:not([hidden])")
+    assert page.inner_text("#selcount") == "2 selected"
+    page.keyboard.press("3")  # frog for both
+    page.wait_for_selector("#batchbar[hidden]", state="attached")
+    page.wait_for_function("document.querySelectorAll('.wtile.reviewed').length === 2")
+    for media_id in night[:2]:
+        reviewed, boxes, empty = _labels(review.project, media_id)
+        assert reviewed and not empty
+        assert boxes[0] == ("frog", False, False)
+    with review.project.db.session() as session:
+        untouched = session.get_one(Media, night[2])
+        assert not untouched.reviewed
