@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from wildloop.audio.clips import MAX_CONTEXT_S, MAX_SPAN_S
 from wildloop.errors import NotFound
 from wildloop.review.actions import ReviewContext
 from wildloop.review.detail import MediaDetail, media_detail
 from wildloop.review.filters import GridFilter
 from wildloop.store.tables import Media
-
-MAX_CONTEXT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,10 @@ class WindowInfo:
 
     @property
     def context_s(self) -> float:
-        """How much of the neighbouring audio the review screen shows: one window's length."""
-        return min(self.t_end - self.t_start, MAX_CONTEXT_S)
+        """How much of the neighbouring audio the review screen shows: one window's length
+        (less for long windows, so the picture stays within what one request may render)."""
+        length = self.t_end - self.t_start
+        return max(0.0, min(length, MAX_CONTEXT_S, (MAX_SPAN_S - length) / 2))
 
     @property
     def f_max(self) -> float:
