@@ -189,6 +189,7 @@ class AudioSettings(_Section):
         default=1e-5, ge=0, description="a recording whose every block is quieter fails as silent"
     )
     batch_size: int = Field(default=64, ge=1, description="windows per embedding model call")
+    threads: int = Field(default=0, ge=0, description="embedding model threads; 0 = all cores")
     chunk_windows: int = Field(default=2048, ge=1, description="windows per embedding job chunk")
     retrain_after_reviews: int = Field(
         default=100, ge=0, description="train a new head after this many new reviewed windows"

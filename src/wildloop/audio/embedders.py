@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -210,11 +211,14 @@ def birdnet_embedding_model() -> bytes:
 class OnnxEmbedder:
     """A user's ONNX model taking (n, samples) float32 and returning (n, dim)."""
 
-    def __init__(self, key: str, path: Path, sample_rate: int, window_s: float) -> None:
+    def __init__(
+        self, key: str, path: Path, sample_rate: int, window_s: float, threads: int = 1
+    ) -> None:
+        # onnxruntime is heavy to import: loaded only when a user's ONNX model is configured.
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.key = key
         self.sample_rate = sample_rate
@@ -263,14 +267,17 @@ def _build(settings: AudioSettings, root: Path, key: str) -> Embedder:
     name = settings.embedder
     if name == "logmel":
         return LogMelEmbedder(settings.window_s)
+    threads = settings.threads or os.cpu_count() or 1
     if name == "birdnet":
-        return TFLiteEmbedder(key, birdnet_embedding_model(), 48_000, 3.0)
+        return TFLiteEmbedder(key, birdnet_embedding_model(), 48_000, 3.0, threads)
     path = _model_path(name, root)
     if path.suffix.lower() == ".tflite":
         if importlib.util.find_spec("ai_edge_litert") is None:
             raise BadInput("a .tflite embedder needs ai-edge-litert (pip install ai-edge-litert)")
-        return TFLiteEmbedder(key, path.read_bytes(), settings.model_sample_rate, settings.window_s)
-    return OnnxEmbedder(key, path, settings.model_sample_rate, settings.window_s)
+        return TFLiteEmbedder(
+            key, path.read_bytes(), settings.model_sample_rate, settings.window_s, threads
+        )
+    return OnnxEmbedder(key, path, settings.model_sample_rate, settings.window_s, threads)
 
 
 def _model_path(name: str, root: Path) -> Path:

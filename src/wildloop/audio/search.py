@@ -35,6 +35,7 @@ from wildloop.store.tables import Camera, Embedding, Job, Media
 FLAT_UP_TO = 50_000
 READ_BATCH = 20_000
 TRAIN_PER_LIST = 40
+PROBES = 32
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def update_index(project: Project, embedder: str | None = None) -> IndexState:
             if not ids:
                 break
             dim = vectors.shape[1]
-            index.add_with_ids(_normalised(vectors), np.asarray(keys, np.int64))
+            index.add_with_ids(normalised(vectors), np.asarray(keys, np.int64))
             last = ids[-1]
     if rebuild or state is None:
         kind, trained = ("ivf" if total > FLAT_UP_TO else "flat"), total
@@ -122,25 +123,32 @@ def _needs_rebuild(state: IndexState, total: int) -> bool:
 
 
 def _new_index(session: Session, key: str, total: int) -> Any:
+    dim = session.scalar(select(Embedding.dim).where(Embedding.embedder == key).limit(1))
+    assert dim is not None
+    sample = None
+    if total > FLAT_UP_TO:
+        sample = _sample(session, key, min(total, TRAIN_PER_LIST * lists_for(total)))
+    return make_index(dim, total, sample)
+
+
+def make_index(dim: int, total: int, sample: NDArray[np.float32] | None) -> Any:
+    """An empty index for ``total`` vectors: exact when small, else IVF-SQ8 trained on
+    ``sample`` (benchmarks build the same index on synthetic vectors)."""
     # faiss is an optional, heavy dependency (the audio extra): loaded only for search.
     import faiss
 
-    dim = session.scalar(select(Embedding.dim).where(Embedding.embedder == key).limit(1))
-    assert dim is not None
-    if total <= FLAT_UP_TO:
+    if total <= FLAT_UP_TO or sample is None:
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    lists = _lists_for(total)
     quantiser = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(
-        quantiser, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        quantiser, dim, lists_for(total), faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
-    sample = _sample(session, key, min(total, TRAIN_PER_LIST * lists))
-    index.train(_normalised(sample))
+    index.train(normalised(sample))
     return index
 
 
-def _lists_for(total: int) -> int:
-    """Inverted lists: about 2·sqrt(n), so a probe of 16 lists scans ~1-3% of a million."""
+def lists_for(total: int) -> int:
+    """Inverted lists: about 2·sqrt(n), so probing 32 of them scans ~3% of a million."""
     return int(min(1024, max(64, 2 * math.sqrt(total))))
 
 
@@ -176,7 +184,7 @@ def _read_after(
     return [r.id for r in rows], [r.media_id for r in rows], vectors
 
 
-def _normalised(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+def normalised(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
@@ -202,7 +210,7 @@ def _save(project: Project, key: str, index: Any, state: IndexState) -> None:
 class SearchIndex:
     """A loaded index for repeated queries (the web app keeps one per embedder)."""
 
-    def __init__(self, project: Project, embedder: str, probes: int = 16) -> None:
+    def __init__(self, project: Project, embedder: str, probes: int = PROBES) -> None:
         state = read_state(project, embedder)
         if state is None:
             raise BadInput(f"no search index for {embedder} yet: run `wildloop audio index`")
@@ -215,7 +223,7 @@ class SearchIndex:
         self, vector: NDArray[np.float32], k: int, exclude: frozenset[int] = frozenset()
     ) -> list[tuple[int, float]]:
         """(window id, cosine similarity) of the k nearest, best first."""
-        query = _normalised(np.asarray(vector, np.float32).reshape(1, -1))
+        query = normalised(np.asarray(vector, np.float32).reshape(1, -1))
         if query.shape[1] != self.state.dim:
             raise BadInput(
                 f"a {query.shape[1]}-d query cannot search the {self.state.dim}-d "

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from wildloop.audio.active import review_queue
 from wildloop.audio.embed_job import submit_embed
 from wildloop.audio.search import search_by_clip, search_by_window, submit_index
 from wildloop.cli.job_cmds import print_status, run_with_progress
@@ -78,5 +79,31 @@ def search(
             f"{h.t_start:.1f}",
             f"{h.t_end:.1f}",
             "yes" if h.reviewed else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def queue(
+    size: Annotated[int, typer.Option("-n", help="How many windows to list.")] = 20,
+    model: Annotated[
+        str, typer.Option(help="Head whose uncertainty orders the queue (alias or name).")
+    ] = "champion",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The next windows to review: the head's least certain, spread over sounds and recordings."""
+    with open_project(project) as proj:
+        items = review_queue(proj, size, model)
+    if as_json:
+        print_json([i.__dict__ for i in items])
+        return
+    table = Table("window", "uncertainty", "head says", "score")
+    for item in items:
+        table.add_row(
+            str(item.media_id),
+            "" if item.uncertainty is None else f"{item.uncertainty:.3f}",
+            item.top_class or "",
+            "" if item.top_score is None else f"{item.top_score:.3f}",
         )
     console.print(table)
