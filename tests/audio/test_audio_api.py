@@ -255,6 +255,10 @@ def test_pages_render_for_windows_and_refuse_other_ids(
     assert tiles.status_code == 200
     missing = c.get(f"/audio/{review.dawn[0].recording_id}", headers={"Accept": "text/html"})
     assert missing.status_code == 404
+    # The image review screen hands a window (linked from the grid) to the audio one.
+    moved = c.get(f"/media/{review.dawn[0].media_id}?reviewed=no", follow_redirects=False)
+    assert moved.status_code == 303
+    assert moved.headers["location"] == f"/audio/{review.dawn[0].media_id}?reviewed=no"
 
 
 def test_batch_over_a_window_filter_touches_only_matching_windows(
