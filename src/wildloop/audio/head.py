@@ -203,6 +203,7 @@ def _train(
     head = _initial(tuple(names), mode, mean, scale, params)
     weights_train = _sample_weights(y_train, mode, params.balanced)
     xs = _standardise(head, x_train)
+    xs_t = np.ascontiguousarray(xs.T) if not params.batch_size else None
     has_val = x_val is not None and y_val is not None and len(x_val) > 0
     xv = _standardise(head, np.asarray(x_val, np.float32)) if has_val else None
     yv = np.asarray(y_val, np.float32) if has_val else None
@@ -219,7 +220,10 @@ def _train(
         train_loss = 0.0
         for start in range(0, len(xs), step):
             rows = order[start : start + step]
-            loss, grads = _loss_and_grads(head, xs[rows], y_train[rows], weights_train[rows])
+            if params.batch_size:
+                loss, grads = _loss_and_grads(head, xs[rows], y_train[rows], weights_train[rows])
+            else:  # full batch: the transposed copy makes the weight gradient twice as fast
+                loss, grads = _loss_and_grads(head, xs, y_train, weights_train, xs_t)
             train_loss += loss * len(rows) / len(xs)
             steps += 1
             head = _adam_step(head, grads, moments, steps, params)
@@ -328,8 +332,11 @@ def _loss(head: Head, x: Floats, y: Floats, w: Floats) -> float:
     return float(per.mean())
 
 
-def _loss_and_grads(head: Head, x: Floats, y: Floats, w: Floats) -> tuple[float, list[Floats]]:
-    """Weighted cross-entropy and its gradients (weights first, then biases)."""
+def _loss_and_grads(
+    head: Head, x: Floats, y: Floats, w: Floats, x_t: Floats | None = None
+) -> tuple[float, list[Floats]]:
+    """Weighted cross-entropy and its gradients (weights first, then biases); ``x_t`` is
+    ``x`` transposed and contiguous, when the caller keeps one."""
     outs = _forward(head, x)
     p = _activate(outs[-1], head.mode)
     clipped = np.clip(p, 1e-7, 1 - 1e-7)
@@ -344,7 +351,8 @@ def _loss_and_grads(head: Head, x: Floats, y: Floats, w: Floats) -> tuple[float,
     grads_w: list[Floats] = []
     grads_b: list[Floats] = []
     for i in range(len(head.weights) - 1, -1, -1):
-        grads_w.insert(0, (outs[i].T @ delta).astype(np.float32))
+        inputs_t = x_t if i == 0 and x_t is not None else outs[i].T
+        grads_w.insert(0, (inputs_t @ delta).astype(np.float32))
         grads_b.insert(0, delta.sum(axis=0).astype(np.float32))
         if i:
             delta = (delta @ head.weights[i].T) * (outs[i] > 0)
