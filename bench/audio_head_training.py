@@ -179,7 +179,7 @@ def _populate(project: Project, labels, x, split) -> None:
             save_labels(
                 session,
                 media_id,
-                LabelSet(boxes=boxes, empty=label < 0),
+                LabelSet(boxes=boxes, empty=bool(label < 0)),
                 author_id=author,
                 classes=classes,
                 expected_revision=None,
