@@ -129,6 +129,12 @@ def test_review_five_windows_by_keyboard_with_spectrogram_and_playback(
     assert _labels(project, ids[3]) == (True, [("wren", False, False)], False)
     assert _labels(project, ids[4]) == (True, [], True)
 
+    page.keyboard.press("z")  # undo the last save: back to that window, unreviewed again
+    page.wait_for_url(f"**/audio/{ids[4]}*")
+    page.wait_for_function("document.getElementById('state').textContent === 'unreviewed'")
+    with project.db.session() as session:
+        assert not session.get_one(Media, ids[4]).reviewed
+
 
 def test_draw_a_time_frequency_box_on_the_spectrogram(page: Any, review: AudioReview) -> None:
     window = review.night[2]  # 3..6 s: the owl at 4..5 s, 500 Hz
