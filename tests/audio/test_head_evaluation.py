@@ -19,6 +19,7 @@ from wildloop.jobs.local import run_job
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Job, PredictionSet
+from wildloop.training.retraining_log import retraining_log, write_chart
 
 
 @pytest.fixture
@@ -87,3 +88,9 @@ def test_heads_are_evaluated_gated_promoted_and_reprocessed(
     assert "macro-F1" in refused.reasons[0] and "does not beat" in refused.reasons[0]
     with audio_project.db.session() as session:
         assert aliases.resolve(session, "champion") == strong
+
+    # The retraining log and its chart read heads' metrics like detectors'.
+    rows = {r["version_id"]: r for r in retraining_log(audio_project)}
+    assert rows[strong]["macro_f1"] == pytest.approx(new["macro_f1"]) and rows[strong]["champion"]
+    assert "refused" in rows[same]["notes"] and rows[weak]["accuracy"] is not None
+    assert write_chart(audio_project, list(rows.values())).is_file()
