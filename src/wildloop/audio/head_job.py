@@ -33,7 +33,7 @@ from wildloop.jobs.records import ACTIVE, submit_job
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance, register_head
-from wildloop.store.tables import Embedding, Job, ModelVersion
+from wildloop.store.tables import Embedding, Job, ModelVersion, SnapshotItem
 
 KIND = "train"  # one kind for every training, so one index guards them all
 TASK = "audio-head"
@@ -72,14 +72,20 @@ def start_head_training(
         raise in_progress(active)
     params = head_params(overrides)
     snapshot, _ = create_snapshot(project, "training", created_by=created_by)
-    data = load_snapshot(project, snapshot.id)
-    train = [e for e in data.entries if e.split == "train"]
+    with project.db.session() as session:
+        train = list(
+            session.scalars(
+                select(SnapshotItem.media_id).where(
+                    SnapshotItem.snapshot_id == snapshot.id, SnapshotItem.split == "train"
+                )
+            )
+        )
     if not train:
         raise BadInput(
             "no reviewed windows in the train split yet: review (or import labels for) some "
             "windows first; `wildloop status` shows the splits"
         )
-    key = embedder or choose_embedder(project, [e.media_id for e in train])
+    key = embedder or choose_embedder(project, train)
     settings = project.config.audio
     job_params = {
         "task": TASK,
