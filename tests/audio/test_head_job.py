@@ -185,3 +185,9 @@ def test_head_retrains_after_n_new_reviewed_windows(
     assert second is None and "already in progress" in again.reason
     assert run_job(audio_project, started.job_id)["state"] == "succeeded"
     assert check_triggers(audio_project).new_reviewed == 0  # all in the last head's snapshot
+
+
+def test_detector_training_is_refused_in_an_audio_project(audio_project: Project) -> None:
+    audio_project.config.modality = "audio"
+    with pytest.raises(BadInput, match="wildloop audio train"):
+        start_training(audio_project)

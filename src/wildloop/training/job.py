@@ -75,6 +75,11 @@ def start_training(
     created_by: int | None = None,
 ) -> StartedTraining:
     """Freeze a training snapshot, choose the start weights and submit the job."""
+    if project.config.modality == "audio":
+        raise BadInput(
+            "this is an audio project: its model is a classifier head on window embeddings; "
+            "train it with `wildloop audio train` (or POST /api/v1/training)"
+        )
     active = active_training(project)
     if active is not None:
         raise _in_progress(active)
