@@ -7,13 +7,22 @@ before they run anything. One list, imported plainly, so the linter sees every d
 
 from __future__ import annotations
 
+from wildloop.audio.embed_job import EMBED_KIND
+from wildloop.audio.search import INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
 from wildloop.processing.predict_job import PREDICT_KIND
 from wildloop.training.job import TRAIN_KIND
 from wildloop.training.loop_job import LOOP_KIND
 
-JOB_KINDS: tuple[JobKind, ...] = (PREDICT_KIND, TRAIN_KIND, LOOP_KIND, COMPARE_KIND)
+JOB_KINDS: tuple[JobKind, ...] = (
+    PREDICT_KIND,
+    TRAIN_KIND,
+    LOOP_KIND,
+    COMPARE_KIND,
+    EMBED_KIND,
+    INDEX_KIND,
+)
 
 
 def register_job_kinds() -> None:

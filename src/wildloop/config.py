@@ -173,6 +173,40 @@ class TriggerSettings(_Section):
     reprocess_after_promotion: bool = True
 
 
+class AudioSettings(_Section):
+    """How an audio project cuts recordings into windows and embeds them (issue 14)."""
+
+    window_s: float = Field(default=3.0, gt=0, description="window length in seconds")
+    hop_s: float = Field(default=1.5, gt=0, description="seconds between window starts")
+    embedder: str = Field(
+        default="logmel",
+        description="logmel (licence-free), birdnet (optional extra, CC BY-NC-SA) or a path "
+        "to a .tflite/.onnx embedding model",
+    )
+    model_sample_rate: int = Field(
+        default=48_000, gt=0, description="sample rate a user-supplied model expects"
+    )
+    split_by: Literal["recording", "site"] = Field(
+        default="recording",
+        description="frozen splits per recording, or per site so no site is in two splits",
+    )
+    min_rms: float = Field(
+        default=1e-5, ge=0, description="a recording whose every block is quieter fails as silent"
+    )
+    batch_size: int = Field(default=64, ge=1, description="windows per embedding model call")
+    threads: int = Field(default=0, ge=0, description="embedding model threads; 0 = all cores")
+    chunk_windows: int = Field(default=2048, ge=1, description="windows per embedding job chunk")
+    retrain_after_reviews: int = Field(
+        default=100, ge=0, description="train a new head after this many new reviewed windows"
+    )
+
+    @model_validator(mode="after")
+    def _hop_within_window(self) -> AudioSettings:
+        if self.hop_s > self.window_s:
+            raise ValueError("audio.hop_s must not exceed audio.window_s (gaps would go unheard)")
+        return self
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -192,6 +226,7 @@ class ProjectConfig(_Section):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     gate: GateSettings = Field(default_factory=GateSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
 
     @field_validator("classes")
     @classmethod

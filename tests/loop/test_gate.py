@@ -31,7 +31,7 @@ def score(draw, name: str = "m", snapshot: int = 1) -> ModelScore:
 def test_promotion_means_every_rule_holds(new, old, rules) -> None:
     decision = decide(new, old, rules)
     if decision.promote:
-        assert new.map50_95 - old.map50_95 > rules.min_improvement
+        assert new.score - old.score > rules.min_improvement
         assert all(d >= -rules.max_class_drop for d in decision.class_deltas.values())
     else:
         assert decision.reasons
@@ -41,7 +41,7 @@ def test_promotion_means_every_rule_holds(new, old, rules) -> None:
 def test_refusal_reasons_name_each_failing_rule(new, old, rules) -> None:
     decision = decide(new, old, rules)
     text = " ".join(decision.reasons)
-    if new.map50_95 - old.map50_95 <= rules.min_improvement:
+    if new.score - old.score <= rules.min_improvement:
         assert not decision.promote and "does not beat" in text
     for name, delta in decision.class_deltas.items():
         if delta < -rules.max_class_drop:
@@ -55,8 +55,8 @@ def test_a_better_challenger_is_never_refused_where_a_worse_one_passed(
     better = ModelScore(
         new.name,
         new.snapshot_id,
-        min(1.0, new.map50_95 + gain),
-        {c: ClassScore(min(1.0, s.ap50_95 + gain), s.boxes) for c, s in new.per_class.items()},
+        min(1.0, new.score + gain),
+        {c: ClassScore(min(1.0, s.score + gain), s.support) for c, s in new.per_class.items()},
     )
     if decide(new, old, rules).promote:
         assert decide(better, old, rules).promote
@@ -80,7 +80,7 @@ def test_classes_with_few_test_boxes_are_reported_not_gated(new, old) -> None:
     decision = decide(new, old, rules)
     for name in decision.unmeasured_classes:
         assert name not in decision.class_deltas
-        boxes = [s.per_class[name].boxes for s in (new, old) if name in s.per_class]
+        boxes = [s.per_class[name].support for s in (new, old) if name in s.per_class]
         assert max(boxes) < 10
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from wildloop.cli import (
+    audio_cmds,
+    audio_model_cmds,
     camera_cmds,
     dataset_cmds,
     demo_cmds,
@@ -36,6 +38,8 @@ app.command("import-labels")(ingest_cmds.import_labels)
 app.command()(demo_cmds.demo)
 app.add_typer(camera_cmds.app, name="camera")
 app.add_typer(split_cmds.app, name="splits")
+app.add_typer(audio_cmds.app, name="audio")
+audio_model_cmds.register(audio_cmds.app)
 app.add_typer(model_cmds.app, name="model")
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")

@@ -1,4 +1,5 @@
-"""`wildloop demo`: a ready project built from generated camera-trap scenes, offline.
+"""`wildloop demo`: a ready project built from generated camera-trap scenes, offline
+(``--audio``: from generated sounds, see demo_audio).
 
 Generates scenes, creates a project, ingests them, registers the small ONNX detector shipped
 with wildloop (trained on generated scenes by scripts/build_demo_detector.py) as champion,
@@ -14,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from wildloop.cli.demo_audio import build_audio_demo
 from wildloop.cli.job_cmds import run_with_progress
 from wildloop.cli.output import console, progress_bar
 from wildloop.cli.serve_cmds import serve as serve_command
@@ -46,9 +48,28 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the scene generator.")] = 7,
     serve: Annotated[bool, typer.Option(help="Serve the review UI when ready.")] = True,
     port: Annotated[int, typer.Option(help="TCP port for the UI.")] = 8000,
+    audio: Annotated[
+        bool, typer.Option(help="An audio project from generated sounds instead of photos.")
+    ] = False,
+    recordings: Annotated[int, typer.Option(help="Generated recordings (--audio).")] = 24,
 ) -> None:
-    """Build a demo project from generated scenes with model predictions, then serve it."""
+    """Build a demo project from generated scenes (or sounds) with model predictions, then
+    serve it."""
     root = directory.expanduser().resolve()
+    if audio:
+        with build_audio_demo(root, recordings, seed, DEMO_USER) as project:
+            _ensure_demo_admin(project)
+    else:
+        _build_image_demo(root, bursts, seed)
+    if serve:
+        console.print(
+            f"Log in as [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/] (demo account; "
+            "create real ones with `wildloop user add`)."
+        )
+        serve_command(project=root, port=port)
+
+
+def _build_image_demo(root: Path, bursts: int, seed: int) -> None:
     if (root / CONFIG_FILE).exists():
         project = Project.open(root)
         console.print(f"Using existing demo project in {root}")
@@ -60,12 +81,6 @@ def demo(
         _ingest_scenes(project, root / "photos", bursts, seed)
         _predict_with_demo_detector(project)
         _ensure_demo_admin(project)
-    if serve:
-        console.print(
-            f"Log in as [bold]{DEMO_USER}[/] / [bold]{DEMO_PASSWORD}[/] (demo account; "
-            "create real ones with `wildloop user add`)."
-        )
-        serve_command(project=root, port=port)
 
 
 def _use_demo_training_settings(project: Project) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from wildloop.audio.ingest import AudioIngestReport, ingest_audio_paths
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
@@ -23,10 +24,15 @@ from wildloop.project import Project
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of images.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Files or folders of images (recordings in audio projects)."),
+    ],
     camera: Annotated[
         str | None,
-        typer.Option(help="Camera name for all files (default: each file's folder name)."),
+        typer.Option(
+            help="Camera (recorder/site) name for all files (default: each file's folder name)."
+        ),
     ] = None,
     process: Annotated[
         bool, typer.Option("--process", help="Then run the champion on the new images.")
@@ -34,8 +40,17 @@ def ingest(
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Scan, hash and check images; group them into sequences with frozen splits."""
+    """Scan, hash and check images; group them into sequences with frozen splits.
+
+    In an audio project: decode each recording once in blocks, cut it into windows
+    (audio.window_s, audio.hop_s) and freeze its split.
+    """
     with open_project(project) as proj:
+        if proj.config.modality == "audio":
+            with progress_bar("ingest") as update:
+                audio = ingest_audio_paths(proj, paths, site=camera, progress=update)
+            _report(audio, as_json)
+            return
         with progress_bar("ingest") as update:
             report = ingest_paths(proj, paths, camera=camera, progress=update)
         hint = project_hint(proj)
@@ -61,10 +76,15 @@ def _report(report: IngestReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_dict())
         return
+    made = (
+        f"{report.windows} new windows"
+        if isinstance(report, AudioIngestReport)
+        else f"{report.sequences_created} new sequences"
+    )
     console.print(
         f"scanned {report.scanned}: added {report.added}, already there {report.skipped}, "
         f"retried {report.retried}, duplicates {report.duplicates}, failed {report.failed}; "
-        f"{report.sequences_created} new sequences"
+        f"{made}"
     )
     for path, reason in report.failures[:20]:
         errors.print(f"[red]failed[/] {escape(path)}: {escape(reason)}")

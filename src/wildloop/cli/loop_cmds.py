@@ -400,28 +400,27 @@ def loop(
 
 def _print_comparison(result: Any) -> None:
     old = result.champion
+    audio = "macro_f1" in result.challenger.metrics  # audio heads are gated on macro-F1
+    key, label = ("macro_f1", "macro-F1") if audio else ("map50_95", "mAP50-95")
+    unit, per_class, column = ("windows", "f1", "F1") if audio else ("boxes", "ap50_95", "AP50-95")
     console.print(
         f"test snapshot {result.snapshot_name}: challenger {result.challenger.model_name} "
-        f"mAP50-95 {result.challenger.metrics['map50_95']:.4f}"
-        + (
-            f" vs champion {old.model_name} {old.metrics['map50_95']:.4f}"
-            if old
-            else " (no champion)"
-        )
+        f"{label} {result.challenger.metrics[key]:.4f}"
+        + (f" vs champion {old.model_name} {old.metrics[key]:.4f}" if old else " (no champion)")
     )
     if result.interval:
         i = result.interval
         console.print(
-            f"95% interval of the difference ({i.samples} resamples of {i.groups} sequences): "
-            f"[{i.low:+.4f}, {i.high:+.4f}]"
+            f"95% interval of the difference ({i.samples} resamples of {i.groups} "
+            f"{'recordings' if audio else 'sequences'}): [{i.low:+.4f}, {i.high:+.4f}]"
         )
-    table = Table("class", "boxes", "champion AP50-95", "challenger AP50-95", "delta")
+    table = Table("class", unit, f"champion {column}", f"challenger {column}", "delta")
     for row in result.class_table():
         table.add_row(
             row["class"],
-            str(row["truth_boxes"]),
-            _f(row["champion_ap50_95"]),
-            _f(row["challenger_ap50_95"]),
+            str(row[f"truth_{unit}"]),
+            _f(row[f"champion_{per_class}"]),
+            _f(row[f"challenger_{per_class}"]),
             _f(row["delta"], signed=True),
         )
     console.print(table)

@@ -124,8 +124,11 @@ def load_entries(session: Session, info: SnapshotInfo, *, verify: bool) -> Snaps
                 prediction_set_id=item.prediction_set_id,
                 content_hash=item.content_hash,
                 empty=labels.empty,
+                # Image boxes only: an audio window's labels are spans, read per window.
                 targets=tuple(
-                    Target(int(b.class_id or 0), b.box) for b in labels.boxes if b.trainable
+                    Target(int(b.class_id or 0), b.box)
+                    for b in labels.boxes
+                    if b.trainable and b.box is not None
                 ),
                 excluded_boxes=sum(1 for b in labels.boxes if not b.trainable),
                 labelled_by=author,

@@ -152,8 +152,9 @@ def create_snapshot(
 
 
 def _reviewed_items(session: Session, splits: tuple[str, ...]) -> tuple[list[Candidate], int]:
-    """Reviewed good images of these splits at their current label revision; also the
-    number of reviewed items left out because they have no split yet."""
+    """Reviewed good images and audio windows of these splits at their current label
+    revision (recordings are never items: their windows are); also the number of reviewed
+    items left out because they have no split yet."""
     rows = session.execute(
         select(
             Media.id,
@@ -169,7 +170,7 @@ def _reviewed_items(session: Session, splits: tuple[str, ...]) -> tuple[list[Can
             (LabelRevision.media_id == Media.id) & (LabelRevision.revision == Media.label_revision),
         )
         .outerjoin(MediaSequence, MediaSequence.id == Media.sequence_id)
-        .where(Media.status == "ok", Media.kind == "image", Media.reviewed.is_(True))
+        .where(Media.status == "ok", Media.kind.in_(("image", "window")), Media.reviewed.is_(True))
         .order_by(Media.id)
     ).all()
     out: list[Candidate] = []

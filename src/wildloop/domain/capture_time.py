@@ -13,6 +13,7 @@ from enum import StrEnum
 
 class TimeSource(StrEnum):
     EXIF = "exif"
+    METADATA = "metadata"  # a recording's own date tag (WAV INFO ICRD, Vorbis DATE, AudioMoth)
     FILENAME = "filename"
     MTIME = "mtime"
     IMPORT = "import"

@@ -2,8 +2,10 @@
 
 "Don't deploy if worse" was a rule of thumb in the seed workflow; a model with a lower score
 was deployed without being compared. Here the rule is code: both models are scored on the
-same frozen test snapshot, the challenger must beat the champion's mAP50-95 by a margin, and
-no class may lose more than a tolerance. Every refusal says why.
+same frozen test snapshot, the challenger must beat the champion's score by a margin, and no
+class may lose more than a tolerance. The score is the model kind's metric: mAP50-95 (and
+per-class AP50-95 over test boxes) for detectors, macro-F1 (and per-class F1 over test
+windows) for audio heads; the rules are the same. Every refusal says why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class GateRules:
-    """Thresholds of the gate (absolute AP units, 0..1)."""
+    """Thresholds of the gate (absolute units of the metric, 0..1); ``min_class_boxes`` is
+    the test support (boxes or windows) a class needs before its change counts."""
 
     min_improvement: float = 0.005
     max_class_drop: float = 0.05
@@ -30,23 +33,26 @@ class GateRules:
 
 @dataclass(frozen=True)
 class ClassScore:
-    ap50_95: float
-    boxes: int
+    score: float
+    support: int
 
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One model's evaluation on one test snapshot, as the gate needs it."""
+    """One model's evaluation on one test snapshot, as the gate needs it: its score in
+    ``metric`` and per class in ``class_metric``."""
 
     name: str
     snapshot_id: int
-    map50_95: float
+    score: float
     per_class: Mapping[str, ClassScore] = field(default_factory=dict)
+    metric: str = "mAP50-95"
+    class_metric: str = "AP50-95"
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A bootstrap interval for challenger minus champion mAP50-95."""
+    """A bootstrap interval for challenger minus champion score."""
 
     low: float
     high: float
@@ -95,19 +101,30 @@ def decide(
             improvement=None,
             class_deltas={},
         )
-    improvement = challenger.map50_95 - champion.map50_95
+    if champion.metric != challenger.metric:
+        return GateDecision(
+            promote=False,
+            reasons=(
+                f"{challenger.name} is scored by {challenger.metric} and {champion.name} by "
+                f"{champion.metric}; only models of one kind can replace each other",
+            ),
+            improvement=None,
+            class_deltas={},
+        )
+    metric = challenger.metric
+    improvement = challenger.score - champion.score
     deltas, unmeasured = _class_deltas(challenger, champion, rules.min_class_boxes)
     reasons: list[str] = []
     if improvement <= rules.min_improvement:
         reasons.append(
-            f"mAP50-95 {challenger.map50_95:.4f} does not beat the champion's "
-            f"{champion.map50_95:.4f} by more than {rules.min_improvement:.4f} "
+            f"{metric} {challenger.score:.4f} does not beat the champion's "
+            f"{champion.score:.4f} by more than {rules.min_improvement:.4f} "
             f"(change {improvement:+.4f})"
         )
     for name, delta in sorted(deltas.items()):
         if delta < -rules.max_class_drop:
             reasons.append(
-                f"class {name} drops by {-delta:.4f} AP50-95 "
+                f"class {name} drops by {-delta:.4f} {challenger.class_metric} "
                 f"(more than the {rules.max_class_drop:.4f} allowed)"
             )
     if rules.require_significant:
@@ -123,7 +140,7 @@ def decide(
     return GateDecision(
         promote=True,
         reasons=(
-            f"mAP50-95 improves by {improvement:+.4f} (> {rules.min_improvement:.4f}) and no "
+            f"{metric} improves by {improvement:+.4f} (> {rules.min_improvement:.4f}) and no "
             f"class drops by more than {rules.max_class_drop:.4f}",
         ),
         improvement=improvement,
@@ -135,14 +152,15 @@ def decide(
 def _class_deltas(
     challenger: ModelScore, champion: ModelScore, min_boxes: int
 ) -> tuple[dict[str, float], tuple[str, ...]]:
-    """AP50-95 changes of classes with enough test boxes; the rest are listed as unmeasured."""
+    """Per-class changes of classes with enough test support; the rest are listed as
+    unmeasured."""
     deltas: dict[str, float] = {}
     unmeasured: list[str] = []
     for name in sorted(set(challenger.per_class) | set(champion.per_class)):
         new, old = challenger.per_class.get(name), champion.per_class.get(name)
-        boxes = max(new.boxes if new else 0, old.boxes if old else 0)
-        if boxes < min_boxes:
+        support = max(new.support if new else 0, old.support if old else 0)
+        if support < min_boxes:
             unmeasured.append(name)
             continue
-        deltas[name] = (new.ap50_95 if new else 0.0) - (old.ap50_95 if old else 0.0)
+        deltas[name] = (new.score if new else 0.0) - (old.score if old else 0.0)
     return deltas, tuple(unmeasured)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from wildloop.domain.boxes import Box
+from wildloop.domain.spans import TimeSpan
 
 
 class InvalidReason(StrEnum):
@@ -23,18 +24,22 @@ class InvalidReason(StrEnum):
 
 @dataclass(frozen=True)
 class LabelBoxValue:
-    """One box a person confirmed, corrected or drew."""
+    """One box a person confirmed, corrected or drew: a box on an image, or a span of an
+    audio window (the whole window, or a time-frequency box on its spectrogram)."""
 
-    box: Box
+    box: Box | None
     class_id: int | None
     corrects_prediction_id: int | None = None
     invalid_reason: InvalidReason | None = None
     missed: bool = False
     false_positive: bool = False
+    span: TimeSpan | None = None
 
     def __post_init__(self) -> None:
         if self.class_id is None and not self.false_positive:
             raise ValueError("a label box needs a class unless it records a false positive")
+        if self.box is None and self.span is None:
+            raise ValueError("a label box needs a box on the image or a time span")
 
     @property
     def trainable(self) -> bool:
@@ -54,23 +59,27 @@ class LabelSet:
 
     def content_hash(self) -> str:
         """A hash of what the labels say (not who said it or when): equal labels, equal hash."""
-        payload = {
-            "empty": self.empty,
-            "boxes": sorted(
-                [
-                    round(b.box.x, 6),
-                    round(b.box.y, 6),
-                    round(b.box.w, 6),
-                    round(b.box.h, 6),
-                    b.class_id if b.class_id is not None else -1,
-                    b.invalid_reason or "",
-                    b.missed,
-                    b.false_positive,
-                ]
-                for b in self.boxes
-            ),
-        }
+        payload = {"empty": self.empty, "boxes": sorted(_hashed(b) for b in self.boxes)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _hashed(b: LabelBoxValue) -> list[object]:
+    """One box as hashed; an image box hashes as it did before spans existed (snapshots
+    recorded those hashes), a span is appended only when there is one."""
+    where = [round(v, 6) for v in (b.box.x, b.box.y, b.box.w, b.box.h)] if b.box else [-1.0] * 4
+    row: list[object] = [
+        *where,
+        b.class_id if b.class_id is not None else -1,
+        b.invalid_reason or "",
+        b.missed,
+        b.false_positive,
+    ]
+    if b.span is not None:
+        s = b.span
+        row += [
+            round(v, 6) if v is not None else -1.0 for v in (s.t_start, s.t_end, s.f_low, s.f_high)
+        ]
+    return row
 
 
 def primary_class(labels: LabelSet) -> int | None:

@@ -2,6 +2,8 @@
 
 Both models are scored by the one evaluator on one test snapshot; the bootstrap resamples
 sequences of that snapshot; the gate (plain rules in ``wildloop.domain.gate``) decides.
+Audio heads are scored on test windows by ``wildloop.audio.evaluation`` (macro-F1, recordings
+resampled) and decided by the same gate.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from wildloop.audio import evaluation as audio_evaluation
+from wildloop.audio.head_job import TASK as AUDIO_HEAD
 from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
 from wildloop.errors import NotFound
 from wildloop.evaluation import plots
@@ -33,7 +37,12 @@ class Comparison:
     figures: dict[str, Path] = field(default_factory=dict)
 
     def class_table(self) -> list[dict[str, Any]]:
-        """Per class: truth boxes, both AP50-95 (and AP50) values and the changes."""
+        """Per class: truth boxes, both AP50-95 (and AP50) values and the changes (for audio
+        heads: test windows and both F1 values)."""
+        if self.challenger.metrics.get("gate_metric") == "macro_f1":
+            return audio_evaluation.class_rows(
+                self.challenger.metrics, self.champion.metrics if self.champion else None
+            )
         new = self.challenger.metrics["per_class"]
         old = self.champion.metrics["per_class"] if self.champion else {}
         rows = []
@@ -67,7 +76,7 @@ class Comparison:
                 "model": record.model_name,
                 "model_version_id": record.model_version_id,
                 "evaluation_id": record.id,
-                **{k: m[k] for k in ("map50", "map50_95", "precision", "recall")},
+                **{k: m[k] for k in SUMMARY_KEYS if k in m},
                 "ece": m["calibration"]["ece"],
             }
 
@@ -98,16 +107,31 @@ class Comparison:
         }
 
 
+SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "accuracy", "macro_f1", "map")
+
+
 def gate_rules(project: Project) -> GateRules:
     g = project.config.gate
     return GateRules(g.min_improvement, g.max_class_drop, g.min_class_boxes, g.require_significant)
 
 
 def model_score(record: EvaluationRecord) -> ModelScore:
+    if record.metrics.get("gate_metric") == "macro_f1":
+        return ModelScore(
+            name=record.model_name,
+            snapshot_id=record.snapshot_id,
+            score=float(record.metrics["macro_f1"]),
+            per_class={
+                name: ClassScore(float(v["f1"]), int(v["support"]))
+                for name, v in record.metrics["per_class"].items()
+            },
+            metric="macro-F1",
+            class_metric="F1",
+        )
     return ModelScore(
         name=record.model_name,
         snapshot_id=record.snapshot_id,
-        map50_95=float(record.metrics["map50_95"]),
+        score=float(record.metrics["map50_95"]),
         per_class={
             name: ClassScore(float(v["ap50_95"]), int(v["truth_boxes"]))
             for name, v in record.metrics["per_class"].items()
@@ -127,18 +151,14 @@ def compare_models(
 ) -> Comparison:
     """Evaluate both on one test snapshot, bootstrap the difference, apply the gate."""
     data = test_snapshot(project, snapshot)
-    challenger, scored_new = evaluate_model(project, challenger_id, data.info.id, predict=predict)
-    champion = interval = None
-    if champion_id is not None and champion_id != challenger_id:
-        champion, scored_old = evaluate_model(project, champion_id, data.info.id, predict=predict)
-        settings = project.config.evaluation
-        if settings.bootstrap_samples:
-            interval = paired_difference_interval(
-                scored_old.table,
-                scored_new.table,
-                samples=settings.bootstrap_samples,
-                seed=settings.bootstrap_seed,
-            )
+    evaluate_pair = (
+        audio_evaluation.evaluate_pair
+        if _task(project, challenger_id) == AUDIO_HEAD
+        else _evaluate_detectors
+    )
+    challenger, champion, interval = evaluate_pair(
+        project, challenger_id, champion_id, data.info.id, predict=predict
+    )
     decision = decide(
         model_score(challenger),
         model_score(champion) if champion else None,
@@ -149,6 +169,36 @@ def compare_models(
     if figures:
         result = _with_figures(project, result)
     return result
+
+
+def _evaluate_detectors(
+    project: Project,
+    challenger_id: int,
+    champion_id: int | None,
+    snapshot: int | str | None = None,
+    *,
+    predict: Predict | None = None,
+) -> tuple[EvaluationRecord, EvaluationRecord | None, BootstrapInterval | None]:
+    """Both detectors on one test snapshot and the sequence bootstrap of their difference."""
+    challenger, scored_new = evaluate_model(project, challenger_id, snapshot, predict=predict)
+    if champion_id is None or champion_id == challenger_id:
+        return challenger, None, None
+    champion, scored_old = evaluate_model(project, champion_id, snapshot, predict=predict)
+    settings = project.config.evaluation
+    interval = None
+    if settings.bootstrap_samples:
+        interval = paired_difference_interval(
+            scored_old.table,
+            scored_new.table,
+            samples=settings.bootstrap_samples,
+            seed=settings.bootstrap_seed,
+        )
+    return challenger, champion, interval
+
+
+def _task(project: Project, version_id: int) -> str:
+    with project.db.session() as session:
+        return get_version(session, version_id).task
 
 
 def compare_named(
@@ -186,10 +236,9 @@ def _with_figures(project: Project, result: Comparison) -> Comparison:
     models = {result.challenger.model_name: result.challenger.metrics}
     if old:
         models = {old.model_name: old.metrics} | models
-    figures = {
-        "pr_curves": plots.pr_curves(models, folder / "pr_curves.png"),
-        "reliability": plots.reliability(models, folder / "reliability.png"),
-    }
+    figures = {"reliability": plots.reliability(models, folder / "reliability.png")}
+    if all("pr_curves" in m for m in models.values()):  # detectors; heads have none
+        figures["pr_curves"] = plots.pr_curves(models, folder / "pr_curves.png")
     for label, metrics in models.items():
         figures[f"confusion_{label}"] = plots.confusion(
             metrics, f"{label} on {result.snapshot_name}", folder / f"confusion_{label}.png"

@@ -86,19 +86,8 @@ def evaluate_model(
     """Score a model on a test snapshot; stored metrics are reused, never recomputed
     differently (the evaluator is deterministic)."""
     data = test_snapshot(project, snapshot)
-    model_name = _model_name(project, model_version_id)
-    media_ids = [e.media_id for e in data.entries]
-    missing = _missing_predictions(project, model_version_id, media_ids)
-    if missing:
-        if predict is None:
-            predict = predict_items
-        predict(project, model_version_id, missing)
-        still = _missing_predictions(project, model_version_id, media_ids)
-        if still:
-            raise JobFailed(
-                f"{model_name} has no predictions for {len(still)} test items "
-                f"(e.g. media {still[:5]}) after inference; see the failed items of the job"
-            )
+    _model_name(project, model_version_id)  # an unknown version fails before any work
+    ensure_predictions(project, model_version_id, [e.media_id for e in data.entries], predict)
     truths, detections = scoring_inputs(project, data, model_version_id)
     thresholds = project.config.thresholds
     scored = score(
@@ -108,6 +97,37 @@ def evaluate_model(
         class_thresholds(data.classes, thresholds.default, thresholds.per_class),
         project.config.evaluation.calibration_bins,
     )
+    return store_evaluation(project, model_version_id, data, scored.metrics), scored
+
+
+def ensure_predictions(
+    project: Project,
+    model_version_id: int,
+    media_ids: Sequence[int],
+    predict: Predict | None = None,
+) -> None:
+    """Send the items the model has no prediction set for through the one pipeline; raise
+    JobFailed when some still have none afterwards."""
+    missing = _missing_predictions(project, model_version_id, media_ids)
+    if not missing:
+        return
+    if predict is None:
+        predict = predict_items
+    predict(project, model_version_id, missing)
+    still = _missing_predictions(project, model_version_id, media_ids)
+    if still:
+        raise JobFailed(
+            f"{_model_name(project, model_version_id)} has no predictions for {len(still)} "
+            f"test items (e.g. media {still[:5]}) after inference; see the failed items of "
+            "the job"
+        )
+
+
+def store_evaluation(
+    project: Project, model_version_id: int, data: SnapshotData, metrics: dict[str, Any]
+) -> EvaluationRecord:
+    """Keep a model's metrics on a snapshot (once per pair) and return the stored record."""
+    model_name = _model_name(project, model_version_id)
     stored = select(Evaluation).where(
         Evaluation.model_version_id == model_version_id, Evaluation.snapshot_id == data.info.id
     )
@@ -120,13 +140,13 @@ def evaluate_model(
                 insert_or_skip(session, Evaluation, ["model_version_id", "snapshot_id"]).values(
                     model_version_id=model_version_id,
                     snapshot_id=data.info.id,
-                    metrics=scored.metrics,
+                    metrics=metrics,
                     created_at=utcnow(),
                 )
             )
             row = session.scalar(stored)
             assert row is not None
-        record = EvaluationRecord(
+        return EvaluationRecord(
             row.id,
             model_version_id,
             model_name,
@@ -135,7 +155,6 @@ def evaluate_model(
             row.metrics,
             row.created_at,
         )
-    return record, scored
 
 
 def stored_evaluations(

@@ -127,16 +127,24 @@ def class_deltas(deltas: Mapping[str, float], out: Path) -> Path:
 
 @_one_at_a_time
 def metrics_over_versions(rows: Sequence[Mapping[str, Any]], out: Path) -> Path:
-    """The retraining log as a chart: precision, recall, mAP50, mAP50-95 per version."""
+    """The retraining log as a chart: precision, recall, mAP50, mAP50-95 per version (for
+    audio heads: precision, recall, accuracy, macro-F1)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(rows) + 3), 3.8))
     names = [r["version"] for r in rows]
-    for key in ("precision", "recall", "map50", "map50_95"):
+    audio = any(r.get("macro_f1") is not None for r in rows)
+    main = "macro_f1" if audio else "map50_95"
+    keys = (
+        ("precision", "recall", "accuracy", "macro_f1")
+        if audio
+        else ("precision", "recall", "map50", "map50_95")
+    )
+    for key in keys:
         ax.plot(names, [r.get(key) or 0.0 for r in rows], marker="o", label=key)
     for i, r in enumerate(rows):
         note = "champion" if r.get("champion") else ("promoted" if r.get("promoted") else "")
         if note:
-            ax.annotate(note, (i, r.get("map50_95") or 0.0), fontsize=6)
+            ax.annotate(note, (i, r.get(main) or 0.0), fontsize=6)
     ax.set_ylim(0, 1)
     ax.set_ylabel("on the test snapshot")
     ax.tick_params(axis="x", rotation=45, labelsize=7)

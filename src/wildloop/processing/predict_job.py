@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wildloop.audio import head_job
+from wildloop.audio.predict import run_window_chunk
 from wildloop.domain.paths import path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
@@ -133,7 +135,14 @@ def _submit(
         before = _before_version(session, version, compare_to) if media_ids is None else None
         if scope is not None:
             ids = list(
-                session.scalars(media_query(session, scope, version.id if unseen_only else None))
+                session.scalars(
+                    media_query(
+                        session,
+                        scope,
+                        version.id if unseen_only else None,
+                        kind="window" if version.task == head_job.TASK else "image",
+                    )
+                )
             )
         else:
             ids = sorted(set(media_ids or []))
@@ -160,6 +169,8 @@ def _submit(
 
 
 def _require_runnable(version: ModelVersion) -> None:
+    if version.task == head_job.TASK and version.artifact_sha256:
+        return
     if version.source == "external" or not version.onnx_sha256:
         raise BadInput(
             f"model {version.name!r} has no artifact wildloop can run (its predictions were "
@@ -203,6 +214,9 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             .where(Media.id.in_([m for m in media_ids if m not in done_ids]))
             .order_by(Media.id)
         ).all()
+    if version.task == head_job.TASK:  # audio windows: a head on stored embeddings
+        skipped = len(media_ids) - len(todo)
+        return run_window_chunk(ctx, version, [row.id for row in todo], skipped)
     choice = runtimes.choose(settings.runtime, settings.device)
     cpus = os.cpu_count() or 1
     parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")

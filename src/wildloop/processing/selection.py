@@ -64,9 +64,12 @@ def parse_scope(terms: list[str] | str | None) -> Scope:
     return Scope(**values)  # type: ignore[arg-type]
 
 
-def media_query(session: Session, scope: Scope, unseen_by: int | None = None) -> Select[int]:
-    """Ids of good images in ``scope`` (optionally without a set from version ``unseen_by``)."""
-    query = select(Media.id).where(Media.status == "ok", Media.kind == "image")
+def media_query(
+    session: Session, scope: Scope, unseen_by: int | None = None, *, kind: str = "image"
+) -> Select[int]:
+    """Ids of good items of ``kind`` (images, or audio windows for a head) in ``scope``
+    (optionally without a set from version ``unseen_by``)."""
+    query = select(Media.id).where(Media.status == "ok", Media.kind == kind)
     if scope.reviewed is not None:
         query = query.where(Media.reviewed.is_(scope.reviewed))
     if scope.camera:

@@ -8,6 +8,7 @@ together (one transaction), so there is never a set without its predictions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
@@ -55,10 +56,7 @@ def write_results(
                 "created_at": now,
             }
         )
-    statement = insert_or_skip(session, PredictionSet, ["media_id", "model_version_id"])
-    created = session.execute(
-        statement.returning(PredictionSet.id, PredictionSet.media_id), set_rows
-    ).all()
+    created = _insert_sets(session, set_rows)
     rows = [
         {
             "prediction_set_id": set_id,
@@ -78,3 +76,81 @@ def write_results(
     if rows:
         session.execute(insert(Prediction), rows)
     return len(created)
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """A head's scores for one audio window: (class index, score) pairs worth storing, and
+    the window's seconds in its recording; ``error`` for a window that could not be scored."""
+
+    key: int
+    t_start: float
+    t_end: float
+    scores: tuple[tuple[int, float], ...] = ()
+    error: str | None = None
+
+
+def write_window_scores(
+    session: Session,
+    version_id: int,
+    model_classes: Sequence[str],
+    class_ids: Sequence[int | None],
+    results: Sequence[WindowScores],
+    job_id: int | None = None,
+    *,
+    shown_from: float = 0.0,
+) -> int:
+    """Store window predictions not stored yet (one class score per row, with the window's
+    span and no box), in the same sets as image predictions; returns how many sets were
+    added."""
+    if not results:
+        return 0
+    now = utcnow()
+    by_media = {r.key: r for r in results}
+    set_rows: list[dict[str, Any]] = []
+    for result in by_media.values():
+        shown = [s for s in result.scores if s[1] >= shown_from]
+        top = max(shown, key=lambda s: s[1], default=None)
+        set_rows.append(
+            {
+                "media_id": result.key,
+                "model_version_id": version_id,
+                "job_id": job_id,
+                "status": "failed" if result.error else "ok",
+                "error": result.error,
+                "top_class_id": class_ids[top[0]] if top else None,
+                "top_score": top[1] if top else None,
+                "count": len(shown),
+                "created_at": now,
+            }
+        )
+    created = _insert_sets(session, set_rows)
+    rows = [
+        {
+            "prediction_set_id": set_id,
+            "class_id": class_ids[index],
+            "class_name": model_classes[index],
+            "score": score,
+            "x": None,
+            "y": None,
+            "w": None,
+            "h": None,
+            "t_start": by_media[media_id].t_start,
+            "t_end": by_media[media_id].t_end,
+        }
+        for set_id, media_id in created
+        for index, score in by_media[media_id].scores
+    ]
+    if rows:
+        session.execute(insert(Prediction), rows)
+    return len(created)
+
+
+def _insert_sets(session: Session, set_rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert-or-skip the sets; (set id, media id) of those this call created."""
+    statement = insert_or_skip(session, PredictionSet, ["media_id", "model_version_id"])
+    return list(
+        session.execute(
+            statement.returning(PredictionSet.id, PredictionSet.media_id), set_rows
+        ).all()
+    )

@@ -119,6 +119,50 @@ def record_version(
     return version
 
 
+def register_head(
+    project: Project,
+    path: Path,
+    name: str,
+    *,
+    task: str,
+    fmt: str,
+    classes: list[str],
+    provenance: Provenance,
+    actor_id: int | None = None,
+) -> ModelVersion:
+    """Store a trained head (e.g. an audio classifier's ``.npz``) and record it as a new
+    version; its backend and window settings travel in ``provenance.params``."""
+    check_name_free(project, name)
+    sha = artifact_store(project).put(path, fmt)
+    version = ModelVersion(
+        name=name,
+        task=task,
+        source=provenance.source,
+        artifact_sha256=sha,
+        artifact_format=fmt,
+        classes=list(classes),
+        parent_id=provenance.parent_id,
+        snapshot_id=provenance.snapshot_id,
+        job_id=provenance.job_id,
+        code_version=provenance.code_version or f"wildloop {__version__}",
+        params=provenance.params or {},
+        metrics=provenance.metrics or {},
+        notes=provenance.notes,
+    )
+    with project.db.session() as session:
+        session.add(version)
+        session.flush()
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="model.register",
+            entity="model_version",
+            entity_id=version.id,
+            after={"name": name, "sha256": sha, "format": fmt, "task": task, "classes": classes},
+        )
+    return version
+
+
 def register_external(
     session: Session,
     name: str,

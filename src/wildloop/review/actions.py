@@ -18,6 +18,7 @@ from wildloop import audit
 from wildloop.config import ThresholdSettings
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
+from wildloop.domain.spans import TimeSpan
 from wildloop.errors import BadInput, NotFound
 from wildloop.review.labels import current_labels, save_labels
 from wildloop.review.predictions import (
@@ -149,9 +150,15 @@ def save_boxes(
     confirmed = {b.corrects_prediction_id for b in labels.boxes if not b.false_positive}
     kept = tuple(b for b in labels.boxes if not b.false_positive)
     rejected = tuple(
-        LabelBoxValue(box=p.box, class_id=None, corrects_prediction_id=p.id, false_positive=True)
+        LabelBoxValue(
+            box=p.box,
+            span=p.span,
+            class_id=None,
+            corrects_prediction_id=p.id,
+            false_positive=True,
+        )
         for p in predictions
-        if p.shown and p.box is not None and p.id not in confirmed
+        if p.shown and p.located and p.id not in confirmed
     )
     if labels.empty and kept:
         raise BadInput("an item marked empty cannot keep boxes; delete them or unset empty")
@@ -285,6 +292,10 @@ def _changed_labels(
     labels, predictions = shown_labels(session, ctx, media_id, model_id)
     if action.name == "empty":
         return _empty(labels, predictions, action.note)
+    if action.name == "set_class" and action.box is None and action.class_id is not None:
+        whole = _window_span(session, media_id)
+        if whole is not None:
+            return _whole_window(whole, action.class_id, labels, predictions, action.note)
     if labels is None:
         labels = _proposal_for(action, predictions, ctx)
     boxes = [b for b in labels.boxes if not b.false_positive]
@@ -310,9 +321,11 @@ def _proposal_for(
     """The model's shown boxes as labels; set_class may relabel boxes of unknown classes."""
     if action.name == "set_class":
         boxes = tuple(
-            LabelBoxValue(box=p.box, class_id=action.class_id, corrects_prediction_id=p.id)
+            LabelBoxValue(
+                box=p.box, span=p.span, class_id=action.class_id, corrects_prediction_id=p.id
+            )
             for p in predictions
-            if p.shown and p.box is not None
+            if p.shown and p.located
         )
         return LabelSet(boxes=boxes, empty=not boxes)
     unknown = unknown_classes(predictions, ctx.classes)
@@ -345,13 +358,53 @@ def _empty(
 ) -> LabelSet:
     """No animal: every shown prediction becomes a false-positive record."""
     fps = tuple(
-        LabelBoxValue(box=p.box, class_id=None, corrects_prediction_id=p.id, false_positive=True)
+        LabelBoxValue(
+            box=p.box,
+            span=p.span,
+            class_id=None,
+            corrects_prediction_id=p.id,
+            false_positive=True,
+        )
         for p in predictions
-        if p.shown and p.box is not None
+        if p.shown and p.located
     )
     return LabelSet(
         boxes=fps, empty=True, note=note if note is not None else (labels.note if labels else None)
     )
+
+
+def _window_span(session: Session, media_id: int) -> TimeSpan | None:
+    """The seconds an audio window covers (None for an image or a whole recording)."""
+    row = session.execute(
+        select(Media.kind, Media.t_start, Media.t_end).where(Media.id == media_id)
+    ).one()
+    if row.kind != "window" or row.t_start is None or row.t_end is None:
+        return None
+    return TimeSpan(row.t_start, row.t_end)
+
+
+def _whole_window(
+    whole: TimeSpan,
+    class_id: int,
+    labels: LabelSet | None,
+    predictions: list[PredictionView],
+    note: str | None,
+) -> LabelSet:
+    """A class for a whole audio window (a number key): one label spanning the window,
+    confirming the model's prediction of that class if it showed one; every other shown
+    prediction is recorded as a false positive."""
+    shown = [p for p in predictions if p.shown and p.located]
+    confirmed = next((p.id for p in shown if p.class_id == class_id), None)
+    label = LabelBoxValue(box=None, span=whole, class_id=class_id, corrects_prediction_id=confirmed)
+    fps = tuple(
+        LabelBoxValue(
+            box=p.box, span=p.span, class_id=None, corrects_prediction_id=p.id, false_positive=True
+        )
+        for p in shown
+        if p.id != confirmed
+    )
+    kept_note = note if note is not None else (labels.note if labels else None)
+    return LabelSet(boxes=(label, *fps), empty=False, note=kept_note)
 
 
 def _check_prediction_refs(session: Session, media_id: int, labels: LabelSet) -> None:

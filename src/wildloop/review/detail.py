@@ -17,6 +17,7 @@ from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelSet
 from wildloop.domain.paths import readable_text
+from wildloop.domain.spans import TimeSpan
 from wildloop.errors import NotFound
 from wildloop.review import grid
 from wildloop.review.actions import ReviewContext, shown_labels
@@ -51,12 +52,13 @@ class BoxView:
 @dataclass(frozen=True)
 class LabelBoxView:
     index: int
-    box: BoxView
+    box: BoxView | None
     class_name: str | None
     invalid_reason: str | None
     missed: bool
     false_positive: bool
     prediction_id: int | None
+    span: TimeSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ShownPrediction:
     score: float
     box: BoxView | None
     shown: bool
+    span: TimeSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,13 @@ def _label_views(labels: LabelSet, classes: ClassMap) -> list[LabelBoxView]:
     return [
         LabelBoxView(
             index=i,
-            box=BoxView.of(b.box),
+            box=BoxView.of(b.box) if b.box else None,
             class_name=classes.display_name(b.class_id),
             invalid_reason=str(b.invalid_reason) if b.invalid_reason else None,
             missed=b.missed,
             false_positive=b.false_positive,
             prediction_id=b.corrects_prediction_id,
+            span=b.span,
         )
         for i, b in enumerate(labels.boxes)
     ]
@@ -189,13 +193,15 @@ def _shown_prediction(p: PredictionView, classes: ClassMap) -> ShownPrediction:
         score=round(p.score, 4),
         box=BoxView.of(p.box) if p.box else None,
         shown=p.shown,
+        span=p.span,
     )
 
 
 def _strip(
     session: Session, media: Media, model_id: int | None, classes: ClassMap
 ) -> list[FrameView]:
-    """The frames of the item's burst, in time order (the item alone without a burst)."""
+    """The frames of the item's burst (the windows of its recording), in time order (the
+    item alone without a burst)."""
     if media.sequence_id is None:
         return []
     ps = PredictionSet
@@ -208,7 +214,12 @@ def _strip(
             Media.label_class_id,
             ps.top_class_id if model_id is not None else Media.label_class_id,
         )
-        .where(Media.sequence_id == media.sequence_id, Media.status == "ok")
+        # Same kind: a window's strip is its recording's windows, not the recording itself.
+        .where(
+            Media.sequence_id == media.sequence_id,
+            Media.status == "ok",
+            Media.kind == media.kind,
+        )
         .order_by(Media.captured_at, Media.id)
         .limit(STRIP_FRAMES)
     )

@@ -21,6 +21,7 @@ from wildloop.store.tables import Camera, ModelVersion
 SORTS = ("id", "captured_at", "score")
 MARKS = ("any", "none", "missed", "false_positive")
 SPLITS = ("train", "val", "test")
+KINDS = ("image", "audio", "window")
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 KNOWN_PARAMS = frozenset(
@@ -36,6 +37,9 @@ KNOWN_PARAMS = frozenset(
         "to",
         "model",
         "sort",
+        "kind",
+        "time_from",
+        "time_to",
     }
 )
 
@@ -57,6 +61,11 @@ class GridFilter:
     model_version_id: int | None = None
     sort: str = "id"
     descending: bool = False
+    # Media kind (an audio project reviews its windows), and the clock time of capture:
+    # from..to, wrapping midnight when from is later (20:00..05:00 is the night).
+    kind: str | None = None
+    time_from: time | None = None
+    time_to: time | None = None
 
     @property
     def needs_predictions(self) -> bool:
@@ -99,6 +108,12 @@ class GridFilter:
             out["model"] = names.models.get(self.model_version_id, str(self.model_version_id))
         if self.sort != "id" or self.descending:
             out["sort"] = ("-" if self.descending else "") + self.sort
+        if self.kind:
+            out["kind"] = self.kind
+        if self.time_from is not None:
+            out["time_from"] = self.time_from.strftime("%H:%M")
+        if self.time_to is not None:
+            out["time_to"] = self.time_to.strftime("%H:%M")
         return out
 
     def is_default(self) -> bool:
@@ -150,6 +165,9 @@ def parse_filter(params: Mapping[str, str], classes: ClassMap, names: FilterName
         model_version_id=_lookup("model", values.get("model"), names.models),
         sort=sort,
         descending=descending,
+        kind=_choice("kind", values.get("kind"), KINDS),
+        time_from=_clock("time_from", values.get("time_from")),
+        time_to=_clock("time_to", values.get("time_to")),
     )
     if (
         result.min_score is not None
@@ -213,6 +231,16 @@ def _choice(what: str, raw: str | None, allowed: tuple[str, ...]) -> str | None:
     if raw not in allowed:
         raise BadInput(f"{what} must be one of {', '.join(allowed)}, not {raw!r}")
     return raw
+
+
+def _clock(what: str, raw: str | None) -> time | None:
+    """A time of day such as 05:30."""
+    if raw is None:
+        return None
+    try:
+        return time.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{what} must be a time of day like 05:30, not {raw!r}") from None
 
 
 def _date(what: str, raw: str | None, *, end: bool) -> datetime | None:

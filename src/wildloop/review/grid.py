@@ -24,6 +24,7 @@ from wildloop.review.filters import GridFilter
 from wildloop.review.grid_paths import PS, Branch, Path, choose_path
 from wildloop.store import hints
 from wildloop.store.tables import Media, ModelVersion
+from wildloop.store.time_of_day import time_of_day
 
 COUNT_CAP = 5_000
 
@@ -249,6 +250,11 @@ def _branch_query(
         query = query.where(Media.captured_at >= flt.date_from)
     if flt.date_to:
         query = query.where(Media.captured_at <= flt.date_to)
+    if flt.kind:
+        query = query.where(Media.kind == flt.kind)
+    clock = _clock_condition(flt)
+    if clock is not None:
+        query = query.where(clock)
     if flt.min_score is not None:
         query = query.where(PS.top_score >= flt.min_score)
     if flt.max_score is not None:
@@ -266,6 +272,20 @@ def _branch_query(
         if model_id is not None:
             query = hints.use_index(query, PS, path.ps_index)
     return query
+
+
+def _clock_condition(flt: GridFilter) -> Any:
+    """Captured between two clock times, wrapping midnight when from is later than to."""
+    if flt.time_from is None and flt.time_to is None:
+        return None
+    clock = time_of_day(Media.captured_at)
+    start = flt.time_from.isoformat() if flt.time_from is not None else None
+    end = flt.time_to.isoformat() if flt.time_to is not None else None
+    if start is not None and end is not None:
+        if start <= end:
+            return and_(clock >= start, clock < end)
+        return or_(clock >= start, clock < end)
+    return clock >= start if start is not None else clock < end
 
 
 def _ordered(

@@ -15,6 +15,7 @@ from wildloop import audit
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet, primary_class
+from wildloop.domain.spans import TimeSpan
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.store.tables import LabelBox, LabelRevision, Media, User
 
@@ -128,7 +129,8 @@ def to_label_set(row: LabelRevision) -> LabelSet:
     return LabelSet(
         boxes=tuple(
             LabelBoxValue(
-                box=Box(b.x or 0.0, b.y or 0.0, b.w or 0.0, b.h or 0.0),
+                box=_box_of(b),
+                span=_span_of(b),
                 class_id=b.class_id,
                 corrects_prediction_id=b.corrects_prediction_id,
                 invalid_reason=InvalidReason(b.invalid_reason) if b.invalid_reason else None,
@@ -147,27 +149,48 @@ def describe(labels: LabelSet, classes: ClassMap) -> dict[str, Any]:
     return {
         "empty": labels.empty,
         "note": labels.note,
-        "boxes": [
-            {
-                "class": classes.name_of(b.class_id) if b.class_id is not None else None,
-                "box": [round(v, 5) for v in (b.box.x, b.box.y, b.box.w, b.box.h)],
-                "invalid_reason": b.invalid_reason,
-                "missed": b.missed,
-                "false_positive": b.false_positive,
-                "corrects_prediction_id": b.corrects_prediction_id,
-            }
-            for b in labels.boxes
-        ],
+        "boxes": [_described(b, classes) for b in labels.boxes],
     }
 
 
+def _described(b: LabelBoxValue, classes: ClassMap) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "class": classes.name_of(b.class_id) if b.class_id is not None else None,
+        "box": [round(v, 5) for v in (b.box.x, b.box.y, b.box.w, b.box.h)] if b.box else None,
+        "invalid_reason": b.invalid_reason,
+        "missed": b.missed,
+        "false_positive": b.false_positive,
+        "corrects_prediction_id": b.corrects_prediction_id,
+    }
+    if b.span is not None:
+        out["span"] = [b.span.t_start, b.span.t_end, b.span.f_low, b.span.f_high]
+    return out
+
+
+def _box_of(row: LabelBox) -> Box | None:
+    if row.x is None or row.y is None or row.w is None or row.h is None:
+        return None
+    return Box(row.x, row.y, row.w, row.h)
+
+
+def _span_of(row: LabelBox) -> TimeSpan | None:
+    if row.t_start is None or row.t_end is None:
+        return None
+    return TimeSpan(row.t_start, row.t_end, row.f_low, row.f_high)
+
+
 def _box_row(value: LabelBoxValue) -> LabelBox:
+    box, span = value.box, value.span
     return LabelBox(
         class_id=value.class_id,
-        x=value.box.x,
-        y=value.box.y,
-        w=value.box.w,
-        h=value.box.h,
+        x=box.x if box else None,
+        y=box.y if box else None,
+        w=box.w if box else None,
+        h=box.h if box else None,
+        t_start=span.t_start if span else None,
+        t_end=span.t_end if span else None,
+        f_low=span.f_low if span else None,
+        f_high=span.f_high if span else None,
         corrects_prediction_id=value.corrects_prediction_id,
         invalid_reason=str(value.invalid_reason) if value.invalid_reason else None,
         missed=value.missed,

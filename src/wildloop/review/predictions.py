@@ -16,6 +16,7 @@ from wildloop.config import ThresholdSettings
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.domain.spans import TimeSpan
 from wildloop.store.tables import Prediction, PredictionSet
 
 
@@ -27,6 +28,12 @@ class PredictionView:
     score: float
     box: Box | None
     shown: bool
+    span: TimeSpan | None = None
+
+    @property
+    def located(self) -> bool:
+        """Whether it says where: a box on an image, or a span of an audio window."""
+        return self.box is not None or self.span is not None
 
 
 def threshold_for(thresholds: ThresholdSettings, class_name: str) -> float:
@@ -54,9 +61,11 @@ def load_predictions(
     ).scalars()
     out = []
     for p in rows:
-        box = None
+        box = span = None
         if None not in (p.x, p.y, p.w, p.h):
             box = Box.clipped(p.x or 0.0, p.y or 0.0, p.w or 0.0, p.h or 0.0)
+        elif p.t_start is not None and p.t_end is not None and p.t_end > p.t_start >= 0:
+            span = TimeSpan(p.t_start, p.t_end)
         out.append(
             PredictionView(
                 id=p.id,
@@ -64,7 +73,9 @@ def load_predictions(
                 class_name=p.class_name,
                 score=p.score,
                 box=box,
-                shown=box is not None and p.score >= threshold_for(thresholds, p.class_name),
+                shown=(box is not None or span is not None)
+                and p.score >= threshold_for(thresholds, p.class_name),
+                span=span,
             )
         )
     return out
@@ -85,9 +96,9 @@ def proposal(predictions: list[PredictionView], classes: ClassMap) -> LabelSet:
     """The shown predictions as a label set (empty when the model saw nothing)."""
     known = _ids(classes)
     boxes = tuple(
-        LabelBoxValue(box=p.box, class_id=p.class_id, corrects_prediction_id=p.id)
+        LabelBoxValue(box=p.box, span=p.span, class_id=p.class_id, corrects_prediction_id=p.id)
         for p in predictions
-        if p.shown and p.box is not None and p.class_id is not None and p.class_id in known
+        if p.shown and p.located and p.class_id is not None and p.class_id in known
     )
     return LabelSet(boxes=boxes, empty=not boxes)
 

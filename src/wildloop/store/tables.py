@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -116,6 +117,11 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
     sample_rate: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[int | None] = mapped_column(Integer)
+    # A window (kind "window") is a span of its recording (parent_id), reviewed like an image.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    t_start: Mapped[float | None] = mapped_column(Float)
+    t_end: Mapped[float | None] = mapped_column(Float)
     # Camera-local wall-clock time with the camera's clock offset applied (naive on purpose).
     captured_at: Mapped[datetime | None] = mapped_column(DateTime())
     captured_at_source: Mapped[str | None] = mapped_column(String(8))
@@ -141,7 +147,7 @@ class Media(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'failed', 'duplicate')", name="status"),
-        CheckConstraint("kind IN ('image', 'audio')", name="kind"),
+        CheckConstraint("kind IN ('image', 'audio', 'window')", name="kind"),
         CheckConstraint("marked IS NULL OR marked IN ('missed', 'false_positive')", name="marked"),
         # One row per content among good media: a copy under another path is a duplicate.
         Index(
@@ -157,6 +163,9 @@ class Media(Base):
         Index("ix_media_split_id", "split", "id"),
         Index("ix_media_reviewed_id", "reviewed", "id"),
         Index("ix_media_marked_id", "marked", "id"),
+        # A recording's windows in time order; all items of one kind (migration 0006).
+        Index("ix_media_parent_start", "parent_id", "t_start"),
+        Index("ix_media_kind_id", "kind", "id"),
         # Grid filters and sorts (migration 0003): reviewed items by class, any item by time,
         # a camera's items in ingest order.
         Index("ix_media_label_class_id", "label_class_id", "id"),
@@ -265,6 +274,27 @@ class Prediction(Base):
     t_end: Mapped[float | None] = mapped_column(Float)
 
 
+class Embedding(Base):
+    """One item's vector from one embedder, computed once so retraining never re-embeds.
+
+    ``vector`` is float16 little-endian, ``dim`` values; ``embedder`` names the backend and its
+    version (``logmel-v1``, ``birdnet-2.4``, ``onnx:<sha12>``) so vectors from different
+    models are never mixed.
+    """
+
+    __tablename__ = "embeddings"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    embedder: Mapped[str] = mapped_column(String(80))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("media_id", "embedder"),
+        Index("ix_embeddings_embedder_id", "embedder", "id"),
+    )
+
+
 # --- human labels -----------------------------------------------------------------------------
 
 
@@ -303,6 +333,9 @@ class LabelBox(Base):
     h: Mapped[float | None] = mapped_column(Float)
     t_start: Mapped[float | None] = mapped_column(Float)
     t_end: Mapped[float | None] = mapped_column(Float)
+    # Frequency bounds (Hz) of a time-frequency box on an audio window's spectrogram.
+    f_low: Mapped[float | None] = mapped_column(Float)
+    f_high: Mapped[float | None] = mapped_column(Float)
     corrects_prediction_id: Mapped[int | None] = mapped_column(
         ForeignKey("predictions.id", ondelete="SET NULL")
     )

@@ -6,7 +6,9 @@ says exactly what it will do. The database allows one queued or running training
 (a partial unique index on ``jobs``), so a second request is refused whichever process makes
 it. Per-epoch losses and validation mAP go to the job's message and, as a growing curve, to
 its result while it runs. Running the chunk again after a crash trains again from the start
-and reuses the registered version if the first attempt got that far.
+and reuses the registered version if the first attempt got that far. An audio head training
+is a job of this kind too (``task = audio-head`` in its params, run by
+``wildloop.audio.head_job``), so the index guards it as well.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 
+from wildloop.audio import head_job
 from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, get_snapshot
 from wildloop.errors import BadInput, Conflict
@@ -74,6 +77,11 @@ def start_training(
     created_by: int | None = None,
 ) -> StartedTraining:
     """Freeze a training snapshot, choose the start weights and submit the job."""
+    if project.config.modality == "audio":
+        raise BadInput(
+            "this is an audio project: its model is a classifier head on window embeddings; "
+            "train it with `wildloop audio train` (or POST /api/v1/training)"
+        )
     active = active_training(project)
     if active is not None:
         raise _in_progress(active)
@@ -140,6 +148,8 @@ def _in_progress(active: dict[str, Any] | None) -> Conflict:
 
 
 def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
+    if ctx.params.get("task") == head_job.TASK:
+        return head_job.run_head_chunk(ctx)
 
     project, params = ctx.project, ctx.params
     snapshot = get_snapshot(project, int(params["snapshot_id"]))
@@ -211,6 +221,9 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
 
 def finalize_training(project: Project, job_id: int) -> dict[str, Any]:
     with project.db.session() as session:
+        job_params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
+        if job_params.get("task") == head_job.TASK:
+            return head_job.finalize_head(project, job_id)
         version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
         if version is None:
             return {"error": "no model was registered"}

@@ -39,6 +39,8 @@ COLUMNS = (
     "recall",
     "map50",
     "map50_95",
+    "accuracy",
+    "macro_f1",
     "champion",
     "notes",
 )
@@ -89,10 +91,13 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
                 "items": sizes.get(v.snapshot_id) if v.snapshot_id else None,
                 "items_added": added.get(v.id),
                 "test_snapshot": found[1] if found else None,
-                "precision": metrics.get("precision"),
-                "recall": metrics.get("recall"),
+                # Audio heads report macro precision/recall, accuracy and macro-F1 instead.
+                "precision": metrics.get("precision", metrics.get("macro_precision")),
+                "recall": metrics.get("recall", metrics.get("macro_recall")),
                 "map50": metrics.get("map50"),
                 "map50_95": metrics.get("map50_95"),
+                "accuracy": metrics.get("accuracy"),
+                "macro_f1": metrics.get("macro_f1"),
                 "champion": v.id == champion,
                 "promoted": any(n.startswith("promoted") for n in decisions.get(v.id, [])),
                 "notes": "; ".join(notes),
@@ -115,7 +120,8 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
 def write_chart(project: Project, rows: list[dict[str, Any]], out: Path | None = None) -> Path:
     """The metrics-over-versions chart (evaluated versions only)."""
     target = out or project.path("runs") / "retraining_log.png"
-    return plots.metrics_over_versions([r for r in rows if r["map50_95"] is not None], target)
+    evaluated = [r for r in rows if r["map50_95"] is not None or r["macro_f1"] is not None]
+    return plots.metrics_over_versions(evaluated, target)
 
 
 def _snapshot_sizes(session: Session, snapshot_ids: set[int]) -> dict[int, int]:

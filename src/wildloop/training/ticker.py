@@ -17,7 +17,7 @@ from datetime import datetime
 
 from wildloop.errors import WildloopError
 from wildloop.project import Project
-from wildloop.training.triggers import TriggerCheck, run_triggers
+from wildloop.training.triggers import TriggerCheck, after_reviewed, run_triggers
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ Report = Callable[[Tick], None]
 
 
 def triggers_enabled(project: Project) -> bool:
-    settings = project.config.triggers
-    return bool(settings.after_reviewed or settings.schedule)
+    return bool(after_reviewed(project) or project.config.triggers.schedule)
 
 
 def tick(project: Project, now: datetime | None = None) -> Tick:

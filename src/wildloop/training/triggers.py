@@ -1,9 +1,10 @@
 """When to retrain without being asked: after N new reviewed items, or on a cron schedule.
 
-Both triggers create the same training job a person would (``start_training``), with the
-trigger recorded in its params. A check is cheap and stateless: the counts and the last
-training come from the database, so any process (the web app, a cron line running
-``wildloop triggers check --run``, ``wildloop triggers watch``) can run it.
+Both triggers create the same training job a person would (``start_training``, or
+``start_head_training`` in an audio project, where N is ``audio.retrain_after_reviews``
+reviewed windows), with the trigger recorded in its params. A check is cheap and stateless:
+the counts and the last training come from the database, so any process (the web app, a
+cron line running ``wildloop triggers check --run``, ``wildloop triggers watch``) can run it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from wildloop.audio.head_job import StartedHeadTraining, start_head_training
 from wildloop.errors import BadInput, Conflict
 from wildloop.project import Project
 from wildloop.store.tables import Job, LabelRevision, Media, SnapshotItem
@@ -82,9 +84,17 @@ def new_reviewed_items(project: Project) -> tuple[int, datetime | None]:
         return int(count or 0), (last.created_at if last else None)
 
 
+def after_reviewed(project: Project) -> int:
+    """New reviewed items that start a training (0: never); windows in an audio project."""
+    if project.config.modality == "audio":
+        return project.config.audio.retrain_after_reviews
+    return project.config.triggers.after_reviewed
+
+
 def check_triggers(project: Project, now: datetime | None = None) -> TriggerCheck:
     now = now or datetime.now(UTC)
     settings = project.config.triggers
+    threshold = after_reviewed(project)
     new, last_at = new_reviewed_items(project)
     next_at = None
     schedule_due = False
@@ -101,17 +111,16 @@ def check_triggers(project: Project, now: datetime | None = None) -> TriggerChec
             None,
             "a training is already in progress",
             new,
-            settings.after_reviewed,
+            threshold,
             last_at,
             next_at,
         )
-    if settings.after_reviewed and new >= settings.after_reviewed:
+    if threshold and new >= threshold:
         return TriggerCheck(
             "reviewed",
-            f"{new} reviewed items are new since the last training (threshold "
-            f"{settings.after_reviewed})",
+            f"{new} reviewed items are new since the last training (threshold {threshold})",
             new,
-            settings.after_reviewed,
+            threshold,
             last_at,
             next_at,
         )
@@ -120,26 +129,27 @@ def check_triggers(project: Project, now: datetime | None = None) -> TriggerChec
             "schedule",
             f"the schedule {settings.schedule!r} has fired since the last training",
             new,
-            settings.after_reviewed,
+            threshold,
             last_at,
             next_at,
         )
     why = f"{new} new reviewed items"
-    if settings.after_reviewed:
-        why += f" (training starts at {settings.after_reviewed})"
+    if threshold:
+        why += f" (training starts at {threshold})"
     if schedule_due and new == 0:
         why += "; the schedule fired but nothing changed since the last training"
-    return TriggerCheck(None, why, new, settings.after_reviewed, last_at, next_at)
+    return TriggerCheck(None, why, new, threshold, last_at, next_at)
 
 
 def run_triggers(
     project: Project, now: datetime | None = None, created_by: int | None = None
-) -> tuple[TriggerCheck, StartedTraining | None]:
+) -> tuple[TriggerCheck, StartedTraining | StartedHeadTraining | None]:
     """Start a training if a trigger is due; a concurrent start elsewhere is not an error."""
     check = check_triggers(project, now)
     if check.due is None:
         return check, None
+    start = start_head_training if project.config.modality == "audio" else start_training
     try:
-        return check, start_training(project, trigger=check.due, created_by=created_by)
+        return check, start(project, trigger=check.due, created_by=created_by)
     except Conflict:
         return check, None

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from wildloop.audio.head_job import start_head_training
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.evaluator import stored_evaluations
@@ -73,8 +74,14 @@ def new_snapshot(body: SnapshotIn, request: Request, actor: ActorDep) -> dict[st
 def train(body: TrainingIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Queue a training job (409 while one is in progress); follow it at /api/v1/jobs."""
     require_admin(actor, "start a training")
+    project = project_of(request)
+    if project.config.modality == "audio":  # a head on stored embeddings; epochs caps it
+        head = start_head_training(
+            project, overrides={"max_epochs": body.epochs}, created_by=actor.id
+        )
+        return {"job_id": head.job_id, "snapshot": head.snapshot.name, "embedder": head.embedder}
     overrides = {k: v for k, v in body.model_dump().items() if v is not None}
-    started = start_training(project_of(request), overrides=overrides, created_by=actor.id)
+    started = start_training(project, overrides=overrides, created_by=actor.id)
     return {
         "job_id": started.job_id,
         "snapshot": started.snapshot.name,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from wildloop.errors import Unauthenticated
 from wildloop.review import cursors, grid
@@ -20,6 +21,7 @@ from wildloop.review.dashboard import jobs_view
 from wildloop.review.detail import media_detail
 from wildloop.review.filters import FilterNames
 from wildloop.review.marked import marked_page
+from wildloop.store.tables import Media
 from wildloop.users import accounts
 from wildloop.users.roles import Actor, require_admin
 from wildloop.users.throttle import LoginThrottle
@@ -167,6 +169,10 @@ def grid_tiles(request: Request, actor: PageActor, cursor: str | None = None) ->
 def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Response:
     project = project_of(request)
     with project.db.session() as session:
+        if session.scalar(select(Media.kind).where(Media.id == media_id)) == "window":
+            # An audio window (linked from the grid or the marked list) has its own screen.
+            query = request.url.query
+            return RedirectResponse(f"/audio/{media_id}" + (f"?{query}" if query else ""), 303)
         names = FilterNames.load(session)
         flt = filter_of(request, names)
         detail = media_detail(session, context_of(request), media_id, flt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 
@@ -230,7 +230,7 @@ class MediaDetailOut(MediaDetail):
     original: str = ""
 
     @classmethod
-    def of(cls, detail: MediaDetail) -> MediaDetailOut:
+    def of(cls, detail: MediaDetail) -> Self:
         preview = thumb_url(detail.id, detail.sha256, "preview")
         return cls(
             **_fields_of(detail),

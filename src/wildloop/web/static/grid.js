@@ -71,7 +71,7 @@
     loading = true;
     try {
       const sep = query ? "&" : "";
-      const response = await fetch(`/grid/tiles?${query}${sep}cursor=${encodeURIComponent(next)}`, { credentials: "same-origin" });
+      const response = await fetch(`${grid.dataset.tiles || "/grid/tiles"}?${query}${sep}cursor=${encodeURIComponent(next)}`, { credentials: "same-origin" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       grid.insertAdjacentHTML("beforeend", await response.text());
       next = response.headers.get("X-Next-Cursor") || "";

@@ -1,0 +1,129 @@
+"""Embedding throughput on real recordings, decoding and resampling included, against a
+naive baseline in the same run.
+
+InsectSet32's Orthoptera (/work/shared/data/insect-sounds: FLAC, 44.1 kHz mono) goes through
+the product's embedding path: each file decoded once in blocks (soundfile), resampled on the
+fly (soxr streaming), cut into windows, windows of several files batched into one model call
+(the same functions the `audio-embed` job runs; database writes are timed separately by the
+job and excluded here). The baseline decodes each file whole, resamples it whole, and calls
+the model once per window. Decoding and the model run one after the other (no overlap).
+
+The real-time factor is seconds of recording processed per second of wall time, for
+non-overlapping windows (hop = window = 3 s) and for the default hop of 1.5 s (twice the
+windows per recording second).
+
+    python bench/audio_embed_throughput.py [--embedder birdnet|logmel|both] [--seconds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from wildloop.audio.decode import cut_windows, iter_blocks
+from wildloop.audio.embedders import Embedder, birdnet_unavailable, make_embedder
+from wildloop.audio.windows import window_spans
+from wildloop.config import AudioSettings
+
+DATA = Path(os.environ.get("WILDLOOP_SHARED_DATA", "/work/shared/data")) / "insect-sounds"
+
+
+def pick_files(seconds: float) -> tuple[list[Path], float]:
+    """Files in labels.csv order until ``seconds`` of audio (the silent one left out)."""
+    with (DATA / "labels.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    chosen, total = [], 0.0
+    for row in rows:
+        if total >= seconds:
+            break
+        path = DATA / row["path"]
+        chosen.append(path)
+        total += sf.info(str(path)).duration
+    return chosen, total
+
+
+def product(embedder: Embedder, files: list[Path], hop: float, batch: int) -> tuple[float, int]:
+    """The job's path: stream, resample, cut, batch across files, embed."""
+    rate = embedder.sample_rate
+    length_s = embedder.window_samples / rate
+    pending: list[np.ndarray] = []
+    windows = 0
+    started = time.perf_counter()
+    for path in files:
+        duration = sf.info(str(path)).duration
+        spans = window_spans(duration, length_s, hop)
+        for _, samples in cut_windows(iter_blocks(path, rate), rate, spans, length_s):
+            pending.append(samples)
+            if len(pending) == batch:
+                embedder.embed(np.stack(pending))
+                windows += len(pending)
+                pending.clear()
+    if pending:
+        embedder.embed(np.stack(pending))
+        windows += len(pending)
+    return time.perf_counter() - started, windows
+
+
+def baseline(embedder: Embedder, files: list[Path], hop: float) -> tuple[float, int]:
+    """Decode whole, resample whole, one model call per window."""
+    rate = embedder.sample_rate
+    length = embedder.window_samples
+    windows = 0
+    started = time.perf_counter()
+    for path in files:
+        data, native = sf.read(str(path), dtype="float32", always_2d=True)
+        mono = soxr.resample(data.mean(axis=1), native, rate).astype(np.float32)
+        for t0, _ in window_spans(len(mono) / rate, length / rate, hop):
+            start = round(t0 * rate)
+            window = np.zeros(length, np.float32)
+            piece = mono[start : start + length]
+            window[: len(piece)] = piece
+            embedder.embed(window[None, :])
+            windows += 1
+    return time.perf_counter() - started, windows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedder", default="both", choices=["both", "birdnet", "logmel"])
+    parser.add_argument("--seconds", type=float, default=300.0, help="audio to process")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=0, help="model threads; 0 = all cores")
+    args = parser.parse_args()
+    files, audio_s = pick_files(args.seconds)
+    print(
+        f"{len(files)} real FLAC files, {audio_s:.0f} s of audio at 44.1 kHz; "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+    )
+    names = ["birdnet", "logmel"] if args.embedder == "both" else [args.embedder]
+    for name in names:
+        if name == "birdnet" and birdnet_unavailable():
+            print(f"birdnet: skipped ({birdnet_unavailable()})")
+            continue
+        settings = AudioSettings(embedder=name, threads=args.threads)
+        embedder = make_embedder(settings, Path())
+        embedder.embed(np.zeros((args.batch, embedder.window_samples), np.float32))  # warm-up
+        for hop in (3.0, 1.5):
+            seconds, windows = product(embedder, files, hop, args.batch)
+            print(
+                f"{embedder.key} hop {hop:.1f} s: product {audio_s / seconds:6.1f}x real time "
+                f"({windows / seconds:6.1f} windows/s, {seconds:.1f} s)"
+            )
+        seconds_naive, windows = baseline(embedder, files, 3.0)
+        seconds_fast, _ = product(embedder, files, 3.0, args.batch)
+        print(
+            f"{embedder.key} hop 3.0 s: naive {audio_s / seconds_naive:6.1f}x real time "
+            f"({windows / seconds_naive:6.1f} windows/s); product/naive = "
+            f"{seconds_naive / seconds_fast:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Audio: recordings cut into windows, embedded once, classified by a trained head."""

@@ -1,0 +1,66 @@
+"""Search by example in the review UI: the nearest windows (real log-mel embeddings, the
+persisted index) as a reviewable list, over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixture)
+    AudioReview,
+    audio_project,
+    audio_review,
+)
+from tests.web.review_support import add_users, logged_in_clients
+from wildloop.audio.embed_job import submit_embed
+from wildloop.audio.search import update_index
+from wildloop.jobs.local import run_job
+from wildloop.project import Project
+from wildloop.web.app import create_app
+
+
+@pytest.fixture
+def review(audio_project: Project, tmp_path: Path) -> AudioReview:  # noqa: F811
+    setup = audio_review(audio_project, tmp_path / "sounds")
+    add_users(audio_project, {"rita": "reviewer"})
+    return setup
+
+
+@pytest.fixture
+def client(review: AudioReview) -> Iterator[Callable[..., TestClient]]:
+    with logged_in_clients(create_app(review.project, secret="test-secret")) as make:
+        yield make
+
+
+def _index(project: Project) -> None:
+    submitted = submit_embed(project)
+    assert run_job(project, submitted.job_id)["state"] == "succeeded"
+    update_index(project)
+
+
+def test_similar_windows_come_from_other_recordings_most_similar_first(
+    review: AudioReview, client: Callable[..., TestClient]
+) -> None:
+    c = client("rita")
+    query = review.dawn[1].media_id  # the wren call at 1..2 s
+    missing = c.get(f"/api/v1/windows/{query}/similar")
+    assert missing.status_code == 400
+    assert "wildloop audio index" in missing.json()["error"]["message"]
+    _index(review.project)
+    body = c.get(f"/api/v1/windows/{query}/similar?k=4").json()
+    night = {w.media_id for w in review.night}
+    assert len(body["items"]) == 4
+    assert {i["id"] for i in body["items"]} <= night
+    scores = [i["similarity"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["items"][0]["spectrogram"].startswith(f"/api/v1/windows/{body['items'][0]['id']}/")
+    mine = c.get(f"/api/v1/windows/{query}/similar?k=2&same_recording=true").json()["items"]
+    assert review.dawn[0].media_id in {i["id"] for i in mine}  # it holds the same call
+    assert query not in {i["id"] for i in mine}
+    page = c.get(f"/audio/{query}/similar?k=3")
+    assert page.status_code == 200
+    assert page.text.count('class="tile wtile') == 3
+    assert c.get("/api/v1/windows/999999/similar").status_code == 404
