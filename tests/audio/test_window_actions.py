@@ -20,7 +20,7 @@ from tests.audio.window_support import (
 )
 from wildloop.errors import Conflict
 from wildloop.project import Project
-from wildloop.review.actions import Action, ReviewContext, apply_action
+from wildloop.review.actions import Action, ReviewContext, perform_action
 from wildloop.store.tables import AuditEntry, LabelBox, LabelRevision, Media, User
 from wildloop.users.accounts import create_user
 from wildloop.users.roles import Actor
@@ -51,7 +51,7 @@ def _setup(project: Project, tmp_path: Path) -> tuple[list[Window], int, Actor]:
 def _apply(project: Project, actor: Actor, media_id: int, action: Action, model_id: int) -> None:
     ctx = ReviewContext(classes=project.classes, thresholds=project.config.thresholds)
     with project.db.session() as session:
-        apply_action(
+        perform_action(
             session, ctx, actor, media_id, action, expected_revision=None, model_id=model_id
         )
 
@@ -145,6 +145,6 @@ def test_a_stale_revision_is_a_conflict(audio_project: Project, tmp_path: Path) 
     _apply(audio_project, actor, media_id, Action("accept"), model_id)
     ctx = ReviewContext(classes=audio_project.classes, thresholds=audio_project.config.thresholds)
     with audio_project.db.session() as session, pytest.raises(Conflict, match="rita"):
-        apply_action(
+        perform_action(
             session, ctx, actor, media_id, Action("empty"), expected_revision=0, model_id=model_id
         )
