@@ -22,9 +22,9 @@ from wildloop.evaluation.promotion import make_first_champion
 from wildloop.interchange import megadetector
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
+from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
-from wildloop.models.registration import register_model
 from wildloop.registry.versions import Provenance
 from wildloop.store.tables import Camera, Media, PredictionSet
 from wildloop.web.app import create_app
@@ -58,9 +58,7 @@ def test_a_latin1_name_survives_ingest_review_processing_and_exports(
         project, DEMO_DETECTOR, "demo", provenance=Provenance(source="registered"), actor_id=actor
     )
     with project.db.session() as session:
-        make_first_champion(
-            session, version.id, actor, "test champion", classes=project.classes
-        )
+        make_first_champion(session, version.id, actor, "test champion", classes=project.classes)
     status = run_job(project, submit_process(project, created_by=actor).job_id)
     assert status["state"] == "succeeded", status
     with project.db.session() as session:
