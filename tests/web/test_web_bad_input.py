@@ -46,7 +46,6 @@ EVALUATIONS = ("GET", f"{V1}/evaluations")
 COMPARISON = ("GET", f"{V1}/comparison")
 PROMOTION = ("POST", f"{V1}/promotion")
 ROLLBACK = ("POST", f"{V1}/rollback")
-COMPARISON_STATUS = ("GET", f"{V1}/comparison/status")
 
 
 @dataclass(frozen=True)
@@ -314,14 +313,6 @@ def _loop_cases() -> list[Case]:
         Case("promotion: force", PROMOTION, f"{V1}/promotion", {"force": "maybe"}, 422, "force"),
         Case("rollback: blank", ROLLBACK, f"{V1}/rollback", {"reason": " "}, 400, "reason"),
         Case("rollback: no reason", ROLLBACK, f"{V1}/rollback", {}, 422, "reason"),
-        Case(
-            "comparison status: model",
-            COMPARISON_STATUS,
-            f"{V1}/comparison/status?challenger=x",
-            None,
-            404,
-            "'x'",
-        ),
     ]
 
 

@@ -48,15 +48,31 @@ JSON_NAMES = ConfigDict(alias_generator=AliasGenerator(serialization_alias=_json
 # --- requests -----------------------------------------------------------------------------------
 
 
-class ActionIn(_In):
+class _ActionFields(_In):
+    """What a single action and a batch share: the class, reason and mark they apply."""
+
+    class_name: str | None = Field(default=None, alias="class", max_length=120)
+    reason: Reason | None = None
+    kind: MarkKind | None = None
+    model_version_id: Id | None = None
+
+    def _action(self, classes: ClassMap, name: str, **more: Any) -> Action:
+        return Action(
+            name=name,
+            class_id=class_id(classes, self.class_name),
+            reason=InvalidReason(self.reason) if self.reason else None,
+            mark=self.kind,
+            **more,
+        )
+
+
+class ActionIn(_ActionFields):
     """One review action on one item (or, with scope=sequence, on every frame of its burst)."""
 
     action: Literal["accept", "set_class", "invalid", "empty", "note", "undo", "mark", "unmark"]
     expected_revision: RevisionNumber | None = Field(
         default=None, description="label revision you saw; a newer one gives 409"
     )
-    class_name: str | None = Field(default=None, alias="class", max_length=120)
-    reason: Reason | None = None
     note: str | None = Field(default=None, max_length=2000)
     box: int | None = Field(
         default=None,
@@ -64,22 +80,14 @@ class ActionIn(_In):
         lt=MAX_BOXES,
         description="set_class, invalid: index of one box (default: every box)",
     )
-    kind: MarkKind | None = None
     revision: RevisionNumber | None = Field(
         default=None, ge=1, description="undo: the revision to undo (default: the latest)"
     )
     scope: Literal["item", "sequence"] = "item"
-    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
-        return Action(
-            name=self.action,
-            class_id=class_id(classes, self.class_name),
-            reason=InvalidReason(self.reason) if self.reason else None,
-            note=self.note,
-            box=self.box,
-            mark=self.kind,
-            revision=self.revision,
+        return self._action(
+            classes, self.action, note=self.note, box=self.box, revision=self.revision
         )
 
 
@@ -127,7 +135,7 @@ class LabelsIn(_In):
             raise BadInput(str(exc)) from None
 
 
-class BatchIn(_In):
+class BatchIn(_ActionFields):
     """One action for many items: listed ids, or everything matching a grid filter."""
 
     ids: list[Id] | None = Field(default=None, max_length=MAX_IDS)
@@ -135,18 +143,9 @@ class BatchIn(_In):
         default=None, description="grid filter parameters, as in GET /api/v1/media"
     )
     action: Literal["accept", "set_class", "invalid", "empty", "mark", "unmark"]
-    class_name: str | None = Field(default=None, alias="class", max_length=120)
-    reason: Reason | None = None
-    kind: MarkKind | None = None
-    model_version_id: Id | None = None
 
     def to_action(self, classes: ClassMap) -> Action:
-        return Action(
-            name=self.action,
-            class_id=class_id(classes, self.class_name),
-            reason=InvalidReason(self.reason) if self.reason else None,
-            mark=self.kind,
-        )
+        return self._action(classes, self.action)
 
 
 class UserIn(_In):
