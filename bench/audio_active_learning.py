@@ -74,7 +74,7 @@ def embed_dataset(embedder_name: str) -> dict[str, np.ndarray]:
 def fit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return LogisticRegression(class_weight="balanced", max_iter=300).fit(x, y)
+        return LogisticRegression(class_weight="balanced", max_iter=100, tol=1e-3).fit(x, y)
 
 
 def run(

@@ -8,7 +8,10 @@ L2-normalised vectors), probed as ``SearchIndex`` probes it. Each query is one w
 vector, searched alone (as a reviewer's click is), k = 20. Recall@20 is measured against an
 exact search over a 100,000-vector slice held in memory.
 
-    python bench/audio_search.py [--count 1000000] [--dim 1024] [--queries 300]
+    python bench/audio_search.py [--count 1000000] [--dim 1024] [--queries 300] [--keep F]
+
+Queries run with one faiss thread, as ``SearchIndex`` runs them (OpenMP fan-out on a busy
+machine made single queries ten times slower); ``--keep`` saves the built index and reuses it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
+import faiss
 import numpy as np
 
 from wildloop.audio.search import PROBES, TRAIN_PER_LIST, lists_for, make_index, normalised
@@ -36,6 +41,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--keep", type=Path, help="save the built index here / reuse it")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((CLUSTERS, args.dim), dtype=np.float32)
@@ -45,18 +51,27 @@ def main() -> None:
         f"{PROBES} probed; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
     started = time.perf_counter()
-    index = make_index(args.dim, args.count, vectors(rng, centres, TRAIN_PER_LIST * lists))
-    trained = time.perf_counter() - started
-    first = None
+    train = vectors(rng, centres, TRAIN_PER_LIST * lists)
     step = 50_000
-    for start in range(0, args.count, step):
-        batch = vectors(rng, centres, min(step, args.count - start))
-        if first is None:
-            first = batch[:100_000]
-        index.add_with_ids(batch, np.arange(start, start + len(batch), dtype=np.int64))
-    built = time.perf_counter() - started
-    print(f"build: train {trained:.0f} s, total {built:.0f} s ({args.count / built:,.0f}/s)")
+    if args.keep and args.keep.exists():
+        index = faiss.read_index(str(args.keep))
+        first = vectors(rng, centres, step)[:100_000]
+        print(f"reused {args.keep} ({index.ntotal:,} vectors)")
+    else:
+        index = make_index(args.dim, args.count, train)
+        trained = time.perf_counter() - started
+        first = None
+        for start in range(0, args.count, step):
+            batch = vectors(rng, centres, min(step, args.count - start))
+            if first is None:
+                first = batch[:100_000]
+            index.add_with_ids(batch, np.arange(start, start + len(batch), dtype=np.int64))
+        built = time.perf_counter() - started
+        print(f"build: train {trained:.0f} s, total {built:.0f} s ({args.count / built:,.0f}/s)")
+        if args.keep:
+            faiss.write_index(index, str(args.keep))
     index.nprobe = PROBES
+    faiss.omp_set_num_threads(1)
     queries = vectors(rng, centres, args.queries)
     times = []
     found = []
