@@ -38,6 +38,12 @@ PATCH_USER = ("PATCH", f"{V1}/users/{{username}}")
 NEW_TOKEN = ("POST", f"{V1}/tokens")
 REVOKE = ("DELETE", f"{V1}/tokens/{{token_id}}")
 JOBS = ("GET", f"{V1}/jobs")
+WINDOWS = ("GET", f"{V1}/windows")
+WINDOW = ("GET", f"{V1}/windows/{{media_id}}")
+SPECTROGRAM = ("GET", f"{V1}/windows/{{media_id}}/spectrogram")
+CLIP = ("GET", f"{V1}/windows/{{media_id}}/clip")
+WINDOW_LABELS = ("PUT", f"{V1}/windows/{{media_id}}/labels")
+SIMILAR = ("GET", f"{V1}/windows/{{media_id}}/similar")
 SNAPSHOTS = ("GET", f"{V1}/snapshots")
 NEW_SNAPSHOT = ("POST", f"{V1}/snapshots")
 TRAIN = ("POST", f"{V1}/training")
@@ -324,7 +330,30 @@ def cases() -> list[Case]:
         + _batch_cases()
         + _project_cases()
         + _loop_cases()
+        + _window_cases()
     )
+
+
+def _window_cases() -> list[Case]:
+    """The audio routes on this image project: bounds first, then 'not a window'."""
+    w = f"{V1}/windows"
+    return [
+        Case("windows: limit 0", WINDOWS, f"{w}?limit=0", None, 422, "limit"),
+        Case("window: huge id", WINDOW, f"{w}/{HUGE}", None, 422, "media_id"),
+        Case("window: an image", WINDOW, f"{w}/{{m}}", None, 404, "window"),
+        Case("spectrogram: view", SPECTROGRAM, f"{w}/{{m}}/spectrogram?view=x", None, 422, "view"),
+        Case("clip: context -1", CLIP, f"{w}/{{m}}/clip?context=-1", None, 422, "context"),
+        Case("clip: an image", CLIP, f"{w}/{{m}}/clip", None, 404, "window"),
+        Case(
+            "window labels: revision",
+            WINDOW_LABELS,
+            f"{w}/{{m}}/labels",
+            {"expected_revision": -1},
+            422,
+            "expected_revision",
+        ),
+        Case("similar: k 0", SIMILAR, f"{w}/{{m}}/similar?k=0", None, 422, "k"),
+    ]
 
 
 CASES = {c.name: c for c in cases()}

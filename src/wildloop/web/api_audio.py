@@ -35,6 +35,7 @@ from wildloop.web.audio_schemas import (
     WindowPageOut,
 )
 from wildloop.web.auth import current_actor
+from wildloop.web.params import MediaIdPath
 from wildloop.web.schemas import ActionOut
 
 router = APIRouter(prefix="/windows", tags=["audio"])
@@ -81,7 +82,7 @@ def window_page(
 
 
 @router.get("/{media_id}", response_model=WindowDetailOut, description=WINDOW_FILTER_HELP)
-def get_window(media_id: int, request: Request, actor: ActorDep) -> WindowDetailOut:
+def get_window(media_id: MediaIdPath, request: Request, actor: ActorDep) -> WindowDetailOut:
     """One window with its predictions, labels, neighbours in the filter, spectrogram and
     clip URLs."""
     return window_out(request, media_id)
@@ -98,7 +99,7 @@ def window_out(request: Request, media_id: int) -> WindowDetailOut:
 
 @router.get("/{media_id}/spectrogram", response_class=FileResponse)
 async def window_spectrogram(
-    media_id: int,
+    media_id: MediaIdPath,
     request: Request,
     actor: ActorDep,
     view: Literal["context", "window"] = "context",
@@ -121,7 +122,7 @@ def _spectrogram(project: Project, media_id: int, view: str) -> FileResponse:
 
 @router.get("/{media_id}/clip", response_class=Response)
 async def window_clip(
-    media_id: int,
+    media_id: MediaIdPath,
     request: Request,
     actor: ActorDep,
     context: Annotated[float, Query(ge=0, le=MAX_CONTEXT_S)] = 0.0,
@@ -145,7 +146,7 @@ def _clip(project: Project, media_id: int, context: float) -> Response:
 
 @router.put("/{media_id}/labels", response_model=ActionOut)
 def put_window_labels(
-    media_id: int, body: WindowLabelsIn, request: Request, actor: ActorDep
+    media_id: MediaIdPath, body: WindowLabelsIn, request: Request, actor: ActorDep
 ) -> ActionOut:
     """Replace the window's labels: whole-window classes and boxes drawn on the spectrogram
     (seconds of the recording, hertz). Shown predictions no label confirms are recorded as
@@ -172,7 +173,7 @@ def put_window_labels(
 
 @router.get("/{media_id}/similar", response_model=SimilarOut)
 async def similar_windows(
-    media_id: int,
+    media_id: MediaIdPath,
     request: Request,
     actor: ActorDep,
     k: Annotated[int, Query(ge=1, le=MAX_SIMILAR)] = 30,
