@@ -186,10 +186,6 @@ class AudioSettings(_Section):
     model_sample_rate: int = Field(
         default=48_000, gt=0, description="sample rate a user-supplied model expects"
     )
-    split_by: Literal["recording", "site"] = Field(
-        default="recording",
-        description="frozen splits per recording, or per site so no site is in two splits",
-    )
     min_rms: float = Field(
         default=1e-5, ge=0, description="a recording whose every block is quieter fails as silent"
     )

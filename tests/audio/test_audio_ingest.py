@@ -4,6 +4,7 @@ re-ingest, recording start times, long files streamed, real insect recordings.""
 from __future__ import annotations
 
 import csv
+import os
 import tracemalloc
 from collections.abc import Callable
 from datetime import datetime
@@ -16,11 +17,14 @@ from sqlalchemy import func, select
 
 from tests.conftest import SHARED_DATA
 from wildloop.audio import decode
+from wildloop.audio.embed_job import submit_embed
 from wildloop.audio.ingest import ingest_audio_paths, recording_time, scan_recording
 from wildloop.audio.windows import window_spans
 from wildloop.domain.capture_time import TimeSource
+from wildloop.domain.paths import path_from_text, readable_text
+from wildloop.jobs.local import run_job
 from wildloop.project import Project
-from wildloop.store.tables import Media, MediaSequence
+from wildloop.store.tables import Embedding, Media, MediaSequence
 from wildloop.synthetic.sounds import generate_recordings
 
 INSECTS = SHARED_DATA / "insect-sounds"
@@ -205,8 +209,11 @@ def test_window_spans_cover_the_recording() -> None:
     assert len(spans) == 2399 and spans[-1] == (3597.0, 3600.0)
 
 
-def test_split_by_site_puts_each_site_in_one_split(audio_project: Project, tmp_path: Path) -> None:
-    audio_project.config.audio.split_by = "site"
+def test_grouped_by_camera_each_site_is_in_one_split(
+    audio_project: Project, tmp_path: Path
+) -> None:
+    """The project's one ``splits.group_by`` holds for recordings too (a site is a camera)."""
+    audio_project.config.splits.group_by = "camera"
     sites = tuple(f"site-{i}" for i in range(6))
     generate_recordings(tmp_path / "in", 18, seed=4, sites=sites, duration_s=2.0)
     ingest_audio_paths(audio_project, [tmp_path / "in"])
@@ -243,3 +250,33 @@ def test_real_insect_recordings_ingest(audio_project: Project) -> None:
             assert recording.duration_s == pytest.approx(seconds[recording.path], abs=0.01)
         windows = session.scalar(select(func.count()).where(Media.kind == "window"))
     assert windows == sum(len(window_spans(s, 3.0, 1.5)) for s in seconds.values())
+
+
+def test_a_recording_whose_name_is_not_utf8_is_ingested_and_embedded(
+    audio_project: Project, tmp_path: Path
+) -> None:
+    """Old cards and Samba copies hold Latin-1 names: such a file goes through ingest and the
+    embedding job beside the others, stored losslessly and shown readably (issue 13, item 1)."""
+    made = generate_recordings(tmp_path / "in", 2, seed=9, duration_s=4.0)
+    odd = os.fsdecode(os.fsencode(tmp_path / "in") + b"/chant-\xe9t\xe9.WAV")
+    Path(made[0].path).rename(odd)
+    not_audio = os.fsdecode(os.fsencode(tmp_path / "in") + b"/bruit-\xe9.wav")
+    Path(not_audio).write_bytes(b"this is not a sound")
+    report = ingest_audio_paths(audio_project, [tmp_path / "in"])
+    assert (report.added, report.failed) == (2, 1), report.failures
+    assert report.failures[0][0].endswith("bruit-\\xe9.wav"), report.failures
+    assert "bruit-\\xe9.wav" in report.failures[0][1]
+    with audio_project.db.session() as session:
+        stored = session.scalars(select(Media.path).where(Media.kind == "audio")).all()
+    odd_text = next(p for p in stored if "chant" in p)
+    assert path_from_text(odd_text) == Path(odd)
+    assert readable_text(odd_text).endswith("chant-\\xe9t\\xe9.WAV")
+    status = run_job(audio_project, submit_embed(audio_project).job_id)
+    assert status["state"] == "succeeded", status
+    with audio_project.db.session() as session:
+        missing = session.scalar(
+            select(func.count())
+            .select_from(Media)
+            .where(Media.kind == "window", Media.id.not_in(select(Embedding.media_id)))
+        )
+    assert missing == 0

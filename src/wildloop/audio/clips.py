@@ -9,6 +9,7 @@ whole recording.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def read_segment(source: Path, t0: float, t1: float, *, pad: bool = False) -> Se
     if not source.is_file():
         raise NotFound(f"the sound file {source} is missing; was it moved or deleted?")
     try:
-        with sf.SoundFile(str(source)) as fh:
+        with sf.SoundFile(os.fsencode(source)) as fh:
             rate, frames = fh.samplerate, fh.frames
             first = max(0, round(t0 * rate))
             last = min(frames, round(t1 * rate))

@@ -7,6 +7,7 @@ float32; resampling runs through soxr's streaming resampler so block edges leave
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 from numpy.typing import NDArray
+
+from wildloop.domain.paths import readable_path
 
 # What ingest picks up; a suffix here whose format libsndfile cannot decode fails with a reason.
 AUDIO_SUFFIXES = frozenset(
@@ -67,7 +70,7 @@ def open_audio(path: Path) -> sf.SoundFile:
     if size == 0:
         raise AudioRejected("empty file (0 bytes)")
     try:
-        handle = sf.SoundFile(str(path))
+        handle = sf.SoundFile(os.fsencode(path))  # bytes: any name the filesystem holds
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioRejected(_open_error(path, str(exc))) from exc
     if handle.format not in DECODABLE_FORMATS:
@@ -183,7 +186,7 @@ def read_all(path: Path, target_rate: int | None = None) -> Samples:
 def _open_error(path: Path, message: str) -> str:
     lowered = message.lower()
     if "format not recognised" in lowered or "unknown format" in lowered:
-        return f"not an audio file (format not recognised): {path.name}"
+        return f"not an audio file (format not recognised): {readable_path(path.name)}"
     if ("data" in lowered and "chunk" in lowered) or "header" in lowered:
         return f"corrupt header: {message.split(':', 1)[-1].strip()}"
     return f"cannot decode audio: {message}"

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio.decode import AudioRejected, cut_windows, iter_blocks
 from wildloop.audio.embedders import Embedder, embedder_key, make_embedder
+from wildloop.domain.paths import path_from_text, readable_text
 from wildloop.errors import BadInput
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import submit_job
@@ -152,7 +153,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         except AudioRejected as exc:
             # Windows cut before the file broke are embedded; the rest fail with the reason.
             failed += len(windows) - cut
-            ctx.message(f"{path}: {exc.reason}")
+            ctx.message(f"{readable_text(path)}: {exc.reason}")
     flush()
     return ChunkOutcome(done=done, failed=failed)
 
@@ -163,7 +164,7 @@ def _windows_of(
     """(media id, samples) for the windows of one recording, decoded once."""
     rate = embedder.sample_rate
     started = time.perf_counter()
-    blocks = iter_blocks(Path(path), rate)
+    blocks = iter_blocks(path_from_text(path), rate)
     spans = [(t0, t1) for _, t0, t1 in windows]
     length_s = embedder.window_samples / rate
     for index, samples in cut_windows(blocks, rate, spans, length_s):
@@ -268,7 +269,9 @@ def finalize(project: Project, job_id: int) -> dict[str, Any]:
             .order_by(Media.id)
             .limit(FAILURES_SHOWN)
         ).scalars()
-        failures = [{"path": p, "reason": _reason(Path(p))} for p in broken]
+        failures = [
+            {"path": readable_text(p), "reason": _reason(path_from_text(p))} for p in broken
+        ]
     return {
         "embedder": key,
         "embedded": int(embedded),

@@ -16,9 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
 
-from wildloop.audio.head import BACKGROUND
 from wildloop.audio.metrics import decide, paired_f1_interval, window_metrics
 from wildloop.audio.truth import classes_of_revisions
+from wildloop.domain.classes import BACKGROUND
 from wildloop.evaluation.bootstrap import BootstrapInterval
 from wildloop.evaluation.evaluator import (
     EvaluationRecord,

@@ -30,8 +30,8 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from wildloop.atomic import atomic_open
+from wildloop.domain.classes import BACKGROUND
 
-BACKGROUND = "background"
 FORMAT_VERSION = 1
 Mode = Literal["softmax", "sigmoid"]
 Floats = NDArray[np.float32]

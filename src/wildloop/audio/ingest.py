@@ -35,7 +35,8 @@ from wildloop.audio.decode import (
 from wildloop.audio.windows import RecordingRef, insert_windows
 from wildloop.config import AudioSettings
 from wildloop.domain.capture_time import TimeSource, parse_filename_time
-from wildloop.domain.splits import SplitRatios, assign_split
+from wildloop.domain.paths import path_to_text, readable_path, readable_text
+from wildloop.domain.splits import GroupBy, SplitRatios, assign_split, group_key
 from wildloop.errors import BadInput
 from wildloop.media.ingest import IngestReport
 from wildloop.media.scan import count_files, iter_files
@@ -119,11 +120,12 @@ def ingest_audio_paths(
     settings = project.config.audio
     workers = min(project.config.ingest.workers or os.cpu_count() or 1, BATCH_FILES)
     recorders = _Recorders()
-    ratios, salt = project.config.splits.ratios(), project.config.splits.salt
+    splits = project.config.splits
+    grouping = _Grouping(GroupBy(splits.group_by), splits.ratios(), splits.salt)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audio-ingest") as pool:
         for batch in _batches(files, BATCH_FILES):
             with project.db.session() as session:
-                _ingest_batch(session, batch, site, settings, ratios, salt, pool, recorders, report)
+                _ingest_batch(session, batch, site, settings, grouping, pool, recorders, report)
             if progress:
                 progress(report.scanned, total)
     return report
@@ -220,28 +222,37 @@ def _batches(items: Iterator[Path], size: int) -> Iterator[list[Path]]:
         yield batch
 
 
+@dataclass(frozen=True)
+class _Grouping:
+    """How a recording's frozen split is drawn: the project's one ``splits.group_by``
+    (a recording is a sequence; camera and location are its recorder's)."""
+
+    by: GroupBy
+    ratios: SplitRatios
+    salt: str
+
+
 def _ingest_batch(
     session: Session,
     batch: list[Path],
     site: str | None,
     settings: AudioSettings,
-    ratios: SplitRatios,
-    salt: str,
+    grouping: _Grouping,
     pool: ThreadPoolExecutor,
     recorders: _Recorders,
     report: AudioIngestReport,
 ) -> None:
     report.scanned += len(batch)
-    paths = [str(p) for p in batch]
+    paths = [path_to_text(p) for p in batch]
     known = dict(
         session.execute(select(Media.path, Media.status).where(Media.path.in_(paths))).all()
     )
-    todo = [p for p in batch if known.get(str(p)) not in ("ok", "duplicate")]
+    todo = [p for p in batch if known.get(path_to_text(p)) not in ("ok", "duplicate")]
     report.skipped += len(batch) - len(todo)
     results = list(pool.map(lambda p: _scan(p, settings.min_rms), todo))
     hashes = [r.sha256 for r in results if isinstance(r, ScannedRecording)]
     owners = {
-        sha: path
+        sha: readable_text(path)
         for sha, path in session.execute(
             select(Media.sha256, Media.path).where(Media.sha256.in_(hashes), Media.status == "ok")
         )
@@ -250,21 +261,21 @@ def _ingest_batch(
     for path, result in zip(todo, results, strict=True):
         recorder = recorders.get(session, site or path.parent.name)
         row = _row(path, result, recorder, owners, report)
-        retry = str(path) in known
+        retry = path_to_text(path) in known
         report.retried += retry
         if not isinstance(result, ScannedRecording) or row["status"] != "ok":
             _write(session, row, retry)
             continue
-        owners[result.sha256] = str(path)
+        owners[result.sha256] = readable_path(path)
         key = f"rec:{result.sha256}"
-        split_key = key if settings.split_by == "recording" else f"site:{recorder.name}"
-        split = str(assign_split(split_key, ratios, salt))
+        split_key = group_key(grouping.by, key, recorder.name, recorder.location)
+        split = str(assign_split(split_key, grouping.ratios, grouping.salt))
         captured = result.captured_at + timedelta(seconds=recorder.clock_offset_seconds)
         sequence_id = _sequence(session, key, recorder.id, captured, result.duration_s, split)
         row |= {"sequence_id": sequence_id, "split": split, "captured_at": captured}
         ref = RecordingRef(
             id=_write(session, row, retry),
-            path=str(path),
+            path=path_to_text(path),
             duration_s=result.duration_s,
             sample_rate=result.sample_rate,
             channels=result.channels,
@@ -320,7 +331,7 @@ def _row(
     report: AudioIngestReport,
 ) -> dict[str, object]:
     base: dict[str, object] = {
-        "path": str(path),
+        "path": path_to_text(path),
         "kind": "audio",
         "camera_id": recorder.id,
         "error": None,
@@ -328,12 +339,12 @@ def _row(
         "bytes": result.size,
     }
     if isinstance(result, _Rejected):
-        report.record_failure(str(path), result.reason)
+        report.record_failure(readable_path(path), result.reason)
         return base | {"status": "failed", "error": result.reason}
     if result.sha256 in owners:
         original = owners[result.sha256]
         report.duplicates += 1
-        report.duplicate_examples.append((str(path), original))
+        report.duplicate_examples.append((readable_path(path), original))
         return base | {
             "status": "duplicate",
             "error": f"same content as {original}; not ingested twice",

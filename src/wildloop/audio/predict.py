@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from wildloop.audio.head import BACKGROUND, Head
+from wildloop.audio.head import Head
 from wildloop.audio.vectors import read_matrix
+from wildloop.domain.classes import BACKGROUND
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
 from wildloop.processing.writer import WindowScores, write_window_scores
 from wildloop.project import Project

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from wildloop.atomic import atomic_open
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.domain.paths import path_from_text, readable_text
 from wildloop.domain.spans import TimeSpan
 from wildloop.errors import BadInput
 from wildloop.interchange.raven import (
@@ -158,9 +159,10 @@ def _recordings(session: Any) -> dict[str, int]:
     ).all()
     out: dict[str, int] = {}
     names: dict[str, list[int]] = defaultdict(list)
-    for rec_id, path in rows:
-        out[str(Path(path).resolve())] = int(rec_id)
-        names[Path(path).name].append(int(rec_id))
+    for rec_id, stored in rows:
+        path = path_from_text(stored)
+        out[str(path.resolve())] = int(rec_id)
+        names[path.name].append(int(rec_id))
     for name, ids in names.items():
         if len(ids) == 1:
             out[f"name:{name}"] = ids[0]
@@ -260,11 +262,11 @@ def export_raven(project: Project, out: Path, *, column: str = "Species") -> Rav
                 low if low is not None else 0.0,
                 high if high is not None else nyquist,
                 name,
-                rec.path,
+                readable_text(rec.path),
             )
             for name, b, e, low, high in merged(per_recording[rec_id])
         ]
-        stem = Path(rec.path).stem
+        stem = Path(readable_text(rec.path)).stem
         name = f"{stem}{TABLE_SUFFIX}" if stem not in used else f"{stem}-{rec_id}{TABLE_SUFFIX}"
         used.add(stem)
         with atomic_open(out / name) as fh:

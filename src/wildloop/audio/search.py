@@ -27,6 +27,7 @@ from wildloop.audio.decode import cut_windows, iter_blocks
 from wildloop.audio.embed_job import decode_vector
 from wildloop.audio.embedders import Embedder, embedder_key, make_embedder
 from wildloop.audio.windows import window_spans
+from wildloop.domain.paths import readable_text
 from wildloop.errors import BadInput, NotFound
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import submit_job
@@ -325,7 +326,7 @@ def _hits(project: Project, found: list[tuple[int, float]]) -> list[Hit]:
             media_id=i,
             score=round(score, 4),
             recording_id=rows[i].parent_id,
-            path=rows[i].path,
+            path=readable_text(rows[i].path),
             t_start=rows[i].t_start,
             t_end=rows[i].t_end,
             site=rows[i].name,

@@ -20,6 +20,7 @@ from wildloop import __version__
 from wildloop.atomic import atomic_open
 from wildloop.audio.calibrate import stored_thresholds
 from wildloop.audio.events import WindowScore, merge_events
+from wildloop.domain.paths import readable_text
 from wildloop.errors import BadInput
 from wildloop.project import Project
 from wildloop.registry.versions import get_version
@@ -88,7 +89,7 @@ def recording_summary(project: Project, model: str | int = "champion") -> dict[s
         },
         "recordings": [
             {
-                "file": r.path,
+                "file": readable_text(r.path),
                 "recording_id": r.id,
                 "site": r.name,
                 "started_at": r.captured_at.isoformat() if r.captured_at else None,

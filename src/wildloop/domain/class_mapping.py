@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from wildloop.domain.classes import ClassMap
+from wildloop.domain.classes import BACKGROUND, ClassMap
 from wildloop.errors import BadInput
 
 
@@ -85,7 +85,7 @@ def fit_classes(names: Sequence[str], project: ClassMap, mapping: ClassMapping) 
     return ClassFit(
         names=tuple(names),
         targets=targets,
-        unknown=tuple(sorted(set(targets) - set(project.names))),
+        unknown=tuple(sorted(set(targets) - set(project.names) - {BACKGROUND})),
         missing=tuple(n for n in project.names if n not in targets),
         project=tuple(project.names),
         unused=tuple(n for n in mapping.rename if n not in names),

@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+# A classifier's "nothing here" output (an audio head's background class): never a project
+# class, so a model that has it still fits the project's classes.
+BACKGROUND = "background"
+
 
 @dataclass(frozen=True)
 class ClassDef:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from wildloop.audio.clips import MAX_CONTEXT_S, MAX_SPAN_S
+from wildloop.domain.paths import path_from_text
 from wildloop.errors import NotFound
 from wildloop.review.actions import ReviewContext
 from wildloop.review.detail import MediaDetail, media_detail
@@ -29,7 +31,7 @@ class WindowInfo:
 
     id: int
     recording_id: int
-    recording_path: str
+    recording_path: str  # as stored (see domain.paths); open ``recording_file``
     recording_sha256: str
     recording_duration_s: float
     sample_rate: int
@@ -42,6 +44,11 @@ class WindowInfo:
         (less for long windows, so the picture stays within what one request may render)."""
         length = self.t_end - self.t_start
         return max(0.0, min(length, MAX_CONTEXT_S, (MAX_SPAN_S - length) / 2))
+
+    @property
+    def recording_file(self) -> Path:
+        """The recording's file, byte-exact whatever its name's encoding."""
+        return path_from_text(self.recording_path)
 
     @property
     def f_max(self) -> float:

@@ -7,7 +7,6 @@ images (``/media/{id}/actions``, ``/batch``): a window is a media item.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -114,7 +113,7 @@ def _spectrogram(project: Project, media_id: int, view: str) -> FileResponse:
     info = _info(project, media_id)
     t0, t1 = info.view() if view == "context" else (info.t_start, info.t_end)
     path = spectrogram(
-        project.path("thumbnails"), Path(info.recording_path), info.recording_sha256, t0, t1
+        project.path("thumbnails"), info.recording_file, info.recording_sha256, t0, t1
     )
     headers = {"Cache-Control": CACHE, "ETag": f'"{info.recording_sha256[:16]}-{t0:g}-{t1:g}"'}
     return FileResponse(path, media_type="image/png", headers=headers)
@@ -135,7 +134,7 @@ async def window_clip(
 
 def _clip(project: Project, media_id: int, context: float) -> Response:
     info = _info(project, media_id)
-    found = clip(Path(info.recording_path), info.t_start, info.t_end, context)
+    found = clip(info.recording_file, info.t_start, info.t_end, context)
     headers = {
         "Cache-Control": "private, max-age=3600",
         "X-Clip-Start": f"{found.start_s:.6f}",
