@@ -15,7 +15,7 @@ with ``ctx.child(key, submit)`` and waits with ``ctx.wait_for(ids)``, never by r
 itself: while a child runs, ``wait_for`` hands the parent's chunk back to the queue, so the
 parent holds no worker and any worker (another thread, a ``wildloop worker`` process) can
 take the children. The handler runs again from the top when the children are done, so it
-must be written as steps that find their earlier results (see docs/adr/0303).
+must be written as steps that find their earlier results (see docs/adr/0012).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each step is the same service a person could run alone (``snapshot create``, ``train``,
 ``compare``, ``promote``, ``reprocess``). The long ones run as child jobs (``train``,
 ``compare``, a reprocess): the loop submits them and waits on their rows without holding a
-worker (docs/adr/0303), so any worker, thread or ``wildloop worker`` process, runs them.
+worker (docs/adr/0012), so any worker, thread or ``wildloop worker`` process, runs them.
 The handler therefore runs several times: each step is recorded in the job's result as it
 finishes, and a run skips the steps already there, so a resumed loop neither repeats a
 step nor submits a child twice. A refusal by the gate is a normal outcome: the loop stops
