@@ -118,3 +118,29 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# Fixtures shared across packages live in tests/support/ and are registered here, so every
+# test folder mirrors a package of src/ instead of sitting next to the fixtures it needs.
+from tests.support.detectors import (  # noqa: E402
+    trained_pt,
+    trained_scene_images,
+    untrained_onnx,
+    untrained_pt,
+)
+from tests.support.models_page import better_challenger, clients, weaker_challenger  # noqa: E402
+from tests.support.web import app_client, live_url, review_setup, scene_files  # noqa: E402
+
+__all__ = [
+    "app_client",
+    "better_challenger",
+    "clients",
+    "live_url",
+    "review_setup",
+    "scene_files",
+    "trained_pt",
+    "trained_scene_images",
+    "untrained_onnx",
+    "untrained_pt",
+    "weaker_challenger",
+]

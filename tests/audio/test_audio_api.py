@@ -20,7 +20,7 @@ from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixtu
     audio_project,
     audio_review,
 )
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.review import add_users, logged_in_clients
 from wildloop.audio.spectrogram import HEIGHT, PX_PER_S
 from wildloop.project import Project
 from wildloop.store.tables import LabelBox, LabelRevision

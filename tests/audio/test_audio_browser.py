@@ -16,7 +16,7 @@ from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixtu
     audio_project,
     audio_review,
 )
-from tests.web.review_support import add_users
+from tests.support.review import add_users
 from tests.web.test_web_browser import ARGS, CHROMIUM, log_in, running, shot, tab
 from wildloop.project import Project
 from wildloop.review.labels import current_labels

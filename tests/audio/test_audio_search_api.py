@@ -14,7 +14,7 @@ from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixtu
     audio_project,
     audio_review,
 )
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.review import add_users, logged_in_clients
 from wildloop.audio.embed_job import submit_embed
 from wildloop.audio.search import update_index
 from wildloop.jobs.local import run_job

@@ -10,7 +10,7 @@ import pytest
 
 from tests.audio.head_support import labelled_project
 from tests.audio.window_support import AUDIO_CLASSES
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.review import add_users, logged_in_clients
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
 from wildloop.web.app import create_app

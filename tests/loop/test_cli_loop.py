@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.loop.support import ingest_frames, label_frames, model_from_truth
+from tests.support.loop import ingest_frames, label_frames, model_from_truth
 from wildloop.cli.app import app
 from wildloop.datasets.snapshots import load_snapshot
 from wildloop.errors import Conflict

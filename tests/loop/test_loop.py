@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.loop.support import ingest_frames, label_frames, media_split
+from tests.support.loop import ingest_frames, label_frames, media_split
 from wildloop.domain.gate import ClassScore, GateRules, ModelScore, decide
 from wildloop.evaluation.promotion import promote_challenger
 from wildloop.models.registration import register_model

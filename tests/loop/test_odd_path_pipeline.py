@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from tests.loop.support import label_frames
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.loop import label_frames
+from tests.support.review import add_users, logged_in_clients
 from wildloop.config import SplitSettings
 from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.exporters.camtrap_dp_validation import validate_camtrap_dp

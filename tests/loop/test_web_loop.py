@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.loop.support import ingest_frames, label_frames, model_from_truth, promote_over_http
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.loop import ingest_frames, label_frames, model_from_truth, promote_over_http
+from tests.support.review import add_users, logged_in_clients
 from wildloop.datasets.snapshots import load_snapshot
 from wildloop.jobs.local import run_job
 from wildloop.project import Project

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from tests.loop.support import label_frames
+from tests.support.loop import label_frames
 from wildloop.config import load_config
 from wildloop.datasets.snapshots import create_snapshot
 from wildloop.domain.splits import GroupBy, assign_split

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.review_support import PASSWORD, csrf_of
+from tests.support.review import PASSWORD, csrf_of
 from wildloop.users.throttle import LoginThrottle
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.web.review_support import PASSWORD, csrf_of, db_state, first_with_boxes, login
+from tests.support.review import PASSWORD, csrf_of, db_state, first_with_boxes, login
 from wildloop.cli.app import app as cli
 from wildloop.store.tables import ApiToken
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.review_support import db_state, first_with_boxes, first_without_boxes, login
+from tests.support.review import db_state, first_with_boxes, first_without_boxes, login
 from wildloop.review import cursors
 from wildloop.web.app import create_app
 from wildloop.web.middleware import MAX_BODY_BYTES

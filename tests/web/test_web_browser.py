@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select, update
 
-from tests.web.review_support import PASSWORD, first_with_boxes, first_without_boxes
+from tests.support.review import PASSWORD, first_with_boxes, first_without_boxes
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.jobs.local import LocalExecutor
 from wildloop.review.labels import current_labels

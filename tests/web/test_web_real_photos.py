@@ -8,8 +8,8 @@ from io import BytesIO
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.web.real_photos import FRAMES, SEQUENCES
-from tests.web.review_support import login
+from tests.support.real_photos import FRAMES, SEQUENCES
+from tests.support.review import login
 from wildloop.web.app import create_app
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.web.review_support import db_state, first_with_boxes, first_without_boxes
+from tests.support.review import db_state, first_with_boxes, first_without_boxes
 from wildloop.store.tables import AuditEntry, Job, LabelRevision, Media, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 

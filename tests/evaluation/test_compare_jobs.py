@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import select
 
-from tests.models.conftest import ModelsSetup
+from tests.support.models_page import ModelsSetup
 from wildloop.evaluation.compare_job import KIND, ComparisonRun, comparison_run
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, register_kind
 from wildloop.jobs.records import cancel_job, job_status, submit_job

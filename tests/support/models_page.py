@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.engine.conftest import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
-from tests.loop.support import ingest_frames, label_frames, model_from_truth
-from tests.web.review_support import add_users, logged_in_clients
+from tests.support.detectors import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
+from tests.support.loop import ingest_frames, label_frames, model_from_truth
+from tests.support.review import add_users, logged_in_clients
 from wildloop.datasets.snapshots import create_snapshot, list_snapshots, load_snapshot
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.evaluation.promotion import make_first_champion

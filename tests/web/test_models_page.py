@@ -11,14 +11,14 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.loop.support import (
+from tests.support.loop import (
     ingest_frames,
     label_frames,
     promote_over_http,
     record_predictions,
 )
-from tests.models.conftest import ModelsSetup
-from tests.web.review_support import add_users
+from tests.support.models_page import ModelsSetup
+from tests.support.review import add_users
 from wildloop.datasets.snapshots import create_snapshot
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.project import Project

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from tests.models.conftest import ModelsSetup, another_model
+from tests.support.models_page import ModelsSetup, another_model
 from wildloop.datasets.snapshots import list_snapshots
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.promotion import CHAMPION_CHANGED

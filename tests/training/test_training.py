@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from tests.loop.support import ingest_frames, label_frames
+from tests.support.loop import ingest_frames, label_frames
 from wildloop.errors import BadInput, Conflict, Unavailable
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import cancel_job, job_status, submit_job

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.web.real_photos import real_project  # noqa: F401 (a fixture)
-from tests.web.review_support import (
+from tests.support.real_photos import real_project  # noqa: F401 (a fixture)
+from tests.support.review import (
     Item,
     add_champion,
     add_users,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.loop.support import ingest_frames, label_frames, model_from_truth
+from tests.support.loop import ingest_frames, label_frames, model_from_truth
 from wildloop.cli.app import app
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.errors import BadInput, Conflict

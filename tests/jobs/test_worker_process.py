@@ -15,14 +15,13 @@ import pytest
 from sqlalchemy import select
 
 import wildloop
+from tests.support.engine import good_media, ingest_dir, register, sets_per_media
 from wildloop.jobs.records import job_status
 from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import JobChunk
 from wildloop.synthetic.scenes import Frame
-
-from .helpers import good_media, ingest_dir, register, sets_per_media
 
 SRC = str(Path(wildloop.__file__).resolve().parents[1])
 

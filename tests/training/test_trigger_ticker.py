@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.loop.support import ingest_frames, label_frames
+from tests.support.loop import ingest_frames, label_frames
 from wildloop.cli.serve_cmds import start_trigger_ticker
 from wildloop.project import Project
 from wildloop.store.tables import Job

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.loop.support import ingest_frames, label_frames
+from tests.support.loop import ingest_frames, label_frames
 from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.exporters.camtrap_dp_validation import SCHEMA_DIR, validate_camtrap_dp
 from wildloop.datasets.snapshots import SnapshotData, create_snapshot, load_snapshot

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.loop.support import (
+from tests.support.loop import (
     ingest_frames,
     label_frames,
     make_model,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from tests.loop.support import ingest_frames, label_frames, model_from_truth
+from tests.support.loop import ingest_frames, label_frames, model_from_truth
 from wildloop.datasets.snapshots import SnapshotData, create_snapshot, load_snapshot
 from wildloop.errors import BadInput
 from wildloop.evaluation.promotion import promote_challenger

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.loop.support import (
+from tests.support.loop import (
     ingest_frames,
     label_frames,
     make_model,

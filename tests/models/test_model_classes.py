@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.conftest import DEER_CLASSES
+from tests.support.engine import ingest_dir
 from wildloop.cli.app import app
 from wildloop.domain.class_mapping import ClassMapping
 from wildloop.errors import BadInput
@@ -22,9 +24,6 @@ from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.store.tables import ModelVersion, Prediction, PredictionSet
 from wildloop.synthetic.scenes import Frame
-
-from .conftest import DEER_CLASSES
-from .helpers import ingest_dir
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.models.conftest import ModelsSetup, another_model
+from tests.support.models_page import ModelsSetup, another_model
 from tests.web.test_web_browser import ARTIFACTS, browser, log_in, running, tab  # noqa: F401
 from wildloop.registry import aliases
 

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.loop.support import ingest_frames, label_frames
+from tests.support.engine import register
+from tests.support.loop import ingest_frames, label_frames
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.evaluation.evaluator import evaluate_model
 from wildloop.jobs.records import list_jobs
 from wildloop.project import Project
 from wildloop.store.tables import PredictionSet
 from wildloop.synthetic.scenes import Frame
-
-from .helpers import register
 
 
 @pytest.mark.xdist_group("trained-detector")

@@ -9,8 +9,8 @@ import time
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.models.conftest import ModelsSetup, another_model
-from tests.web.review_support import logged_in_clients
+from tests.support.models_page import ModelsSetup, another_model
+from tests.support.review import logged_in_clients
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.registry import aliases
 from wildloop.store.tables import Job

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.models.conftest import ModelsSetup, another_model
+from tests.support.models_page import ModelsSetup, another_model
 from wildloop.errors import Conflict
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.promotion import CHAMPION_CHANGED, promote_compared

@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from tests.support.engine import ingest_dir
 from wildloop.cli.app import app
 from wildloop.errors import BadInput
 from wildloop.interchange import megadetector
 from wildloop.project import Project
 from wildloop.store.tables import ModelVersion, PredictionSet
-
-from .helpers import ingest_dir
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLES = [

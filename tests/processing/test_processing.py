@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.engine import good_media, ingest_dir, register, sets_per_media
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.errors import BadInput, Conflict
 from wildloop.jobs.local import run_job
@@ -19,8 +20,6 @@ from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import LabelBox, LabelRevision, Media, Prediction, PredictionSet
 from wildloop.synthetic.scenes import Frame
-
-from .helpers import good_media, ingest_dir, register, sets_per_media
 
 
 def _label_rows(project: Project) -> list[tuple]:

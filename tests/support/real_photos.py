@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.web.review_support import PASSWORD
+from tests.support.review import PASSWORD
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.project import Project
 from wildloop.store.tables import Media, ModelAlias, ModelVersion, Prediction, PredictionSet
