@@ -22,6 +22,7 @@ from wildloop.errors import BadInput, Conflict
 from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
+from wildloop.processing.predict_job import submit_reprocess
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version, require_fit
@@ -272,8 +273,6 @@ def _submit_reprocess(
     project: Project, version_id: int, previous: int | None, actor_id: int | None
 ) -> int:
     """Queue the engine's reprocess of the archive with the new champion."""
-    from wildloop.processing.predict_job import submit_reprocess
-
     submitted = submit_reprocess(
         project,
         model=str(version_id),

@@ -18,6 +18,7 @@ from wildloop.datasets.snapshots import create_snapshot, list_snapshots
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.evaluator import stored_evaluations
 from wildloop.evaluation.promotion import promote_when_compared
+from wildloop.jobs.records import job_status
 from wildloop.registry.versions import get_version
 from wildloop.training.job import active_training, start_training
 from wildloop.training.loop_job import start_loop_job
@@ -92,8 +93,6 @@ def train(body: TrainingIn, request: Request, actor: ActorDep) -> dict[str, Any]
 @router.get("/training")
 def training(request: Request, actor: ActorDep) -> dict[str, Any] | None:
     """The training in progress (with its epoch curve so far), or null."""
-    from wildloop.jobs.records import job_status
-
     project = project_of(request)
     active = active_training(project)
     if active is None:
