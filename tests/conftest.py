@@ -129,6 +129,7 @@ from tests.support.detectors import (  # noqa: E402
     untrained_pt,
 )
 from tests.support.models_page import better_challenger, clients, weaker_challenger  # noqa: E402
+from tests.support.real_photos import real_project  # noqa: E402
 from tests.support.web import app_client, live_url, review_setup, scene_files  # noqa: E402
 
 __all__ = [
@@ -136,6 +137,7 @@ __all__ = [
     "better_challenger",
     "clients",
     "live_url",
+    "real_project",
     "review_setup",
     "scene_files",
     "trained_pt",

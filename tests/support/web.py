@@ -14,7 +14,6 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.support.real_photos import real_project  # noqa: F401 (a fixture)
 from tests.support.review import (
     Item,
     add_champion,
