@@ -31,6 +31,7 @@ from sqlalchemy import insert, select
 
 from wildloop.audio.head import HeadParams, train_head
 from wildloop.audio.head_job import start_head_training
+from wildloop.composition import register_job_kinds
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.spans import TimeSpan
 from wildloop.jobs.local import run_job
@@ -200,6 +201,7 @@ def _populate(project: Project, labels, x, split) -> None:
 
 
 def main() -> None:
+    register_job_kinds()  # this process runs the jobs it submits
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=5900, help="~5,000 of them train/val")
     parser.add_argument("--dim", type=int, default=1024)

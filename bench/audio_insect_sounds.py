@@ -33,6 +33,7 @@ from wildloop.audio.evaluation import evaluate_head
 from wildloop.audio.head_job import start_head_training
 from wildloop.audio.ingest import ingest_audio_paths
 from wildloop.audio.vectors import read_matrix
+from wildloop.composition import register_job_kinds
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.spans import TimeSpan
@@ -145,6 +146,7 @@ def reference(project: Project, embedder: str, species: list[str]) -> dict[str, 
 
 
 def main() -> None:
+    register_job_kinds()  # this process runs the jobs it submits
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", choices=["birdnet", "logmel"], default=None)
     parser.add_argument("--hidden", type=int, default=0)

@@ -27,10 +27,12 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from wildloop.composition import register_job_kinds
 from wildloop.datasets.label_import import import_labels, read_dataset
 from wildloop.project import Project
 from wildloop.registry.versions import get_version, verified_artifact
-from wildloop.training.loop import LoopStep, run_loop
+from wildloop.training.loop import run_loop
+from wildloop.training.loop_job import LoopStep
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mct-real"
 
@@ -83,6 +85,7 @@ def ultralytics_val(
 
 
 def main() -> None:
+    register_job_kinds()  # this process runs the jobs it submits
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--imgsz", type=int, default=320)

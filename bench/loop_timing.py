@@ -25,13 +25,15 @@ from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from wildloop.composition import register_job_kinds
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import Media
 from wildloop.synthetic.scenes import Frame, SceneGenerator
-from wildloop.training.loop import LoopStep, run_loop
+from wildloop.training.loop import run_loop
+from wildloop.training.loop_job import LoopStep
 
 CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
 FRAMES_PER_BURST = 4.5
@@ -103,6 +105,7 @@ def direct_predict(weights: Path, files: list[Path], imgsz: int) -> float:
 
 
 def main() -> None:
+    register_job_kinds()  # this process runs the jobs it submits
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labelled", type=int, default=800)
     parser.add_argument("--archive", type=int, default=2000)

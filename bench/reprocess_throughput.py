@@ -24,6 +24,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from sqlalchemy import func, select
 
+from wildloop.composition import register_job_kinds
 from wildloop.inference.ultralytics_adapter import build_untrained, predict_reference
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
@@ -58,6 +59,7 @@ def replicate(source: Path, out: Path, count: int) -> list[Path]:
 
 
 def main() -> None:
+    register_job_kinds()  # this process runs the jobs it submits
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300, help="files to process")
     parser.add_argument("--imgsz", type=int, default=640)
