@@ -78,45 +78,27 @@ def record_version(
     """
     if len(class_ids) != len(classes):
         raise BadInput(f"{len(classes)} model classes but {len(class_ids)} project class ids")
-    prov = provenance or Provenance()
-    check_name_free(project, name)
-    version = ModelVersion(
-        name=name,
+    return _record(
+        project,
+        name,
+        provenance or Provenance(),
+        actor_id,
+        audit_after={
+            "name": name,
+            "sha256": stored.sha256,
+            "format": stored.fmt,
+            "classes": classes,
+            "class_ids": class_ids,
+        }
+        | (audit_extra or {}),
         task="detect",
-        source=prov.source,
         artifact_sha256=stored.sha256,
         artifact_format=stored.fmt,
         onnx_sha256=stored.onnx_sha256,
         classes=classes,
         class_ids=class_ids,
         imgsz=imgsz,
-        parent_id=prov.parent_id,
-        snapshot_id=prov.snapshot_id,
-        job_id=prov.job_id,
-        code_version=prov.code_version or f"wildloop {__version__}",
-        params=prov.params or {},
-        metrics=prov.metrics or {},
-        notes=prov.notes,
     )
-    with project.db.session() as session:
-        session.add(version)
-        session.flush()
-        audit.record(
-            session,
-            actor_id=actor_id,
-            action="model.register",
-            entity="model_version",
-            entity_id=version.id,
-            after={
-                "name": name,
-                "sha256": stored.sha256,
-                "format": stored.fmt,
-                "classes": classes,
-                "class_ids": class_ids,
-            }
-            | (audit_extra or {}),
-        )
-    return version
 
 
 def register_head(
@@ -134,20 +116,42 @@ def register_head(
     version; its backend and window settings travel in ``provenance.params``."""
     check_name_free(project, name)
     sha = artifact_store(project).put(path, fmt)
-    version = ModelVersion(
-        name=name,
+    return _record(
+        project,
+        name,
+        provenance,
+        actor_id,
+        audit_after={"name": name, "sha256": sha, "format": fmt, "task": task, "classes": classes},
         task=task,
-        source=provenance.source,
         artifact_sha256=sha,
         artifact_format=fmt,
         classes=list(classes),
-        parent_id=provenance.parent_id,
-        snapshot_id=provenance.snapshot_id,
-        job_id=provenance.job_id,
-        code_version=provenance.code_version or f"wildloop {__version__}",
-        params=provenance.params or {},
-        metrics=provenance.metrics or {},
-        notes=provenance.notes,
+    )
+
+
+def _record(
+    project: Project,
+    name: str,
+    prov: Provenance,
+    actor_id: int | None,
+    *,
+    audit_after: dict[str, Any],
+    **fields: Any,
+) -> ModelVersion:
+    """Insert one version (the kind's own ``fields`` plus its provenance) with its audit
+    entry, in one transaction: the one place a version row is written."""
+    check_name_free(project, name)
+    version = ModelVersion(
+        name=name,
+        source=prov.source,
+        parent_id=prov.parent_id,
+        snapshot_id=prov.snapshot_id,
+        job_id=prov.job_id,
+        code_version=prov.code_version or f"wildloop {__version__}",
+        params=prov.params or {},
+        metrics=prov.metrics or {},
+        notes=prov.notes,
+        **fields,
     )
     with project.db.session() as session:
         session.add(version)
@@ -158,7 +162,7 @@ def register_head(
             action="model.register",
             entity="model_version",
             entity_id=version.id,
-            after={"name": name, "sha256": sha, "format": fmt, "task": task, "classes": classes},
+            after=audit_after,
         )
     return version
 
