@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from pathlib import Path
 
@@ -50,22 +52,30 @@ def _write_yolo_dataset(root: Path) -> Path:
 def trained_pt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A YOLOv8n trained briefly on generated scenes: confident enough that boxes exist to
     compare. Training takes ~2 minutes on 2 cores, so the checkpoint is kept in pytest's
-    cache between runs (keyed by the recipe)."""
+    cache between runs (keyed by the recipe). xdist workers share that cache: one trains
+    under an exclusive lock while the others wait, and the file appears only when complete
+    (a reader never sees a half-copied checkpoint)."""
+    cache = Path(request.config.cache.mkdir("wildloop-trained-detector")) / TRAINED_RECIPE
+    cache.mkdir(parents=True, exist_ok=True)
+    weights = cache / "last.pt"
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not weights.is_file():
+            _train_into(weights, tmp_path_factory.mktemp("train"))
+    return weights
+
+
+def _train_into(weights: Path, root: Path) -> None:
     from wildloop.training.ultralytics_trainer import TrainParams, train
 
-    cache = Path(request.config.cache.mkdir("wildloop-trained-detector")) / TRAINED_RECIPE
-    weights = cache / "last.pt"
-    if weights.is_file():
-        return weights
-    root = tmp_path_factory.mktemp("train")
     data = _write_yolo_dataset(root / "dataset")
     params = TrainParams(
         epochs=30, batch=16, imgsz=160, patience=0, device="cpu", workers=0, seed=0, amp=False
     )
     trained = train("yolov8n.yaml", data, root / "runs", params)
-    cache.mkdir(parents=True, exist_ok=True)
-    shutil.copy(trained.best, weights)
-    return weights
+    partial = weights.with_suffix(".partial")
+    shutil.copy(trained.best, partial)
+    os.replace(partial, weights)
 
 
 @pytest.fixture(scope="session")
