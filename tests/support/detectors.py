@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 from pathlib import Path
 
@@ -75,7 +74,7 @@ def _train_into(weights: Path, root: Path) -> None:
     trained = train("yolov8n.yaml", data, root / "runs", params)
     partial = weights.with_suffix(".partial")
     shutil.copy(trained.best, partial)
-    os.replace(partial, weights)
+    partial.replace(weights)
 
 
 @pytest.fixture(scope="session")
