@@ -20,6 +20,7 @@ from wildloop.domain.activity import Detection
 from wildloop.registry import aliases
 from wildloop.store import hints
 from wildloop.store.epoch import epoch_seconds
+from wildloop.store.raw_read import raw_rows
 from wildloop.store.tables import Camera, Media, PredictionSet
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -53,10 +54,7 @@ def labelled_detections(
     )
     query = _window(query, since, until)
     query = hints.use_index(query, Media, "ix_media_labelled_camera_time")
-    # Core rows, read as Detection tuples as they are: ORM rows or an object per item would
-    # cost more than the analytics themselves. The WHERE clause rules out NULLs.
-    rows = session.connection().execute(query).all()
-    return rows  # type: ignore[return-value]
+    return raw_rows(session, query)  # type: ignore[return-value]
 
 
 def predicted_detections(
@@ -94,7 +92,7 @@ def predicted_detections(
     )
     query = _window(query, since, until)
     # The WHERE clause rules out NULLs.
-    rows: Iterable[tuple[int, int, int, int, float]] = session.connection().execute(query)
+    rows: Iterable[tuple[int, int, int, int, float]] = raw_rows(session, query)
     return [
         Detection(cam, cls, at, 1)
         for cam, cls, at, _, score in rows
@@ -106,34 +104,38 @@ def camera_spans(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> list[CameraSpan]:
     """Each camera with photos in the window and its first and last photo there: the effort
-    behind trap-nights and occupancy. Two index probes per camera, not a table scan."""
-    out = []
-    for cam in session.scalars(select(Camera).order_by(Camera.id)):
-        first = _edge(session, cam.id, since, until, last=False)
-        if first is None:
-            continue
-        last = _edge(session, cam.id, since, until, last=True) or first
-        out.append(CameraSpan(cam.id, cam.name, cam.location or cam.name, first, last))
-    return out
+    behind trap-nights and occupancy. One statement; per camera, two index probes."""
+    first = _edge(since, until, last=False)
+    last = _edge(since, until, last=True)
+    rows = session.execute(
+        select(Camera.id, Camera.name, Camera.location, first, last).order_by(Camera.id)
+    ).all()
+    return [
+        CameraSpan(cam_id, name, location or name, _epoch(start), _epoch(end or start))
+        for cam_id, name, location, start, end in rows
+        if start is not None
+    ]
 
 
-def _edge(
-    session: Session, camera_id: int, since: datetime | None, until: datetime | None, last: bool
-) -> int | None:
+def _edge(since: datetime | None, until: datetime | None, last: bool) -> Any:
     order = Media.captured_at.desc() if last else Media.captured_at.asc()
     query = (
         select(Media.captured_at)
         .where(
-            Media.camera_id == camera_id,
+            Media.camera_id == Camera.id,
             Media.captured_at.is_not(None),
             Media.status == "ok",
         )
         .order_by(order)
         .limit(1)
     )
-    query = hints.use_index(_window(query, since, until), Media, "ix_media_camera_time")
-    found = session.scalar(query)
-    return int(found.replace(tzinfo=UTC).timestamp()) if found is not None else None
+    return _window(query, since, until).correlate(Camera).scalar_subquery()
+
+
+def _epoch(value: datetime | str) -> int:
+    # A correlated subquery's column comes back untyped on SQLite: ISO text there.
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return int(when.replace(tzinfo=UTC).timestamp())
 
 
 def _window(query: Q, since: datetime | None, until: datetime | None) -> Q:

@@ -36,9 +36,9 @@ class Detection(NamedTuple):
     predicted: int = 0  # 1 when from a model above its threshold, not a person
 
 
-@dataclass(frozen=True)
-class Event:
-    """Detections of one class at one camera with no gap longer than the interval."""
+class Event(NamedTuple):
+    """Detections of one class at one camera with no gap longer than the interval; a tuple
+    so that events sort by camera, class and start with no key function."""
 
     camera: int
     class_id: int
@@ -74,12 +74,12 @@ def independent_events(detections: Iterable[Detection], interval_s: int) -> list
             current[2] += 1
             current[3] += predicted
     events += (_event(key, state) for key, state in open_events.items())
-    events.sort(key=lambda e: (e.camera, e.class_id, e.start))
+    events.sort()
     return events
 
 
 def _event(key: tuple[int, int], state: list[int]) -> Event:
-    return Event(key[0], key[1], state[0], state[1], state[2], state[3])
+    return Event(*key, *state)
 
 
 def diel_histogram(times: Iterable[int]) -> list[int]:
