@@ -18,6 +18,7 @@ from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.label_import import import_labels, read_dataset
 from wildloop.datasets.snapshots import create_snapshot
 from wildloop.errors import BadInput
+from wildloop.media.cameras import CameraChange, update_camera
 from wildloop.project import Project
 from wildloop.store.tables import Camera, LabelRevision, Media, User
 
@@ -152,6 +153,8 @@ def test_export_import_export_keeps_what_wildloop_stores(make_project: Any, tmp_
     source = make_project(["Capreolus capreolus", "Sus scrofa", "fox"], sub="a")
     dataset = read_dataset(write_package(tmp_path / "pkg"))
     import_labels(source, dataset, class_map={"Vulpes vulpes": "fox"})
+    with source.db.session() as session:  # a fixed clock travels in deploymentComments
+        update_camera(session, "dep-south", CameraChange(clock_offset_seconds=-3600), None)
     info, _ = create_snapshot(source, "training")
     first = export_snapshot(source, info.id, "camtrap-dp", images="copy").folder
     target = make_project(["Capreolus capreolus", "Sus scrofa", "fox"], sub="b")
@@ -161,6 +164,10 @@ def test_export_import_export_keeps_what_wildloop_stores(make_project: Any, tmp_
     info2, _ = create_snapshot(target, "training")
     second = export_snapshot(target, info2.id, "camtrap-dp", images="copy").folder
     assert _stable(first) == _stable(second)
+    with target.db.session() as session:
+        offsets = dict(session.execute(select(Camera.name, Camera.clock_offset_seconds)).all())
+    assert offsets == {"dep-north": 0, "dep-south": -3600}
+    assert "corrected by -3600 s" in (second / "deployments.csv").read_text()
 
 
 def _by_original_name(labels: dict[str, Any]) -> dict[str, Any]:

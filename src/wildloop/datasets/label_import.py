@@ -23,7 +23,7 @@ from wildloop.domain.class_mapping import MAP_HINT, ClassMapping, fit_classes
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.paths import path_to_text, readable_path
 from wildloop.errors import BadInput
-from wildloop.media.cameras import CameraChange, update_camera
+from wildloop.media.cameras import CameraChange, record_clock_offset, update_camera
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
@@ -193,9 +193,12 @@ def _place_cameras(project: Project, cameras: list[ImportedCamera], actor_id: in
                 latitude=cam.latitude if have.latitude is None else None,
                 longitude=cam.longitude if have.longitude is None else None,
             )
+            offset = cam.clock_offset_seconds if not have.clock_offset_seconds else 0
             if change != CameraChange():
                 update_camera(session, cam.name, change, actor_id)
-                changed += 1
+            if offset:
+                record_clock_offset(session, cam.name, offset, actor_id)
+            changed += change != CameraChange() or bool(offset)
     return changed
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from wildloop.errors import BadInput
 TABLES = ("deployments", "media", "observations")
 LABELLED_TYPES = frozenset({"animal", "human", "vehicle"})
 UNLABELLED_TYPES = frozenset({"unknown", "unclassified"})
+CLOCK_NOTE = re.compile(r"wildloop: camera clock corrected by ([+-]\d+) s")
 
 
 @dataclass
@@ -135,6 +137,7 @@ def _deployments(rows: list[dict[str, str]], notes: list[str]) -> dict[str, Impo
             latitude=lat,
             longitude=lon,
             model=row.get("cameraModel") or None,
+            clock_offset_seconds=_clock_offset(row.get("deploymentComments", "")),
         )
     return cameras
 
@@ -273,6 +276,12 @@ def _image(m: _Media) -> ImportedImage:
 
 def _class_name(row: dict[str, str], kind: str) -> str:
     return row.get("scientificName") or kind
+
+
+def _clock_offset(comment: str) -> int:
+    """The correction a wildloop export noted in deploymentComments (timestamps include it)."""
+    found = CLOCK_NOTE.search(comment)
+    return int(found.group(1)) if found else 0
 
 
 def _within(value: float | None, bound: float) -> bool:

@@ -40,6 +40,8 @@ class ImportedCamera:
     latitude: float | None = None
     longitude: float | None = None
     model: str | None = None
+    # A clock correction the dataset's timestamps already include.
+    clock_offset_seconds: int = 0
 
 
 @dataclass
