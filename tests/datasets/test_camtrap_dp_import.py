@@ -149,7 +149,9 @@ def test_unreadable_packages_are_refused_whole(tmp_path: Path) -> None:
         read_dataset(package / "datapackage.json")
 
 
-def test_export_import_export_keeps_what_wildloop_stores(make_project: Any, tmp_path: Path) -> None:
+def test_export_import_export_keeps_what_wildloop_stores(
+    make_project: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     source = make_project(["Capreolus capreolus", "Sus scrofa", "fox"], sub="a")
     dataset = read_dataset(write_package(tmp_path / "pkg"))
     import_labels(source, dataset, class_map={"Vulpes vulpes": "fox"})
@@ -157,7 +159,9 @@ def test_export_import_export_keeps_what_wildloop_stores(make_project: Any, tmp_
         update_camera(session, "dep-south", CameraChange(clock_offset_seconds=-3600), None)
     info, _ = create_snapshot(source, "training")
     first = export_snapshot(source, info.id, "camtrap-dp", images="copy").folder
-    target = make_project(["Capreolus capreolus", "Sus scrofa", "fox"], sub="b")
+    # A project of its own: under PostgreSQL, make_project's projects share one database.
+    target = Project.init(tmp_path / "b", "b", ["Capreolus capreolus", "Sus scrofa", "fox"])
+    request.addfinalizer(target.close)
     report = import_labels(target, read_dataset(first))
     assert report.failed == []
     assert _by_original_name(_labels(target)) == _labels(source)
