@@ -155,9 +155,9 @@ def measure(project: Project, runs: int) -> bool:
     print(f"[{db}] {total:,} media, {labelled:,} labelled with an animal class")
     figures = {}
     for source in (Source.LABELS, Source.LABELS_AND_PREDICTIONS):
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             with project.db.session() as session:
                 report = activity_report(
                     session,
@@ -166,20 +166,26 @@ def measure(project: Project, runs: int) -> bool:
                     AnalyticsQuery(source=source),
                 )
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         figures[source] = statistics.median(times)
         print(
-            f"[{db}] report from {source:20s} median {figures[source]:.3f} s, "
-            f"min {min(times):.3f} s over {runs} runs: {report.media:,} photos "
-            f"({report.media_predicted:,} predicted), {report.events:,} events"
+            f"[{db}] report from {source:20s} wall median {figures[source]:.3f} s "
+            f"(min {min(times):.3f}), CPU median {statistics.median(cpu):.3f} s over {runs} "
+            f"runs: {report.media:,} photos ({report.media_predicted:,} predicted), "
+            f"{report.events:,} events"
         )
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     events = naive_events(project)
     naive = time.perf_counter() - start
-    print(f"[{db}] baseline: naive per-row ORM + datetime path  {naive:.3f} s ({events:,} events)")
+    naive_cpu = time.process_time() - start_cpu
+    print(
+        f"[{db}] baseline: naive per-row ORM + datetime path (events only) wall {naive:.3f} s, "
+        f"CPU {naive_cpu:.3f} s ({events:,} events)"
+    )
     ours = figures[Source.LABELS]
     print(f"[{db}] labels report is {naive / ours:.1f}x faster than the baseline")
     verdict = "met" if ours < TARGET_S else "MISSED"
-    print(f"[{db}] target < {TARGET_S:.0f} s from labels: {verdict} (shared, loaded machine)")
+    print(f"[{db}] target < {TARGET_S:.0f} s wall from labels: {verdict} (shared, loaded machine)")
     return ours >= TARGET_S
 
 

@@ -60,6 +60,8 @@ def test_other_classes_and_cameras_do_not_join_an_event() -> None:
 def test_out_of_order_detections_are_refused() -> None:
     with pytest.raises(ValueError, match="time order"):
         independent_events([Detection(1, 1, T0 + 100), Detection(1, 1, T0)], 60)
+    with pytest.raises(ValueError, match="grouped by camera"):
+        independent_events([Detection(1, 1, T0), Detection(2, 1, T0), Detection(1, 1, T0)], 60)
 
 
 @given(detections, st.integers(0, 2 * DAY))

@@ -207,13 +207,22 @@ def _counts(
     name: Any,
     camera: Any,
 ) -> list[dict[str, Any]]:
+    # Per (camera, class, day) first, with int keys: one cheap update per photo; days fold
+    # into periods afterwards.
+    per_day: dict[tuple[int, int], Counter[int]] = defaultdict(Counter)
+    predicted_per_day: dict[tuple[int, int], Counter[int]] = defaultdict(Counter)
+    for cam, class_id, at, from_model in detections:
+        per_day[(cam, class_id)][at // DAY] += 1
+        if from_model:
+            predicted_per_day[(cam, class_id)][at // DAY] += 1
     media: Counter[tuple[date, int, int]] = Counter()
     predicted: Counter[tuple[date, int, int]] = Counter()
-    for cam, class_id, at, from_model in detections:
-        key = (period_of(at), class_id, cam)
-        media[key] += 1
-        if from_model:
-            predicted[key] += 1
+    for (cam, class_id), days in per_day.items():
+        for day, n in days.items():
+            media[(period_of(day * DAY), class_id, cam)] += n
+    for (cam, class_id), days in predicted_per_day.items():
+        for day, n in days.items():
+            predicted[(period_of(day * DAY), class_id, cam)] += n
     started = Counter((period_of(e.start), e.class_id, e.camera) for e in events)
     return [
         {

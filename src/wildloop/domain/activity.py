@@ -53,33 +53,46 @@ def independent_events(detections: Iterable[Detection], interval_s: int) -> list
     than ``interval_s`` seconds passed since the previous detection of the same class at the
     same camera (the usual 30-minute rule between consecutive photos).
 
-    Detections must come in time order within each (camera, class) - the index order the
-    queries read - and a step back in time raises ValueError rather than miscounting."""
+    Detections must come grouped by camera and in time order within each (camera, class) -
+    the index order the queries read - and input out of that order raises ValueError rather
+    than miscounting."""
     if interval_s < 0:
         raise ValueError("the independence interval cannot be negative")
-    open_events: dict[tuple[int, int], list[int]] = {}
+    # Rows come camera by camera: open events are kept per class of the current camera only
+    # (int keys, no tuple per row) and closed when the camera changes.
+    open_events: dict[int, list[int]] = {}
     events: list[Event] = []
+    seen_cameras: set[int] = set()
+    current_camera: int | None = None
     for camera, class_id, at, predicted in detections:
-        key = (camera, class_id)
-        current = open_events.get(key)
+        if camera != current_camera:
+            if camera in seen_cameras:
+                raise ValueError(f"detections of camera {camera} are not grouped by camera")
+            events += _closed(current_camera, open_events)
+            open_events = {}
+            seen_cameras.add(camera)
+            current_camera = camera
+        current = open_events.get(class_id)
         if current is None:
-            open_events[key] = [at, at, 1, predicted]
+            open_events[class_id] = [at, at, 1, predicted]
         elif at - current[1] > interval_s:
-            events.append(_event(key, current))
-            open_events[key] = [at, at, 1, predicted]
+            events.append(Event(camera, class_id, *current))
+            open_events[class_id] = [at, at, 1, predicted]
         elif at < current[1]:
             raise ValueError(f"detections of camera {camera} are not in time order")
         else:
             current[1] = at
             current[2] += 1
             current[3] += predicted
-    events += (_event(key, state) for key, state in open_events.items())
+    events += _closed(current_camera, open_events)
     events.sort()
     return events
 
 
-def _event(key: tuple[int, int], state: list[int]) -> Event:
-    return Event(*key, *state)
+def _closed(camera: int | None, open_events: dict[int, list[int]]) -> list[Event]:
+    if camera is None:
+        return []
+    return [Event(camera, class_id, *state) for class_id, state in open_events.items()]
 
 
 def diel_histogram(times: Iterable[int]) -> list[int]:
