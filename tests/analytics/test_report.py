@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.analytics import CLASSES, build_analytics_project
-from wildloop.analytics.report import AnalyticsQuery, activity_report
+from wildloop.analytics.report import AnalyticsQuery, Source, activity_report
 from wildloop.domain.activity import Period
 from wildloop.errors import BadInput
 from wildloop.media.cameras import CameraChange, update_camera
@@ -95,3 +95,9 @@ def test_bad_queries_are_refused() -> None:
 
 def _t(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def test_an_empty_project_reports_nothing_with_every_column(make_project: Any) -> None:
+    r = _report(make_project(CLASSES), source=Source.LABELS_AND_PREDICTIONS)
+    assert (r.media, r.events, r.rates, r.occupancy) == (0, 0, [], [])
+    assert r.csv("rates") == "class,camera,events,trap_nights,per_100_trap_nights\n"

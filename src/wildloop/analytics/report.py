@@ -86,10 +86,9 @@ class ActivityReport:
         """One of the report's tables (counts, diel, rates, occupancy, sites) as CSV text."""
         rows = self._table(table)
         out = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+        writer = csv.DictWriter(out, fieldnames=TABLES[table], lineterminator="\n")
+        writer.writeheader()  # also for an empty table: a script still sees the columns
+        writer.writerows(rows)
         return out.getvalue()
 
     def _table(self, table: str) -> list[dict[str, Any]]:
@@ -105,7 +104,13 @@ class ActivityReport:
         return rows
 
 
-TABLES = ("counts", "diel", "rates", "occupancy", "sites")
+TABLES: dict[str, list[str]] = {
+    "counts": ["period", "class", "camera", "media", "media_predicted", "events"],
+    "diel": ["class", "hour", "events"],
+    "rates": ["class", "camera", "events", "trap_nights", "per_100_trap_nights"],
+    "occupancy": ["period", "class", "sites_detected", "sites_surveyed", "naive_occupancy"],
+    "sites": ["site", "period", "class", "detected"],
+}
 
 
 def activity_report(
