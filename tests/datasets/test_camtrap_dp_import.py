@@ -7,10 +7,13 @@ import csv
 import json
 import random
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import select
 
@@ -192,3 +195,42 @@ def _stable(folder: Path) -> dict[str, list[dict[str, str]]]:
                 row["fileName"] = re.sub(r"^\d{8}_", "", row["fileName"])
         out[table] = sorted(rows, key=lambda r: sorted(r.items()))
     return out
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)),
+            st.integers(-12 * 60, 14 * 60),  # UTC offset, minutes
+            st.floats(0, 0.5),
+            st.floats(0, 0.5),
+            st.floats(0.01, 0.5),
+            st.floats(0.01, 0.5),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_reading_keeps_wall_clock_times_and_boxes(tmp_path: Path, rows: list[Any]) -> None:
+    folder = tmp_path / f"pkg{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    media, observations = [MEDIA.splitlines()[0]], [OBS_HEADER]
+    for i, (when, offset, x, y, w, h) in enumerate(rows):
+        stamp = when.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=offset)))
+        media.append(f"m{i},dep-north,{stamp.isoformat()},media/{i}.jpg,false,image/jpeg")
+        observations.append(
+            f"o{i},dep-north,m{i},,{stamp.isoformat()},{stamp.isoformat()},media,animal,"
+            f"Sus scrofa,1,{x!r},{y!r},{w!r},{h!r},human,Ann"
+        )
+    (folder / "deployments.csv").write_text(DEPLOYMENTS)
+    (folder / "media.csv").write_text("\n".join(media) + "\n")
+    (folder / "observations.csv").write_text("\n".join(observations) + "\n")
+    images = read_dataset(folder).images
+    for image, (when, _, x, y, w, h) in zip(images, rows, strict=True):
+        assert image.captured_at == when.replace(microsecond=0)
+        assert image.problems == ()
+        (box,) = image.boxes
+        assert (box.box.x, box.box.y, box.box.w, box.box.h) == (x, y, w, h)
