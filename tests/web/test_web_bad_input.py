@@ -52,6 +52,8 @@ EVALUATIONS = ("GET", f"{V1}/evaluations")
 COMPARISON = ("GET", f"{V1}/comparison")
 PROMOTION = ("POST", f"{V1}/promotion")
 ROLLBACK = ("POST", f"{V1}/rollback")
+ANALYTICS = ("GET", f"{V1}/analytics")
+ANALYTICS_CSV = ("GET", f"{V1}/analytics/{{table}}.csv")
 
 
 @dataclass(frozen=True)
@@ -331,7 +333,33 @@ def cases() -> list[Case]:
         + _project_cases()
         + _loop_cases()
         + _window_cases()
+        + _analytics_cases()
     )
+
+
+def _analytics_cases() -> list[Case]:
+    url = f"{V1}/analytics"
+    return [
+        Case("analytics: interval", ANALYTICS, f"{url}?interval=-1", None, 422, "interval"),
+        Case(
+            "analytics: interval huge", ANALYTICS, f"{url}?interval={HUGE}", None, 422, "interval"
+        ),
+        Case("analytics: period", ANALYTICS, f"{url}?period=fortnight", None, 422, "period"),
+        Case("analytics: source", ANALYTICS, f"{url}?source=rumours", None, 422, "source"),
+        Case("analytics: since", ANALYTICS, f"{url}?since=yesterday", None, 422, "since"),
+        Case(
+            "analytics: since after until",
+            ANALYTICS,
+            f"{url}?since=2024-02-01&until=2024-01-01",
+            None,
+            400,
+            "since must come before",
+        ),
+        Case("analytics: table", ANALYTICS_CSV, f"{url}/everything.csv", None, 422, "table"),
+        Case(
+            "analytics csv: period", ANALYTICS_CSV, f"{url}/rates.csv?period=x", None, 422, "period"
+        ),
+    ]
 
 
 def _window_cases() -> list[Case]:

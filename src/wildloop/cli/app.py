@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wildloop.cli import (
+    analytics_cmds,
     audio_cmds,
     audio_model_cmds,
     camera_cmds,
@@ -37,6 +38,7 @@ app.command()(ingest_cmds.ingest)
 app.command("import-labels")(ingest_cmds.import_labels)
 app.command()(demo_cmds.demo)
 app.add_typer(camera_cmds.app, name="camera")
+app.add_typer(analytics_cmds.app, name="analytics")
 app.add_typer(split_cmds.app, name="splits")
 app.add_typer(audio_cmds.app, name="audio")
 audio_model_cmds.register(audio_cmds.app)

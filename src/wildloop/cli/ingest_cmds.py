@@ -95,8 +95,14 @@ def _report(report: IngestReport, as_json: bool) -> None:
 
 
 def import_labels(
-    path: Annotated[Path, typer.Argument(help="data.yaml (YOLO) or a COCO / COCO-CT JSON file.")],
-    fmt: Annotated[str, typer.Option("--format", help="auto, yolo or coco.")] = "auto",
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="data.yaml (YOLO), a COCO / COCO-CT JSON file, or a Camtrap DP package "
+            "(its folder or datapackage.json)."
+        ),
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="auto, yolo, coco or camtrap-dp.")] = "auto",
     images: Annotated[
         Path | None,
         typer.Option(help="Folder COCO file names are relative to (default: its folder)."),
@@ -138,7 +144,10 @@ def import_labels(
         f"{report.images} images: labelled {report.labelled} ({report.boxes} boxes, "
         f"{report.empty} empty), kept existing labels on {report.kept_existing}, "
         f"failed {len(report.failed)}"
+        + (f", ingested without labels {report.unlabelled}" if report.unlabelled else "")
     )
+    for note in report.notes:
+        errors.print(f"[yellow]note[/] {escape(note)}")
     if report.sequence_conflicts:
         errors.print(
             f"[yellow]{report.sequence_conflicts} images were already ingested and keep their "

@@ -15,17 +15,19 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from wildloop.datasets.importers.camtrap_dp import read_camtrap_dp
 from wildloop.datasets.importers.coco import read_coco
-from wildloop.datasets.importers.dataset import ImportedDataset, ImportedImage
+from wildloop.datasets.importers.dataset import ImportedCamera, ImportedDataset, ImportedImage
 from wildloop.datasets.importers.yolo import read_yolo
 from wildloop.domain.class_mapping import MAP_HINT, ClassMapping, fit_classes
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.paths import path_to_text, readable_path
 from wildloop.errors import BadInput
+from wildloop.media.cameras import CameraChange, record_clock_offset, update_camera
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
-from wildloop.store.tables import Media, MediaSequence
+from wildloop.store.tables import Camera, Media, MediaSequence
 
 BATCH = 200
 Progress = Callable[[int, int | None], None]
@@ -40,6 +42,9 @@ class ImportReport:
     kept_existing: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     sequence_conflicts: int = 0
+    unlabelled: int = 0  # ingested, but the dataset classified them with no box
+    cameras_placed: int = 0
+    notes: list[str] = field(default_factory=list)
     ingest: IngestReport | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -50,6 +55,9 @@ class ImportReport:
             "empty": self.empty,
             "kept_existing": self.kept_existing,
             "sequence_conflicts": self.sequence_conflicts,
+            "unlabelled": self.unlabelled,
+            "cameras_placed": self.cameras_placed,
+            "notes": self.notes,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
             "ingest": self.ingest.as_dict() if self.ingest else None,
         }
@@ -59,13 +67,17 @@ def read_dataset(path: Path, fmt: str = "auto", images_root: Path | None = None)
     """Pick the reader by format name or by the file's extension."""
     if not path.exists():
         raise BadInput(f"no such file: {path}")
+    if fmt == "auto" and (path.is_dir() or path.name == "datapackage.json"):
+        fmt = "camtrap-dp"
     if fmt == "auto":
         fmt = {".yaml": "yolo", ".yml": "yolo", ".json": "coco"}.get(path.suffix.lower(), "")
+    if fmt == "camtrap-dp":
+        return read_camtrap_dp(path)
     if fmt == "yolo":
         return read_yolo(path)
     if fmt == "coco":
         return read_coco(path, images_root)
-    raise BadInput(f"cannot tell the format of {path}; pass --format yolo or --format coco")
+    raise BadInput(f"cannot tell the format of {path}; pass --format yolo, coco or camtrap-dp")
 
 
 def import_labels(
@@ -83,7 +95,7 @@ def import_labels(
     mapping = ClassMapping(class_map or {}, add_classes)
     _check_classes(project, dataset, mapping)
     classes = project.classes
-    report = ImportReport(images=len(dataset.images))
+    report = ImportReport(images=len(dataset.images), notes=list(dataset.notes))
     default_camera = camera or Path(dataset.source.split(":", 1)[1]).parent.name or "import"
     report.ingest = ingest_items(
         project,
@@ -100,6 +112,8 @@ def import_labels(
         total=len(dataset.images),
     )
     author_id = project.author(author)
+    authors = {name: project.author(name) for name in {i.author for i in dataset.images} if name}
+    report.cameras_placed = _place_cameras(project, dataset.cameras, author_id)
     for start in range(0, len(dataset.images), BATCH):
         batch = dataset.images[start : start + BATCH]
         stored = [text for image in batch if (text := _stored(image.path))]
@@ -130,6 +144,9 @@ def import_labels(
                 if image.sequence_key and row.sequence_key != image.sequence_key:
                     # Ingested earlier with its own sequence: its frozen split stays.
                     report.sequence_conflicts += 1
+                if not image.labelled:
+                    report.unlabelled += 1
+                    continue
                 if row.label_revision and not overwrite:
                     report.kept_existing += 1
                     continue
@@ -147,7 +164,7 @@ def import_labels(
                     session,
                     row.id,
                     labels,
-                    author_id=author_id,
+                    author_id=authors.get(image.author or "", author_id),
                     classes=classes,
                     expected_revision=None,
                     source="import",
@@ -159,6 +176,30 @@ def import_labels(
         if progress:
             progress(min(start + BATCH, len(dataset.images)), len(dataset.images))
     return report
+
+
+def _place_cameras(project: Project, cameras: list[ImportedCamera], actor_id: int) -> int:
+    """Give cameras the dataset's place and coordinates where they have none yet (a person's
+    own settings win); audited like `wildloop camera set`. Returns how many changed."""
+    changed = 0
+    with project.db.session() as session:
+        stored = {c.name: c for c in session.scalars(select(Camera))}
+        for cam in cameras:
+            have = stored.get(cam.name)
+            if have is None:
+                continue
+            change = CameraChange(
+                location=cam.location if have.location is None else None,
+                latitude=cam.latitude if have.latitude is None else None,
+                longitude=cam.longitude if have.longitude is None else None,
+            )
+            offset = cam.clock_offset_seconds if not have.clock_offset_seconds else 0
+            if change != CameraChange():
+                update_camera(session, cam.name, change, actor_id)
+            if offset:
+                record_clock_offset(session, cam.name, offset, actor_id)
+            changed += change != CameraChange() or bool(offset)
+    return changed
 
 
 def _check_classes(project: Project, dataset: ImportedDataset, mapping: ClassMapping) -> None:

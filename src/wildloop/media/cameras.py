@@ -81,6 +81,25 @@ def update_camera(session: Session, name: str, change: CameraChange, actor_id: i
     )
 
 
+def record_clock_offset(session: Session, name: str, seconds: int, actor_id: int | None) -> None:
+    """Record a clock offset that the stored capture times already include (an imported
+    package whose timestamps were corrected before export): nothing shifts."""
+    camera = session.scalar(select(Camera).where(Camera.name == name))
+    if camera is None:
+        raise NotFound(f"no camera named {name!r}; `wildloop camera list` shows them")
+    before = _state(camera)
+    camera.clock_offset_seconds = seconds
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="camera.clock_recorded",
+        entity="camera",
+        entity_id=camera.id,
+        before=before,
+        after=_state(camera),
+    )
+
+
 def _shift_times(session: Session, camera_id: int, delta: timedelta) -> None:
     """Shift in Python, row by row in executemany batches: portable across dialects."""
     for table, columns in ((Media, ("captured_at",)), (MediaSequence, ("started_at", "ended_at"))):

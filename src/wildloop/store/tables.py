@@ -171,6 +171,17 @@ class Media(Base):
         Index("ix_media_label_class_id", "label_class_id", "id"),
         Index("ix_media_captured_id", "captured_at", "id"),
         Index("ix_media_camera_id", "camera_id", "id"),
+        # Analytics read every labelled item in camera-time order from this index alone
+        # (migration 0010).
+        Index(
+            "ix_media_labelled_camera_time",
+            "camera_id",
+            "captured_at",
+            "label_class_id",
+            "status",
+            sqlite_where=text("label_class_id IS NOT NULL"),
+            postgresql_where=text("label_class_id IS NOT NULL"),
+        ),
         # The marked-for-retraining list, newest mark first; only marked rows are indexed.
         Index(
             "ix_media_marked_at",

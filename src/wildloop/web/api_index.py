@@ -14,7 +14,17 @@ from wildloop import __version__
 router = APIRouter(tags=["project"])
 DOCS_URL = "/api/docs"
 OPENAPI_URL = "/api/v1/openapi.json"
-RESOURCES = ("me", "media", "marked", "dashboard", "facets", "jobs", "models", "snapshots")
+RESOURCES = (
+    "me",
+    "media",
+    "marked",
+    "dashboard",
+    "facets",
+    "jobs",
+    "models",
+    "snapshots",
+    "analytics",
+)
 
 
 class IndexOut(BaseModel):

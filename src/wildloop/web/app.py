@@ -20,6 +20,7 @@ from wildloop.project import Project
 from wildloop.users.throttle import LoginThrottle
 from wildloop.web import (
     api_admin,
+    api_analytics,
     api_audio,
     api_index,
     api_loop,
@@ -71,10 +72,12 @@ def create_app(
     app.include_router(api_loop.router, prefix="/api/v1")
     app.include_router(api_models.router, prefix="/api/v1")
     app.include_router(api_audio.router, prefix="/api/v1")
+    app.include_router(api_analytics.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
+    app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
         SessionMiddleware,

@@ -25,7 +25,7 @@ from wildloop.datasets.exporters.context import ExportContext
 from wildloop.datasets.snapshots import SnapshotEntry
 from wildloop.domain.paths import readable_path
 from wildloop.errors import BadInput
-from wildloop.store.tables import Camera
+from wildloop.store.tables import Camera, ModelVersion, PredictionSet
 
 VERSION = "1.0.2"
 SCHEMA_BASE = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}"
@@ -69,9 +69,11 @@ def export_camtrap_dp(
                 "cameraID": members[0].camera or "",
                 "cameraModel": cam.get("model") or "",
                 "timestampIssues": "true" if len(times) < len(members) else "false",
+                "deploymentComments": _clock_note(cam.get("clock_offset_seconds") or 0),
             }
         )
     media_rows, observations = [], []
+    models = _pseudo_label_models(ctx)
     for entry in entries:
         media_rows.append(
             {
@@ -85,7 +87,7 @@ def export_camtrap_dp(
                 "fileMediatype": mimetypes.guess_type(entry.path.name)[0] or "image/jpeg",
             }
         )
-        observations += _observations(ctx, entry, stamp, offset)
+        observations += _observations(ctx, entry, stamp, models)
     _write_csv(ctx.out / "deployments.csv", _fields("deployments"), deployments)
     _write_csv(ctx.out / "media.csv", _fields("media"), media_rows)
     _write_csv(ctx.out / "observations.csv", _fields("observations"), observations)
@@ -119,6 +121,7 @@ def _cameras(ctx: ExportContext, fallback: tuple[float, float] | None) -> dict[i
             "longitude": lon,
             "location": cam.location,
             "model": cam.model,
+            "clock_offset_seconds": cam.clock_offset_seconds,
         }
     if missing:
         raise BadInput(
@@ -146,8 +149,33 @@ def _file_path(ctx: ExportContext, entry: SnapshotEntry) -> str:
     return name
 
 
+def _clock_note(offset_seconds: int) -> str:
+    """Camtrap DP has no field for a clock fix; the comment says it is already applied."""
+    if not offset_seconds:
+        return ""
+    return (
+        f"wildloop: camera clock corrected by {offset_seconds:+d} s; timestamps include "
+        "the correction"
+    )
+
+
+def _pseudo_label_models(ctx: ExportContext) -> dict[int, str]:
+    """The model version behind each pseudo-labelled item's prediction set, by set id: a
+    machine observation names the model that made it (``classifiedBy``)."""
+    ids = {e.prediction_set_id for e in ctx.data.entries if e.pseudo and e.prediction_set_id}
+    if not ids:
+        return {}
+    with ctx.project.db.session() as session:
+        rows = session.execute(
+            select(PredictionSet.id, ModelVersion.name)
+            .join(ModelVersion, ModelVersion.id == PredictionSet.model_version_id)
+            .where(PredictionSet.id.in_(ids))
+        ).all()
+    return {int(set_id): str(name) for set_id, name in rows}
+
+
 def _observations(
-    ctx: ExportContext, entry: SnapshotEntry, stamp: Any, offset: str
+    ctx: ExportContext, entry: SnapshotEntry, stamp: Any, models: dict[int, str]
 ) -> list[dict[str, Any]]:
     names = ctx.project.config.datasets.scientific_names
     base = {
@@ -158,7 +186,8 @@ def _observations(
         "eventEnd": stamp(entry.captured_at),
         "observationLevel": "media",
         "classificationMethod": "machine" if entry.pseudo else "human",
-        "classifiedBy": entry.labelled_by or ("pseudo-label" if entry.pseudo else ""),
+        "classifiedBy": entry.labelled_by
+        or (models.get(entry.prediction_set_id or -1, "pseudo-label") if entry.pseudo else ""),
         "classificationTimestamp": (
             entry.labelled_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "+00:00"
             if entry.labelled_at

@@ -25,6 +25,23 @@ class ImportedImage:
     captured_at: datetime | None = None
     camera: str | None = None
     problems: tuple[str, ...] = ()
+    # False: ingest the image but write no labels (nobody classified it); None author: the
+    # import's author.
+    labelled: bool = True
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportedCamera:
+    """A camera's place as the dataset records it (Camtrap DP deployments)."""
+
+    name: str
+    location: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    model: str | None = None
+    # A clock correction the dataset's timestamps already include.
+    clock_offset_seconds: int = 0
 
 
 @dataclass
@@ -32,6 +49,8 @@ class ImportedDataset:
     source: str
     class_names: list[str]
     images: list[ImportedImage] = field(default_factory=list)
+    cameras: list[ImportedCamera] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # rows skipped, things left out, and why
 
     def used_classes(self) -> set[str]:
         return {b.class_name for image in self.images for b in image.boxes}

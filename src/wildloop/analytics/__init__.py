@@ -1,0 +1,1 @@
+"""Numbers from photos: activity, detection rates and occupancy from labels or predictions."""
