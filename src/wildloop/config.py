@@ -96,6 +96,27 @@ class JobSettings(_Section):
     stale_after_seconds: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     local_workers: int = Field(default=1, ge=1, description="in-process worker threads")
+    executor: Literal["local", "celery"] = Field(
+        default="local", description="local: threads of this process; celery: a broker's workers"
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Celery broker (redis:// or amqp://); WILDLOOP_BROKER_URL overrides it",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="job kind -> Celery queue (defaults: train, eval, infer-cpu or infer-gpu)",
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=dict, description="job kind -> priority 0..9, higher runs first"
+    )
+    resend_after_seconds: float = Field(
+        default=300.0, gt=0, description="send a chunk again if no worker took it this long"
+    )
+
+    def broker(self) -> str:
+        """The broker URL in effect: the environment, then the file."""
+        return os.environ.get("WILDLOOP_BROKER_URL") or self.broker_url
 
 
 # --- datasets, training, evaluation and promotion (issue 9) -----------------------------------
