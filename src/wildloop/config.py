@@ -224,6 +224,21 @@ class AudioSettings(_Section):
         return self
 
 
+class StorageSettings(_Section):
+    """Where a machine finds model artifacts and media (one server plus N workers)."""
+
+    artifacts_url: str = Field(
+        default="",
+        description="'' = the project's artifacts/; a path = a shared (NFS) folder; "
+        "a URL (s3://..., file://...) = a shared store read through cache_dir via fsspec",
+    )
+    cache_dir: str = Field(default="", description="this machine's cache; '' = PROJECT/cache")
+    media_roots: dict[str, str] = Field(
+        default_factory=dict,
+        description="path prefix as ingested on the server -> the same folder on this machine",
+    )
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -244,6 +259,7 @@ class ProjectConfig(_Section):
     gate: GateSettings = Field(default_factory=GateSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("classes")
     @classmethod

@@ -37,4 +37,3 @@ def route(config: ProjectConfig, kind: str) -> Route:
 
 def _infer_queue(config: ProjectConfig) -> str:
     return "infer-gpu" if config.inference.device.startswith("cuda") else "infer-cpu"
-
