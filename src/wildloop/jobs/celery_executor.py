@@ -96,6 +96,15 @@ _opened: dict[int, Project] = {}
 _stopping = threading.Event()
 
 
+def use_project(project: Project) -> None:
+    """Make ``project`` the one this process's chunk tasks run against (what
+    ``wildloop worker --celery`` does before it serves; a worker embedded in another program,
+    such as a benchmark, calls it too)."""
+    global _worker_root
+    _worker_root = str(project.root)
+    _opened[os.getpid()] = project
+
+
 def _project() -> Project:
     """This process's project, opened once per process (a prefork child must not share its
     parent's database connections)."""
@@ -136,9 +145,7 @@ def run_celery_worker(
     loglevel: str = "INFO",
 ) -> None:
     """Serve ``queues`` until stopped (what ``wildloop worker --celery`` runs)."""
-    global _worker_root
-    _worker_root = str(project.root)
-    _opened[os.getpid()] = project
+    use_project(project)
     app = make_app(project.config)
     from celery.signals import worker_shutting_down
 
