@@ -1,7 +1,8 @@
 """The Celery executor's cost and scale-out on this machine, against the local executor.
 
 1. Per-chunk overhead: a job of ``--chunks`` no-op chunks run by the local executor (one
-   thread) and by one Celery worker (solo pool, in a thread of this process, real broker);
+   thread) and by one Celery worker (threads pool of 1, in this process, real broker; the solo
+   pool on RabbitMQ waits seconds between late-acked messages, measured 4 s);
    the difference per chunk is what the broker round trip, the claim by id and the
    dispatcher cost.
 2. Scale-out: the same real reprocess (random YOLOv8n-sized weights, imgsz 640, the shared
@@ -67,7 +68,11 @@ def overhead(project: Project, chunks: int) -> tuple[float, float]:
             use_project(project)
             celery.app.control.purge()
             with start_worker(
-                celery.app, pool="solo", perform_ping_check=False, shutdown_timeout=30
+                celery.app,
+                pool="threads",
+                concurrency=1,
+                perform_ping_check=False,
+                shutdown_timeout=30,
             ):
                 started = time.perf_counter()  # the worker is up: count only the chunks
                 status = celery.run_job(job_id)
@@ -89,7 +94,7 @@ def _workers(project: Project, n: int) -> list[subprocess.Popen[bytes]]:
                 "--queues",
                 "infer-cpu",
                 "--pool",
-                "solo",
+                "threads",
                 "--project",
                 str(project.root),
             ],

@@ -121,7 +121,13 @@ def worker(
     concurrency: Annotated[
         int, typer.Option(help="With --celery: chunks run at once (pool processes).")
     ] = 1,
-    pool: Annotated[str, typer.Option(help="With --celery: prefork, solo or threads.")] = "prefork",
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="With --celery: prefork or threads (solo stalls seconds between chunks on "
+            "RabbitMQ with late acks)."
+        ),
+    ] = "prefork",
     job: Annotated[int | None, typer.Option(help="Only take chunks of this job.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only these job kinds.")] = None,
     exit_when_idle: Annotated[
