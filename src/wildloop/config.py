@@ -96,6 +96,27 @@ class JobSettings(_Section):
     stale_after_seconds: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     local_workers: int = Field(default=1, ge=1, description="in-process worker threads")
+    executor: Literal["local", "celery"] = Field(
+        default="local", description="local: threads of this process; celery: a broker's workers"
+    )
+    broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Celery broker (redis:// or amqp://); WILDLOOP_BROKER_URL overrides it",
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description="job kind -> Celery queue (defaults: train, eval, infer-cpu or infer-gpu)",
+    )
+    priorities: dict[str, int] = Field(
+        default_factory=dict, description="job kind -> priority 0..9, higher runs first"
+    )
+    resend_after_seconds: float = Field(
+        default=300.0, gt=0, description="send a chunk again if no worker took it this long"
+    )
+
+    def broker(self) -> str:
+        """The broker URL in effect: the environment, then the file."""
+        return os.environ.get("WILDLOOP_BROKER_URL") or self.broker_url
 
 
 # --- datasets, training, evaluation and promotion (issue 9) -----------------------------------
@@ -203,6 +224,21 @@ class AudioSettings(_Section):
         return self
 
 
+class StorageSettings(_Section):
+    """Where a machine finds model artifacts and media (one server plus N workers)."""
+
+    artifacts_url: str = Field(
+        default="",
+        description="'' = the project's artifacts/; a path = a shared (NFS) folder; "
+        "a URL (s3://..., file://...) = a shared store read through cache_dir via fsspec",
+    )
+    cache_dir: str = Field(default="", description="this machine's cache; '' = PROJECT/cache")
+    media_roots: dict[str, str] = Field(
+        default_factory=dict,
+        description="path prefix as ingested on the server -> the same folder on this machine",
+    )
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -223,6 +259,7 @@ class ProjectConfig(_Section):
     gate: GateSettings = Field(default_factory=GateSettings)
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("classes")
     @classmethod

@@ -286,6 +286,17 @@ def test_snapshot_is_frozen_and_identical_content_is_reused(labelled) -> None:
     ]
 
 
+def test_a_worker_reads_snapshot_media_through_its_own_mount(labelled, tmp_path) -> None:
+    project, _frames, _ids = labelled
+    info, _ = create_snapshot(project, "training")
+    here = load_snapshot(project, info.id).entries
+    project.config.storage.media_roots = {str(tmp_path / "scenes"): "/data/cards"}
+    there = load_snapshot(project, info.id).entries
+    assert [e.media_id for e in there] == [e.media_id for e in here]
+    for near, far in zip(here, there, strict=True):
+        assert far.path == Path("/data/cards") / near.path.relative_to(tmp_path / "scenes")
+
+
 def test_tampered_labels_are_detected(labelled) -> None:
     project, _, _ = labelled
     info, _ = create_snapshot(project, "training")

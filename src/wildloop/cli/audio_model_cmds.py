@@ -21,7 +21,7 @@ from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.errors import BadInput
-from wildloop.jobs.local import run_job
+from wildloop.jobs.executor import run_job
 from wildloop.processing.predict_job import submit_process, submit_reprocess
 from wildloop.registry.versions import get_version
 

@@ -20,7 +20,8 @@ from wildloop.cli.options import (
 )
 from wildloop.cli.output import console, print_json, progress_bar
 from wildloop.jobs import records
-from wildloop.jobs.local import run_job
+from wildloop.jobs.celery_executor import run_celery_worker
+from wildloop.jobs.executor import run_job
 from wildloop.jobs.worker import WorkerSettings, run_worker, settings_for
 from wildloop.project import Project
 
@@ -44,6 +45,7 @@ def list_(
     """Recent jobs with state, progress, rate and ETA."""
     with open_project(project) as proj, proj.db.session() as session:
         jobs = records.list_jobs(session, limit=limit, states=records.ACTIVE if active else None)
+        held = records.held_chunks(session, [j["id"] for j in jobs])
     if as_json:
         print_json(jobs)
         return
@@ -59,6 +61,7 @@ def list_(
             (job["error"] or job["message"] or "")[:60],
         )
     console.print(table)
+    print_held(held)
 
 
 @app.command()
@@ -75,10 +78,13 @@ def show(
         else:
             with proj.db.session() as session:
                 status = records.job_status(session, job_id)
+        with proj.db.session() as session:
+            held = records.held_chunks(session, [job_id])
     if as_json:
-        print_json(status)
+        print_json({**status, "held_chunks": held})
         return
     print_status(status)
+    print_held(held)
 
 
 @app.command()
@@ -106,6 +112,22 @@ def retry(
 
 
 def worker(
+    celery: Annotated[
+        bool, typer.Option("--celery", help="Serve Celery queues (jobs.broker_url).")
+    ] = False,
+    queues: Annotated[
+        str, typer.Option(help="With --celery: comma-separated queues to serve.")
+    ] = "infer-cpu,eval",
+    concurrency: Annotated[
+        int, typer.Option(help="With --celery: chunks run at once (pool processes).")
+    ] = 1,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="With --celery: prefork or threads (solo stalls seconds between chunks on "
+            "RabbitMQ with late acks)."
+        ),
+    ] = "prefork",
     job: Annotated[int | None, typer.Option(help="Only take chunks of this job.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only these job kinds.")] = None,
     exit_when_idle: Annotated[
@@ -119,7 +141,17 @@ def worker(
     device: DeviceOption = None,
     project: ProjectOption = None,
 ) -> None:
-    """Run job chunks in this process until stopped (Ctrl-C hands the chunk back)."""
+    """Run job chunks in this process until stopped (Ctrl-C hands the chunk back).
+
+    With --celery, serve the broker's queues instead of polling the job rows (queues:
+    infer-cpu, infer-gpu, train, eval; see jobs.routes)."""
+    if celery:
+        with open_project(project) as proj:
+            override_inference(proj, runtime, device)
+            names = [q.strip() for q in queues.split(",") if q.strip()]
+            console.print(f"celery worker for {proj.root} on {', '.join(names)}", highlight=False)
+            run_celery_worker(proj, names, concurrency=concurrency, pool=pool)
+        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with open_project(project) as proj:
@@ -158,6 +190,23 @@ def run_with_progress(project: Project, job_id: int, label: str) -> dict[str, An
             update(status["progress"]["done"], status["progress"]["total"])
 
         return run_job(project, job_id, workers=workers, progress=show_progress)
+
+
+def print_held(held: list[dict[str, Any]]) -> None:
+    """Which worker holds which running chunk."""
+    if not held:
+        return
+    table = Table("job", "chunk", "worker", "done", "attempt", "heartbeat", title="running chunks")
+    for chunk in held:
+        table.add_row(
+            str(chunk["job_id"]),
+            str(chunk["seq"]),
+            chunk["worker"] or "",
+            str(chunk["done"]),
+            str(chunk["attempts"]),
+            (chunk["heartbeat_at"] or "")[11:19],
+        )
+    console.print(table)
 
 
 def print_status(status: dict[str, Any]) -> None:

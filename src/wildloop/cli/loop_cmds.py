@@ -16,7 +16,7 @@ from wildloop.errors import Conflict, NotFound
 from wildloop.evaluation.comparison import compare_named
 from wildloop.evaluation.evaluator import evaluate_model
 from wildloop.evaluation.promotion import promote_challenger
-from wildloop.jobs.local import run_job
+from wildloop.jobs.executor import run_job
 from wildloop.jobs.records import cancel_job, job_status
 from wildloop.project import Project
 from wildloop.registry.versions import get_version

@@ -9,7 +9,7 @@ import typer
 from wildloop.cli.options import ProjectOption, open_project
 from wildloop.cli.output import console
 from wildloop.evaluation.compare_job import KIND as COMPARE
-from wildloop.jobs.local import LocalExecutor
+from wildloop.jobs.executor import executor_for
 from wildloop.project import Project
 from wildloop.training.ticker import Tick, TriggerTicker
 
@@ -49,9 +49,9 @@ def serve(
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not secure_cookies:
         console.print("[yellow]warning:[/] serving beyond this machine without --secure-cookies")
-    executor = LocalExecutor(
+    executor = executor_for(  # jobs.executor: threads here, or a dispatcher to Celery
         proj,
-        workers=proj.config.jobs.local_workers if workers is None else workers,
+        workers=workers,
         lanes=(COMPARE,),  # the Models page waits for comparisons: never behind a training
     )
     executor.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from wildloop.datasets.snapshot_model import (
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassDef, ClassMap
 from wildloop.domain.labels import LabelBoxValue, LabelSet
-from wildloop.domain.paths import path_from_text
+from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import IntegrityError, NotFound
 from wildloop.project import Project
 from wildloop.review.labels import to_label_set
@@ -60,7 +61,13 @@ def load_snapshot(project: Project, ref: int | str, *, verify: bool = True) -> S
     content hash is recomputed and a mismatch raises IntegrityError."""
     info = get_snapshot(project, ref)
     with project.db.session() as session:
-        return load_entries(session, info, verify=verify)
+        data = load_entries(session, info, verify=verify)
+    roots = project.config.storage.media_roots  # a train worker on another machine
+    if not roots:
+        return data
+    return replace(
+        data, entries=tuple(replace(e, path=map_root(e.path, roots)) for e in data.entries)
+    )
 
 
 def load_entries(session: Session, info: SnapshotInfo, *, verify: bool) -> SnapshotData:

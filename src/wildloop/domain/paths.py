@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
@@ -63,3 +64,15 @@ def readable_text(text: str) -> str:
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     return "%25" if char == "%" else f"%{ord(char) - 0xDC00:02X}"
+
+
+def map_root(path: Path, roots: Mapping[str, str]) -> Path:
+    """``path`` seen from another machine: the longest ``roots`` prefix (whole path parts,
+    so ``/mnt/card`` never matches ``/mnt/cards``) replaced by what it maps to."""
+    best: tuple[int, Path] | None = None
+    for source, target in roots.items():
+        prefix = Path(source)
+        inside = path == prefix or prefix in path.parents
+        if inside and (best is None or len(prefix.parts) > best[0]):
+            best = (len(prefix.parts), Path(target) / path.relative_to(prefix))
+    return path if best is None else best[1]

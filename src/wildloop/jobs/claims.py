@@ -52,9 +52,11 @@ def claim_chunk(
     kinds: list[str] | None = None,
     job_ids: Collection[int] | None = None,
     skip: Collection[int] = (),
+    chunk_id: int | None = None,
 ) -> Claim | None:
     """Take the oldest queued chunk of an active job (of ``job_id`` or ``job_ids`` when
-    given, not of the jobs in ``skip``), or None when there is none."""
+    given, not of the jobs in ``skip``; exactly ``chunk_id`` when given, as a broker's task
+    asks), or None when there is none."""
     for _ in range(_CLAIM_RACES):
         query = (
             select(JobChunk.id, JobChunk.job_id, JobChunk.seq, Job.kind)
@@ -65,6 +67,8 @@ def claim_chunk(
         )
         if job_id is not None:
             query = query.where(JobChunk.job_id == job_id)
+        if chunk_id is not None:
+            query = query.where(JobChunk.id == chunk_id)
         if job_ids is not None:
             query = query.where(JobChunk.job_id.in_(list(job_ids)))
         if skip:

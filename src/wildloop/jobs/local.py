@@ -105,6 +105,10 @@ class LocalExecutor:
             thread.start()
             self._threads.append(thread)
 
+    def run_job(self, job_id: int, progress: StatusCallback | None = None) -> dict[str, Any]:
+        """Run ``job_id`` in this process with ``workers`` threads (see :func:`run_job`)."""
+        return run_job(self.project, job_id, workers=self.workers, progress=progress)
+
     def stop(self) -> None:
         """Stop taking chunks; a running chunk is handed back to the queue."""
         self._stop.set()

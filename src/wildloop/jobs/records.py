@@ -190,6 +190,30 @@ def _describe(job: Job, chunks: dict[str, int]) -> dict[str, Any]:
     }
 
 
+def held_chunks(session: Session, job_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Running chunks with the worker that holds each (``host:pid:tag``) and its last
+    heartbeat: which machine is doing what, whichever executor carried the chunk there."""
+    query = (
+        select(JobChunk)
+        .where(JobChunk.state == "running")
+        .order_by(JobChunk.job_id, JobChunk.seq)
+        .limit(500)
+    )
+    if job_ids is not None:
+        query = query.where(JobChunk.job_id.in_(job_ids))
+    return [
+        {
+            "job_id": c.job_id,
+            "seq": c.seq,
+            "worker": c.claimed_by,
+            "attempts": c.attempts,
+            "done": c.items_done + c.items_failed,
+            "heartbeat_at": _iso(c.heartbeat_at),
+        }
+        for c in session.scalars(query)
+    ]
+
+
 def progress_sums(session: Session, job_id: int) -> int:
     """Items finished across a job's chunks (ok + failed)."""
     value = session.scalar(
@@ -204,6 +228,7 @@ __all__ = [
     "ACTIVE",
     "TERMINAL",
     "cancel_job",
+    "held_chunks",
     "job_status",
     "list_jobs",
     "progress_sums",

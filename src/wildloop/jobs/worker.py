@@ -131,6 +131,21 @@ def _step(
     return True
 
 
+def run_claimed(
+    project: Project,
+    claim: claims.Claim,
+    worker: str,
+    settings: WorkerSettings,
+    stop: threading.Event,
+) -> WorkerStats:
+    """Run one chunk this worker has already claimed (what a broker's task does): the
+    handler under a heartbeat, then the outcome recorded and the job finished if it was the
+    last chunk. A parent that waits for children hands its chunk back like in the loop."""
+    stats = WorkerStats()
+    _run_claim(project, claim, worker, settings, stats, stop, _Scope(None))
+    return stats
+
+
 def _run_claim(
     project: Project,
     claim: claims.Claim,
@@ -197,6 +212,14 @@ def _run_claim(
     if owned:
         stats.chunks_done += 1
         _finish_ready(project, stats, only=claim.job_id)
+
+
+def finish_ready_jobs(project: Project) -> list[int]:
+    """Finish every job whose chunks are all done (a dispatcher's sweep after a worker died
+    between its last chunk and the finaliser); returns the ids it finished."""
+    stats = WorkerStats()
+    _finish_ready(project, stats)
+    return stats.jobs_finished
 
 
 def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None) -> None:

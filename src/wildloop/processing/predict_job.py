@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
-from wildloop.domain.paths import path_from_text
+from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
 from wildloop.inference.pipeline import (
@@ -261,8 +261,13 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
 
     # Test items keep low-scoring boxes too: evaluations rank every detection (COCO style).
     test_conf = min(thresholds.store, thresholds.store_test)
+    roots = project.config.storage.media_roots  # this machine's view of the server's paths
     items = (
-        PipelineItem(row.id, path_from_text(row.path), test_conf if row.split == "test" else None)
+        PipelineItem(
+            row.id,
+            map_root(path_from_text(row.path), roots),
+            test_conf if row.split == "test" else None,
+        )
         for row in todo
     )
     for results in pipeline.run(items):

@@ -20,7 +20,7 @@ from wildloop.domain.class_mapping import ClassFit, ClassMapping, fit_classes
 from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.project import Project
-from wildloop.registry.artifacts import ArtifactStore
+from wildloop.registry.artifacts import ArtifactStore, open_store
 from wildloop.store.tables import ModelAlias, ModelVersion
 
 SOURCES = ("registered", "trained", "external")
@@ -55,7 +55,10 @@ class StoredArtifacts:
 
 
 def artifact_store(project: Project) -> ArtifactStore:
-    return ArtifactStore(project.path("artifacts"))
+    """The project's artifact store (``storage.artifacts_url``; its own folder by default)."""
+    storage = project.config.storage
+    cache = Path(storage.cache_dir).expanduser() if storage.cache_dir else project.root / "cache"
+    return open_store(storage.artifacts_url, project.path("artifacts"), cache / "artifacts")
 
 
 def record_version(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wildloop.errors import JobFailed
-from wildloop.jobs.local import run_job
+from wildloop.jobs.executor import run_job
 from wildloop.project import Project
 from wildloop.training.loop_job import LoopReport, LoopStep, start_loop_job
 
