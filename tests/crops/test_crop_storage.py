@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.support.engine import ingest_dir
 from wildloop.crops.index import CropIndex, build_crop_index
 from wildloop.crops.vectors import box_vectors, item_vectors
+from wildloop.domain.labels import LabelSet
 from wildloop.inference.crops import DEFAULT_KEY
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
@@ -18,6 +19,8 @@ from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance
+from wildloop.review.labels import save_labels
+from wildloop.review.queue import _novelty
 from wildloop.store.tables import CropEmbedding, Prediction
 from wildloop.synthetic.scenes import Frame
 
@@ -62,6 +65,21 @@ def test_processing_stores_one_crop_vector_per_chosen_box(
     assert build_crop_index(project, DEFAULT_KEY) == boxes
     found = CropIndex(project, DEFAULT_KEY).nearest(stored.matrix[0], k=3)
     assert found[0][0] == stored.prediction_ids[0] and found[0][1] > 0.99
+
+    # Novelty for the queue: the distance from each item's best crop to the reviewed ones.
+    reviewed = media[0]
+    with project.db.session() as session:
+        save_labels(
+            session,
+            reviewed,
+            LabelSet(empty=True),
+            author_id=project.author("ana"),
+            classes=project.classes,
+            expected_revision=0,
+        )
+        distances = _novelty(project, session, version_id, media, [reviewed])
+    assert distances[reviewed] < 0.01 and set(distances) == set(media)
+    assert max(distances.values()) > 0.05
 
 
 def test_processing_without_crops_enabled_stores_none(

@@ -17,6 +17,7 @@ from wildloop.cli import (
     prediction_cmds,
     process_cmds,
     project_cmds,
+    queue_cmds,
     serve_cmds,
     split_cmds,
     user_cmds,
@@ -47,6 +48,7 @@ app.command()(job_cmds.worker)
 app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
+app.command()(queue_cmds.queue)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)

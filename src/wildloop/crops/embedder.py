@@ -7,6 +7,7 @@ import threading
 from wildloop.config import CropSettings
 from wildloop.errors import BadInput
 from wildloop.inference.crops import (
+    DEFAULT_KEY,
     CropEmbedder,
     CropModelUnavailable,
     CropStage,
@@ -16,6 +17,14 @@ from wildloop.project import Project
 
 _loaded: dict[tuple[str, int], CropEmbedder] = {}
 _lock = threading.Lock()
+
+
+def crop_embedder_key(project: Project) -> str:
+    """The key the configured embedder stores vectors under, without loading the model."""
+    model = project.config.crops.model
+    if model == "default":
+        return DEFAULT_KEY
+    return project_crop_embedder(project).key
 
 
 def project_crop_embedder(project: Project) -> CropEmbedder:

@@ -30,26 +30,30 @@ class BoxVectors:
 
 
 def box_vectors(
-    session: Session, embedder: str, version_id: int, media_ids: Sequence[int]
+    session: Session, embedder: str, version_id: int | None, media_ids: Sequence[int]
 ) -> BoxVectors:
-    """The crop vectors of ``version_id``'s boxes on ``media_ids`` (in id order)."""
+    """The crop vectors of ``version_id``'s boxes (any version's when None) on ``media_ids``,
+    in id order."""
     pids: list[int] = []
     mids: list[int] = []
     scores: list[float] = []
     rows: list[NDArray[np.float32]] = []
     for start in range(0, len(media_ids), CHUNK):
-        found = session.execute(
+        query = (
             select(CropEmbedding.prediction_id, CropEmbedding.media_id, Prediction.score)
             .add_columns(CropEmbedding.vector)
             .join(Prediction, Prediction.id == CropEmbedding.prediction_id)
-            .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
             .where(
                 CropEmbedding.embedder == embedder,
-                PredictionSet.model_version_id == version_id,
                 CropEmbedding.media_id.in_(media_ids[start : start + CHUNK]),
             )
             .order_by(CropEmbedding.media_id, CropEmbedding.prediction_id)
-        ).all()
+        )
+        if version_id is not None:
+            query = query.join(
+                PredictionSet, PredictionSet.id == Prediction.prediction_set_id
+            ).where(PredictionSet.model_version_id == version_id)
+        found = session.execute(query).all()
         for pid, mid, score, blob in found:
             pids.append(int(pid))
             mids.append(int(mid))
@@ -60,7 +64,7 @@ def box_vectors(
 
 
 def item_vectors(
-    session: Session, embedder: str, version_id: int, media_ids: Sequence[int]
+    session: Session, embedder: str, version_id: int | None, media_ids: Sequence[int]
 ) -> dict[int, NDArray[np.float32]]:
     """One vector per item: its best-scoring box's crop (items without boxes are absent)."""
     boxes = box_vectors(session, embedder, version_id, media_ids)
