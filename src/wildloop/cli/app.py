@@ -18,6 +18,7 @@ from wildloop.cli import (
     process_cmds,
     project_cmds,
     queue_cmds,
+    repeat_cmds,
     serve_cmds,
     split_cmds,
     user_cmds,
@@ -49,6 +50,7 @@ app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
 app.command()(queue_cmds.queue)
+app.command()(repeat_cmds.repeats)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)
