@@ -12,10 +12,11 @@ bursts and cameras, so no single burst or camera fills a batch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 NOTHING = "nothing"  # what a frame with no box above its threshold shows
+LOOKAHEAD = 1000  # items examined per batch at most (see _one_batch)
 
 
 @dataclass(frozen=True)
@@ -111,37 +112,58 @@ def diverse_order(
     """The ``limit`` items to review first, batch by batch: each batch takes the most valuable
     items with at most ``per_group`` from one burst and ``camera_share`` of the batch from one
     camera; only when those caps leave a batch short is it filled with the next best (after
-    the diverse picks, so the head of every batch is spread out)."""
-    pending = sorted(items, key=lambda v: (-v.value, v.media_id))
+    the diverse picks, so the head of every batch is spread out).
+
+    A batch examines at most ``LOOKAHEAD`` items (those passed over earlier first, then the
+    rest in value order), so its cost does not grow with the archive."""
+    ranked = sorted(items, key=lambda v: (-v.value, v.media_id))
     per_camera = max(1, int(batch_size * camera_share))
     out: list[Valued] = []
-    while pending and len(out) < limit:
+    carry: list[Valued] = []  # passed over by earlier batches; all outrank ranked[pos:]
+    pos = 0
+    while len(out) < limit and (carry or pos < len(ranked)):
         size = min(batch_size, limit - len(out))
-        batch, rest = _one_batch(pending, size, per_group, per_camera)
+        budget = max(LOOKAHEAD, 50 * size)
+        filling = _Batch(per_group, per_camera)
+        batch, skipped = filling.taken, filling.skipped
+        seen = 0
+        while seen < len(carry) and len(batch) < size and seen < budget:
+            filling.consider(carry[seen])
+            seen += 1
+        carry_rest = carry[seen:]
+        examined = seen
+        while pos < len(ranked) and len(batch) < size and examined < budget and not carry_rest:
+            filling.consider(ranked[pos])
+            pos += 1
+            examined += 1
+        short = size - len(batch)
+        if short > 0:  # caps left the batch short: the next best, after the diverse picks
+            pool = skipped + carry_rest
+            while len(pool) < short and pos < len(ranked):
+                pool.append(ranked[pos])
+                pos += 1
+            batch.extend(pool[:short])
+            carry = pool[short:]
+        else:
+            carry = skipped + carry_rest
         out.extend(batch)
-        pending = rest
     return out
 
 
-def _one_batch(
-    pending: Sequence[Valued], size: int, per_group: int, per_camera: int
-) -> tuple[list[Valued], list[Valued]]:
-    groups: Counter[str] = Counter()
-    cameras: Counter[str] = Counter()
-    taken: set[int] = set()
-    batch: list[Valued] = []
-    for index, item in enumerate(pending):
-        if len(batch) == size:
-            break
-        if groups[item.group] < per_group and cameras[item.camera] < per_camera:
-            batch.append(item)
-            taken.add(index)
-            groups[item.group] += 1
-            cameras[item.camera] += 1
-    for index, item in enumerate(pending):  # caps left the batch short: the next best
-        if len(batch) == size:
-            break
-        if index not in taken:
-            batch.append(item)
-            taken.add(index)
-    return batch, [item for i, item in enumerate(pending) if i not in taken]
+class _Batch:
+    """A batch being filled: takes an item while its burst and camera are under their caps."""
+
+    def __init__(self, per_group: int, per_camera: int) -> None:
+        self.per_group, self.per_camera = per_group, per_camera
+        self.groups: Counter[str] = Counter()
+        self.cameras: Counter[str] = Counter()
+        self.taken: list[Valued] = []
+        self.skipped: list[Valued] = []
+
+    def consider(self, item: Valued) -> None:
+        if self.groups[item.group] < self.per_group and self.cameras[item.camera] < self.per_camera:
+            self.taken.append(item)
+            self.groups[item.group] += 1
+            self.cameras[item.camera] += 1
+        else:
+            self.skipped.append(item)
