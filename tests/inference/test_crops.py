@@ -66,3 +66,31 @@ def test_a_user_tflite_model_gets_a_content_key(tmp_path: Path, shared_data: Pat
     embedder = load_crop_embedder(str(copy))
     assert embedder.key.startswith("tflite:") and embedder.dim == 1001  # its class scores
     assert embed_crops(_photo(shared_data), [(0.2, 0.2, 0.5, 0.5)], embedder).shape == (1, 1001)
+
+
+def test_a_user_onnx_model_gets_normalised_nchw_input(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    # Global average pooling of the normalised input: the embedding is the mean of each
+    # channel, so what the embedder fed the model can be read back from its output.
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["vector"]),
+        ],
+        "mean-colour",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["n", 3, 64, 64])],
+        [helper.make_tensor_value_info("vector", TensorProto.FLOAT, ["n", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "mean.onnx"
+    onnx.save(model, str(path))
+    embedder = load_crop_embedder(str(path))
+    assert embedder.key.startswith("onnx:") and embedder.size == 64 and embedder.dim == 3
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[..., 0] = 255  # pure red
+    vector = embed_crops(image, [(0.1, 0.1, 0.5, 0.5)], embedder)[0].astype(np.float32)
+    expected = (np.array([1.0, 0.0, 0.0]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    assert np.allclose(vector, expected, atol=1e-2)
