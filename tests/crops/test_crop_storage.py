@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from tests.support.engine import ingest_dir
-from wildloop.crops.index import CropIndex, build_crop_index
+from wildloop.cli.app import app
+from wildloop.crops.index import CropIndex, build_crop_index, submit_crop_index
 from wildloop.crops.vectors import box_vectors, item_vectors
 from wildloop.domain.labels import LabelSet
 from wildloop.inference.crops import DEFAULT_KEY
@@ -65,6 +68,28 @@ def test_processing_stores_one_crop_vector_per_chosen_box(
     assert build_crop_index(project, DEFAULT_KEY) == boxes
     found = CropIndex(project, DEFAULT_KEY).nearest(stored.matrix[0], k=3)
     assert found[0][0] == stored.prediction_ids[0] and found[0][1] > 0.99
+    # The same through the job and the CLI; the example box is left out of its neighbours.
+    status = run_job(project, submit_crop_index(project))
+    assert status["state"] == "succeeded" and status["result"]["count"] == boxes
+    runner = CliRunner()
+    root = ["--project", str(project.root)]
+    result = runner.invoke(
+        app,
+        [
+            "crops",
+            "similar",
+            "--prediction",
+            str(stored.prediction_ids[0]),
+            "-k",
+            "2",
+            "--json",
+            *root,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert len(listed) == min(2, boxes - 1)
+    assert stored.prediction_ids[0] not in [b["prediction_id"] for b in listed]
 
     # Novelty for the queue: the distance from each item's best crop to the reviewed ones.
     reviewed = media[0]

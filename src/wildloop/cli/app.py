@@ -8,6 +8,7 @@ from wildloop.cli import (
     audio_cmds,
     audio_model_cmds,
     camera_cmds,
+    crop_cmds,
     dataset_cmds,
     demo_cmds,
     ingest_cmds,
@@ -50,6 +51,7 @@ app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
 app.command()(queue_cmds.queue)
+app.add_typer(crop_cmds.app, name="crops")
 app.command()(repeat_cmds.repeats)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)

@@ -19,10 +19,13 @@ from sqlalchemy import select
 
 from wildloop.atomic import write_text_atomic
 from wildloop.audio.search import FLAT_UP_TO, PROBES, lists_for, make_index, normalised
+from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import decode
-from wildloop.errors import BadInput
+from wildloop.errors import BadInput, NotFound
+from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.records import submit_job
 from wildloop.project import Project
-from wildloop.store.tables import CropEmbedding
+from wildloop.store.tables import CropEmbedding, Job
 
 READ_BATCH = 20_000
 
@@ -92,3 +95,61 @@ class CropIndex:
         query = normalised(np.asarray(vector, np.float32).reshape(1, -1))
         scores, ids = self._index.search(query, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+# --- the index job ---------------------------------------------------------------------------
+
+INDEX_KIND_NAME = "crop-index"
+
+
+def submit_crop_index(project: Project, created_by: int | None = None) -> int:
+    """Queue a rebuild of the configured crop embedder's index (one chunk: one writer)."""
+    key = crop_embedder_key(project)
+    with project.db.session() as session:
+        return submit_job(
+            session, INDEX_KIND_NAME, {"embedder": key}, [{}], total=1, created_by=created_by
+        )
+
+
+def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
+    count = build_crop_index(ctx.project, str(ctx.params["embedder"]))
+    ctx.message(f"{count} crops indexed")
+    return ChunkOutcome(done=1)
+
+
+def _finalize(project: Project, job_id: int) -> dict[str, Any]:
+    with project.db.session() as session:
+        key = str(session.get_one(Job, job_id).params["embedder"])
+    meta = index_path(project, key).with_suffix(".json")
+    return dict(json.loads(meta.read_text(encoding="utf-8"))) if meta.is_file() else {}
+
+
+CROP_INDEX_KIND = JobKind(name=INDEX_KIND_NAME, run_chunk=_run_chunk, finalize=_finalize)
+
+
+def similar_boxes(project: Project, prediction_id: int, k: int) -> list[tuple[int, int, float]]:
+    """(prediction id, media id, cosine similarity) of the k boxes nearest the example box,
+    the example itself left out."""
+    key = crop_embedder_key(project)
+    with project.db.session() as session:
+        blob = session.scalar(
+            select(CropEmbedding.vector).where(
+                CropEmbedding.prediction_id == prediction_id, CropEmbedding.embedder == key
+            )
+        )
+        if blob is None:
+            raise NotFound(f"box {prediction_id} has no {key} crop embedding")
+        found = [
+            (p, s)
+            for p, s in CropIndex(project, key).nearest(decode(blob), k + 1)
+            if p != prediction_id
+        ][:k]
+        media = dict(
+            session.execute(
+                select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
+                    CropEmbedding.prediction_id.in_([p for p, _ in found]),
+                    CropEmbedding.embedder == key,
+                )
+            ).all()
+        )
+    return [(p, int(media[p]), round(s, 4)) for p, s in found if p in media]
