@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from wildloop.audio.embed_job import EMBED_KIND
 from wildloop.audio.search import INDEX_KIND
+from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
 from wildloop.processing.predict_job import PREDICT_KIND
@@ -22,6 +23,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     COMPARE_KIND,
     EMBED_KIND,
     INDEX_KIND,
+    CROP_INDEX_KIND,
 )
 
 

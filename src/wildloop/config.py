@@ -239,6 +239,21 @@ class StorageSettings(_Section):
     )
 
 
+class CropSettings(_Section):
+    """Crop embeddings computed by the detector's pass (issue 17): off unless enabled."""
+
+    embed: bool = Field(default=False, description="embed each detected box while predicting")
+    model: str = Field(
+        default="default",
+        description="default (the bundled ImageNet MobileNet v1, 1024-d) or a path to a "
+        ".tflite/.onnx image embedding model",
+    )
+    padding: float = Field(default=0.10, ge=0, le=1, description="context around each box")
+    min_score: float = Field(default=0.10, ge=0, le=1, description="boxes below are not embedded")
+    max_per_image: int = Field(default=20, ge=1, description="best boxes embedded per image")
+    threads: int = Field(default=1, ge=1, description="embedding model threads per worker")
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -260,6 +275,7 @@ class ProjectConfig(_Section):
     triggers: TriggerSettings = Field(default_factory=TriggerSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    crops: CropSettings = Field(default_factory=CropSettings)
 
     @field_validator("classes")
     @classmethod

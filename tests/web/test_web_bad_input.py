@@ -33,6 +33,7 @@ ACTIONS = ("POST", f"{V1}/media/{{media_id}}/actions")
 LABELS = ("PUT", f"{V1}/media/{{media_id}}/labels")
 BATCH = ("POST", f"{V1}/batch")
 MARKED = ("GET", f"{V1}/marked")
+QUEUE = ("GET", f"{V1}/queue")
 NEW_USER = ("POST", f"{V1}/users")
 PATCH_USER = ("PATCH", f"{V1}/users/{{username}}")
 NEW_TOKEN = ("POST", f"{V1}/tokens")
@@ -86,6 +87,10 @@ def _grid_cases() -> list[Case]:
         Case("marked: kind", MARKED, f"{V1}/marked?kind=zzz", None, 400, "kind must be"),
         Case("marked: limit", MARKED, f"{V1}/marked?limit=501", None, 422, "limit"),
         Case("marked: cursor", MARKED, f"{V1}/marked?cursor={MARKED_CURSOR}", None, 400, "cursor"),
+        Case("queue: limit 0", QUEUE, f"{V1}/queue?limit=0", None, 422, "limit"),
+        Case("queue: limit huge", QUEUE, f"{V1}/queue?limit={HUGE}", None, 422, "limit"),
+        Case("queue: exclude 0", QUEUE, f"{V1}/queue?exclude=0", None, 422, "exclude"),
+        Case("queue: exclude text", QUEUE, f"{V1}/queue?exclude=x", None, 422, "exclude"),
     ]
 
 

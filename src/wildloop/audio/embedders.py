@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from wildloop.config import AudioSettings
 from wildloop.errors import BadInput
+from wildloop.inference.tflite import TFLiteModel
 
 Batch = NDArray[np.float32]
 
@@ -130,31 +131,15 @@ class TFLiteEmbedder:
         window_s: float,
         threads: int = 1,
     ) -> None:
-        # ai-edge-litert is an optional, heavy dependency: loaded only when a TFLite model is
-        # used, so projects on the default embedder never import it.
-        from ai_edge_litert.interpreter import Interpreter
-
         self.key = key
         self.sample_rate = sample_rate
-        self._interpreter = Interpreter(model_content=model, num_threads=threads)
-        inputs = self._interpreter.get_input_details()[0]
-        length = int(inputs["shape"][-1])
+        self._model = TFLiteModel(model, threads)
+        length = self._model.input_shape[-1]
         self.window_samples = length if length > 1 else round(window_s * sample_rate)
-        self._input = int(inputs["index"])
-        self._output = int(self._interpreter.get_output_details()[0]["index"])
-        self._batch = 0
-        self.dim = int(self._interpreter.get_output_details()[0]["shape"][-1])
+        self.dim = self._model.output_dim
 
     def embed(self, windows: Batch) -> Batch:
-        windows = fit_windows(windows, self.window_samples)
-        if len(windows) != self._batch:
-            self._interpreter.resize_tensor_input(self._input, [len(windows), self.window_samples])
-            self._interpreter.allocate_tensors()
-            self._batch = len(windows)
-        self._interpreter.set_tensor(self._input, windows)
-        self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output)
-        return np.asarray(out, np.float32).reshape(len(windows), -1).copy()
+        return self._model.run(fit_windows(windows, self.window_samples))
 
 
 def birdnet_model_path() -> Path | None:

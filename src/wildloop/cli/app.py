@@ -9,6 +9,7 @@ from wildloop.cli import (
     audio_cmds,
     audio_model_cmds,
     camera_cmds,
+    crop_cmds,
     dataset_cmds,
     demo_cmds,
     ingest_cmds,
@@ -18,6 +19,8 @@ from wildloop.cli import (
     prediction_cmds,
     process_cmds,
     project_cmds,
+    queue_cmds,
+    repeat_cmds,
     serve_cmds,
     split_cmds,
     user_cmds,
@@ -49,6 +52,9 @@ app.command()(job_cmds.worker)
 app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
+app.command()(queue_cmds.queue)
+app.add_typer(crop_cmds.app, name="crops")
+app.command()(repeat_cmds.repeats)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)

@@ -14,13 +14,14 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wildloop.inference import letterbox
+from wildloop.inference.crops import CropStage, cut_crops
 from wildloop.inference.decode import Decoder, Encoded, ImageUnreadable, Prepared
 from wildloop.inference.runtime import DetectorRuntime
 
@@ -42,6 +43,9 @@ class Detection:
     y: float
     w: float
     h: float
+    # The box's crop embedding (float16) when the pipeline embeds crops; travels with the
+    # box through sorting and capping, and takes no part in equality.
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class StageTimes:
     model: float = 0.0
     model_wait: float = 0.0
     nms: float = 0.0
+    crops: float = 0.0
     write: float = 0.0
     items: int = 0
     failed: int = 0
@@ -101,7 +106,7 @@ class StageTimes:
     def reset(self) -> None:
         with self._lock:
             self.decode = self.wait = self.model = self.model_wait = 0.0
-            self.nms = self.write = 0.0
+            self.nms = self.crops = self.write = 0.0
             self.items = self.failed = 0
 
     def merge(self, other: StageTimes) -> None:
@@ -111,6 +116,7 @@ class StageTimes:
             self.model += other.model
             self.model_wait += other.model_wait
             self.nms += other.nms
+            self.crops += other.crops
             self.write += other.write
             self.items += other.items
             self.failed += other.failed
@@ -122,6 +128,7 @@ class StageTimes:
             "model_thread_s": round(self.model, 3),
             "wait_for_model_s": round(self.model_wait, 3),
             "nms_s": round(self.nms, 3),
+            "crops_s": round(self.crops, 3),
             "write_s": round(self.write, 3),
             "items": self.items,
             "failed": self.failed,
@@ -131,8 +138,14 @@ class StageTimes:
 class Pipeline:
     """Runs ``runtime`` over items; iterate :meth:`run` to get results batch by batch."""
 
-    def __init__(self, runtime: DetectorRuntime, options: PipelineOptions | None = None) -> None:
+    def __init__(
+        self,
+        runtime: DetectorRuntime,
+        options: PipelineOptions | None = None,
+        crops: CropStage | None = None,
+    ) -> None:
         self.runtime = runtime
+        self.crops = crops
         self.options = options or PipelineOptions()
         self.decoder = Decoder(
             self.options.imgsz,
@@ -237,10 +250,41 @@ class Pipeline:
             ItemResult(item.key, _to_detections(det, box))
             for (item, box), det in zip(kept, found, strict=True)
         ]
+        after_nms = time.perf_counter()
+        if self.crops is not None:
+            frames = {item.key: p.array for item, p in batch if isinstance(p, Prepared)}
+            boxes = {item.key: box for item, box in kept}
+            results = [
+                self._embed(r, frames[r.key], boxes[r.key]) if r.key in frames else r
+                for r in results
+            ]
         self.times.add(
-            model=after_model - started, nms=time.perf_counter() - after_model, items=len(kept)
+            model=after_model - started,
+            nms=after_nms - after_model,
+            crops=time.perf_counter() - after_nms,
+            items=len(kept),
         )
         return failures + results
+
+    def _embed(self, result: ItemResult, frame: np.ndarray, box: letterbox.Letterbox) -> ItemResult:
+        """Attach crop embeddings to the chosen boxes, cut from the letterboxed frame the
+        model saw (its image area), so no file is decoded twice. Frames decoded on the GPU
+        have no host copy and keep boxes without embeddings."""
+        stage = self.crops
+        assert stage is not None
+        chosen = stage.chosen([d.score for d in result.detections])
+        if not chosen:
+            return result
+        image = frame[box.top : box.top + box.new_h, box.left : box.left + box.new_w]
+        picked = [result.detections[i] for i in chosen]
+        crops = cut_crops(
+            image, [(d.x, d.y, d.w, d.h) for d in picked], stage.embedder.size, stage.padding
+        )
+        vectors = stage.embedder.embed(crops).astype(np.float16)
+        detections = list(result.detections)
+        for i, vector in zip(chosen, vectors, strict=True):
+            detections[i] = replace(detections[i], embedding=vector)
+        return replace(result, detections=tuple(detections))
 
     def _inputs(
         self, batch: list[tuple[PipelineItem, Prepared | Encoded]]

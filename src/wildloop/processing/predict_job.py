@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
+from wildloop.crops.embedder import crop_stage
 from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
@@ -233,7 +234,9 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         decode_workers=settings.decode_workers,
         model_workers=model_workers,
     )
-    pipeline = Pipeline(runtime, options)
+    stage = crop_stage(project)
+    pipeline = Pipeline(runtime, options, crops=stage)
+    crop_key = stage.embedder.key if stage is not None else None
     class_ids = project_class_ids(version, project.classes)
     done, failed = len(done_ids), 0
     pending: list[ItemResult] = []
@@ -252,6 +255,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
                 pending,
                 ctx.job_id,
                 shown_from=thresholds.store,
+                crop_embedder=crop_key,
             )
         pipeline.times.write += time.perf_counter() - started
         failed += sum(1 for r in pending if not r.ok)

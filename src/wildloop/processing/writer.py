@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from wildloop.inference.pipeline import ItemResult
+from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.store.bulk import insert_or_skip
-from wildloop.store.tables import Prediction, PredictionSet
+from wildloop.store.tables import CropEmbedding, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 
 
@@ -29,11 +29,14 @@ def write_results(
     job_id: int | None = None,
     *,
     shown_from: float = 0.0,
+    crop_embedder: str | None = None,
 ) -> int:
     """Store results that are not stored yet; returns how many sets were added.
 
     A set's top class, top score and box count describe its boxes scoring ``shown_from`` or
     more: lower ones (kept on test items for evaluation) never change what the grid shows.
+    Boxes carrying a crop embedding get a ``crop_embeddings`` row under ``crop_embedder``
+    in the same transaction.
     """
     if not results:
         return 0
@@ -73,9 +76,38 @@ def write_results(
         for set_id, media_id in created
         for d in by_media[media_id].detections
     ]
-    if rows:
+    boxes = [(media_id, d) for _, media_id in created for d in by_media[media_id].detections]
+    if crop_embedder is not None and any(d.embedding is not None for _, d in boxes):
+        _insert_with_crops(session, rows, boxes, crop_embedder, now)
+    elif rows:
         session.execute(insert(Prediction), rows)
     return len(created)
+
+
+def _insert_with_crops(
+    session: Session,
+    rows: list[dict[str, Any]],
+    boxes: list[tuple[int, Detection]],
+    embedder: str,
+    now: Any,
+) -> None:
+    """Insert predictions returning their ids (in row order), then their crop vectors."""
+    ids = session.scalars(
+        insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True), rows
+    ).all()
+    vectors = [
+        {
+            "prediction_id": prediction_id,
+            "media_id": media_id,
+            "embedder": embedder,
+            "dim": int(d.embedding.shape[0]),
+            "vector": d.embedding.astype("<f2").tobytes(),
+            "created_at": now,
+        }
+        for prediction_id, (media_id, d) in zip(ids, boxes, strict=True)
+        if d.embedding is not None
+    ]
+    session.execute(insert(CropEmbedding), vectors)
 
 
 @dataclass(frozen=True)

@@ -306,6 +306,29 @@ class Embedding(Base):
     )
 
 
+class CropEmbedding(Base):
+    """One predicted box's crop vector from one crop embedder (float16 little-endian).
+
+    Kept apart from ``embeddings`` (one vector per item) because an image has many boxes;
+    ``media_id`` is copied from the box's set so per-item reads need no join. Shared by the
+    review queue's novelty, re-identification and crop classifier heads.
+    """
+
+    __tablename__ = "crop_embeddings"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    prediction_id: Mapped[int] = mapped_column(ForeignKey("predictions.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    embedder: Mapped[str] = mapped_column(String(80))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("prediction_id", "embedder"),
+        Index("ix_crop_embeddings_embedder_id", "embedder", "id"),
+        Index("ix_crop_embeddings_media_embedder", "media_id", "embedder"),
+    )
+
+
 # --- human labels -----------------------------------------------------------------------------
 
 

@@ -18,6 +18,8 @@ from wildloop.review.batch import MAX_BATCH, BatchResult, apply_batch, apply_to_
 from wildloop.review.detail import AuditView, audit_trail, media_detail
 from wildloop.review.filters import FilterNames, GridFilter, parse_filter
 from wildloop.review.marked import marked_page
+from wildloop.review.queue import value_queue
+from wildloop.store.types import MAX_ID
 from wildloop.users.roles import Actor
 from wildloop.web.auth import current_actor
 from wildloop.web.params import MediaIdPath
@@ -33,6 +35,8 @@ from wildloop.web.schemas import (
     MarkedItemOut,
     MarkedPageOut,
     MediaDetailOut,
+    QueueItemOut,
+    QueueOut,
 )
 
 router = APIRouter(tags=["review"])
@@ -191,4 +195,30 @@ def list_marked(
     ]
     return MarkedPageOut(
         items=items, next_cursor=found.next_cursor, counts=found.counts, total=found.total
+    )
+
+
+@router.get("/queue", response_model=QueueOut)
+def review_queue(
+    request: Request,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=cursors.MAX_LIMIT)] = 50,
+    exclude: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> QueueOut:
+    """Unreviewed items most worth reviewing first, each with why ("margin 0.04",
+    "disagrees with its burst"); ``exclude`` leaves out the item on screen."""
+    items = value_queue(project_of(request), limit=limit, exclude=exclude)
+    return QueueOut(
+        items=[
+            QueueItemOut(
+                media_id=i.media_id,
+                value=i.value,
+                reasons=list(i.reasons),
+                camera=i.camera,
+                sequence_id=i.sequence_id,
+                top_class=i.top_class,
+                top_score=i.top_score,
+            )
+            for i in items
+        ]
     )

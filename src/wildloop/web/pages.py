@@ -21,6 +21,7 @@ from wildloop.review.dashboard import jobs_view
 from wildloop.review.detail import media_detail
 from wildloop.review.filters import FilterNames
 from wildloop.review.marked import marked_page
+from wildloop.review.queue import value_queue
 from wildloop.store.tables import Media
 from wildloop.users import accounts
 from wildloop.users.roles import Actor, require_admin
@@ -186,6 +187,16 @@ def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Re
         query=urlencode(params),
         thresholds=project.config.thresholds.model_dump(),
     )
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, actor: PageActor) -> Response:
+    """Review in "next most valuable" mode: open the queue's top item (or the grid when
+    nothing is left to review)."""
+    top = value_queue(project_of(request), limit=1)
+    if not top:
+        return RedirectResponse("/grid?reviewed=no", 303)
+    return RedirectResponse(f"/media/{top[0].media_id}#value", 303)
 
 
 @router.get("/marked", response_class=HTMLResponse)

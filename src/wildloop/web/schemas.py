@@ -281,6 +281,20 @@ class MarkedPageOut(BaseModel):
     total: int
 
 
+class QueueItemOut(BaseModel):
+    media_id: int
+    value: float
+    reasons: list[str]
+    camera: str | None
+    sequence_id: int | None
+    top_class: str | None
+    top_score: float | None
+
+
+class QueueOut(BaseModel):
+    items: list[QueueItemOut]
+
+
 @dataclass(frozen=True)
 class NewTokenOut(TokenInfo):
     token: str = field(metadata={"description": "shown only now; store it safely"})

@@ -17,6 +17,8 @@
     detail: null, dirty: false, busy: false, burst: false, zoom: 1,
     undo: [], last: null, lastClass: classes[0], cache: new Map(),
     latest: new Map(), // media id -> the label revision our own last save produced
+    // "next most valuable" mode: actions advance to the queue's top item, not the filter's next.
+    valueMode: location.hash === "#value", reasons: new Map(),
   };
   const editor = new BoxEditor($("overlay"), {
     canEdit: canWrite,
@@ -28,7 +30,35 @@
   // --- loading -------------------------------------------------------------------------------
 
   function detailUrl(id) { return `/api/v1/media/${id}${query ? "?" + query : ""}`; }
-  function pageUrl(id) { return `/media/${id}${query ? "?" + query : ""}`; }
+  function pageUrl(id) { return `/media/${id}${query ? "?" + query : ""}${state.valueMode ? "#value" : ""}`; }
+
+  async function nextValuable() {
+    const here = state.detail ? `&exclude=${state.detail.id}` : "";
+    try {
+      const r = await wl.api("GET", `/api/v1/queue?limit=1${here}`);
+      if (!r.items.length) { wl.toast("nothing left to review", "good"); return; }
+      state.valueMode = true;
+      state.reasons.set(r.items[0].media_id, r.items[0].reasons);
+      return go(r.items[0].media_id);
+    } catch (e) {
+      banner(e.message);
+    }
+  }
+
+  async function whyHere(d) {
+    if (!state.valueMode || d.reviewed) { $("why").textContent = ""; return; }
+    if (!state.reasons.has(d.id)) {
+      // Opened from /queue or a reload: ask the queue why this item is on it.
+      try {
+        const r = await wl.api("GET", "/api/v1/queue?limit=500");
+        for (const it of r.items) state.reasons.set(it.media_id, it.reasons);
+      } catch (e) { return; }
+    }
+    const reasons = state.reasons.get(d.id) || [];
+    if (state.detail && state.detail.id === d.id) {
+      $("why").textContent = reasons.length ? `why: ${reasons.join("; ")}` : "why: nothing stands out";
+    }
+  }
 
   function fetchDetail(id, fresh = false) {
     if (fresh || !state.cache.has(id)) {
@@ -89,6 +119,7 @@
     $("nextun").disabled = !d.next_unreviewed_id;
     $("modelname").textContent = d.model_name ? `${d.model_name}${d.has_prediction_set ? "" : " (not run on this item)"}` : "no model yet";
     $("auditlink").href = `/api/v1/media/${d.id}/history`;
+    whyHere(d);
     renderFacts(d);
     renderBoxes();
     renderPredictions(d);
@@ -222,6 +253,7 @@
   function after(d, result, advance) {
     state.cache.delete(d.id);
     tally(1);
+    if (advance && state.valueMode) return nextValuable();
     if (advance && d.next_id) return go(d.next_id);
     if (advance && !d.next_id) wl.toast("last item in this filter", "good");
     return go(d.id, { fresh: true, push: false });
@@ -369,7 +401,8 @@
   function key(k, e) {
     const d = state.detail;
     const sel = editor.selected;
-    if (["ArrowRight", "j", " ", "ArrowLeft", "k", "u", "g"].includes(k) && !leaving()) return;
+    if (["ArrowRight", "j", " ", "ArrowLeft", "k", "u", "g", "v"].includes(k) && !leaving()) return;
+    if (k === "v") return nextValuable();
     if (k === "ArrowRight" || k === "j" || k === " ") return go(d.next_id);
     if (k === "ArrowLeft" || k === "k") return go(d.prev_id);
     if (k === "u") return go(d.next_unreviewed_id);
@@ -406,7 +439,7 @@
 
   document.addEventListener("keydown", (e) => {
     if (wl.typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-    const handled = /^[1-9]$|^[-+=0cejkugadswrqmfMnzb. ]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key);
+    const handled = /^[1-9]$|^[-+=0cejkugvadswrqmfMnzb. ]$|^(Arrow(Left|Right)|Enter|Escape|Tab|Delete|Backspace)$/.test(e.key);
     if (!handled) return;
     e.preventDefault();
     key(e.key, e);
@@ -429,6 +462,7 @@
   $("prev").addEventListener("click", () => go(state.detail.prev_id));
   $("next").addEventListener("click", () => go(state.detail.next_id));
   $("nextun").addEventListener("click", () => go(state.detail.next_unreviewed_id));
+  $("nextvalue").addEventListener("click", () => nextValuable());
   $("zoomin").addEventListener("click", () => zoom(1.25));
   $("zoomout").addEventListener("click", () => zoom(0.8));
   $("photo").addEventListener("load", fit);

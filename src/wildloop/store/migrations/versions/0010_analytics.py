@@ -5,7 +5,7 @@ camera-time order; this index holds exactly those columns for exactly those rows
 walks one index and never the media table.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008_crop_embeddings
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008_crop_embeddings"
 branch_labels = None
 depends_on = None
 

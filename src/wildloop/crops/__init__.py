@@ -1,0 +1,1 @@
+"""Crop embeddings of predicted boxes: which embedder a project uses, stored vectors, index."""

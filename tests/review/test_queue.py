@@ -1,0 +1,67 @@
+"""The value-ordered queue over a real project: reasons, diversity, refresh, the API and CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.support.review import add_champion
+from tests.support.web import ReviewSetup
+from wildloop.cli.app import app
+from wildloop.domain.labels import LabelSet
+from wildloop.review.labels import save_labels
+from wildloop.review.queue import value_queue
+from wildloop.store.tables import Media, ModelAlias
+
+
+def test_queue_orders_unreviewed_items_by_value_with_reasons_and_spread(
+    review_setup: ReviewSetup,
+) -> None:
+    project = review_setup.project
+    queue = value_queue(project, limit=500)
+    with project.db.session() as session:
+        sequences = dict(session.execute(select(Media.id, Media.sequence_id)).all())
+    assert {q.media_id for q in queue} == set(review_setup.ids())  # nothing reviewed yet
+    values = [q.value for q in queue]
+    assert all(bool(q.reasons) == (q.value > 0) for q in queue)
+    distinct = len(set(sequences.values()))
+    head = [sequences[q.media_id] for q in queue[:distinct]]
+    assert len(set(head)) == distinct  # the first batch spreads over every burst
+    assert values[0] == max(values)
+    assert any(r.startswith("disagrees with its burst") for q in queue for r in q.reasons)
+
+    # A challenger that sees things differently adds its own reason.
+    challenger = add_champion(project, review_setup.items, seed=7, name="fake-v2")
+    with project.db.session() as session:
+        session.add(ModelAlias(alias="challenger", model_version_id=challenger))
+    queue = value_queue(project, limit=500)
+    assert any(r.startswith("challenger says") for q in queue for r in q.reasons)
+
+    # A reviewed item leaves the queue at once.
+    top = queue[0].media_id
+    with project.db.session() as session:
+        save_labels(
+            session,
+            top,
+            LabelSet(empty=True),
+            author_id=project.author("rita"),
+            classes=project.classes,
+            expected_revision=0,
+        )
+    assert top not in {q.media_id for q in value_queue(project, limit=500)}
+    assert value_queue(project, limit=3, exclude=queue[1].media_id)[0].media_id != top
+
+
+def test_queue_api_and_cli_list_the_same_items(app_client, review_setup: ReviewSetup) -> None:
+    body = app_client("vic").get("/api/v1/queue?limit=5").json()
+    assert len(body["items"]) == 5 and body["items"][0]["reasons"]
+    expected = [i.media_id for i in value_queue(review_setup.project, limit=5)]
+    assert [i["media_id"] for i in body["items"]] == expected
+    page = app_client("rita").get("/queue", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == f"/media/{expected[0]}#value"
+    result = CliRunner().invoke(
+        app, ["queue", "--limit", "5", "--project", str(review_setup.project.root)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [int(line.split()[0]) for line in result.output.splitlines()] == expected
+    assert body["items"][0]["reasons"][0] in result.output.splitlines()[0]
