@@ -26,8 +26,10 @@ def default_handoff(detector_classes: Sequence[str]) -> list[str]:
 def pipeline_classes(
     detector_classes: Sequence[str], classifier_classes: Sequence[str], handoff: Sequence[str]
 ) -> list[str]:
-    """The classifier's classes, then the detector's pass-through classes not among them:
-    one class list describes every box a pipeline writes."""
+    """The classifier's classes, then the detector's classes not among them (pass-through
+    classes, and handed-on ones for boxes below the hand-on score): one class list
+    describes every box a pipeline writes. ``handoff`` only routes boxes."""
+    del handoff
     out = list(classifier_classes)
-    out += [c for c in detector_classes if c not in handoff and c not in out]
+    out += [c for c in detector_classes if c not in out]
     return out
