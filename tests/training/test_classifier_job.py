@@ -12,8 +12,9 @@ from sqlalchemy import select
 from tests.support.loop import ingest_frames, label_frames
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict
+from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.evaluator import evaluate_model
-from wildloop.evaluation.promotion import make_first_champion
+from wildloop.evaluation.promotion import make_first_champion, promote_challenger
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import predict_items
@@ -85,7 +86,24 @@ def test_classifier_trains_as_a_job_and_a_pipeline_records_both_versions(
     assert any(abs(r.score - r.det_score) > 1e-6 for r in named)
 
     record, _ = evaluate_model(project, pipeline.id)
-    assert "map50" in record.metrics or "mAP50" in str(record.metrics)
+    assert record.metrics["map50_95"] is not None  # end to end, the detectors' evaluator
+
+    # The first pipeline replaces a detector: gated end to end (forced here: a demo detector
+    # on generated scenes). The next classifier pairs with the same detector, so the gate
+    # decides on the stage that changed: macro-F1 over ground-truth test crops.
+    first = promote_challenger(project, force=True, reason="test", figures=False)
+    assert first.promoted and first.comparison.challenger.metrics.get("map50_95") is not None
+    again = run_job(project, start_classifier_training(project).job_id)
+    assert again["state"] == "succeeded", again
+    second = _version(project, again["result"]["pipeline_id"])
+    assert second.detector_id == detector_id and second.classifier_id != classifier.id
+    comparison = compare_models(project, second.id, pipeline.id, figures=False)
+    assert comparison.challenger.metrics["stage"] == "classifier"
+    assert comparison.challenger.model_version_id == second.id
+    assert comparison.champion is not None and comparison.champion.model_version_id == pipeline.id
+    assert comparison.decision.improvement == pytest.approx(
+        comparison.challenger.metrics["macro_f1"] - comparison.champion.metrics["macro_f1"]
+    )
 
 
 def test_a_pipeline_pairs_a_detector_with_a_classifier_only(project: Project) -> None:

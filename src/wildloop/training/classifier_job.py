@@ -173,13 +173,17 @@ def _train_and_register(ctx: ChunkContext, settings: dict[str, Any]) -> int:
     names = {c.id: c.name for c in data.classes}
     ctx.message(f"fitting a head on {len(train_set.x)} crops of {len(columns)} classes")
     head_params = HeadParams.from_dict(settings["head"])
-    has_val = bool(len(val_set.x)) and bool(set(val_set.class_ids) & set(columns))
+    # Validation crops of a class the train split lacks cannot be learned: left out (else
+    # they would read as "nothing" rows and add a background class).
+    keep = [i for i, c in enumerate(val_set.class_ids) if c in set(columns)]
+    x_val = normalise(val_set.x[keep]) if keep else None
+    y_val = one_hot([val_set.class_ids[i] for i in keep], columns) if keep else None
     head, report = train_head(
         [names[c] for c in columns],
         normalise(train_set.x),
         one_hot(train_set.class_ids, columns),
-        normalise(val_set.x) if has_val else None,
-        one_hot(val_set.class_ids, columns) if has_val else None,
+        x_val,
+        y_val,
         head_params,
     )
     classifier = CropClassifier(head, embedder.key, padding)
