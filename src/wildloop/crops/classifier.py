@@ -1,11 +1,11 @@
 """A crop classifier: a small head over a frozen crop embedder's vectors of boxes.
 
-The head is the same plain-numpy logistic regression (or one-hidden-layer MLP) that audio
-heads use (``wildloop.audio.head``): softmax over classes, classes weighted by inverse
-frequency, early stopping on validation crops. Vectors are L2-normalised first (the
-embedders' reference measured it). Training crops are cut exactly as the pipeline cuts them
-at inference: the frame decoded and letterboxed at the detector's input size, the box grown
-by the same context padding, so the head never sees crops of another resolution than the
+The head (``wildloop.crops.logistic``) is a class-balanced softmax logistic regression on
+L2-normalised vectors, solved by L-BFGS, or the audio heads' one-hidden-layer MLP; either is
+saved as an audio ``Head`` (``.npz``, no pickles). Training crops are cut exactly as the
+pipeline cuts them at inference: the frame decoded and letterboxed at the detector's input
+size, the box grown by the same context padding, so the head never sees crops of another
+resolution than the
 ones it will name.
 """
 

@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from wildloop.audio.head import HeadParams, train_head
-from wildloop.crops.classifier import CropClassifier, ground_truth_crops, normalise, one_hot
+from wildloop.crops.classifier import CropClassifier, ground_truth_crops
 from wildloop.crops.embedder import project_crop_embedder
+from wildloop.crops.logistic import fit_crop_head
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, load_snapshot
 from wildloop.domain.model_kinds import CLASSIFIER, DEFAULT_MIN_BOX_SCORE, DETECT, PIPELINE
 from wildloop.errors import BadInput, Conflict
@@ -52,26 +52,25 @@ class StartedClassifierTraining:
 
 
 def classifier_params(project: Project, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Head settings (``hidden`` 0 is logistic regression) and crop settings, with the
-    caller's overrides (None means default)."""
+    """Crop and head settings with the caller's overrides (None means default): ``c`` the
+    logistic regression's inverse penalty (None: chosen on the validation crops),
+    ``hidden`` > 0 an MLP instead, ``balanced`` class weights."""
     values: dict[str, Any] = {
         "padding": project.config.crops.padding,
         "min_box_score": DEFAULT_MIN_BOX_SCORE,
-        "head": HeadParams(mode="softmax").as_dict(),
+        "c": None,
+        "hidden": 0,
+        "balanced": True,
     }
     for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        if key in ("padding", "min_box_score"):
-            values[key] = float(value)
-        elif key in values["head"]:
-            values["head"][key] = value
-        else:
-            raise BadInput(f"unknown classifier parameter {key!r}")
-    try:
-        HeadParams.from_dict(values["head"])
-    except (TypeError, ValueError) as exc:
-        raise BadInput(f"bad head parameters: {exc}") from None
+        if key not in values:
+            raise BadInput(f"unknown classifier parameter {key!r}; known: {', '.join(values)}")
+        if value is not None:
+            values[key] = value
+    if values["c"] is not None and not float(values["c"]) > 0:
+        raise BadInput("c (the inverse penalty) must be above 0")
+    if int(values["hidden"]) < 0:
+        raise BadInput("hidden must be 0 (logistic regression) or a positive width")
     return values
 
 
@@ -164,27 +163,20 @@ def _train_and_register(ctx: ChunkContext, settings: dict[str, Any]) -> int:
         offset += len(items[split])
     embed_s = time.perf_counter() - started
     train_set, val_set = sets["train"], sets["val"]
-    columns = sorted(set(train_set.class_ids))
-    if len(columns) < 2:
-        raise BadInput(
-            "a crop classifier needs boxes of at least two classes in the train split; "
-            f"found {len(columns)}"
-        )
     names = {c.id: c.name for c in data.classes}
-    ctx.message(f"fitting a head on {len(train_set.x)} crops of {len(columns)} classes")
-    head_params = HeadParams.from_dict(settings["head"])
-    # Validation crops of a class the train split lacks cannot be learned: left out (else
-    # they would read as "nothing" rows and add a background class).
-    keep = [i for i, c in enumerate(val_set.class_ids) if c in set(columns)]
-    x_val = normalise(val_set.x[keep]) if keep else None
-    y_val = one_hot([val_set.class_ids[i] for i in keep], columns) if keep else None
-    head, report = train_head(
-        [names[c] for c in columns],
-        normalise(train_set.x),
-        one_hot(train_set.class_ids, columns),
-        x_val,
-        y_val,
-        head_params,
+    if len(set(train_set.class_ids) | set(val_set.class_ids)) < 2:
+        raise BadInput(
+            "a crop classifier needs boxes of at least two classes in the train and val "
+            "splits; review more"
+        )
+    ctx.message(f"fitting a head on {len(train_set.x) + len(val_set.x)} crops")
+    head, columns, report = fit_crop_head(
+        names,
+        train_set,
+        val_set,
+        c=settings.get("c"),
+        hidden=int(settings.get("hidden") or 0),
+        balanced=bool(settings.get("balanced", True)),
     )
     classifier = CropClassifier(head, embedder.key, padding)
     ctx.message("scoring the classifier on the test split's ground-truth crops")
@@ -209,11 +201,11 @@ def _train_and_register(ctx: ChunkContext, settings: dict[str, Any]) -> int:
                     "embedder": embedder.key,
                     "padding": padding,
                     "imgsz": imgsz,
-                    "head": head_params.as_dict(),
+                    "head": {k: settings.get(k) for k in ("c", "hidden", "balanced")},
                     "trigger": ctx.params.get("trigger"),
                 },
                 metrics={
-                    "training": report.as_dict() | {"embed_seconds": round(embed_s, 3)},
+                    "training": report | {"embed_seconds": round(embed_s, 3)},
                     "crops": {"train": len(train_set.x), "val": len(val_set.x)},
                     "failed_items": len(train_set.failed) + len(val_set.failed),
                     "test": test_metrics,
