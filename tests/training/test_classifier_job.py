@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.support.loop import ingest_frames, label_frames
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
-from wildloop.errors import BadInput, Conflict
+from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.evaluator import evaluate_model
 from wildloop.evaluation.promotion import make_first_champion, promote_challenger
@@ -24,6 +24,7 @@ from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import get_version, require_fit
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
+from wildloop.training.loop import run_loop
 
 
 @pytest.fixture
@@ -130,3 +131,8 @@ def test_no_champion_no_pipeline_and_aliases_untouched(
     assert status["result"]["pipeline"] is None
     with project.db.session() as session:
         assert aliases.resolve(session, "challenger") is None
+    # The fast loop retrains the classifier but has no detector to pair it with: it says so.
+    with pytest.raises(BadInput, match="unknown loop stage"):
+        run_loop(project, stage="both")
+    with pytest.raises(JobFailed, match="no champion detector"):
+        run_loop(project, stage="classifier")

@@ -346,6 +346,7 @@ def _loop_cases() -> list[Case]:
             "nope",
         ),
         Case("loop: epochs 0", LOOP, f"{V1}/loop", {"epochs": 0}, 422, "epochs"),
+        Case("loop: stage", LOOP, f"{V1}/loop", {"stage": "both"}, 422, "stage"),
         Case("evaluations: model", EVALUATIONS, f"{V1}/evaluations?model=x", None, 404, "'x'"),
         Case("comparison: model", COMPARISON, f"{V1}/comparison?challenger=x", None, 404, "'x'"),
         Case("promotion: force", PROMOTION, f"{V1}/promotion", {"force": "maybe"}, 422, "force"),
