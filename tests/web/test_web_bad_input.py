@@ -48,6 +48,8 @@ SIMILAR = ("GET", f"{V1}/windows/{{media_id}}/similar")
 SNAPSHOTS = ("GET", f"{V1}/snapshots")
 NEW_SNAPSHOT = ("POST", f"{V1}/snapshots")
 TRAIN = ("POST", f"{V1}/training")
+TRAIN_CLASSIFIER = ("POST", f"{V1}/training/classifier")
+PIPELINES = ("POST", f"{V1}/pipelines")
 LOOP = ("POST", f"{V1}/loop")
 EVALUATIONS = ("GET", f"{V1}/evaluations")
 COMPARISON = ("GET", f"{V1}/comparison")
@@ -320,7 +322,33 @@ def _loop_cases() -> list[Case]:
         Case("new snapshot: purpose", NEW_SNAPSHOT, f"{V1}/snapshots", {"purpose": "x"}, 400, "x"),
         Case("training: epochs huge", TRAIN, f"{V1}/training", {"epochs": HUGE}, 422, "epochs"),
         Case("training: unknown field", TRAIN, f"{V1}/training", {"epoch": 3}, 422, "epoch"),
+        Case(
+            "classifier: padding 2",
+            TRAIN_CLASSIFIER,
+            f"{V1}/training/classifier",
+            {"padding": 2},
+            422,
+            "padding",
+        ),
+        Case(
+            "classifier: unknown field",
+            TRAIN_CLASSIFIER,
+            f"{V1}/training/classifier",
+            {"epochs": 3},
+            422,
+            "epochs",
+        ),
+        Case("pipeline: no name", PIPELINES, f"{V1}/pipelines", {"detector": "1"}, 422, "name"),
+        Case(
+            "pipeline: unknown detector",
+            PIPELINES,
+            f"{V1}/pipelines",
+            {"name": "p", "detector": "nope", "classifier": "nope"},
+            404,
+            "nope",
+        ),
         Case("loop: epochs 0", LOOP, f"{V1}/loop", {"epochs": 0}, 422, "epochs"),
+        Case("loop: stage", LOOP, f"{V1}/loop", {"stage": "both"}, 422, "stage"),
         Case("evaluations: model", EVALUATIONS, f"{V1}/evaluations?model=x", None, 404, "'x'"),
         Case("comparison: model", COMPARISON, f"{V1}/comparison?challenger=x", None, 404, "'x'"),
         Case("promotion: force", PROMOTION, f"{V1}/promotion", {"force": "maybe"}, 422, "force"),

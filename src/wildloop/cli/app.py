@@ -9,6 +9,7 @@ from wildloop.cli import (
     audio_cmds,
     audio_model_cmds,
     camera_cmds,
+    classifier_cmds,
     crop_cmds,
     dataset_cmds,
     demo_cmds,
@@ -46,6 +47,7 @@ app.add_typer(split_cmds.app, name="splits")
 app.add_typer(audio_cmds.app, name="audio")
 audio_model_cmds.register(audio_cmds.app)
 app.add_typer(model_cmds.app, name="model")
+classifier_cmds.register(model_cmds.app)
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")
 app.command()(job_cmds.worker)

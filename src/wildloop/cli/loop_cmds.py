@@ -359,6 +359,13 @@ def loop(
     reprocess: Annotated[
         bool | None, typer.Option(help="Reprocess the archive after promotion.")
     ] = None,
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="What retrains: detector, or classifier (the fast loop: only the crop "
+            "classifier, paired with the champion's detector)."
+        ),
+    ] = "detector",
     actor: ActorOption = "admin",
     project: ProjectOption = None,
     as_json: JsonOption = False,
@@ -388,6 +395,7 @@ def loop(
             actor_id=proj.author(actor),
             on_step=show,
             on_job=None if as_json else _job_printer(),
+            stage=stage,
         )
     if as_json:
         print_json(report.as_dict())

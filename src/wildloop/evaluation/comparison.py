@@ -19,7 +19,7 @@ from wildloop.audio import evaluation as audio_evaluation
 from wildloop.audio.head_job import TASK as AUDIO_HEAD
 from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
 from wildloop.errors import NotFound
-from wildloop.evaluation import plots
+from wildloop.evaluation import classifier_eval, plots
 from wildloop.evaluation.bootstrap import BootstrapInterval, paired_difference_interval
 from wildloop.evaluation.evaluator import EvaluationRecord, Predict, evaluate_model, test_snapshot
 from wildloop.project import Project
@@ -156,6 +156,8 @@ def compare_models(
         if _task(project, challenger_id) == AUDIO_HEAD
         else _evaluate_detectors
     )
+    if _changed_stage(project, challenger_id, champion_id) == "classifier":
+        evaluate_pair = classifier_eval.evaluate_classifier_pair
     challenger, champion, interval = evaluate_pair(
         project, challenger_id, champion_id, data.info.id, predict=predict
     )
@@ -194,6 +196,13 @@ def _evaluate_detectors(
             seed=settings.bootstrap_seed,
         )
     return challenger, champion, interval
+
+
+def _changed_stage(project: Project, challenger_id: int, champion_id: int | None) -> str:
+    with project.db.session() as session:
+        challenger = get_version(session, challenger_id)
+        champion = get_version(session, champion_id) if champion_id is not None else None
+        return classifier_eval.changed_stage(challenger, champion)
 
 
 def _task(project: Project, version_id: int) -> str:

@@ -46,6 +46,8 @@ class Detection:
     # The box's crop embedding (float16) when the pipeline embeds crops; travels with the
     # box through sorting and capping, and takes no part in equality.
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # A two-stage pipeline's box: the detector's score, ``score`` being the classifier's.
+    det_score: float | None = None
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
-from wildloop.crops.embedder import crop_stage
+from wildloop.crops.embedder import crop_stage, project_crop_embedder
+from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
 from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
+from wildloop.inference.crops import CropStage
 from wildloop.inference.pipeline import (
     ItemResult,
     Pipeline,
@@ -37,9 +39,11 @@ from wildloop.jobs.records import submit_job
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.selection import Scope, media_query, parse_scope
+from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
+from wildloop.registry.pipelines import stages
 from wildloop.registry.versions import get_version, project_class_ids
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
@@ -172,6 +176,13 @@ def _submit(
 def _require_runnable(version: ModelVersion) -> None:
     if version.task == head_job.TASK and version.artifact_sha256:
         return
+    if version.task == PIPELINE:
+        return
+    if version.task == CLASSIFIER:
+        raise BadInput(
+            f"model {version.name!r} is a crop classifier: it names boxes but finds none; "
+            "run a pipeline that pairs it with a detector (`wildloop model pipeline`)"
+        )
     if version.source == "external" or not version.onnx_sha256:
         raise BadInput(
             f"model {version.name!r} has no artifact wildloop can run (its predictions were "
@@ -223,9 +234,10 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")
     model_workers = settings.model_workers or (min(cpus, 4) if parallel else 1)
     threads = max(1, cpus // model_workers) if parallel else 0
-    runtime = load_detector(project, version, choice, threads=threads)
+    detector, second = _stages(project, version)
+    runtime = load_detector(project, detector, choice, threads=threads)
     options = PipelineOptions(
-        imgsz=version.imgsz or 640,
+        imgsz=detector.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
         conf=thresholds.store,
         iou=settings.iou,
@@ -234,7 +246,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         decode_workers=settings.decode_workers,
         model_workers=model_workers,
     )
-    stage = crop_stage(project)
+    stage = _crop_stage(project, second)
     pipeline = Pipeline(runtime, options, crops=stage)
     crop_key = stage.embedder.key if stage is not None else None
     class_ids = project_class_ids(version, project.classes)
@@ -275,6 +287,8 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         for row in todo
     )
     for results in pipeline.run(items):
+        if second is not None:
+            results = [second.name_boxes(r) for r in results]
         pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
         if len(pending) >= WRITE_EVERY:
             flush()
@@ -284,6 +298,39 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         flush()
     STAGE_TOTALS.merge(pipeline.times)
     return ChunkOutcome(done=done, failed=failed)
+
+
+def _stages(project: Project, version: ModelVersion) -> tuple[ModelVersion, SecondStage | None]:
+    """The detector to run and, for a pipeline, its second stage."""
+    if version.task != PIPELINE:
+        return version, None
+    with project.db.session() as session:
+        detector, classifier_version = stages(session, version)
+        session.expunge_all()
+    classifier = load_classifier(project, classifier_version)
+    return detector, SecondStage.of(version, detector, classifier)
+
+
+def _crop_stage(project: Project, second: SecondStage | None) -> CropStage | None:
+    """The project's crop stage; a pipeline always embeds the boxes it hands on, with its
+    classifier's padding and the embedder it was trained on."""
+    stage = crop_stage(project)
+    if second is None:
+        return stage
+    embedder = project_crop_embedder(project)
+    if embedder.key != second.classifier.embedder:
+        raise BadInput(
+            f"the classifier reads {second.classifier.embedder} crop vectors but the project's "
+            f"crop embedder is {embedder.key}; set crops.model back or train it again"
+        )
+    settings = project.config.crops
+    floor = min(settings.min_score, second.min_box_score) if stage else second.min_box_score
+    return CropStage(
+        embedder,
+        padding=second.classifier.padding,
+        min_score=floor,
+        max_per_item=settings.max_per_image,
+    )
 
 
 def _evaluation_cap(result: ItemResult, store: float) -> ItemResult:

@@ -66,6 +66,7 @@ def write_results(
             "class_id": class_ids[d.class_index],
             "class_name": model_classes[d.class_index],
             "score": d.score,
+            "det_score": d.det_score,
             "x": d.x,
             "y": d.y,
             "w": d.w,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wildloop import __version__, audit
 from wildloop.domain.class_mapping import ClassFit, ClassMapping, fit_classes
 from wildloop.domain.classes import ClassMap
+from wildloop.domain.model_kinds import CLASSIFIER
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.project import Project
 from wildloop.registry.artifacts import ArtifactStore, open_store
@@ -114,6 +115,7 @@ def register_head(
     classes: list[str],
     provenance: Provenance,
     actor_id: int | None = None,
+    class_ids: list[int] | None = None,
 ) -> ModelVersion:
     """Store a trained head (e.g. an audio classifier's ``.npz``) and record it as a new
     version; its backend and window settings travel in ``provenance.params``."""
@@ -129,7 +131,22 @@ def register_head(
         artifact_sha256=sha,
         artifact_format=fmt,
         classes=list(classes),
+        class_ids=class_ids,
     )
+
+
+def record_kind(
+    project: Project,
+    name: str,
+    prov: Provenance,
+    actor_id: int | None,
+    *,
+    audit_after: dict[str, Any],
+    **fields: Any,
+) -> ModelVersion:
+    """Record a version of a kind this module does not know (a pipeline) through the one
+    place a version row is written."""
+    return _record(project, name, prov, actor_id, audit_after=audit_after, **fields)
 
 
 def _record(
@@ -240,6 +257,7 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
     return {
         "id": version.id,
         "name": version.name,
+        "task": version.task,
         "source": version.source,
         "format": version.artifact_format,
         "sha256": version.artifact_sha256,
@@ -248,6 +266,8 @@ def describe_version(version: ModelVersion, aliases: list[str] | None = None) ->
         "class_ids": version.class_ids,
         "imgsz": version.imgsz,
         "parent_id": version.parent_id,
+        "detector_id": version.detector_id,
+        "classifier_id": version.classifier_id,
         "snapshot_id": version.snapshot_id,
         "job_id": version.job_id,
         "code_version": version.code_version,
@@ -287,7 +307,14 @@ def class_fit(version: ModelVersion, classes: ClassMap) -> ClassFit:
 
 def require_fit(version: ModelVersion, classes: ClassMap) -> None:
     """Refuse to make champion a version whose classes the project cannot read (the same
-    message as at registration), so no screen fills with "not a project class" boxes."""
+    message as at registration), so no screen fills with "not a project class" boxes, or a
+    crop classifier alone (it names boxes but finds none: a pipeline pairs it)."""
+    if version.task == CLASSIFIER:
+        raise BadInput(
+            f"model {version.name!r} is a crop classifier: it names boxes but finds none. "
+            "Pair it with a detector (`wildloop model pipeline DETECTOR CLASSIFIER`) and "
+            "promote the pipeline"
+        )
     class_fit(version, classes).check(
         f"model {version.name!r}",
         "It cannot be champion. Register the file again with --map 'theirs=ours' or --add-classes.",

@@ -213,6 +213,10 @@ class ModelVersion(Base):
     class_ids: Mapped[list[Any] | None] = mapped_column(JSON)
     imgsz: Mapped[int | None] = mapped_column(Integer)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    # A pipeline (task ``pipeline``) pairs one detector version with one crop classifier
+    # version; both are fixed for good, so a pipeline's predictions record both (migration 0011).
+    detector_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    classifier_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     code_version: Mapped[str | None] = mapped_column(String(64))
@@ -277,6 +281,8 @@ class Prediction(Base):
     class_id: Mapped[int | None] = mapped_column(Integer)
     class_name: Mapped[str] = mapped_column(String(120))
     score: Mapped[float] = mapped_column(Float)
+    # A pipeline's box keeps its detector's score here; ``score`` is the classifier's.
+    det_score: Mapped[float | None] = mapped_column(Float)
     x: Mapped[float | None] = mapped_column(Float)
     y: Mapped[float | None] = mapped_column(Float)
     w: Mapped[float | None] = mapped_column(Float)

@@ -32,6 +32,7 @@ from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance
 from wildloop.store.tables import Job, ModelVersion
+from wildloop.training import classifier_job
 from wildloop.training.start import Start, choose_start
 from wildloop.training.ultralytics_trainer import TrainingStopped, TrainParams, train
 
@@ -150,6 +151,8 @@ def _in_progress(active: dict[str, Any] | None) -> Conflict:
 def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
     if ctx.params.get("task") == head_job.TASK:
         return head_job.run_head_chunk(ctx)
+    if ctx.params.get("task") == classifier_job.TASK:
+        return classifier_job.run_classifier_chunk(ctx)
 
     project, params = ctx.project, ctx.params
     snapshot = get_snapshot(project, int(params["snapshot_id"]))
@@ -224,6 +227,8 @@ def finalize_training(project: Project, job_id: int) -> dict[str, Any]:
         job_params = session.scalar(select(Job.params).where(Job.id == job_id)) or {}
         if job_params.get("task") == head_job.TASK:
             return head_job.finalize_head(project, job_id)
+        if job_params.get("task") == classifier_job.TASK:
+            return classifier_job.finalize_classifier(project, job_id)
         version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
         if version is None:
             return {"error": "no model was registered"}

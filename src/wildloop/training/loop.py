@@ -32,6 +32,7 @@ def run_loop(
     on_step: StepCallback | None = None,
     on_job: StatusCallback | None = None,
     figures: bool = True,
+    stage: str = "detector",
 ) -> LoopReport:
     """Run the loop to its end here; ``JobFailed`` (with the report's steps so far passed to
     ``on_step``) when a step fails or the champion changed while comparing."""
@@ -44,6 +45,7 @@ def run_loop(
         reason=reason,
         reprocess=reprocess,
         figures=figures,
+        stage=stage,
     )
     shown = 0
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from wildloop.datasets.snapshots import create_snapshot
-from wildloop.errors import Conflict, JobFailed
+from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.compare_job import submit_compare
 from wildloop.evaluation.promotion import promote_compared
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
@@ -29,11 +29,17 @@ from wildloop.processing.predict_job import submit_reprocess
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Job
+from wildloop.training import classifier_job
 from wildloop.training.job import active_training, start_training, training_params
 from wildloop.training.start import Start
 
 KIND = "loop"
 STEPS = 6
+STAGES = ("detector", "classifier")
+NO_DETECTOR = (
+    "the classifier was trained but there is no champion detector to pair it with: "
+    "promote a detector first, then run the fast loop"
+)
 
 
 @dataclass
@@ -98,9 +104,17 @@ def start_loop_job(
     reason: str | None = None,
     reprocess: bool | None = None,
     figures: bool = True,
+    stage: str = "detector",
 ) -> int:
-    """Queue a loop; refused while a loop or a training is queued or running."""
-    training_params(project, overrides)  # unknown parameters fail now, not in the worker
+    """Queue a loop; refused while a loop or a training is queued or running. ``stage``
+    ``classifier`` is the fast loop: only the crop classifier retrains (minutes on a CPU),
+    paired with the champion's detector."""
+    if stage not in STAGES:
+        raise BadInput(f"unknown loop stage {stage!r}; use one of {', '.join(STAGES)}")
+    if stage == "detector":
+        training_params(project, overrides)  # unknown parameters fail now, not in the worker
+    else:
+        classifier_job.classifier_params(project, overrides)
     with project.db.session() as session:
         running = active_job_id(session, KIND)
     if running is not None:
@@ -114,6 +128,7 @@ def start_loop_job(
         "reason": reason,
         "reprocess": reprocess,
         "figures": figures,
+        "stage": stage,
     }
     with project.db.session() as session:
         return submit_job(
@@ -184,6 +199,9 @@ class _Loop:
         if job.state != "succeeded":
             self._failed("train", job)
         result = job.result or {}
+        if self.params.get("stage") == "classifier":
+            self._classifier_trained(job, result)
+            return
         start = Start.from_dict(job.params["start"])
         self.report.challenger_id = result.get("model_version_id")
         self.finish(
@@ -194,6 +212,25 @@ class _Loop:
                 f"{result.get('model')} ({start.explanation}); {result.get('epochs_run')} "
                 f"epochs, val mAP50-95 {(result.get('val') or {}).get('val_map50_95', 0):.3f}",
                 {"job_id": job.id, "start": start.as_dict()},
+            )
+        )
+
+    def _classifier_trained(self, job: Job, result: dict[str, Any]) -> None:
+        """The fast loop's train step: the new pipeline (champion's detector, new
+        classifier) is what the gate compares."""
+        if result.get("pipeline_id") is None:
+            self.finish(LoopStep("train", "failed", _seconds(job), NO_DETECTOR))
+            raise JobFailed(NO_DETECTOR)
+        self.report.challenger_id = int(result["pipeline_id"])
+        test = result.get("test") or {}
+        self.finish(
+            LoopStep(
+                "train",
+                "done",
+                _seconds(job),
+                f"{result.get('model')} in {result.get('pipeline')}; test crops top-1 "
+                f"{test.get('top1')}, macro-F1 {test.get('macro_f1')}",
+                {"job_id": job.id, "stage": "classifier"},
             )
         )
 
@@ -299,6 +336,13 @@ class _Loop:
     def _start_training(self) -> int:
         base = self.params.get("base")
         try:
+            if self.params.get("stage") == "classifier":
+                return classifier_job.start_classifier_training(
+                    self.project,
+                    overrides=self.params.get("overrides") or None,
+                    trigger="loop",
+                    created_by=self.actor,
+                ).job_id
             started = start_training(
                 self.project,
                 base=Path(base) if base else None,

@@ -101,12 +101,18 @@ def training(request: Request, actor: ActorDep) -> dict[str, Any] | None:
         return job_status(session, active["id"])
 
 
+class LoopIn(TrainingIn):
+    stage: Literal["detector", "classifier"] = "detector"
+
+
 @router.post("/loop", status_code=202)
-def loop(body: TrainingIn, request: Request, actor: ActorDep) -> dict[str, Any]:
-    """Queue the whole loop as one job: snapshot, train, evaluate, gate, promote, reprocess."""
+def loop(body: LoopIn, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Queue the whole loop as one job: snapshot, train, evaluate, gate, promote, reprocess
+    (``stage: classifier``: the fast loop, only the crop classifier retrains)."""
     require_admin(actor, "run the loop")
-    overrides = {k: v for k, v in body.model_dump().items() if v is not None}
-    return {"job_id": start_loop_job(project_of(request), overrides, created_by=actor.id)}
+    overrides = {k: v for k, v in body.model_dump(exclude={"stage"}).items() if v is not None}
+    job_id = start_loop_job(project_of(request), overrides, created_by=actor.id, stage=body.stage)
+    return {"job_id": job_id}
 
 
 @router.get("/evaluations")

@@ -1,0 +1,90 @@
+"""The second stage of a pipeline: the detector's handed-on boxes named by the classifier.
+
+The crop stage of the one inference pipeline has already cut and embedded each box from the
+frame the detector decoded, so naming a box is one small matrix product per image: no second
+decode, no second embedding. A box gets the classifier's class and score and keeps the
+detector's score in ``det_score``; boxes of pass-through classes (empty, person, vehicle), below
+the hand-on score, or without a vector keep the detector's class.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from wildloop.crops.classifier import CropClassifier
+from wildloop.inference.pipeline import Detection, ItemResult
+from wildloop.project import Project
+from wildloop.registry.versions import verified_artifact
+from wildloop.store.tables import ModelVersion
+
+_loaded: dict[str, CropClassifier] = {}
+_lock = threading.Lock()
+
+
+def load_classifier(project: Project, version: ModelVersion) -> CropClassifier:
+    """The classifier version's head (hash-verified on first load; cached by hash)."""
+    sha = version.artifact_sha256 or ""
+    with _lock:
+        if sha not in _loaded:
+            path: Path = verified_artifact(project, version, version.artifact_format or "npz")
+            _loaded[sha] = CropClassifier.load(path, version.params)
+        return _loaded[sha]
+
+
+@dataclass(frozen=True)
+class SecondStage:
+    """How a pipeline routes and renames boxes (indexes into its own class list)."""
+
+    classifier: CropClassifier
+    handoff: frozenset[int]  # detector class indexes whose boxes go to the classifier
+    min_box_score: float
+    from_detector: tuple[int, ...]  # detector class index -> pipeline class index
+    from_classifier: tuple[int, ...]  # classifier class index -> pipeline class index
+
+    @classmethod
+    def of(
+        cls, pipeline: ModelVersion, detector: ModelVersion, classifier: CropClassifier
+    ) -> SecondStage:
+        index = {name: i for i, name in enumerate(pipeline.classes)}
+        handoff = set(pipeline.params.get("handoff") or [])
+        return cls(
+            classifier,
+            frozenset(i for i, c in enumerate(detector.classes) if c in handoff),
+            float(pipeline.params.get("min_box_score", 0.0)),
+            tuple(index[c] for c in detector.classes),
+            tuple(index[c] for c in classifier.classes),
+        )
+
+    def name_boxes(self, result: ItemResult) -> ItemResult:
+        """The result with every box in the pipeline's classes (failed items unchanged)."""
+        if not result.ok or not result.detections:
+            return result
+        handed = [
+            i
+            for i, d in enumerate(result.detections)
+            if d.class_index in self.handoff
+            and d.score >= self.min_box_score
+            and d.embedding is not None
+        ]
+        out = [
+            replace(d, class_index=self.from_detector[d.class_index], det_score=d.score)
+            for d in result.detections
+        ]
+        if handed:
+            vectors = np.stack([result.detections[i].embedding for i in handed])  # type: ignore[misc]
+            scores = self.classifier.scores(vectors)
+            best = np.argmax(scores, axis=1)
+            for row, i in enumerate(handed):
+                k = int(best[row])
+                out[i] = replace(
+                    out[i], class_index=self.from_classifier[k], score=float(scores[row, k])
+                )
+        return replace(result, detections=tuple(_ranked(out)))
+
+
+def _ranked(detections: list[Detection]) -> list[Detection]:
+    return sorted(detections, key=lambda d: d.score, reverse=True)
