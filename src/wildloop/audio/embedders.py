@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -120,7 +121,14 @@ def _mel_filterbank(rate: int, n_fft: int, bands: int, f_min: float, f_max: floa
 
 
 class TFLiteEmbedder:
-    """A TFLite model whose output (or the re-pointed tensor) is the embedding."""
+    """A TFLite model whose output (or the re-pointed tensor) is the embedding.
+
+    With ``threads`` > 1 it holds one single-threaded interpreter per thread and splits each
+    batch between them, run side by side (``invoke`` releases the GIL). BirdNET spends most
+    of its time in its spectrogram front end (RFFT, gathers), which TFLite runs on one thread
+    whatever ``num_threads`` says; measured here, two interpreters of one thread each embed
+    faster than one interpreter of two threads (bench/audio_embed_throughput.py).
+    """
 
     def __init__(
         self,
@@ -129,6 +137,7 @@ class TFLiteEmbedder:
         sample_rate: int,
         window_s: float,
         threads: int = 1,
+        split_batches: bool = True,
     ) -> None:
         # ai-edge-litert is an optional, heavy dependency: loaded only when a TFLite model is
         # used, so projects on the default embedder never import it.
@@ -136,24 +145,47 @@ class TFLiteEmbedder:
 
         self.key = key
         self.sample_rate = sample_rate
-        self._interpreter = Interpreter(model_content=model, num_threads=threads)
-        inputs = self._interpreter.get_input_details()[0]
-        length = int(inputs["shape"][-1])
+        copies, per_copy = (threads, 1) if split_batches else (1, threads)
+        self._runners = [
+            _Runner(Interpreter(model_content=model, num_threads=per_copy))
+            for _ in range(max(1, copies))
+        ]
+        self._pool = ThreadPoolExecutor(len(self._runners)) if len(self._runners) > 1 else None
+        first = self._runners[0].interpreter
+        length = int(first.get_input_details()[0]["shape"][-1])
         self.window_samples = length if length > 1 else round(window_s * sample_rate)
-        self._input = int(inputs["index"])
-        self._output = int(self._interpreter.get_output_details()[0]["index"])
-        self._batch = 0
-        self.dim = int(self._interpreter.get_output_details()[0]["shape"][-1])
+        self.dim = int(first.get_output_details()[0]["shape"][-1])
 
     def embed(self, windows: Batch) -> Batch:
         windows = fit_windows(windows, self.window_samples)
+        if self._pool is None or len(windows) < 2:
+            return self._runners[0].run(windows)
+        parts = np.array_split(windows, min(len(self._runners), len(windows)))
+        futures = [
+            self._pool.submit(runner.run, np.ascontiguousarray(part))
+            for runner, part in zip(self._runners, parts, strict=False)
+        ]
+        return np.concatenate([f.result() for f in futures])
+
+
+class _Runner:
+    """One interpreter, resized to the batch it is given."""
+
+    def __init__(self, interpreter: Any) -> None:
+        self.interpreter = interpreter
+        self._input = int(interpreter.get_input_details()[0]["index"])
+        self._output = int(interpreter.get_output_details()[0]["index"])
+        self._batch = 0
+
+    def run(self, windows: Batch) -> Batch:
         if len(windows) != self._batch:
-            self._interpreter.resize_tensor_input(self._input, [len(windows), self.window_samples])
-            self._interpreter.allocate_tensors()
+            shape = [len(windows), windows.shape[1]]
+            self.interpreter.resize_tensor_input(self._input, shape)
+            self.interpreter.allocate_tensors()
             self._batch = len(windows)
-        self._interpreter.set_tensor(self._input, windows)
-        self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output)
+        self.interpreter.set_tensor(self._input, windows)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._output)
         return np.asarray(out, np.float32).reshape(len(windows), -1).copy()
 
 
