@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -133,6 +134,13 @@ def baseline(embedder: Embedder, files: list[Path], hop: float) -> tuple[float, 
     return time.perf_counter() - started, windows
 
 
+def timed(rows: list[tuple[str, float, int, float]], label: str, run: Any, *args: Any) -> None:
+    """Run one path; keep its wall seconds, windows and CPU seconds (all threads)."""
+    cpu = time.process_time()
+    seconds, windows = run(*args)
+    rows.append((label, seconds, windows, time.process_time() - cpu))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", default="both", choices=["both", "birdnet", "logmel"])
@@ -153,24 +161,24 @@ def main() -> None:
         settings = AudioSettings(embedder=name, threads=args.threads)
         embedder = make_embedder(settings, Path())
         embedder.embed(np.zeros((args.batch, embedder.window_samples), np.float32))  # warm-up
-        rows: list[tuple[str, float, int]] = []
+        rows: list[tuple[str, float, int, float]] = []
         if name == "birdnet":
             threads = args.threads or os.cpu_count() or 1
             single = TFLiteEmbedder(
                 BIRDNET_KEY, birdnet_embedding_model(), 48_000, 3.0, threads, split_batches=False
             )
             single.embed(np.zeros((args.batch, single.window_samples), np.float32))
-            rows.append(("one interpreter (before)", *product(single, files, 3.0, args.batch)))
+            timed(rows, "one interpreter (before)", product, single, files, 3.0, args.batch)
         for hop in (3.0, 1.5):
-            rows.append((f"product hop {hop:.1f} s", *product(embedder, files, hop, args.batch)))
-        rows.append(("decode overlapped", *overlapped(embedder, files, 3.0, args.batch)))
-        rows.append(("naive", *baseline(embedder, files, 3.0)))
+            timed(rows, f"product hop {hop:.1f} s", product, embedder, files, hop, args.batch)
+        timed(rows, "decode overlapped", overlapped, embedder, files, 3.0, args.batch)
+        timed(rows, "naive", baseline, embedder, files, 3.0)
         reference = rows[-1][1]
-        for label, seconds, windows in rows:
-            rate = audio_s / seconds
+        for label, seconds, windows, cpu in rows:
             print(
-                f"{embedder.key} {label:26} {rate:6.1f}x real time ({windows / seconds:6.1f} "
-                f"windows/s, {seconds:5.1f} s); naive/this = {reference / seconds:.2f}x"
+                f"{embedder.key} {label:26} {audio_s / seconds:6.1f}x real time "
+                f"({windows / seconds:6.1f} windows/s, {seconds:5.1f} s; CPU {cpu:5.1f} s, "
+                f"{audio_s / cpu:5.1f} audio s per CPU s); naive/this = {reference / seconds:.2f}x"
             )
         print(f"load average after {embedder.key}: {os.getloadavg()[0]:.1f}")
 
