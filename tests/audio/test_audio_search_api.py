@@ -77,5 +77,8 @@ def test_an_uploaded_clip_finds_the_windows_that_sound_like_it(
     assert body["query_id"] is None and len(body["items"]) == 3
     hoots = {w.media_id for w in review.night if w.t_start <= 4.5 < w.t_end}
     assert body["items"][0]["id"] in hoots  # a window holding the owl's call comes first
+    page = c.get("/audio/search")
+    assert page.status_code == 200 and 'id="clip-file"' in page.text
+    assert 'href="/audio/search"' in c.get("/audio").text
     refused = c.post("/api/v1/windows/similar-to-clip", content=b"these bytes are not sound")
     assert refused.status_code == 400 and "cannot be read as audio" in refused.text
