@@ -40,7 +40,7 @@ from wildloop.config import AudioSettings
 DATA = Path(os.environ.get("WILDLOOP_SHARED_DATA", "/work/shared/data")) / "insect-sounds"
 BATCH = 10
 # The queue as it was before it preferred recordings with no reviewed window (kept to compare).
-BEFORE = {"per_recording": 2, "fresh_first": False}
+BEFORE = {"per_recording": 2, "fresh_first": False, "candidates_per_pick": 8}
 
 
 def embed_dataset(embedder_name: str) -> dict[str, np.ndarray]:
