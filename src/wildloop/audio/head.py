@@ -234,8 +234,10 @@ def _fit_linear(
             labels, sample_weight = _labels(y, cols, mode, params.balanced)
             present = np.unique(labels)
             if len(present) < 2:  # one class only: it is certain, the others absent
-                if mode == "softmax" or present[0] == 1:
-                    biases[[cols[int(present[0])]]] = -ABSENT if mode == "sigmoid" else 0.0
+                if mode == "softmax":
+                    biases[cols[int(present[0])]] = 0.0
+                elif present[0] == 1:  # every window carries this class
+                    biases[cols[0]] = -ABSENT
                 continue
             model = models[g] or LogisticRegression(
                 C=c, max_iter=params.max_epochs, tol=1e-4, warm_start=True
