@@ -8,8 +8,10 @@ a batch of 10, a plain scikit-learn LogisticRegression(class_weight="balanced") 
 the labels so far, and its macro-F1 on the test windows is measured. "Labels needed" is the
 first count at which macro-F1 reaches 95% of the full-pool model's. Orders compared, 10 seeds
 each: random; margin sampling alone; the product's queue (``audio.active.order_queue``:
-margin candidates spread over embedding clusters, at most 2 windows per recording per batch,
-diversity alone before a head exists).
+windows of recordings with no labelled window first, then by margin, candidates spread over
+embedding clusters, at most 1 window per recording per batch, diversity alone before a head
+exists); and the queue as it was before (no preference for unlabelled recordings, at most 2
+windows per recording per batch).
 
     python bench/audio_active_learning.py [--embedder logmel|birdnet] [--seeds 10]
 """
@@ -37,6 +39,8 @@ from wildloop.config import AudioSettings
 
 DATA = Path(os.environ.get("WILDLOOP_SHARED_DATA", "/work/shared/data")) / "insect-sounds"
 BATCH = 10
+# The queue as it was before it preferred recordings with no reviewed window (kept to compare).
+BEFORE = {"per_recording": 2, "fresh_first": False, "candidates_per_pick": 8}
 
 
 def embed_dataset(embedder_name: str) -> dict[str, np.ndarray]:
@@ -98,9 +102,11 @@ def run(
                 else:
                     pick = unlabelled[np.argsort(-uncertainty, kind="stable")[:BATCH]]
             else:
+                before = strategy == "queue before"
+                settings = QueueSettings(seed=seed, **(BEFORE if before else {}))
                 order = order_queue(
                     x[unlabelled], groups[unlabelled].tolist(), BATCH, uncertainty,
-                    QueueSettings(seed=seed),
+                    settings, reviewed_groups=set(groups[labelled].tolist()),
                 )  # fmt: skip
                 pick = unlabelled[order]
         labelled += [int(i) for i in pick]
@@ -131,14 +137,14 @@ def main() -> None:
         f"{len(x_test)}; full-pool macro-F1 {full:.3f}, target {target:.3f}"
     )
     needed: dict[str, list[int]] = {}
-    for strategy in ("random", "margin", "queue"):
+    for strategy in ("random", "margin", "queue before", "queue"):
         needed[strategy] = [
             run(strategy, seed, x, y, groups, x_test, y_test, target) for seed in range(args.seeds)
         ]
         print(
             f"{strategy:>6}: labels needed {needed[strategy]} mean {np.mean(needed[strategy]):.0f}"
         )
-    for strategy in ("margin", "queue"):
+    for strategy in ("margin", "queue before", "queue"):
         print(f"{strategy} / random = {np.mean(needed[strategy]) / np.mean(needed['random']):.2f}x")
 
 

@@ -42,10 +42,22 @@ def test_one_loud_recording_cannot_fill_the_queue() -> None:
     uncertainty[:60] = 0.99  # and the head is least sure about all of them
     picked = order_queue(vectors, groups, 10, uncertainty)
     assert len(picked) == len(set(picked)) == 10
-    assert sum(groups[i] == 0 for i in picked) <= 2
+    assert sum(groups[i] == 0 for i in picked) == 1
     assert picked[0] < 60  # the most uncertain still comes first
     margin_only = np.argsort(-uncertainty, kind="stable")[:10]
     assert all(groups[i] == 0 for i in margin_only)  # what uncertainty alone would do
+
+
+def test_recordings_nobody_reviewed_come_first() -> None:
+    rng = np.random.default_rng(3)
+    vectors = _blobs(rng, 4, 25)
+    groups = [i // 10 for i in range(100)]  # ten recordings of ten windows
+    uncertainty = np.linspace(0.9, 0.1, 100).astype(np.float32)  # recording 0 least certain
+    picked = order_queue(vectors, groups, 5, uncertainty, reviewed_groups={0, 1, 2})
+    assert {groups[i] for i in picked} <= set(range(3, 10))
+    assert len({groups[i] for i in picked}) == 5  # one window per recording
+    again = order_queue(vectors, groups, 5, uncertainty)
+    assert groups[again[0]] == 0  # without reviews, the least certain comes first
 
 
 def test_cold_start_covers_every_cluster() -> None:
@@ -59,10 +71,11 @@ def test_uncertain_candidates_are_spread_over_clusters() -> None:
     rng = np.random.default_rng(2)
     vectors = _blobs(rng, 4, 50)
     uncertainty = rng.uniform(0.5, 0.6, 200).astype(np.float32)
-    uncertainty[:50] += 0.3  # cluster 0 is the least certain
+    uncertainty[:12] += 0.3  # half the 24 candidates (3 per pick) lie in cluster 0
     picked = order_queue(vectors, list(range(200)), 8, uncertainty)
     clusters = Counter(i // 50 for i in picked)
     assert clusters[0] >= 1 and len(clusters) >= 3
+    assert all(i < 12 for i in np.argsort(-uncertainty)[:8])  # margin alone: cluster 0 only
 
 
 @pytest.fixture
@@ -93,7 +106,7 @@ def test_project_queue_from_the_champion_scores(audio_project: Project, tmp_path
     mine = [
         q for q in queue if q.media_id in {w.id for w in windows if w.parent_id == first_recording}
     ]
-    assert len(mine) == 2  # the two least certain, and no more from that recording
+    assert len(mine) == 1  # the least certain, and no more from that recording
     assert queue[0].media_id == mine[0].media_id and queue[0].uncertainty == pytest.approx(0.99)
     assert queue[0].top_class == "tone" and queue[0].top_score == pytest.approx(0.41)
     listed = json.loads(

@@ -15,9 +15,13 @@ from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixtu
     AudioReview,
     audio_project,
     audio_review,
+    write_recording,
 )
 from tests.support.review import add_users
 from tests.web.test_web_browser import ARGS, CHROMIUM, log_in, running, shot, tab
+from wildloop.audio.embed_job import submit_embed
+from wildloop.audio.search import update_index
+from wildloop.jobs.local import run_job
 from wildloop.project import Project
 from wildloop.review.labels import current_labels
 from wildloop.store.tables import Media
@@ -190,3 +194,20 @@ def test_batch_edit_windows_from_the_list_by_keyboard(page: Any, review: AudioRe
     with review.project.db.session() as session:
         untouched = session.get_one(Media, night[2])
         assert not untouched.reviewed
+
+
+def test_search_by_an_uploaded_clip(page: Any, review: AudioReview, tmp_path: Path) -> None:
+    submitted = submit_embed(review.project)
+    assert run_job(review.project, submitted.job_id)["state"] == "succeeded"
+    update_index(review.project)
+    owl = write_recording(tmp_path / "owl.wav", 3.0, [(0.5, 1.5, 500.0)])
+    log_in(page, "rita", "/audio/search")
+    page.set_input_files("#clip-file", str(owl))
+    page.fill("#clip-k", "3")
+    page.click("#clip-search button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#clip-results .wtile').length === 3")
+    first = page.eval_on_selector("#clip-results .wtile", "a => a.getAttribute('href')")
+    hoots = {w.media_id for w in review.night if w.t_start <= 4.5 < w.t_end}
+    assert int(first.rsplit("/", 1)[1]) in hoots
+    assert "owl.wav" in page.inner_text("#clip-status")
+    shot(page, "audio-clip-search")

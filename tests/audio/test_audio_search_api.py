@@ -13,6 +13,7 @@ from tests.audio.window_support import (  # noqa: F401 (audio_project is a fixtu
     AudioReview,
     audio_project,
     audio_review,
+    write_recording,
 )
 from tests.support.review import add_users, logged_in_clients
 from wildloop.audio.embed_job import submit_embed
@@ -64,3 +65,20 @@ def test_similar_windows_come_from_other_recordings_most_similar_first(
     assert page.status_code == 200
     assert page.text.count('class="tile wtile') == 3
     assert c.get("/api/v1/windows/999999/similar").status_code == 404
+
+
+def test_an_uploaded_clip_finds_the_windows_that_sound_like_it(
+    review: AudioReview, client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    c = client("rita")
+    _index(review.project)
+    owl = write_recording(tmp_path / "owl.wav", 3.0, [(0.5, 1.5, 500.0)])
+    body = c.post("/api/v1/windows/similar-to-clip?k=3", content=owl.read_bytes()).json()
+    assert body["query_id"] is None and len(body["items"]) == 3
+    hoots = {w.media_id for w in review.night if w.t_start <= 4.5 < w.t_end}
+    assert body["items"][0]["id"] in hoots  # a window holding the owl's call comes first
+    page = c.get("/audio/search")
+    assert page.status_code == 200 and 'id="clip-file"' in page.text
+    assert 'href="/audio/search"' in c.get("/audio").text
+    refused = c.post("/api/v1/windows/similar-to-clip", content=b"these bytes are not sound")
+    assert refused.status_code == 400 and "cannot be read as audio" in refused.text

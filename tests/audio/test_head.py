@@ -100,3 +100,17 @@ def test_wrong_dimension_is_refused() -> None:
     head, _ = train_head(CLASSES, x, y, params=HeadParams(max_epochs=5))
     with pytest.raises(ValueError, match="16-dimensional"):
         head.scores(np.zeros((2, 8), np.float32))
+
+
+def test_a_class_on_every_window_or_on_none_still_trains() -> None:
+    x, y = clusters(30, seed=9, counts=[30, 30, 0, 0])
+    both = np.vstack([y, np.tile([1.0, 1.0, 0.0], (10, 1))]).astype(np.float32)
+    x = np.vstack([x, x[:10]])
+    both[:, 0] = 1.0  # cricket on every window, grasshopper on none (sigmoid mode)
+    head, _ = train_head(CLASSES, x, both)
+    scores = head.scores(x)
+    assert head.mode == "sigmoid"
+    assert (scores[:, 0] > 0.99).all() and (scores[:, 2] < 0.01).all()
+    single, _ = train_head(CLASSES, x[:30], y[:30])  # softmax with one class present
+    assert single.classes == tuple(CLASSES)
+    assert (single.scores(x[:30]).argmax(axis=1) == 0).all()

@@ -42,7 +42,7 @@ def trained(project: Project, **overrides: object) -> int:
 def test_heads_are_evaluated_gated_promoted_and_reprocessed(
     audio_project: Project, windows: list[LabelledWindow]
 ) -> None:
-    weak = trained(audio_project, max_epochs=1, learning_rate=0.0005)
+    weak = trained(audio_project, hidden=2, max_epochs=1, learning_rate=0.0005, batch_size=8)
     first = promote_challenger(audio_project, weak, reprocess=False)
     assert first.promoted and "no champion yet" in first.reasons[0]
 

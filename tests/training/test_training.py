@@ -14,10 +14,11 @@ from tests.support.loop import ingest_frames, label_frames
 from wildloop.errors import BadInput, Conflict, Unavailable
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import cancel_job, job_status, submit_job
+from wildloop.jobs.training_guard import active_training
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import ModelVersion
-from wildloop.training.job import active_training, start_training
+from wildloop.training.job import start_training
 from wildloop.training.start import choose_start
 
 TINY = {"epochs": 2, "batch": 8, "imgsz": 64, "workers": 0, "device": "cpu", "patience": 0}

@@ -45,6 +45,7 @@ SPECTROGRAM = ("GET", f"{V1}/windows/{{media_id}}/spectrogram")
 CLIP = ("GET", f"{V1}/windows/{{media_id}}/clip")
 WINDOW_LABELS = ("PUT", f"{V1}/windows/{{media_id}}/labels")
 SIMILAR = ("GET", f"{V1}/windows/{{media_id}}/similar")
+SIMILAR_CLIP = ("POST", f"{V1}/windows/similar-to-clip")
 SNAPSHOTS = ("GET", f"{V1}/snapshots")
 NEW_SNAPSHOT = ("POST", f"{V1}/snapshots")
 TRAIN = ("POST", f"{V1}/training")
@@ -414,6 +415,8 @@ def _window_cases() -> list[Case]:
             "expected_revision",
         ),
         Case("similar: k 0", SIMILAR, f"{w}/{{m}}/similar?k=0", None, 422, "k"),
+        Case("clip search: k 0", SIMILAR_CLIP, f"{w}/similar-to-clip?k=0", b"x", 422, "k"),
+        Case("clip search: not audio", SIMILAR_CLIP, f"{w}/similar-to-clip", b"xyz", 400, "audio"),
     ]
 
 

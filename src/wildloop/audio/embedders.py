@@ -121,7 +121,9 @@ def _mel_filterbank(rate: int, n_fft: int, bands: int, f_min: float, f_max: floa
 
 
 class TFLiteEmbedder:
-    """A TFLite model whose output (or the re-pointed tensor) is the embedding."""
+    """A TFLite model whose output (or the re-pointed tensor) is the embedding, run by the
+    one TFLite runner (``inference.tflite``). Splitting batches over one interpreter per core
+    was measured and did not pay end to end (docs/audio.md)."""
 
     def __init__(
         self,

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 
 from wildloop.audio.head import HeadParams, train_head
@@ -27,15 +26,15 @@ from wildloop.audio.truth import classes_of_revisions
 from wildloop.audio.vectors import read_matrix
 from wildloop.datasets.snapshot_model import SnapshotData, SnapshotEntry
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, load_snapshot
-from wildloop.errors import BadInput, Conflict
+from wildloop.errors import BadInput
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
-from wildloop.jobs.records import ACTIVE, submit_job
+from wildloop.jobs.training_guard import TRAINING_KIND, ensure_no_training, submit_training
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance, register_head
-from wildloop.store.tables import Embedding, Job, ModelVersion, SnapshotItem
+from wildloop.store.tables import Embedding, ModelVersion, SnapshotItem
 
-KIND = "train"  # one kind for every training, so one index guards them all
+KIND = TRAINING_KIND  # one kind for every training, so one index guards them all
 TASK = "audio-head"
 ARTIFACT_FORMAT = "npz"
 REPORT_EVERY_S = 0.5
@@ -67,9 +66,7 @@ def start_head_training(
     created_by: int | None = None,
 ) -> StartedHeadTraining:
     """Freeze a training snapshot of the reviewed windows and submit the head training."""
-    active = active_training_job(project)
-    if active is not None:
-        raise in_progress(active)
+    ensure_no_training(project)
     params = head_params(overrides)
     snapshot, _ = create_snapshot(project, "training", created_by=created_by)
     with project.db.session() as session:
@@ -97,38 +94,15 @@ def start_head_training(
         "head": params.as_dict(),
         "trigger": trigger,
     }
-    try:
-        with project.db.session() as session:
-            job_id = submit_job(
-                session,
-                KIND,
-                job_params,
-                [{"snapshot_id": snapshot.id}],
-                total=params.max_epochs,
-                created_by=created_by,
-                message=f"queued: audio head on {key} embeddings of {snapshot.name}",
-            )
-    except sa_exc.IntegrityError:
-        # Another process submitted a training between the check above and this insert.
-        raise in_progress(active_training_job(project)) from None
-    return StartedHeadTraining(job_id, snapshot, key, params)
-
-
-def active_training_job(project: Project) -> dict[str, Any] | None:
-    with project.db.session() as session:
-        job = session.scalar(select(Job).where(Job.kind == KIND, Job.state.in_(ACTIVE)).limit(1))
-        if job is None:
-            return None
-        return {"id": job.id, "state": job.state, "message": job.message}
-
-
-def in_progress(active: dict[str, Any] | None) -> Conflict:
-    if active is None:
-        return Conflict("a training is already in progress; wait for it or cancel it")
-    return Conflict(
-        f"a training is already in progress (job {active['id']}, {active['state']}); wait "
-        f"for it to finish or cancel it with `wildloop jobs cancel {active['id']}`"
+    job_id = submit_training(
+        project,
+        job_params,
+        [{"snapshot_id": snapshot.id}],
+        total=params.max_epochs,
+        created_by=created_by,
+        message=f"queued: audio head on {key} embeddings of {snapshot.name}",
     )
+    return StartedHeadTraining(job_id, snapshot, key, params)
 
 
 def choose_embedder(project: Project, media_ids: list[int]) -> str:

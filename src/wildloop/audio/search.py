@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
-from wildloop.audio.decode import cut_windows, iter_blocks
+from wildloop.audio.decode import AudioRejected, cut_windows, iter_blocks, probe_info
 from wildloop.audio.embed_job import decode_vector
 from wildloop.audio.embedders import Embedder, embedder_key, make_embedder
 from wildloop.audio.windows import window_spans
@@ -275,12 +276,24 @@ def search_by_window(
     return _hits(project, index.nearest(decode_vector(blob), k, frozenset(exclude)))
 
 
+MAX_CLIP_S = 60.0  # an example, not an archive: longer uploads are refused
+
+
 def embed_clip(project: Project, path: Path) -> NDArray[np.float32]:
     """One vector for a short example clip: the mean of its windows' embeddings."""
     embedder: Embedder = make_embedder(project.config.audio, project.root)
     rate = embedder.sample_rate
     length_s = embedder.window_samples / rate
-    samples = list(iter_blocks(path, rate))
+    try:
+        info = probe_info(path)
+        if info.duration_s > MAX_CLIP_S:
+            raise BadInput(
+                f"the clip lasts {info.duration_s:.0f} s; search by example takes up to "
+                f"{MAX_CLIP_S:.0f} s: cut the sound you are looking for"
+            )
+        samples = list(iter_blocks(path, rate))
+    except AudioRejected as exc:
+        raise BadInput(f"the clip cannot be read as audio: {exc.reason}") from None
     duration = sum(len(b) for b in samples) / rate
     spans = window_spans(duration, length_s, length_s / 2)
     windows = [w for _, w in cut_windows(iter(samples), rate, spans, length_s)]
@@ -296,6 +309,21 @@ def search_by_clip(
     vector = embed_clip(project, path)
     index = index or SearchIndex(project, embedder_key(project.config.audio, project.root))
     return _hits(project, index.nearest(vector, k))
+
+
+def search_by_upload(
+    project: Project, data: bytes, k: int = 20, index: SearchIndex | None = None
+) -> list[Hit]:
+    """Search by an uploaded clip's bytes (wav, flac, mp3 or ogg; the format is read from
+    the content): written to a temporary file because libsndfile decodes files."""
+    if project.config.modality != "audio":
+        raise BadInput("search by example needs an audio project")
+    if not data:
+        raise BadInput("no clip: send the audio file's bytes as the request body")
+    with tempfile.TemporaryDirectory(prefix="wildloop-clip-") as tmp:
+        path = Path(tmp) / "clip"
+        path.write_bytes(data)
+        return search_by_clip(project, path, k, index)
 
 
 def _hits(project: Project, found: list[tuple[int, float]]) -> list[Hit]:

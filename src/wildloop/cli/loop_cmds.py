@@ -18,9 +18,10 @@ from wildloop.evaluation.evaluator import evaluate_model
 from wildloop.evaluation.promotion import promote_challenger
 from wildloop.jobs.executor import run_job
 from wildloop.jobs.records import cancel_job, job_status
+from wildloop.jobs.training_guard import active_training
 from wildloop.project import Project
 from wildloop.registry.versions import get_version
-from wildloop.training.job import active_training, start_training
+from wildloop.training.job import start_training
 from wildloop.training.loop import run_loop
 from wildloop.training.loop_job import LoopStep
 from wildloop.training.retraining_log import as_csv, retraining_log, write_chart

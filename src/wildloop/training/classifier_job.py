@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from wildloop.crops.classifier import CropClassifier, ground_truth_crops
@@ -27,16 +26,16 @@ from wildloop.crops.embedder import project_crop_embedder
 from wildloop.crops.logistic import fit_crop_head
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, load_snapshot
 from wildloop.domain.model_kinds import CLASSIFIER, DEFAULT_MIN_BOX_SCORE, DETECT, PIPELINE
-from wildloop.errors import BadInput, Conflict
+from wildloop.errors import BadInput
 from wildloop.evaluation.classifier_eval import labelled_images, score_classifier
 from wildloop.evaluation.evaluator import test_snapshot
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
-from wildloop.jobs.records import ACTIVE, submit_job
+from wildloop.jobs.training_guard import ensure_no_training, submit_training
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import Provenance, get_version, register_head
-from wildloop.store.tables import Job, ModelVersion
+from wildloop.store.tables import ModelVersion
 
 KIND = "train"
 TASK = CLASSIFIER
@@ -84,12 +83,7 @@ def start_classifier_training(
     """Freeze a training snapshot of the reviewed boxes and submit the classifier training."""
     if project.config.modality == "audio":
         raise BadInput("crop classifiers name image boxes; an audio project trains audio heads")
-    active = _active(project)
-    if active is not None:
-        raise Conflict(
-            f"a training is already in progress (job {active}); wait for it to finish or "
-            f"cancel it with `wildloop jobs cancel {active}`"
-        )
+    ensure_no_training(project)
     params = classifier_params(project, overrides)
     snapshot, _ = create_snapshot(project, "training", created_by=created_by)
     train_boxes = snapshot.counts.get("splits", {}).get("train", {}).get("boxes", None)
@@ -100,27 +94,15 @@ def start_classifier_training(
         )
     job_params = {"task": TASK, "snapshot_id": snapshot.id, "snapshot": snapshot.name}
     job_params |= {"classifier": params, "trigger": trigger}
-    try:
-        with project.db.session() as session:
-            job_id = submit_job(
-                session,
-                KIND,
-                job_params,
-                [{"snapshot_id": snapshot.id}],
-                total=1,
-                created_by=created_by,
-                message=f"queued: crop classifier on {snapshot.name}",
-            )
-    except sa_exc.IntegrityError:
-        raise Conflict("a training is already in progress; wait for it or cancel it") from None
+    job_id = submit_training(
+        project,
+        job_params,
+        [{"snapshot_id": snapshot.id}],
+        total=1,
+        created_by=created_by,
+        message=f"queued: crop classifier on {snapshot.name}",
+    )
     return StartedClassifierTraining(job_id, snapshot, params)
-
-
-def _active(project: Project) -> int | None:
-    with project.db.session() as session:
-        return session.scalar(
-            select(Job.id).where(Job.kind == KIND, Job.state.in_(ACTIVE)).limit(1)
-        )
 
 
 def run_classifier_chunk(ctx: ChunkContext) -> ChunkOutcome:

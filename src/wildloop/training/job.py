@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 
 from wildloop.audio import head_job
@@ -26,7 +25,12 @@ from wildloop.datasets.exporters import export_snapshot
 from wildloop.datasets.snapshots import SnapshotInfo, create_snapshot, get_snapshot
 from wildloop.errors import BadInput, Conflict
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
-from wildloop.jobs.records import ACTIVE, active_job_id, submit_job
+from wildloop.jobs.records import active_job_id
+from wildloop.jobs.training_guard import (
+    TRAINING_KIND,
+    ensure_no_training,
+    submit_training,
+)
 from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -36,7 +40,7 @@ from wildloop.training import classifier_job
 from wildloop.training.start import Start, choose_start
 from wildloop.training.ultralytics_trainer import TrainingStopped, TrainParams, train
 
-KIND = "train"
+KIND = TRAINING_KIND
 
 
 @dataclass(frozen=True)
@@ -83,9 +87,7 @@ def start_training(
             "this is an audio project: its model is a classifier head on window embeddings; "
             "train it with `wildloop audio train` (or POST /api/v1/training)"
         )
-    active = active_training(project)
-    if active is not None:
-        raise _in_progress(active)
+    ensure_no_training(project)
     if trigger != "loop":
         with project.db.session() as session:
             loop_job = active_job_id(session, "loop")
@@ -107,45 +109,15 @@ def start_training(
         "train": params,
         "trigger": trigger,
     }
-    try:
-        with project.db.session() as session:
-            job_id = submit_job(
-                session,
-                KIND,
-                job_params,
-                [{"snapshot_id": snapshot.id}],
-                total=params["epochs"],
-                created_by=created_by,
-                message=f"queued: {start.explanation}",
-            )
-    except sa_exc.IntegrityError:
-        # Another process submitted a training between the check above and this insert.
-        raise _in_progress(active_training(project)) from None
-    return StartedTraining(job_id, snapshot, start, params)
-
-
-def active_training(project: Project) -> dict[str, Any] | None:
-    with project.db.session() as session:
-        job = session.scalar(select(Job).where(Job.kind == KIND, Job.state.in_(ACTIVE)).limit(1))
-        if job is None:
-            return None
-        return {
-            "id": job.id,
-            "state": job.state,
-            "done": job.progress_done,
-            "total": job.progress_total,
-            "message": job.message,
-        }
-
-
-def _in_progress(active: dict[str, Any] | None) -> Conflict:
-    if active is None:
-        return Conflict("a training is already in progress; wait for it or cancel it")
-    return Conflict(
-        f"a training is already in progress (job {active['id']}, {active['state']}, epoch "
-        f"{active['done']}/{active['total']}); wait for it to finish or cancel it with "
-        "`wildloop train cancel`"
+    job_id = submit_training(
+        project,
+        job_params,
+        [{"snapshot_id": snapshot.id}],
+        total=params["epochs"],
+        created_by=created_by,
+        message=f"queued: {start.explanation}",
     )
+    return StartedTraining(job_id, snapshot, start, params)
 
 
 def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:

@@ -25,12 +25,13 @@ from wildloop.evaluation.compare_job import submit_compare
 from wildloop.evaluation.promotion import promote_compared
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import active_job_id, submit_job
+from wildloop.jobs.training_guard import active_training
 from wildloop.processing.predict_job import submit_reprocess
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Job
 from wildloop.training import classifier_job
-from wildloop.training.job import active_training, start_training, training_params
+from wildloop.training.job import start_training, training_params
 from wildloop.training.start import Start
 
 KIND = "loop"

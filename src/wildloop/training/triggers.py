@@ -17,9 +17,10 @@ from sqlalchemy import and_, func, select
 
 from wildloop.audio.head_job import StartedHeadTraining, start_head_training
 from wildloop.errors import BadInput, Conflict
+from wildloop.jobs.training_guard import active_training
 from wildloop.project import Project
 from wildloop.store.tables import Job, LabelRevision, Media, SnapshotItem
-from wildloop.training.job import KIND, StartedTraining, active_training, start_training
+from wildloop.training.job import KIND, StartedTraining, start_training
 
 
 @dataclass(frozen=True)

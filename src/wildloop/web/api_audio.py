@@ -16,7 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from wildloop.audio.clips import MAX_CONTEXT_S, clip
 from wildloop.audio.embedders import embedder_key
-from wildloop.audio.search import SearchIndex, index_paths, search_by_window
+from wildloop.audio.search import (
+    Hit,
+    SearchIndex,
+    index_paths,
+    search_by_upload,
+    search_by_window,
+)
 from wildloop.audio.spectrogram import spectrogram
 from wildloop.project import Project
 from wildloop.review import cursors, grid
@@ -184,10 +190,36 @@ async def similar_windows(
     return await run_in_threadpool(similar_out, request, media_id, k, same_recording)
 
 
+@router.post("/similar-to-clip", response_model=SimilarOut)
+async def similar_to_clip(
+    request: Request,
+    actor: ActorDep,
+    k: Annotated[int, Query(ge=1, le=MAX_SIMILAR)] = 30,
+) -> SimilarOut:
+    """Search by example from an uploaded clip: the request body is the audio file's bytes
+    (wav, flac, mp3 or ogg, up to a minute); its windows' mean embedding is searched like a
+    window's. Needs the search index."""
+    data = await request.body()
+    return await run_in_threadpool(clip_similar_out, request, data, k)
+
+
+def clip_similar_out(request: Request, data: bytes, k: int) -> SimilarOut:
+    project = project_of(request)
+    index = _search_index(request)
+    return _similar(project, None, index, search_by_upload(project, data, k, index=index))
+
+
 def similar_out(request: Request, media_id: int, k: int, same_recording: bool) -> SimilarOut:
     project = project_of(request)
     index = _search_index(request)
     hits = search_by_window(project, media_id, k, same_recording=same_recording, index=index)
+    return _similar(project, media_id, index, hits)
+
+
+def _similar(
+    project: Project, query_id: int | None, index: SearchIndex, hits: list[Hit]
+) -> SimilarOut:
+    """The hits as reviewable window items, most similar first."""
     similarity = {h.media_id: h.score for h in hits}
     with project.db.session() as session:
         names = FilterNames.load(session)
@@ -204,7 +236,7 @@ def similar_out(request: Request, media_id: int, k: int, same_recording: bool) -
         for i in similarity
         if i in found and i in infos
     ]
-    return SimilarOut(query_id=media_id, embedder=index.state.embedder, items=items)
+    return SimilarOut(query_id=query_id, embedder=index.state.embedder, items=items)
 
 
 def _search_index(request: Request) -> SearchIndex:

@@ -19,8 +19,9 @@ from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.evaluator import stored_evaluations
 from wildloop.evaluation.promotion import promote_when_compared
 from wildloop.jobs.records import job_status
+from wildloop.jobs.training_guard import active_training
 from wildloop.registry.versions import get_version
-from wildloop.training.job import active_training, start_training
+from wildloop.training.job import start_training
 from wildloop.training.loop_job import start_loop_job
 from wildloop.training.retraining_log import retraining_log
 from wildloop.users.roles import Actor, require_admin

@@ -58,6 +58,12 @@ def window_tiles(request: Request, actor: PageActor, cursor: str | None = None) 
     return response
 
 
+@router.get("/audio/search", response_class=HTMLResponse)
+def clip_search_page(request: Request, actor: PageActor) -> Response:
+    """Search by example from a clip the user uploads (the page posts it to the API)."""
+    return render(request, "audio_search.html", actor)
+
+
 @router.get("/audio/{media_id}/similar", response_class=HTMLResponse)
 def similar_page(
     media_id: int, request: Request, actor: PageActor, k: int = 30, same_recording: bool = False

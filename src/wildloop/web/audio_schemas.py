@@ -129,7 +129,7 @@ class WindowPageOut(BaseModel):
 
 
 class SimilarOut(BaseModel):
-    query_id: int
+    query_id: int | None  # None: the query was an uploaded clip
     embedder: str
     items: list[WindowItemOut]
 
