@@ -4,8 +4,9 @@ species), trained through the product against the embedders' reference recipe.
 1. the product: `wildloop import-labels` (sequence-grouped splits, frozen at ingest), then
    `start_classifier_training` + the train job (cut train/val crops with context padding
    from the frame the detector would see, embed with the bundled MobileNet v1, fit the
-   numpy softmax head, score it on the frozen test split's ground-truth crops), timed end to
-   end (wall and CPU seconds; the machine is shared with other engineers, so wall is noisy);
+   head with scikit-learn and export it to a numpy softmax head, score it on the frozen
+   test split's ground-truth crops), timed end to end (wall and CPU seconds; the machine
+   is shared with other engineers, so wall is noisy);
 2. the baseline, in the same process on the same splits: the embedders' README recipe
    (crops from the full-resolution original, padding 0.10, L2-normalised vectors,
    scikit-learn LogisticRegression with balanced class weights, fitted on train + val);
