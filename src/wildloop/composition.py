@@ -13,6 +13,7 @@ from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
 from wildloop.processing.predict_job import PREDICT_KIND
+from wildloop.review.queue import QUEUE_KIND
 from wildloop.training.job import TRAIN_KIND
 from wildloop.training.loop_job import LOOP_KIND
 
@@ -24,6 +25,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     EMBED_KIND,
     INDEX_KIND,
     CROP_INDEX_KIND,
+    QUEUE_KIND,
 )
 
 

@@ -5,20 +5,26 @@ from __future__ import annotations
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.support.review import add_champion
+from tests.support.review import add_champion, refreshed
 from tests.support.web import ReviewSetup
 from wildloop.cli.app import app
 from wildloop.domain.labels import LabelSet
 from wildloop.review.labels import save_labels
 from wildloop.review.queue import value_queue
-from wildloop.store.tables import Media, ModelAlias
+from wildloop.store.tables import Job, Media, ModelAlias
 
 
 def test_queue_orders_unreviewed_items_by_value_with_reasons_and_spread(
     review_setup: ReviewSetup,
 ) -> None:
     project = review_setup.project
-    queue = value_queue(project, limit=500)
+    # A request computes nothing: the first one finds no order and submits its job, once.
+    first = value_queue(project, limit=500)
+    assert first.items == [] and first.refreshing is not None and first.computed_at is None
+    assert value_queue(project, limit=500).refreshing == first.refreshing
+    with project.db.session() as session:
+        assert session.get_one(Job, first.refreshing).kind == "review-queue"
+    queue = refreshed(project, limit=500)
     with project.db.session() as session:
         sequences = dict(session.execute(select(Media.id, Media.sequence_id)).all())
     assert {q.media_id for q in queue} == set(review_setup.ids())  # nothing reviewed yet
@@ -34,7 +40,9 @@ def test_queue_orders_unreviewed_items_by_value_with_reasons_and_spread(
     challenger = add_champion(project, review_setup.items, seed=7, name="fake-v2")
     with project.db.session() as session:
         session.add(ModelAlias(alias="challenger", model_version_id=challenger))
-    queue = value_queue(project, limit=500)
+    stale = value_queue(project, limit=500)  # the last order, while the new one is computed
+    assert stale.refreshing is not None and stale.items == queue
+    queue = refreshed(project, limit=500)
     assert any(r.startswith("challenger says") for q in queue for r in q.reasons)
 
     # A reviewed item leaves the queue at once.
@@ -48,20 +56,26 @@ def test_queue_orders_unreviewed_items_by_value_with_reasons_and_spread(
             classes=project.classes,
             expected_revision=0,
         )
-    assert top not in {q.media_id for q in value_queue(project, limit=500)}
-    assert value_queue(project, limit=3, exclude=queue[1].media_id)[0].media_id != top
+    assert top not in {q.media_id for q in value_queue(project, limit=500).items}
+    assert value_queue(project, limit=3, exclude=queue[1].media_id).items[0].media_id != top
 
 
 def test_queue_api_and_cli_list_the_same_items(app_client, review_setup: ReviewSetup) -> None:
+    project = review_setup.project
+    first = app_client("vic").get("/api/v1/queue?limit=5").json()
+    assert first["items"] == [] and first["refreshing"] is not None  # queued, not computed
+    page = app_client("rita").get("/queue", follow_redirects=False)
+    assert page.headers["location"] == "/grid?reviewed=no"
+    # The CLI is no request: it runs the queued refresh itself, then lists the order.
+    result = CliRunner().invoke(app, ["queue", "--limit", "5", "--project", str(project.root)])
+    assert result.exit_code == 0, result.output
+    listed = [int(line.split()[0]) for line in result.output.splitlines()]
+    with project.db.session() as session:
+        assert session.get_one(Job, first["refreshing"]).state == "succeeded"
     body = app_client("vic").get("/api/v1/queue?limit=5").json()
     assert len(body["items"]) == 5 and body["items"][0]["reasons"]
-    expected = [i.media_id for i in value_queue(review_setup.project, limit=5)]
-    assert [i["media_id"] for i in body["items"]] == expected
+    assert body["refreshing"] is None and body["computed_at"]
+    assert [i["media_id"] for i in body["items"]] == listed
     page = app_client("rita").get("/queue", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == f"/media/{expected[0]}#value"
-    result = CliRunner().invoke(
-        app, ["queue", "--limit", "5", "--project", str(review_setup.project.root)]
-    )
-    assert result.exit_code == 0, result.output
-    assert [int(line.split()[0]) for line in result.output.splitlines()] == expected
+    assert page.status_code == 303 and page.headers["location"] == f"/media/{listed[0]}#value"
     assert body["items"][0]["reasons"][0] in result.output.splitlines()[0]

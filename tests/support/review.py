@@ -16,8 +16,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
+from wildloop.jobs.local import run_job
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.project import Project
+from wildloop.review.queue import QueueItem, value_queue
 from wildloop.store.tables import (
     ApiToken,
     AuditEntry,
@@ -227,3 +229,13 @@ def csrf_of(html: str) -> str:
     marker = 'name="csrf-token" content="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+def refreshed(project: Project, limit: int, exclude: int | None = None) -> list[QueueItem]:
+    """The queue after running the refresh job a stale order asks for (as a worker would)."""
+    page = value_queue(project, limit=limit, exclude=exclude)
+    if page.refreshing is not None:
+        assert run_job(project, page.refreshing)["state"] == "succeeded"
+        page = value_queue(project, limit=limit, exclude=exclude)
+    assert page.refreshing is None and page.computed_at is not None
+    return page.items

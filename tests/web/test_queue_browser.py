@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.review import refreshed
 from tests.web.test_web_browser import browser, log_in, running, shot, tab
-from wildloop.review.queue import value_queue
 from wildloop.store.tables import Media
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -23,7 +23,7 @@ def page(browser: Any, review_setup: Any) -> Iterator[Any]:
 
 def test_value_mode_shows_why_and_advances_to_the_next_most_valuable(page, review_setup):
     project = review_setup.project
-    first, second = (q.media_id for q in value_queue(project, limit=2))
+    first, second = (q.media_id for q in refreshed(project, limit=2))
     log_in(page, "rita", "/grid")
     page.click("#byvalue")
     page.wait_for_function(f"document.getElementById('title').textContent === '#{first}'")

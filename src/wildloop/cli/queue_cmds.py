@@ -8,6 +8,7 @@ import typer
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
+from wildloop.jobs.local import run_job
 from wildloop.review.queue import value_queue
 
 
@@ -19,7 +20,12 @@ def queue(
     """List unreviewed items by review value: uncertain, disputed (burst, challenger) or
     unlike anything reviewed, spread over bursts and cameras."""
     with open_project(project) as proj:
-        items = value_queue(proj, limit=limit)
+        page = value_queue(proj, limit=limit)
+        if page.refreshing is not None:
+            # The stored order is stale: run its refresh job here, as `wildloop serve` would.
+            run_job(proj, page.refreshing)
+            page = value_queue(proj, limit=limit)
+        items = page.items
     if as_json:
         print_json([{**i.__dict__, "reasons": list(i.reasons)} for i in items])
         return

@@ -11,6 +11,7 @@ from wildloop.cli.output import console
 from wildloop.evaluation.compare_job import KIND as COMPARE
 from wildloop.jobs.executor import executor_for
 from wildloop.project import Project
+from wildloop.review.queue import QUEUE_KIND_NAME
 from wildloop.training.ticker import Tick, TriggerTicker
 
 
@@ -52,7 +53,9 @@ def serve(
     executor = executor_for(  # jobs.executor: threads here, or a dispatcher to Celery
         proj,
         workers=workers,
-        lanes=(COMPARE,),  # the Models page waits for comparisons: never behind a training
+        # The Models page waits for comparisons and the review screen for its order: never
+        # behind a training.
+        lanes=(COMPARE, QUEUE_KIND_NAME),
     )
     executor.start()
     ticker = start_trigger_ticker(proj)

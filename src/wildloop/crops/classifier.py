@@ -1,12 +1,11 @@
 """A crop classifier: a small head over a frozen crop embedder's vectors of boxes.
 
-The head (``wildloop.crops.logistic``) is a class-balanced softmax logistic regression on
-L2-normalised vectors, solved by L-BFGS, or the audio heads' one-hidden-layer MLP; either is
-saved as an audio ``Head`` (``.npz``, no pickles). Training crops are cut exactly as the
-pipeline cuts them at inference: the frame decoded and letterboxed at the detector's input
-size, the box grown by the same context padding, so the head never sees crops of another
-resolution than the
-ones it will name.
+The head (``wildloop.crops.logistic``) is scikit-learn's class-balanced logistic regression
+on L2-normalised vectors, or its one-hidden-layer MLP, exported to a numpy audio ``Head``
+and saved as one (``.npz``, no pickles). Training crops are cut exactly as the pipeline
+cuts them at inference: the frame decoded and letterboxed at the detector's input size, the
+box grown by the same context padding, so the head never sees crops of another resolution
+than the ones it will name.
 """
 
 from __future__ import annotations
@@ -119,15 +118,6 @@ def ground_truth_crops(
             on_item(done)
     x = np.vstack(rows) if rows else np.zeros((0, embedder.dim), np.float32)
     return CropSet(x, class_ids, media_ids, failed)
-
-
-def one_hot(class_ids: Sequence[int], columns: Sequence[int]) -> Floats:
-    index = {c: i for i, c in enumerate(columns)}
-    y = np.zeros((len(class_ids), len(columns)), np.float32)
-    for row, class_id in enumerate(class_ids):
-        if class_id in index:
-            y[row, index[class_id]] = 1.0
-    return y
 
 
 def classification_metrics(

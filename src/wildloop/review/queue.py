@@ -3,21 +3,28 @@
 Gathers each unreviewed image's signals (the champion's per-class scores, what the rest of
 its burst shows, the challenger's answer, the distance of its best crop to the nearest
 reviewed crop) and leaves the scoring and the diverse ordering to
-``domain.review_value``. An order is computed once per (champion, challenger, reviewed
-count // ``REFRESH_EVERY``) and kept in memory, so it refreshes after every retrain and every
-N reviews; items reviewed in between simply drop out of it.
+``domain.review_value``. Computing an order takes seconds on a large archive (about 5 s for
+20,000 unreviewed images, bench/review_queue.py), so it is a job (``review-queue``) that
+stores the order in ``indexes/review-queue.json``; a request only reads the stored order.
+The order is stale when the champion or challenger changed or ``REFRESH_EVERY`` more items
+were reviewed: the request then submits a refresh (unless one is queued or running) and
+serves the stale order meanwhile; items reviewed since simply drop out of it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from wildloop.atomic import write_text_atomic
 from wildloop.audio.search import make_index, normalised
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import item_vectors
@@ -29,14 +36,20 @@ from wildloop.domain.review_value import (
     diverse_order,
     value_of,
 )
+from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
+from wildloop.jobs.records import active_job_id, submit_job
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.review.predictions import threshold_for
 from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
+from wildloop.store.types import utcnow
 
 REFRESH_EVERY = 25  # reviews after which the order is computed again
 MAX_ORDER = 2000  # items kept in a computed order (a reviewer's day, many times over)
 BATCH = 20
+QUEUE_KIND_NAME = "review-queue"
+
+Key = tuple[int | None, int | None, int]
 
 
 @dataclass(frozen=True)
@@ -51,32 +64,39 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
+class QueuePage:
+    """What a request gets: items of the last stored order, and whether it is current."""
+
+    items: list[QueueItem]
+    refreshing: int | None  # the job computing a fresh order (None: the stored one is current)
+    computed_at: str | None  # when the served order was computed (None: never yet)
+
+
+@dataclass(frozen=True)
 class _Order:
-    key: tuple[int | None, int | None, int]
+    key: Key
+    computed_at: str
     items: tuple[QueueItem, ...]
 
 
-_cache: dict[str, _Order] = {}
+_cache: dict[str, tuple[int, _Order]] = {}  # order file -> (its mtime, the parsed order)
 _lock = threading.Lock()
 
 
-def value_queue(project: Project, limit: int = 50, exclude: int | None = None) -> list[QueueItem]:
-    """The ``limit`` most valuable unreviewed items (``exclude``: the one on screen)."""
+def order_path(project: Project) -> Path:
+    return project.root / "indexes" / "review-queue.json"
+
+
+def value_queue(project: Project, limit: int = 50, exclude: int | None = None) -> QueuePage:
+    """The ``limit`` most valuable unreviewed items of the stored order (``exclude``: the one
+    on screen); submits a refresh when that order is stale or missing. Computes nothing."""
     with project.db.session() as session:
-        champion = resolve(session, "champion")
-        challenger = resolve(session, "challenger")
-        reviewed = session.scalar(
-            select(func.count()).select_from(Media).where(Media.reviewed.is_(True))
-        )
-        key = (champion, challenger, int(reviewed or 0) // REFRESH_EVERY)
-        with _lock:
-            order = _cache.get(str(project.root))
-        if order is None or order.key != key:
-            items = tuple(_compute(project, session, champion, challenger))
-            order = _Order(key, items)
-            with _lock:
-                _cache[str(project.root)] = order
-        candidates = [i for i in order.items if i.media_id != exclude][: limit + REFRESH_EVERY]
+        order = _stored(project)
+        refreshing = None
+        if order is None or order.key != _key(session):
+            refreshing = _submit_refresh(session)
+        items = order.items if order is not None else ()
+        candidates = [i for i in items if i.media_id != exclude][: limit + REFRESH_EVERY]
         still = set(
             session.scalars(
                 select(Media.id).where(
@@ -84,7 +104,80 @@ def value_queue(project: Project, limit: int = 50, exclude: int | None = None) -
                 )
             )
         )
-    return [c for c in candidates if c.media_id in still][:limit]
+    return QueuePage(
+        [c for c in candidates if c.media_id in still][:limit],
+        refreshing,
+        order.computed_at if order is not None else None,
+    )
+
+
+def refresh_order(project: Project) -> int:
+    """Compute the order and store it (the job's work); returns how many items it holds."""
+    with project.db.session() as session:
+        key = _key(session)
+        items = _compute(project, session, key[0], key[1])
+    record = {"key": list(key), "computed_at": utcnow().isoformat(), "items": items}
+    path = order_path(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, default=asdict))
+    return len(items)
+
+
+def _key(session: Session) -> Key:
+    """What the order depends on: champion, challenger, and reviews in steps of N."""
+    reviewed = session.scalar(
+        select(func.count()).select_from(Media).where(Media.reviewed.is_(True))
+    )
+    steps = int(reviewed or 0) // REFRESH_EVERY
+    return resolve(session, "champion"), resolve(session, "challenger"), steps
+
+
+def _stored(project: Project) -> _Order | None:
+    """The stored order, parsed once per version of the file."""
+    path = order_path(project)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    with _lock:
+        cached = _cache.get(str(path))
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    order = _Order(
+        (data["key"][0], data["key"][1], int(data["key"][2])),
+        str(data["computed_at"]),
+        tuple(QueueItem(**{**item, "reasons": tuple(item["reasons"])}) for item in data["items"]),
+    )
+    with _lock:
+        _cache[str(path)] = (mtime, order)
+    return order
+
+
+def _submit_refresh(session: Session) -> int:
+    """The queued or running refresh, or a new one."""
+    active = active_job_id(session, QUEUE_KIND_NAME)
+    if active is not None:
+        return active
+    return submit_job(
+        session, QUEUE_KIND_NAME, {}, [{}], total=1, message="queued: review order refresh"
+    )
+
+
+def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
+    count = refresh_order(ctx.project)
+    ctx.message(f"{count} items ordered by review value")
+    return ChunkOutcome(done=1)
+
+
+def _finalize(project: Project, job_id: int) -> dict[str, Any]:
+    order = _stored(project)
+    if order is None:
+        return {}
+    return {"items": len(order.items), "computed_at": order.computed_at}
+
+
+QUEUE_KIND = JobKind(name=QUEUE_KIND_NAME, run_chunk=_run_chunk, finalize=_finalize)
 
 
 def _compute(

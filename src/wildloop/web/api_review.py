@@ -206,9 +206,13 @@ def review_queue(
     exclude: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> QueueOut:
     """Unreviewed items most worth reviewing first, each with why ("margin 0.04",
-    "disagrees with its burst"); ``exclude`` leaves out the item on screen."""
-    items = value_queue(project_of(request), limit=limit, exclude=exclude)
+    "disagrees with its burst"); ``exclude`` leaves out the item on screen. The order is
+    computed by a job: when it is stale, ``refreshing`` names the job computing a new one
+    and the items come from the last stored order (none before the first)."""
+    page = value_queue(project_of(request), limit=limit, exclude=exclude)
     return QueueOut(
+        refreshing=page.refreshing,
+        computed_at=page.computed_at,
         items=[
             QueueItemOut(
                 media_id=i.media_id,
@@ -219,6 +223,6 @@ def review_queue(
                 top_class=i.top_class,
                 top_score=i.top_score,
             )
-            for i in items
-        ]
+            for i in page.items
+        ],
     )

@@ -192,8 +192,8 @@ def review_page(media_id: MediaIdPath, request: Request, actor: PageActor) -> Re
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, actor: PageActor) -> Response:
     """Review in "next most valuable" mode: open the queue's top item (or the grid when
-    nothing is left to review)."""
-    top = value_queue(project_of(request), limit=1)
+    nothing is left to review, or no order is computed yet)."""
+    top = value_queue(project_of(request), limit=1).items
     if not top:
         return RedirectResponse("/grid?reviewed=no", 303)
     return RedirectResponse(f"/media/{top[0].media_id}#value", 303)

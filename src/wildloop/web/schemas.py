@@ -293,6 +293,10 @@ class QueueItemOut(BaseModel):
 
 class QueueOut(BaseModel):
     items: list[QueueItemOut]
+    refreshing: int | None = Field(
+        None, description="the job computing a fresh order; items come from the last one"
+    )
+    computed_at: str | None = Field(None, description="when the served order was computed")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,11 @@
     const here = state.detail ? `&exclude=${state.detail.id}` : "";
     try {
       const r = await wl.api("GET", `/api/v1/queue?limit=1${here}`);
-      if (!r.items.length) { wl.toast("nothing left to review", "good"); return; }
+      if (!r.items.length) {
+        if (r.refreshing) wl.toast("the review order is being computed; try again in a moment");
+        else wl.toast("nothing left to review", "good");
+        return;
+      }
       state.valueMode = true;
       state.reasons.set(r.items[0].media_id, r.items[0].reasons);
       return go(r.items[0].media_id);
