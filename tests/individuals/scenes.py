@@ -1,8 +1,7 @@
-"""Generated photos of known animals: each individual a distinct coat pattern on a box."""
+"""Generated photos of known animals (``synthetic.coats``), ingested and labelled."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,30 +14,7 @@ from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import LabelBox, LabelRevision, Media
-
-WIDTH, HEIGHT = 320, 240
-
-
-@dataclass(frozen=True)
-class Coat:
-    """Stripes of one period and two colours: what tells one animal from another."""
-
-    period: int
-    colours: tuple[tuple[int, int, int], tuple[int, int, int]]
-    vertical: bool
-
-
-def _photo(coat: Coat, rng: np.random.Generator) -> tuple[np.ndarray, Box]:
-    image = rng.integers(60, 120, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    w, h = int(rng.integers(90, 130)), int(rng.integers(70, 100))
-    x, y = int(rng.integers(0, WIDTH - w)), int(rng.integers(0, HEIGHT - h))
-    axis = np.arange(w if coat.vertical else h)
-    band = (axis // coat.period) % 2
-    patch = np.array(coat.colours, np.uint8)[band]
-    patch = patch[None, :, :].repeat(h, 0) if coat.vertical else patch[:, None, :].repeat(w, 1)
-    noise = rng.integers(-12, 12, patch.shape)
-    image[y : y + h, x : x + w] = np.clip(patch.astype(int) + noise, 0, 255).astype(np.uint8)
-    return image, Box(x / WIDTH, y / HEIGHT, w / WIDTH, h / HEIGHT)
+from wildloop.synthetic.coats import Coat, photo
 
 
 def labelled_photos(
@@ -51,7 +27,8 @@ def labelled_photos(
     truth: dict[str, tuple[int, Box]] = {}
     for a, (_, coat) in enumerate(animals):
         for n in range(per_animal):
-            image, box = _photo(coat, rng)
+            image, xywh = photo(coat, rng)
+            box = Box(*xywh)
             name = f"a{a:02d}_{n:02d}.jpg"
             Image.fromarray(image).save(folder / name, quality=92)
             truth[name] = (a, box)

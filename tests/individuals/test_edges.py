@@ -7,12 +7,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.individuals.scenes import Coat, labelled_photos, relabel
+from tests.individuals.scenes import labelled_photos, relabel
 from tests.support.review import add_users, logged_in_clients
 from wildloop.cli.app import app
 from wildloop.errors import BadInput
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
+from wildloop.synthetic.coats import Coat
 from wildloop.web.app import create_app
 
 STRIPES = Coat(6, ((230, 230, 230), (20, 20, 20)), vertical=True)

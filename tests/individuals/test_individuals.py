@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.individuals.scenes import Coat, labelled_photos, relabel
+from tests.individuals.scenes import labelled_photos, relabel
 from wildloop.errors import BadInput, Conflict, PermissionDenied
 from wildloop.individuals.checks import contradictory_classes
 from wildloop.individuals.embed_job import submit_label_embedding
@@ -26,6 +26,7 @@ from wildloop.inference.crops import DEFAULT_KEY
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
 from wildloop.store.tables import AuditEntry, LabelCropEmbedding
+from wildloop.synthetic.coats import Coat
 from wildloop.users.roles import Actor, Role
 
 STRIPES = Coat(6, ((230, 230, 230), (20, 20, 20)), vertical=True)
