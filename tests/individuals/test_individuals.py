@@ -19,6 +19,7 @@ from wildloop.individuals.profiles import (
     individual_detail,
     list_individuals,
     merge,
+    split,
     unassign,
 )
 from wildloop.individuals.reid import suggest
@@ -93,6 +94,16 @@ def test_assign_merge_unassign_are_checked_and_audited(project: Project, tmp_pat
         unassign(s, rita, first)
         detail = individual_detail(s, a, classes)
         assert len(detail["sightings"]) == 2 and detail["cover_sighting_id"] is None
+        # Splitting the merged sighting back off makes a new individual of the same class.
+        moved = [x["sighting_id"] for x in detail["sightings"] if x["label_box_id"] == boxes[1][0]]
+        with pytest.raises(BadInput, match="are not individual"):
+            split(s, rita, d, moved, name="Nope", classes=classes)
+        again = split(s, rita, a, moved, name="Spotty II", classes=classes)
+        assert again.class_id == classes.id_of("buck")
+        assert [
+            x["sighting_id"] for x in individual_detail(s, again.id, classes)["sightings"]
+        ] == moved
+        detail = individual_detail(s, a, classes)
         with pytest.raises(PermissionDenied):
             unassign(s, vic, detail["sightings"][0]["sighting_id"])
         actions = dict(
@@ -109,6 +120,7 @@ def test_assign_merge_unassign_are_checked_and_audited(project: Project, tmp_pat
         "individual.confirm": 1,
         "individual.merge": 1,
         "individual.unassign": 1,
+        "individual.split": 1,
     }
 
 

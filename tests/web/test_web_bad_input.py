@@ -62,6 +62,7 @@ INDIVIDUAL = ("GET", f"{V1}/individuals/{{individual_id}}")
 EDIT_INDIVIDUAL = ("PATCH", f"{V1}/individuals/{{individual_id}}")
 SIGHTINGS = ("POST", f"{V1}/individuals/{{individual_id}}/sightings")
 MERGE = ("POST", f"{V1}/individuals/{{individual_id}}/merge")
+SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 
@@ -416,6 +417,22 @@ def _individual_cases() -> list[Case]:
         Case("merge: no absorb", MERGE, f"{ind}/1/merge", {}, 422, "absorb_id"),
         Case("merge: self", MERGE, f"{ind}/7/merge", {"absorb_id": 7}, 400, "itself"),
         Case("merge: unknown", MERGE, f"{ind}/999999/merge", {"absorb_id": 1}, 404, "not exist"),
+        Case(
+            "split: nothing",
+            SPLIT,
+            f"{ind}/1/split",
+            {"name": "B", "sighting_ids": []},
+            422,
+            "sighting_ids",
+        ),
+        Case(
+            "split: unknown",
+            SPLIT,
+            f"{ind}/999999/split",
+            {"name": "B", "sighting_ids": [1]},
+            404,
+            "does not exist",
+        ),
         Case("unassign: huge", UNASSIGN, f"{V1}/sightings/{HUGE}", None, 422, "sighting_id"),
         Case("unassign: unknown", UNASSIGN, f"{V1}/sightings/999999", None, 404, "not exist"),
         Case(

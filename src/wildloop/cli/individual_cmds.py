@@ -181,6 +181,28 @@ def merge(
     console.print(f"{moved} sightings moved from {absorb} to {keep}")
 
 
+@app.command("split")
+def split_(
+    individual: IdArg,
+    name: Annotated[str, typer.Option(help="Name of the new individual.")],
+    sighting: Annotated[
+        list[int], typer.Option("--sighting", min=1, help="A sighting to move (repeatable).")
+    ],
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move sightings into a new individual of the same class (two animals in one profile)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            row = profiles.split(
+                session, actor, individual, sighting, name=name, classes=proj.classes
+            )
+            out = profiles.describe(row, proj.classes)
+    _show([out], as_json, "{id:>6}  {name}  ({class})")
+
+
 @app.command()
 def embed(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Embed the crops of current human boxes that have no vector yet (a job)."""

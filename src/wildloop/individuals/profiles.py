@@ -1,4 +1,4 @@
-"""Individuals and their sightings: create, edit, assign, unassign, merge.
+"""Individuals and their sightings: create, edit, assign, unassign, merge, split.
 
 Every change is audited in its own transaction and needs the reviewer or admin role, as
 labels do. Edits pass the version they started from; a conditional UPDATE on
@@ -309,6 +309,66 @@ def merge(session: Session, actor: Actor, keep_id: int, absorb_id: int) -> int:
         after={"sightings_moved": len(moved)},
     )
     return len(moved)
+
+
+def split(
+    session: Session,
+    actor: Actor,
+    individual_id: int,
+    sighting_ids: list[int],
+    *,
+    name: str,
+    classes: ClassMap,
+) -> Individual:
+    """Move some sightings of an individual into a new individual of the same class (two
+    animals found in one profile); the undo of a merge is a split back."""
+    require_writer(actor)
+    source = _live(session, individual_id)
+    wanted = sorted(set(sighting_ids))
+    if not wanted:
+        raise BadInput("name at least one sighting to split off")
+    owned = set(
+        session.scalars(
+            select(Sighting.id).where(
+                Sighting.id.in_(wanted), Sighting.individual_id == individual_id
+            )
+        )
+    )
+    if missing := [i for i in wanted if i not in owned]:
+        raise BadInput(
+            f"sightings {', '.join(map(str, missing))} are not individual {individual_id}'s"
+        )
+    _claim(session, individual_id, None)
+    row = Individual(
+        name=_check_name(session, name),
+        class_id=source.class_id,
+        version=1,
+        created_by=actor.id,
+    )
+    session.add(row)
+    session.flush()
+    session.execute(
+        update(Sighting)
+        .where(Sighting.id.in_(wanted))
+        .values(individual_id=row.id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Individual)
+        .where(Individual.id == individual_id, Individual.cover_sighting_id.in_(wanted))
+        .values(cover_sighting_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action="individual.split",
+        entity="individual",
+        entity_id=individual_id,
+        before={"sightings": wanted},
+        after=describe(row, classes) | {"sightings": wanted},
+    )
+    return row
 
 
 def _sighting_view(row: Sighting) -> dict[str, Any]:

@@ -53,6 +53,11 @@ class SightingIn(_In):
     version: Version | None = None
 
 
+class SplitIn(_In):
+    name: str = Field(max_length=profiles.MAX_NAME, description="the new individual's name")
+    sighting_ids: list[Id] = Field(min_length=1, max_length=2000)
+
+
 class MergeIn(_In):
     absorb_id: Id = Field(description="the individual whose sightings move")
 
@@ -144,6 +149,24 @@ def merge(
     with project_of(request).db.session() as session:
         moved = profiles.merge(session, actor, individual_id, body.absorb_id)
     return {"kept": individual_id, "absorbed": body.absorb_id, "sightings_moved": moved}
+
+
+@router.post("/individuals/{individual_id}/split", status_code=201)
+def split(
+    request: Request, actor: ActorDep, individual_id: IndividualId, body: SplitIn
+) -> dict[str, Any]:
+    """Move sightings into a new individual of the same class."""
+    project = project_of(request)
+    with project.db.session() as session:
+        row = profiles.split(
+            session,
+            actor,
+            individual_id,
+            body.sighting_ids,
+            name=body.name,
+            classes=project.classes,
+        )
+        return profiles.describe(row, project.classes)
 
 
 @router.delete("/sightings/{sighting_id}")
