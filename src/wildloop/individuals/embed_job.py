@@ -29,10 +29,13 @@ KIND_NAME = "individual-embed"
 MEDIA_PER_CHUNK = 50
 
 
-def _unembedded_boxes(session: Session, embedder: str) -> list[tuple[int, int, Any]]:
-    """(label box id, media id, box) of current animal boxes lacking an ``embedder`` vector."""
+def _unembedded_boxes(
+    session: Session, embedder: str, media_ids: list[int] | None = None
+) -> list[tuple[int, int, Any]]:
+    """(label box id, media id, box) of current animal boxes lacking an ``embedder`` vector,
+    on ``media_ids`` (every image when None)."""
     done = select(LabelCropEmbedding.label_box_id).where(LabelCropEmbedding.embedder == embedder)
-    rows = session.execute(
+    query = (
         select(LabelBox.id, Media.id, LabelBox.x, LabelBox.y, LabelBox.w, LabelBox.h)
         .join(LabelRevision, LabelRevision.id == LabelBox.revision_id)
         .join(
@@ -47,7 +50,10 @@ def _unembedded_boxes(session: Session, embedder: str) -> list[tuple[int, int, A
             LabelBox.id.not_in(done),
         )
         .order_by(Media.id, LabelBox.id)
-    ).all()
+    )
+    if media_ids is not None:
+        query = query.where(Media.id.in_(media_ids))
+    rows = session.execute(query).all()
     return [(int(r[0]), int(r[1]), r[2:]) for r in rows]
 
 
@@ -72,7 +78,7 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     decoder = Decoder(project.config.training.imgsz, rect=True)
     wanted = {int(m) for m in ctx.payload["media_ids"]}
     with project.db.session() as session:
-        boxes = [b for b in _unembedded_boxes(session, key) if b[1] in wanted]
+        boxes = _unembedded_boxes(session, key, sorted(wanted))
         paths = dict(
             session.execute(select(Media.id, Media.path).where(Media.id.in_(wanted))).all()
         )
