@@ -49,7 +49,7 @@ def test_cli_flow_from_create_to_check(project: Project, tmp_path: Path) -> None
     found = json.loads(cli("suggest", "--box", str(boxes[1][1]), "--json"))
     assert [f["individual_id"] for f in found] == [spots, stripes]
     relabel(project, boxes[0][0], "doe")
-    problems = json.loads(cli("check", "--json"))
+    problems = json.loads(cli("check", "--json"))["contradictory_classes"]
     assert [p["individual_id"] for p in problems] == [stripes]
     listed = {i["name"]: i["sightings"] for i in json.loads(cli("list", "--json"))}
     assert listed == {"Stripes": 1, "Spots": 1}
@@ -79,7 +79,7 @@ def test_api_flow_with_roles(project: Project, tmp_path: Path) -> None:
         assert run_job(project, job.json()["job_id"])["state"] == "succeeded"
         found = vic.get(f"{v1}/label-boxes/{boxes[0][1]}/suggestions").json()
         assert [f["individual_id"] for f in found] == [ind]
-        assert vic.get(f"{v1}/checks/individuals").json() == []
+        assert vic.get(f"{v1}/checks/individuals").json()["contradictory_classes"] == []
         detail = vic.get(f"{v1}/individuals/{ind}").json()
         assert [s["label_box_id"] for s in detail["sightings"]] == [boxes[0][0]]
         gone = rita.delete(f"{v1}/sightings/{detail['sightings'][0]['sighting_id']}")

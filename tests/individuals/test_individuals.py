@@ -3,14 +3,20 @@ the real crop embedder over generated coats, and the contradictory-class check."
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.individuals.scenes import labelled_photos, relabel
 from wildloop.errors import BadInput, Conflict, PermissionDenied
-from wildloop.individuals.checks import contradictory_classes
+from wildloop.individuals.checks import (
+    all_checks,
+    contradictory_classes,
+    impossible_travel,
+    split_straddles,
+)
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.profiles import (
     assign,
@@ -26,7 +32,7 @@ from wildloop.individuals.reid import suggest
 from wildloop.inference.crops import DEFAULT_KEY
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
-from wildloop.store.tables import AuditEntry, LabelCropEmbedding
+from wildloop.store.tables import AuditEntry, Camera, LabelCropEmbedding, Media
 from wildloop.synthetic.coats import Coat
 from wildloop.users.roles import Actor, Role
 
@@ -184,3 +190,44 @@ def test_contradiction_check_finds_a_relabelled_box(project: Project, tmp_path: 
         unassign(s, rita, sightings[1])
     with project.db.session() as s:
         assert contradictory_classes(s, classes) == []
+
+
+def test_travel_and_split_checks_find_planted_errors(project: Project, tmp_path: Path) -> None:
+    boxes = labelled_photos(project, tmp_path / "photos", [("buck", STRIPES)], 3)
+    rita, _ = _people(project)
+    with project.db.session() as s:
+        near = Camera(name="near", latitude=45.0, longitude=6.0)
+        far = Camera(name="far", latitude=45.2, longitude=6.0)  # about 22 km north
+        s.add_all([near, far])
+        s.flush()
+        buck = create_individual(s, rita, name="Roamer", class_name="buck", classes=project.classes)
+        sightings = [assign(s, rita, buck.id, b, classes=project.classes) for b in boxes[0]]
+        media = [x.media_id for x in sightings]
+        # near at 06:00, far at 06:30 (44 km/h: impossible), near again at 12:00 (fine).
+        for media_id, camera, hour, minute in zip(
+            media, [near, far, near], [6, 6, 12], [0, 30, 0], strict=True
+        ):
+            s.execute(
+                update(Media)
+                .where(Media.id == media_id)
+                .values(
+                    camera_id=camera.id,
+                    captured_at=datetime(2026, 5, 1, hour, minute),
+                    split="train",
+                )
+            )
+        assert split_straddles(s) == []
+        s.execute(update(Media).where(Media.id == media[2]).values(split="test"))
+        travel = impossible_travel(s)
+        assert [t["sightings"] for t in travel] == [[sightings[0].id, sightings[1].id]]
+        assert travel[0]["cameras"] == ["near", "far"] and 22 < travel[0]["km"] < 23
+        assert impossible_travel(s, max_speed_kmh=50) == []
+        straddles = split_straddles(s)
+        assert [x["splits"] for x in straddles] == [
+            {"train": [sightings[0].id, sightings[1].id], "test": [sightings[2].id]}
+        ]
+        assert set(all_checks(s, project.classes)) == {
+            "contradictory_classes",
+            "impossible_travel",
+            "split_straddles",
+        }

@@ -11,7 +11,7 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals import profiles
-from wildloop.individuals.checks import contradictory_classes
+from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
 from wildloop.project import Project
@@ -241,23 +241,17 @@ def suggest_(
 
 @app.command()
 def check(project: ProjectOption = None, as_json: JsonOption = False) -> None:
-    """Individuals whose sightings are now labelled another class (e.g. a doe in a buck)."""
+    """Profiles to look at again: sightings now labelled another class (a doe in a buck),
+    impossible travel between cameras, individuals straddling dataset splits."""
     with open_project(project) as proj, proj.db.session() as session:
-        found = contradictory_classes(session, proj.classes)
+        found = all_checks(session, proj.classes)
     if as_json:
         print_json(found)
         return
-    if not found:
-        console.print("no contradictions")
-    for entry in found:
-        console.print(
-            f"{entry['individual_id']:>6}  {entry['name']} ({entry['class']}):", highlight=False
-        )
-        for bad in entry["contradicting"]:
-            console.print(
-                f"        sighting {bad['sighting_id']} (media {bad['media_id']}) is now "
-                f"{bad['class_now'] or 'not labelled'}",
-                highlight=False,
-            )
-    if found:
-        console.print(found[0]["fix"])
+    for name, entries in found.items():
+        console.print(f"{name}: {len(entries)}", highlight=False)
+        for entry in entries:
+            details = {k: v for k, v in entry.items() if k not in ("fix", "name")}
+            console.print(f"  {entry['name']}: {details}", highlight=False)
+        if entries:
+            console.print(f"  fix: {entries[0]['fix']}", highlight=False)

@@ -1,5 +1,8 @@
 """Consistency checks over individuals: profiles a person should look at again.
 
+Three lists, each finding with what fixes it: contradictory classes, impossible travel and
+profiles that straddle dataset splits.
+
 ``contradictory_classes`` is the seed's "cross-sex contamination" query: an individual with a
 sighting whose box is now labelled another class (a buck's photo relabelled doe after it was
 assigned). Label revisions are immutable, so a sighting keeps the box it was given; its class
@@ -9,6 +12,8 @@ box with no such match is reported as no longer labelled. ``unassign`` is the fi
 
 from __future__ import annotations
 
+import math
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import select
@@ -16,9 +21,13 @@ from sqlalchemy.orm import Session
 
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
-from wildloop.store.tables import Individual, LabelBox, LabelRevision, Media, Sighting
+from wildloop.store.tables import Camera, Individual, LabelBox, LabelRevision, Media, Sighting
 
 MIN_IOU = 0.5
+# Faster than a deer runs for long (about 10 km/h sustained): two cameras that far apart
+# within that little time are two animals, or a wrong camera clock.
+MAX_SPEED_KMH = 10.0
+EARTH_RADIUS_KM = 6371.0
 FIX = "unassign the sighting (wildloop individuals unassign ID) or correct the box's label"
 
 
@@ -103,3 +112,102 @@ def contradictory_classes(session: Session, classes: ClassMap) -> list[dict[str,
             }
         )
     return list(found.values())
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) points in degrees."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def impossible_travel(
+    session: Session, max_speed_kmh: float = MAX_SPEED_KMH
+) -> list[dict[str, Any]]:
+    """Consecutive sightings of one individual at two cameras further apart than it could
+    go in the time between them (cameras with coordinates, photos with capture times)."""
+    rows = session.execute(
+        select(
+            Individual.id,
+            Individual.name,
+            Sighting.id,
+            Media.captured_at,
+            Camera.name,
+            Camera.latitude,
+            Camera.longitude,
+        )
+        .join(Sighting, Sighting.individual_id == Individual.id)
+        .join(Media, Media.id == Sighting.media_id)
+        .join(Camera, Camera.id == Media.camera_id)
+        .where(
+            Individual.merged_into_id.is_(None),
+            Media.captured_at.is_not(None),
+            Camera.latitude.is_not(None),
+            Camera.longitude.is_not(None),
+        )
+        .order_by(Individual.id, Media.captured_at, Sighting.id)
+    ).all()
+    found: list[dict[str, Any]] = []
+    # The query leaves out rows without times or coordinates; the casts only tell mypy so.
+    for before, after in pairwise(rows):
+        if before[0] != after[0] or before[4] == after[4]:
+            continue
+        km = distance_km(
+            (float(before[5] or 0), float(before[6] or 0)),
+            (float(after[5] or 0), float(after[6] or 0)),
+        )
+        if before[3] is None or after[3] is None:
+            continue
+        hours = (after[3] - before[3]).total_seconds() / 3600
+        if km > max_speed_kmh * hours:
+            found.append(
+                {
+                    "individual_id": before[0],
+                    "name": before[1],
+                    "sightings": [before[2], after[2]],
+                    "cameras": [before[4], after[4]],
+                    "km": round(km, 2),
+                    "minutes": round(hours * 60, 1),
+                    "fix": "unassign one of the two, or correct the camera's clock offset",
+                }
+            )
+    return found
+
+
+def split_straddles(session: Session) -> list[dict[str, Any]]:
+    """Individuals seen in photos of more than one dataset split: a re-ID model evaluated on
+    test individuals it trained on would look better than it is."""
+    rows = session.execute(
+        select(Individual.id, Individual.name, Media.split, Sighting.id)
+        .join(Sighting, Sighting.individual_id == Individual.id)
+        .join(Media, Media.id == Sighting.media_id)
+        .where(Individual.merged_into_id.is_(None), Media.split.is_not(None))
+        .order_by(Individual.id, Sighting.id)
+    ).all()
+    splits: dict[int, dict[str, list[int]]] = {}
+    names: dict[int, str] = {}
+    for individual_id, name, split, sighting_id in rows:
+        names[individual_id] = name
+        splits.setdefault(individual_id, {}).setdefault(str(split), []).append(sighting_id)
+    return [
+        {
+            "individual_id": i,
+            "name": names[i],
+            "splits": by_split,
+            "fix": "split the profile (two animals?) or move its photos to one split",
+        }
+        for i, by_split in splits.items()
+        if len(by_split) > 1
+    ]
+
+
+def all_checks(session: Session, classes: ClassMap) -> dict[str, list[dict[str, Any]]]:
+    """Every check's findings by name (what `wildloop individuals check` prints)."""
+    return {
+        "contradictory_classes": contradictory_classes(session, classes),
+        "impossible_travel": impossible_travel(session),
+        "split_straddles": split_straddles(session),
+    }

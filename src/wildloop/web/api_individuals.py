@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals import profiles
-from wildloop.individuals.checks import contradictory_classes
+from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
 from wildloop.project import Project
@@ -204,8 +204,8 @@ def suggestions(
 
 
 @router.get("/checks/individuals")
-def contradictions(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
-    """Individuals whose sightings are now labelled another class."""
+def checks(request: Request, actor: ActorDep) -> dict[str, list[dict[str, Any]]]:
+    """Contradictory classes, impossible travel and split straddles, each with its fix."""
     project = project_of(request)
     with project.db.session() as session:
-        return contradictory_classes(session, project.classes)
+        return all_checks(session, project.classes)
