@@ -82,6 +82,11 @@ def test_api_flow_with_roles(project: Project, tmp_path: Path) -> None:
         assert vic.get(f"{v1}/checks/individuals").json()["contradictory_classes"] == []
         detail = vic.get(f"{v1}/individuals/{ind}").json()
         assert [s["label_box_id"] for s in detail["sightings"]] == [boxes[0][0]]
+        page = vic.get(f"/individuals/{ind}")
+        assert page.status_code == 200 and "Stripes" in page.text
+        assert f'href="/media/{detail["sightings"][0]["media_id"]}"' in page.text
+        assert "Stripes" in vic.get("/individuals").text
+        assert client(None).get(f"/individuals/{ind}").status_code in (303, 401)
         gone = rita.delete(f"{v1}/sightings/{detail['sightings'][0]['sighting_id']}")
         assert gone.status_code == 200
         assert vic.get(f"{v1}/individuals").json()[0]["sightings"] == 0

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from wildloop import audit
 from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, Conflict, NotFound
-from wildloop.store.tables import Individual, LabelBox, LabelRevision, Media, Sighting
+from wildloop.store.tables import Camera, Individual, LabelBox, LabelRevision, Media, Sighting
 from wildloop.users.roles import Actor, require_writer
 
 SOURCES = ("person", "suggestion")
@@ -413,22 +413,29 @@ def list_individuals(session: Session, classes: ClassMap) -> list[dict[str, Any]
 
 
 def individual_detail(session: Session, individual_id: int, classes: ClassMap) -> dict[str, Any]:
-    """An individual and its sightings (media, camera, time), oldest first."""
+    """An individual and its sightings (media, camera, time), oldest first, with the
+    cameras it was seen at and when it was first and last seen."""
     row = _individual(session, individual_id)
     sightings = session.execute(
-        select(Sighting, Media.captured_at, Media.camera_id)
+        select(Sighting, Media.captured_at, Camera.name, Media.sha256)
         .join(Media, Media.id == Sighting.media_id)
+        .outerjoin(Camera, Camera.id == Media.camera_id)
         .where(Sighting.individual_id == individual_id)
         .order_by(Media.captured_at, Sighting.id)
     ).all()
+    times = [at for _, at, _, _ in sightings if at is not None]
     return describe(row, classes) | {
+        "first_seen": min(times).isoformat() if times else None,
+        "last_seen": max(times).isoformat() if times else None,
+        "cameras": sorted({camera for _, _, camera, _ in sightings if camera}),
         "sightings": [
             _sighting_view(s)
             | {
                 "captured_at": at.isoformat() if at else None,
-                "camera_id": camera,
+                "camera": camera,
                 "class": classes.display_name(s.class_id),
+                "sha256": sha,
             }
-            for s, at, camera in sightings
-        ]
+            for s, at, camera, sha in sightings
+        ],
     }

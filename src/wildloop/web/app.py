@@ -31,6 +31,7 @@ from wildloop.web import (
     audio_pages,
     errors,
     files,
+    individual_pages,
     models_page,
     pages,
 )
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
+    app.include_router(individual_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
