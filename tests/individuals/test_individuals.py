@@ -29,10 +29,11 @@ from wildloop.individuals.profiles import (
     unassign,
 )
 from wildloop.individuals.reid import suggest
+from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.inference.crops import DEFAULT_KEY
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
-from wildloop.store.tables import AuditEntry, Camera, LabelCropEmbedding, Media
+from wildloop.store.tables import AuditEntry, Camera, LabelCropEmbedding, Media, Sighting
 from wildloop.synthetic.coats import Coat
 from wildloop.users.roles import Actor, Role
 
@@ -164,6 +165,21 @@ def test_suggestions_rank_the_same_animal_first_within_its_class(
         # An assigned box is not offered its own individual again.
         assert ids[0] not in {c.individual_id for c in suggest(s, DEFAULT_KEY, boxes[0][0])}
         assert s.scalar(select(func.count()).select_from(LabelCropEmbedding)) == 12
+    # Unassigned boxes get their best candidate as a suggestion, which a person confirms.
+    rita_id = rita.id
+    status = run_job(project, submit_suggestions(project, 0.5, created_by=rita_id))
+    assert status["state"] == "succeeded", status
+    assert status["result"]["pending_suggestions"] == 4
+    with project.db.session() as s:
+        suggested = {
+            box: who
+            for box, who, source in s.execute(
+                select(Sighting.label_box_id, Sighting.individual_id, Sighting.source)
+            )
+            if source == "suggestion"
+        }
+        assert suggested == {boxes[a][2]: ids[a] for a in range(4)}
+        assert assign(s, rita, ids[0], boxes[0][2], classes=classes).source == "person"
     # Nothing left to embed: the next job has no chunks.
     assert run_job(project, submit_label_embedding(project))["result"] == {"note": "nothing to do"}
 

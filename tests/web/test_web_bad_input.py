@@ -63,6 +63,7 @@ EDIT_INDIVIDUAL = ("PATCH", f"{V1}/individuals/{{individual_id}}")
 SIGHTINGS = ("POST", f"{V1}/individuals/{{individual_id}}/sightings")
 MERGE = ("POST", f"{V1}/individuals/{{individual_id}}/merge")
 SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
+SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 
@@ -432,6 +433,14 @@ def _individual_cases() -> list[Case]:
             {"name": "B", "sighting_ids": [1]},
             404,
             "does not exist",
+        ),
+        Case(
+            "suggest all: min 2",
+            SUGGEST_ALL,
+            f"{ind}/suggestions",
+            {"min_similarity": 2},
+            422,
+            "min",
         ),
         Case("unassign: huge", UNASSIGN, f"{V1}/sightings/{HUGE}", None, 422, "sighting_id"),
         Case("unassign: unknown", UNASSIGN, f"{V1}/sightings/999999", None, 404, "not exist"),

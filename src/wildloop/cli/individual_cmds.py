@@ -14,9 +14,10 @@ from wildloop.individuals import profiles
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
 from wildloop.users.accounts import tool_actor
-from wildloop.users.roles import Actor
+from wildloop.users.roles import Actor, require_writer
 
 app = typer.Typer(help="Individual animals: profiles, sightings, re-ID.", no_args_is_help=True)
 
@@ -237,6 +238,27 @@ def suggest_(
     _show(
         rows, as_json, "{individual_id:>6}  {name}  {similarity:.3f}  (like sighting {sighting_id})"
     )
+
+
+@app.command("suggest-all")
+def suggest_all(
+    min_similarity: Annotated[
+        float, typer.Option("--min", min=-1, max=1, help="Least cosine similarity recorded.")
+    ] = 0.8,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the best candidate of every unassigned human box as a suggestion (a job)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        require_writer(actor)
+        job_id = submit_suggestions(proj, min_similarity, created_by=actor.id)
+        status = run_with_progress(proj, job_id, "individual suggestions")
+    if as_json:
+        print_json(status)
+        return
+    print_status(status)
 
 
 @app.command()

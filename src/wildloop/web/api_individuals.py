@@ -17,6 +17,7 @@ from wildloop.individuals import profiles
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
 from wildloop.store.types import MAX_ID, MAX_INTEGER
 from wildloop.users.roles import Actor, require_writer
@@ -58,6 +59,10 @@ class SplitIn(_In):
     sighting_ids: list[Id] = Field(min_length=1, max_length=2000)
 
 
+class SuggestAllIn(_In):
+    min_similarity: float = Field(default=0.8, ge=-1, le=1)
+
+
 class MergeIn(_In):
     absorb_id: Id = Field(description="the individual whose sightings move")
 
@@ -94,6 +99,14 @@ def embed_boxes(request: Request, actor: ActorDep) -> dict[str, Any]:
     """Queue crop vectors for current human boxes that lack them (what suggestions read)."""
     require_writer(actor)
     return {"job_id": submit_label_embedding(project_of(request), created_by=actor.id)}
+
+
+@router.post("/individuals/suggestions", status_code=202)
+def suggest_all(request: Request, actor: ActorDep, body: SuggestAllIn) -> dict[str, Any]:
+    """Queue suggested sightings for every unassigned, embedded human box."""
+    require_writer(actor)
+    job_id = submit_suggestions(project_of(request), body.min_similarity, created_by=actor.id)
+    return {"job_id": job_id}
 
 
 @router.get("/individuals/{individual_id}")
