@@ -11,6 +11,8 @@ from wildloop.audio.embed_job import EMBED_KIND
 from wildloop.audio.search import INDEX_KIND
 from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
+from wildloop.individuals.embed_job import LABEL_EMBED_KIND
+from wildloop.individuals.suggest_job import SUGGEST_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
 from wildloop.processing.predict_job import PREDICT_KIND
 from wildloop.review.queue import QUEUE_KIND
@@ -26,6 +28,8 @@ JOB_KINDS: tuple[JobKind, ...] = (
     INDEX_KIND,
     CROP_INDEX_KIND,
     QUEUE_KIND,
+    LABEL_EMBED_KIND,
+    SUGGEST_KIND,
 )
 
 

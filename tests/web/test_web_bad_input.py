@@ -58,6 +58,15 @@ PROMOTION = ("POST", f"{V1}/promotion")
 ROLLBACK = ("POST", f"{V1}/rollback")
 ANALYTICS = ("GET", f"{V1}/analytics")
 ANALYTICS_CSV = ("GET", f"{V1}/analytics/{{table}}.csv")
+NEW_INDIVIDUAL = ("POST", f"{V1}/individuals")
+INDIVIDUAL = ("GET", f"{V1}/individuals/{{individual_id}}")
+EDIT_INDIVIDUAL = ("PATCH", f"{V1}/individuals/{{individual_id}}")
+SIGHTINGS = ("POST", f"{V1}/individuals/{{individual_id}}/sightings")
+MERGE = ("POST", f"{V1}/individuals/{{individual_id}}/merge")
+SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
+SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
+UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
+SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 
 
 @dataclass(frozen=True)
@@ -368,7 +377,86 @@ def cases() -> list[Case]:
         + _loop_cases()
         + _window_cases()
         + _analytics_cases()
+        + _individual_cases()
     )
+
+
+def _individual_cases() -> list[Case]:
+    ind = f"{V1}/individuals"
+    return [
+        Case("individual: class", NEW_INDIVIDUAL, ind, {"name": "A", "class": "elk"}, 400, "elk"),
+        Case("individual: blank", NEW_INDIVIDUAL, ind, {"name": " ", "class": "doe"}, 400, "name"),
+        Case("individual: no class", NEW_INDIVIDUAL, ind, {"name": "A"}, 422, "class"),
+        Case(
+            "individual: field",
+            NEW_INDIVIDUAL,
+            ind,
+            {"name": "A", "class": "doe", "s": 1},
+            422,
+            "s",
+        ),
+        Case("individual: huge", INDIVIDUAL, f"{ind}/{HUGE}", None, 422, "individual_id"),
+        Case("individual: unknown", INDIVIDUAL, f"{ind}/999999", None, 404, "does not exist"),
+        Case("edit: unknown", EDIT_INDIVIDUAL, f"{ind}/999999", {"notes": "x"}, 404, "not exist"),
+        Case("edit: version 0", EDIT_INDIVIDUAL, f"{ind}/1", {"version": 0}, 422, "version"),
+        Case("assign: no box", SIGHTINGS, f"{ind}/999999/sightings", {}, 422, "label_box_id"),
+        Case(
+            "assign: source",
+            SIGHTINGS,
+            f"{ind}/1/sightings",
+            {"label_box_id": 1, "source": "rumour"},
+            422,
+            "source",
+        ),
+        Case(
+            "assign: unknown",
+            SIGHTINGS,
+            f"{ind}/999999/sightings",
+            {"label_box_id": 1},
+            404,
+            "does not exist",
+        ),
+        Case("merge: no absorb", MERGE, f"{ind}/1/merge", {}, 422, "absorb_id"),
+        Case("merge: self", MERGE, f"{ind}/7/merge", {"absorb_id": 7}, 400, "itself"),
+        Case("merge: unknown", MERGE, f"{ind}/999999/merge", {"absorb_id": 1}, 404, "not exist"),
+        Case(
+            "split: nothing",
+            SPLIT,
+            f"{ind}/1/split",
+            {"name": "B", "sighting_ids": []},
+            422,
+            "sighting_ids",
+        ),
+        Case(
+            "split: unknown",
+            SPLIT,
+            f"{ind}/999999/split",
+            {"name": "B", "sighting_ids": [1]},
+            404,
+            "does not exist",
+        ),
+        Case(
+            "suggest all: min 2",
+            SUGGEST_ALL,
+            f"{ind}/suggestions",
+            {"min_similarity": 2},
+            422,
+            "min",
+        ),
+        Case("unassign: huge", UNASSIGN, f"{V1}/sightings/{HUGE}", None, 422, "sighting_id"),
+        Case("unassign: unknown", UNASSIGN, f"{V1}/sightings/999999", None, 404, "not exist"),
+        Case(
+            "suggestions: k 0", SUGGESTIONS, f"{V1}/label-boxes/1/suggestions?k=0", None, 422, "k"
+        ),
+        Case(
+            "suggestions: unknown",
+            SUGGESTIONS,
+            f"{V1}/label-boxes/999999/suggestions",
+            None,
+            404,
+            "does not exist",
+        ),
+    ]
 
 
 def _analytics_cases() -> list[Case]:

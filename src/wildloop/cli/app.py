@@ -13,6 +13,7 @@ from wildloop.cli import (
     crop_cmds,
     dataset_cmds,
     demo_cmds,
+    individual_cmds,
     ingest_cmds,
     job_cmds,
     loop_cmds,
@@ -56,6 +57,7 @@ app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
 app.command()(queue_cmds.queue)
 app.add_typer(crop_cmds.app, name="crops")
+app.add_typer(individual_cmds.app, name="individuals")
 app.command()(repeat_cmds.repeats)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wildloop.store.tables import CropEmbedding, Prediction, PredictionSet
+from wildloop.store.tables import CropEmbedding, LabelCropEmbedding, Prediction, PredictionSet
 
 CHUNK = 500
 
@@ -73,3 +73,19 @@ def item_vectors(
         if mid not in best or score > boxes.scores[best[mid]]:
             best[mid] = row
     return {mid: boxes.matrix[row] for mid, row in best.items()}
+
+
+def label_box_vectors(
+    session: Session, embedder: str, label_box_ids: Sequence[int]
+) -> dict[int, NDArray[np.float32]]:
+    """The crop vectors of human boxes (those embedded so far), keyed by label box id."""
+    found: dict[int, NDArray[np.float32]] = {}
+    for start in range(0, len(label_box_ids), CHUNK):
+        rows = session.execute(
+            select(LabelCropEmbedding.label_box_id, LabelCropEmbedding.vector).where(
+                LabelCropEmbedding.embedder == embedder,
+                LabelCropEmbedding.label_box_id.in_(label_box_ids[start : start + CHUNK]),
+            )
+        ).all()
+        found.update((int(box_id), decode(blob)) for box_id, blob in rows)
+    return found

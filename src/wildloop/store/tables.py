@@ -386,6 +386,67 @@ class LabelBox(Base):
     __table_args__ = (Index("ix_label_boxes_class", "class_id", "revision_id"),)
 
 
+# --- individuals ------------------------------------------------------------------------------
+
+
+class Individual(Base):
+    """A known animal: name, class (species and sex where the project has them), notes and a
+    cover sighting. ``version`` grows with every edit: the optimistic check, as labels have.
+    A merged individual keeps its row (``merged_into_id`` set) so the audit trail resolves."""
+
+    __tablename__ = "individuals"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    class_id: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # A sighting id; no foreign key so individuals and sightings do not reference each other.
+    cover_sighting_id: Mapped[int | None] = mapped_column(IdType)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("individuals.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Sighting(Base):
+    """One human box assigned to an individual, by a person or as a re-ID suggestion.
+
+    A box belongs to at most one individual. ``class_id`` is the box's class when it was
+    assigned, kept so the consistency checks read one table."""
+
+    __tablename__ = "sightings"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    individual_id: Mapped[int] = mapped_column(ForeignKey("individuals.id", ondelete="CASCADE"))
+    label_box_id: Mapped[int] = mapped_column(ForeignKey("label_boxes.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(12), default="person")
+    score: Mapped[float | None] = mapped_column(Float)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("label_box_id"),
+        Index("ix_sightings_individual_id", "individual_id", "id"),
+        CheckConstraint("source IN ('person', 'suggestion')", name="source"),
+    )
+
+
+class LabelCropEmbedding(Base):
+    """One human box's crop vector from one crop embedder (float16 little-endian), cut from
+    the decoded image by the ``individual-embed`` job: what re-identification compares."""
+
+    __tablename__ = "label_crop_embeddings"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    label_box_id: Mapped[int] = mapped_column(ForeignKey("label_boxes.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    embedder: Mapped[str] = mapped_column(String(80))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("label_box_id", "embedder"),)
+
+
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

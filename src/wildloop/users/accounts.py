@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wildloop import audit
-from wildloop.errors import BadInput, Conflict, NotFound, Unauthenticated
+from wildloop.errors import BadInput, Conflict, NotFound, PermissionDenied, Unauthenticated
 from wildloop.store.tables import User
 from wildloop.users.passwords import hash_password, needs_rehash, verify_password
 from wildloop.users.roles import Actor, Role, parse_role, require_admin
@@ -168,3 +168,14 @@ def _account(user: User) -> Account:
         can_log_in=user.password_hash is not None,
         created_at=user.created_at,
     )
+
+
+def tool_actor(session: Session, user_id: int) -> Actor:
+    """The actor a command-line user acts as: login-less authors (imports, tools) keep their
+    role; a disabled account is refused, as it is on the web."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist")
+    if user.disabled:
+        raise PermissionDenied(f"{user.username} is disabled")
+    return actor_of(user)

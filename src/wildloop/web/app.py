@@ -23,6 +23,7 @@ from wildloop.web import (
     api_analytics,
     api_audio,
     api_index,
+    api_individuals,
     api_loop,
     api_models,
     api_review,
@@ -30,6 +31,7 @@ from wildloop.web import (
     audio_pages,
     errors,
     files,
+    individual_pages,
     models_page,
     pages,
 )
@@ -75,10 +77,12 @@ def create_app(
     app.include_router(api_audio.router, prefix="/api/v1")
     app.include_router(api_analytics.router, prefix="/api/v1")
     app.include_router(api_two_stage.router, prefix="/api/v1")
+    app.include_router(api_individuals.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
+    app.include_router(individual_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

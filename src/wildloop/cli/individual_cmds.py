@@ -1,0 +1,279 @@
+"""`wildloop individuals ...`: known animals, their sightings, re-ID suggestions, checks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from wildloop.cli.job_cmds import print_status, run_with_progress
+from wildloop.cli.options import JsonOption, ProjectOption, open_project
+from wildloop.cli.output import console, print_json
+from wildloop.crops.embedder import crop_embedder_key
+from wildloop.individuals import profiles
+from wildloop.individuals.checks import all_checks
+from wildloop.individuals.embed_job import submit_label_embedding
+from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.suggest_job import submit_suggestions
+from wildloop.project import Project
+from wildloop.users.accounts import tool_actor
+from wildloop.users.roles import Actor, require_writer
+
+app = typer.Typer(help="Individual animals: profiles, sightings, re-ID.", no_args_is_help=True)
+
+AsOption = Annotated[
+    str, typer.Option("--as", help="Who does this (for the audit trail and role checks).")
+]
+IdArg = Annotated[int, typer.Argument(min=1, help="Individual id.")]
+VersionOption = Annotated[
+    int | None,
+    typer.Option("--version", min=1, help="Version you last saw (refused if it moved on)."),
+]
+
+
+def _actor(project: Project, username: str) -> Actor:
+    """The named user (created as a login-less reviewer when new, as imports do)."""
+    user_id = project.author(username)
+    with project.db.session() as session:
+        return tool_actor(session, user_id)
+
+
+def _show(rows: list[dict[str, Any]], as_json: bool, line: str) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(line.format(**row), highlight=False)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="The animal's name (unique).")],
+    class_name: Annotated[str, typer.Option("--class", help="Project class (e.g. buck).")],
+    notes: Annotated[str | None, typer.Option(help="Free notes (marks, scars).")] = None,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an individual of one project class."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            row = profiles.create_individual(
+                session, actor, name=name, class_name=class_name, classes=proj.classes, notes=notes
+            )
+            out = profiles.describe(row, proj.classes)
+    _show([out], as_json, "{id:>6}  {name}  ({class})")
+
+
+@app.command("list")
+def list_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Every individual with its sighting count and first and last seen."""
+    with open_project(project) as proj, proj.db.session() as session:
+        rows = profiles.list_individuals(session, proj.classes)
+    _show(
+        rows,
+        as_json,
+        "{id:>6}  {name}  ({class})  {sightings} sightings  {first_seen}..{last_seen}",
+    )
+
+
+@app.command()
+def show(individual: IdArg, project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """One individual and its sightings, oldest first."""
+    with open_project(project) as proj, proj.db.session() as session:
+        detail = profiles.individual_detail(session, individual, proj.classes)
+    if as_json:
+        print_json(detail)
+        return
+    console.print(f"{detail['name']} ({detail['class']}) version {detail['version']}")
+    _show(
+        detail["sightings"],
+        False,
+        "{sighting_id:>8}  media {media_id}  box {label_box_id}  {source}  {captured_at}",
+    )
+
+
+@app.command()
+def edit(
+    individual: IdArg,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    notes: Annotated[str | None, typer.Option(help="New notes.")] = None,
+    cover: Annotated[int | None, typer.Option(min=1, help="Sighting id to show as cover.")] = None,
+    version: VersionOption = None,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rename an individual, change its notes or its cover sighting."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            row = profiles.edit_individual(
+                session,
+                actor,
+                individual,
+                classes=proj.classes,
+                expected_version=version,
+                name=name,
+                notes=notes,
+                cover_sighting_id=cover,
+            )
+            out = profiles.describe(row, proj.classes)
+    _show([out], as_json, "{id:>6}  {name}  ({class})  version {version}")
+
+
+@app.command()
+def assign(
+    individual: IdArg,
+    box: Annotated[int, typer.Option("--box", min=1, help="Label box id (current labels).")],
+    suggested: Annotated[
+        bool, typer.Option("--suggested", help="Record as a suggestion, not a confirmation.")
+    ] = False,
+    version: VersionOption = None,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a human box a sighting of the individual (or confirm a suggested one)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            row = profiles.assign(
+                session,
+                actor,
+                individual,
+                box,
+                classes=proj.classes,
+                source="suggestion" if suggested else "person",
+                expected_version=version,
+            )
+            out = {"sighting_id": row.id, "individual_id": individual, "source": row.source}
+    _show([out], as_json, "sighting {sighting_id} of individual {individual_id} ({source})")
+
+
+@app.command()
+def unassign(
+    sighting: Annotated[int, typer.Argument(min=1, help="Sighting id.")],
+    version: VersionOption = None,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+) -> None:
+    """Take a sighting out of its individual."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            profiles.unassign(session, actor, sighting, expected_version=version)
+    console.print(f"sighting {sighting} unassigned")
+
+
+@app.command()
+def merge(
+    keep: Annotated[int, typer.Argument(min=1, help="Individual that stays.")],
+    absorb: Annotated[int, typer.Argument(min=1, help="Individual whose sightings move.")],
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+) -> None:
+    """Merge two individuals of one class found to be the same animal."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            moved = profiles.merge(session, actor, keep, absorb)
+    console.print(f"{moved} sightings moved from {absorb} to {keep}")
+
+
+@app.command("split")
+def split_(
+    individual: IdArg,
+    name: Annotated[str, typer.Option(help="Name of the new individual.")],
+    sighting: Annotated[
+        list[int], typer.Option("--sighting", min=1, help="A sighting to move (repeatable).")
+    ],
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move sightings into a new individual of the same class (two animals in one profile)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        with proj.db.session() as session:
+            row = profiles.split(
+                session, actor, individual, sighting, name=name, classes=proj.classes
+            )
+            out = profiles.describe(row, proj.classes)
+    _show([out], as_json, "{id:>6}  {name}  ({class})")
+
+
+@app.command()
+def embed(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Embed the crops of current human boxes that have no vector yet (a job)."""
+    with open_project(project) as proj:
+        job_id = submit_label_embedding(proj, created_by=proj.author("cli"))
+        status = run_with_progress(proj, job_id, "individual embed")
+    if as_json:
+        print_json(status)
+        return
+    print_status(status)
+
+
+@app.command("suggest")
+def suggest_(
+    box: Annotated[int, typer.Option("--box", min=1, help="Label box id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=MAX_K, help="How many individuals.")] = 5,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The individuals of the box's class whose sightings look most like it."""
+    with open_project(project) as proj, proj.db.session() as session:
+        found = suggest(session, crop_embedder_key(proj), box, k)
+    rows = [
+        {
+            "individual_id": c.individual_id,
+            "name": c.name,
+            "similarity": c.similarity,
+            "sighting_id": c.sighting_id,
+        }
+        for c in found
+    ]
+    _show(
+        rows, as_json, "{individual_id:>6}  {name}  {similarity:.3f}  (like sighting {sighting_id})"
+    )
+
+
+@app.command("suggest-all")
+def suggest_all(
+    min_similarity: Annotated[
+        float, typer.Option("--min", min=-1, max=1, help="Least cosine similarity recorded.")
+    ] = 0.8,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the best candidate of every unassigned human box as a suggestion (a job)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, as_user)
+        require_writer(actor)
+        job_id = submit_suggestions(proj, min_similarity, created_by=actor.id)
+        status = run_with_progress(proj, job_id, "individual suggestions")
+    if as_json:
+        print_json(status)
+        return
+    print_status(status)
+
+
+@app.command()
+def check(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Profiles to look at again: sightings now labelled another class (a doe in a buck),
+    impossible travel between cameras, individuals straddling dataset splits."""
+    with open_project(project) as proj, proj.db.session() as session:
+        found = all_checks(session, proj.classes)
+    if as_json:
+        print_json(found)
+        return
+    for name, entries in found.items():
+        console.print(f"{name}: {len(entries)}", highlight=False)
+        for entry in entries:
+            details = {k: v for k, v in entry.items() if k not in ("fix", "name")}
+            console.print(f"  {entry['name']}: {details}", highlight=False)
+        if entries:
+            console.print(f"  fix: {entries[0]['fix']}", highlight=False)

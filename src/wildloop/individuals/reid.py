@@ -1,0 +1,74 @@
+"""Re-identification suggestions: which known individuals a human box most resembles.
+
+A box is compared with every person-confirmed sighting of the individuals of its own class
+(so a doe's box is never offered a buck), by cosine similarity of stored crop vectors; an
+individual scores its best-matching sighting. Vectors come from ``individual-embed``: a
+request only reads them, it never embeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wildloop.crops.vectors import label_box_vectors
+from wildloop.errors import BadInput, NotFound
+from wildloop.store.tables import Individual, LabelBox, Sighting
+
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class Candidate:
+    individual_id: int
+    name: str
+    similarity: float
+    # The individual's sighting closest to the box (what a reviewer compares it with).
+    sighting_id: int
+
+
+def suggest(session: Session, embedder: str, label_box_id: int, k: int = 5) -> list[Candidate]:
+    """The ``k`` individuals of the box's class whose sightings look most like it, best
+    first; the box's own individual (when it has one) is left out."""
+    if not 1 <= k <= MAX_K:
+        raise BadInput(f"k must be between 1 and {MAX_K}")
+    class_id = session.scalar(select(LabelBox.class_id).where(LabelBox.id == label_box_id))
+    if class_id is None:
+        raise NotFound(f"label box {label_box_id} does not exist or has no class")
+    query = label_box_vectors(session, embedder, [label_box_id]).get(label_box_id)
+    if query is None:
+        raise BadInput(
+            f"label box {label_box_id} has no {embedder} crop vector yet: run "
+            "`wildloop individuals embed` (a job) first"
+        )
+    own = session.scalar(
+        select(Sighting.individual_id).where(Sighting.label_box_id == label_box_id)
+    )
+    gallery = session.execute(
+        select(Sighting.id, Sighting.label_box_id, Individual.id, Individual.name)
+        .join(Individual, Individual.id == Sighting.individual_id)
+        .where(
+            Individual.class_id == class_id,
+            Individual.merged_into_id.is_(None),
+            Sighting.source == "person",
+            Sighting.label_box_id != label_box_id,
+        )
+    ).all()
+    if own is not None:
+        gallery = [g for g in gallery if g[2] != own]
+    vectors = label_box_vectors(session, embedder, [g[1] for g in gallery])
+    rows = [g for g in gallery if g[1] in vectors]
+    if not rows:
+        return []
+    matrix = np.stack([vectors[g[1]] for g in rows])
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+    similarity = matrix @ (query / max(float(np.linalg.norm(query)), 1e-9))
+    best: dict[int, tuple[float, int, str]] = {}
+    for (sighting_id, _, individual_id, name), score in zip(rows, similarity, strict=True):
+        if individual_id not in best or score > best[individual_id][0]:
+            best[individual_id] = (float(score), sighting_id, name)
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
+    return [Candidate(i, name, round(s, 4), sid) for i, (s, sid, name) in ranked]

@@ -1,0 +1,224 @@
+"""JSON API for individuals: profiles, sightings, merges, re-ID suggestions, checks.
+
+Thin over ``wildloop.individuals``: the services check roles, classes and versions, so the
+API refuses exactly what the CLI refuses. Suggestions only read stored vectors; embedding
+the boxes is a job (``POST /individuals/embed``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from wildloop.crops.embedder import crop_embedder_key
+from wildloop.individuals import profiles
+from wildloop.individuals.checks import all_checks
+from wildloop.individuals.embed_job import submit_label_embedding
+from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.suggest_job import submit_suggestions
+from wildloop.project import Project
+from wildloop.store.types import MAX_ID, MAX_INTEGER
+from wildloop.users.roles import Actor, require_writer
+from wildloop.web.auth import current_actor
+from wildloop.web.params import Id
+
+router = APIRouter(tags=["individuals"])
+ActorDep = Annotated[Actor, Depends(current_actor)]
+IndividualId = Annotated[int, Path(ge=1, le=MAX_ID, description="individual id")]
+Version = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class IndividualIn(_In):
+    name: str = Field(max_length=profiles.MAX_NAME)
+    class_name: str = Field(alias="class", max_length=120)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class IndividualPatch(_In):
+    version: Version | None = Field(default=None, description="version you edited")
+    name: str | None = Field(default=None, max_length=profiles.MAX_NAME)
+    notes: str | None = Field(default=None, max_length=4000)
+    cover_sighting_id: Id | None = None
+
+
+class SightingIn(_In):
+    label_box_id: Id
+    source: Literal["person", "suggestion"] = "person"
+    score: float | None = Field(default=None, ge=-1, le=1)
+    version: Version | None = None
+
+
+class SplitIn(_In):
+    name: str = Field(max_length=profiles.MAX_NAME, description="the new individual's name")
+    sighting_ids: list[Id] = Field(min_length=1, max_length=2000)
+
+
+class SuggestAllIn(_In):
+    min_similarity: float = Field(default=0.8, ge=-1, le=1)
+
+
+class MergeIn(_In):
+    absorb_id: Id = Field(description="the individual whose sightings move")
+
+
+def project_of(request: Request) -> Project:
+    return request.app.state.project  # type: ignore[no-any-return]
+
+
+@router.get("/individuals")
+def list_individuals(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
+    """Every live individual with its sighting count and first and last seen."""
+    project = project_of(request)
+    with project.db.session() as session:
+        return profiles.list_individuals(session, project.classes)
+
+
+@router.post("/individuals", status_code=201)
+def create_individual(request: Request, actor: ActorDep, body: IndividualIn) -> dict[str, Any]:
+    project = project_of(request)
+    with project.db.session() as session:
+        row = profiles.create_individual(
+            session,
+            actor,
+            name=body.name,
+            class_name=body.class_name,
+            classes=project.classes,
+            notes=body.notes,
+        )
+        return profiles.describe(row, project.classes)
+
+
+@router.post("/individuals/embed", status_code=202)
+def embed_boxes(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Queue crop vectors for current human boxes that lack them (what suggestions read)."""
+    require_writer(actor)
+    return {"job_id": submit_label_embedding(project_of(request), created_by=actor.id)}
+
+
+@router.post("/individuals/suggestions", status_code=202)
+def suggest_all(request: Request, actor: ActorDep, body: SuggestAllIn) -> dict[str, Any]:
+    """Queue suggested sightings for every unassigned, embedded human box."""
+    require_writer(actor)
+    job_id = submit_suggestions(project_of(request), body.min_similarity, created_by=actor.id)
+    return {"job_id": job_id}
+
+
+@router.get("/individuals/{individual_id}")
+def individual(request: Request, actor: ActorDep, individual_id: IndividualId) -> dict[str, Any]:
+    project = project_of(request)
+    with project.db.session() as session:
+        return profiles.individual_detail(session, individual_id, project.classes)
+
+
+@router.patch("/individuals/{individual_id}")
+def edit_individual(
+    request: Request, actor: ActorDep, individual_id: IndividualId, body: IndividualPatch
+) -> dict[str, Any]:
+    project = project_of(request)
+    with project.db.session() as session:
+        row = profiles.edit_individual(
+            session,
+            actor,
+            individual_id,
+            classes=project.classes,
+            expected_version=body.version,
+            name=body.name,
+            notes=body.notes,
+            cover_sighting_id=body.cover_sighting_id,
+        )
+        return profiles.describe(row, project.classes)
+
+
+@router.post("/individuals/{individual_id}/sightings", status_code=201)
+def assign(
+    request: Request, actor: ActorDep, individual_id: IndividualId, body: SightingIn
+) -> dict[str, Any]:
+    """Assign a human box to the individual, or confirm a suggested one."""
+    project = project_of(request)
+    with project.db.session() as session:
+        row = profiles.assign(
+            session,
+            actor,
+            individual_id,
+            body.label_box_id,
+            classes=project.classes,
+            source=body.source,
+            score=body.score,
+            expected_version=body.version,
+        )
+        return {"sighting_id": row.id, "individual_id": individual_id, "source": row.source}
+
+
+@router.post("/individuals/{individual_id}/merge")
+def merge(
+    request: Request, actor: ActorDep, individual_id: IndividualId, body: MergeIn
+) -> dict[str, Any]:
+    with project_of(request).db.session() as session:
+        moved = profiles.merge(session, actor, individual_id, body.absorb_id)
+    return {"kept": individual_id, "absorbed": body.absorb_id, "sightings_moved": moved}
+
+
+@router.post("/individuals/{individual_id}/split", status_code=201)
+def split(
+    request: Request, actor: ActorDep, individual_id: IndividualId, body: SplitIn
+) -> dict[str, Any]:
+    """Move sightings into a new individual of the same class."""
+    project = project_of(request)
+    with project.db.session() as session:
+        row = profiles.split(
+            session,
+            actor,
+            individual_id,
+            body.sighting_ids,
+            name=body.name,
+            classes=project.classes,
+        )
+        return profiles.describe(row, project.classes)
+
+
+@router.delete("/sightings/{sighting_id}")
+def unassign(
+    request: Request,
+    actor: ActorDep,
+    sighting_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER)] = None,
+) -> dict[str, Any]:
+    with project_of(request).db.session() as session:
+        profiles.unassign(session, actor, sighting_id, expected_version=version)
+    return {"unassigned": sighting_id}
+
+
+@router.get("/label-boxes/{label_box_id}/suggestions")
+def suggestions(
+    request: Request,
+    actor: ActorDep,
+    label_box_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+) -> list[dict[str, Any]]:
+    """The individuals of the box's class whose sightings look most like it, best first."""
+    project = project_of(request)
+    with project.db.session() as session:
+        found = suggest(session, crop_embedder_key(project), label_box_id, k)
+    return [
+        {
+            "individual_id": c.individual_id,
+            "name": c.name,
+            "similarity": c.similarity,
+            "sighting_id": c.sighting_id,
+        }
+        for c in found
+    ]
+
+
+@router.get("/checks/individuals")
+def checks(request: Request, actor: ActorDep) -> dict[str, list[dict[str, Any]]]:
+    """Contradictory classes, impossible travel and split straddles, each with its fix."""
+    project = project_of(request)
+    with project.db.session() as session:
+        return all_checks(session, project.classes)
