@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from wildloop.audio.events import WindowScore, merge_events
-from wildloop.audio.thresholds import calibration_curve, class_report, threshold_for_precision
+from wildloop.audio.thresholds import calibration_curve, class_report
+from wildloop.evaluation.precision_thresholds import threshold_for_precision
 
 
 def test_overlapping_windows_merge_per_recording_and_class() -> None:

@@ -18,48 +18,7 @@ from numpy.typing import NDArray
 from scipy.optimize import isotonic_regression
 
 from wildloop.evaluation.calibration import calibration
-
-
-@dataclass(frozen=True)
-class ThresholdChoice:
-    """The cut-off for one class; ``threshold`` is None when no cut-off reaches the target."""
-
-    threshold: float | None
-    precision: float | None
-    recall: float | None
-    positives: int
-    windows: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def threshold_for_precision(
-    truth: NDArray[np.bool_], scores: NDArray[Any], target: float
-) -> ThresholdChoice:
-    """The lowest score whose windows at or above it are at least ``target`` precise."""
-    truth = np.asarray(truth, bool)
-    scores = np.asarray(scores, np.float64)
-    positives = int(truth.sum())
-    if not positives:
-        return ThresholdChoice(None, None, None, 0, len(truth))
-    order = np.argsort(-scores, kind="stable")
-    ranked, hits = scores[order], truth[order]
-    tp = np.cumsum(hits)
-    precision = tp / np.arange(1, len(hits) + 1)
-    # Only cut between distinct scores: a threshold keeps every window with that score.
-    last_of_score = np.r_[ranked[1:] != ranked[:-1], True]
-    good = np.flatnonzero(last_of_score & (precision >= target))
-    if not len(good):
-        return ThresholdChoice(None, None, None, positives, len(truth))
-    cut = int(good[-1])
-    return ThresholdChoice(
-        float(ranked[cut]),
-        float(precision[cut]),
-        float(tp[cut] / positives),
-        positives,
-        len(truth),
-    )
+from wildloop.evaluation.precision_thresholds import threshold_for_precision
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from wildloop.cli import (
     repeat_cmds,
     serve_cmds,
     split_cmds,
+    threshold_cmds,
     user_cmds,
 )
 from wildloop.cli.output import errors
@@ -58,6 +59,7 @@ app.command()(process_cmds.prune)
 app.command()(queue_cmds.queue)
 app.add_typer(crop_cmds.app, name="crops")
 app.add_typer(individual_cmds.app, name="individuals")
+app.add_typer(threshold_cmds.app, name="thresholds")
 app.command()(repeat_cmds.repeats)
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)

@@ -182,7 +182,7 @@ def scoring_inputs(
     project: Project, data: SnapshotData, model_version_id: int
 ) -> tuple[list[ImageTruth], list[ImageDetections]]:
     """Truth boxes and the model's detections for every snapshot item, in snapshot order."""
-    dets = _detections(project, model_version_id, [e.media_id for e in data.entries])
+    dets = model_detections(project, model_version_id, [e.media_id for e in data.entries])
     truths, detections = [], []
     for entry in data.entries:
         truths.append(
@@ -199,9 +199,10 @@ def scoring_inputs(
     return truths, detections
 
 
-def _detections(
+def model_detections(
     project: Project, model_version_id: int, media_ids: Sequence[int]
 ) -> dict[int, list[tuple[tuple[float, float, float, float], float, int]]]:
+    """The model's boxes per media item (box, score, project class id or UNMAPPED_CLASS)."""
     out: dict[int, list[tuple[tuple[float, float, float, float], float, int]]] = defaultdict(list)
     with project.db.session() as session:
         for start in range(0, len(media_ids), CHUNK):

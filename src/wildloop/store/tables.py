@@ -563,3 +563,26 @@ class Evaluation(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("model_version_id", "snapshot_id"),)
+
+
+class ClassThresholdSet(Base):
+    """Per-class thresholds of one model version read from reviewed items, with the PR curve
+    each was read from. Rows are never updated: reviews grow, so each computation is kept and
+    the newest is the one ``thresholds apply`` writes into the project's config."""
+
+    __tablename__ = "class_threshold_sets"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    mode: Mapped[str] = mapped_column(String(16))  # precision | best_f1
+    target_precision: Mapped[float | None] = mapped_column(Float)
+    iou: Mapped[float] = mapped_column(Float)
+    splits: Mapped[list[Any]] = mapped_column(JSON)
+    items: Mapped[int] = mapped_column(Integer)
+    # {class name: {"threshold": {...ThresholdChoice}, "curve": {thresholds, precision, recall}}}
+    classes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_class_threshold_sets_version", "model_version_id", "id"),)
