@@ -67,6 +67,9 @@ SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
+THRESHOLDS = ("POST", f"{V1}/thresholds")
+APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
+MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
 
 
 @dataclass(frozen=True)
@@ -378,7 +381,32 @@ def cases() -> list[Case]:
         + _window_cases()
         + _analytics_cases()
         + _individual_cases()
+        + _threshold_cases()
     )
+
+
+def _threshold_cases() -> list[Case]:
+    t = f"{V1}/thresholds"
+    return [
+        Case("thresholds: precision 0", THRESHOLDS, t, {"target_precision": 0}, 422, "target"),
+        Case("thresholds: precision 2", THRESHOLDS, t, {"target_precision": 2}, 422, "target"),
+        Case("thresholds: mode", THRESHOLDS, t, {"mode": "median"}, 422, "mode"),
+        Case("thresholds: split", THRESHOLDS, t, {"splits": ["holdout"]}, 422, "splits"),
+        Case("thresholds: no splits", THRESHOLDS, t, {"splits": []}, 422, "splits"),
+        Case("thresholds: extra", THRESHOLDS, t, {"precision": 0.9}, 422, "precision"),
+        Case("thresholds: model", THRESHOLDS, t, {"model": "nope"}, 404, "nope"),
+        Case("apply: model", APPLY_THRESHOLDS, f"{t}/apply", {"model": "nope"}, 404, "nope"),
+        Case("apply: none computed", APPLY_THRESHOLDS, f"{t}/apply", {}, 404, "compute"),
+        Case("stored: model", MODEL_THRESHOLDS, f"{V1}/models/nope/thresholds", None, 404, "nope"),
+        Case(
+            "stored: none computed",
+            MODEL_THRESHOLDS,
+            f"{V1}/models/champion/thresholds",
+            None,
+            404,
+            "compute",
+        ),
+    ]
 
 
 def _individual_cases() -> list[Case]:

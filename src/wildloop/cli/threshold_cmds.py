@@ -55,7 +55,7 @@ def compute(
             created_by=proj.author("cli"),
         )
         status = run_with_progress(proj, job_id, "class thresholds")
-        if status["state"] != "done":
+        if status["state"] != "succeeded":
             print_status(status)
             raise typer.Exit(1)
         found = latest_thresholds(proj, model).as_dict()

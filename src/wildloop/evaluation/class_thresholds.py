@@ -269,7 +269,7 @@ def apply_thresholds(
         )
     settings = project.config.thresholds
     before = dict(settings.per_class)
-    after = {**before, **{name: round(value, 6) for name, value in chosen.items()}}
+    after = {**before, **chosen}
     with project.db.session() as session:
         audit.record(
             session,

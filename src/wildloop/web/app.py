@@ -27,6 +27,7 @@ from wildloop.web import (
     api_loop,
     api_models,
     api_review,
+    api_thresholds,
     api_two_stage,
     audio_pages,
     errors,
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(api_analytics.router, prefix="/api/v1")
     app.include_router(api_two_stage.router, prefix="/api/v1")
     app.include_router(api_individuals.router, prefix="/api/v1")
+    app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
