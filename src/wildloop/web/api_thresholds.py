@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from wildloop.evaluation.class_thresholds import DEFAULT_SPLITS, apply_thresholds, latest_thresholds
+from wildloop.evaluation.class_thresholds import apply_thresholds, latest_thresholds
 from wildloop.evaluation.thresholds_job import submit_thresholds
 from wildloop.users.roles import Actor, require_writer
 from wildloop.web.api_review import project_of
@@ -21,7 +21,12 @@ from wildloop.web.auth import current_actor
 
 router = APIRouter(tags=["thresholds"])
 ActorDep = Annotated[Actor, Depends(current_actor)]
+Split = Literal["train", "val", "test"]
 ModelRef = Annotated[str, Path(min_length=1, max_length=120, description="id, name or alias")]
+
+
+def _default_splits() -> list[Split]:
+    return ["val", "test"]  # class_thresholds.DEFAULT_SPLITS, typed for the schema
 
 
 class _In(BaseModel):
@@ -32,9 +37,7 @@ class ComputeIn(_In):
     model: str = Field(default="champion", min_length=1, max_length=120)
     mode: Literal["precision", "best_f1"] = "precision"
     target_precision: float = Field(default=0.9, gt=0, le=1)
-    splits: list[Literal["train", "val", "test"]] = Field(
-        default=list(DEFAULT_SPLITS), min_length=1, max_length=3
-    )
+    splits: list[Split] = Field(default_factory=lambda: ["val", "test"], min_length=1, max_length=3)
 
 
 class ApplyIn(_In):
