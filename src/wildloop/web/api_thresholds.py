@@ -37,7 +37,7 @@ class ComputeIn(_In):
     model: str = Field(default="champion", min_length=1, max_length=120)
     mode: Literal["precision", "best_f1"] = "precision"
     target_precision: float = Field(default=0.9, gt=0, le=1)
-    splits: list[Split] = Field(default_factory=lambda: ["val", "test"], min_length=1, max_length=3)
+    splits: list[Split] = Field(default_factory=_default_splits, min_length=1, max_length=3)
 
 
 class ApplyIn(_In):
