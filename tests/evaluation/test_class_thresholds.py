@@ -277,10 +277,14 @@ def test_api_queues_a_job_serves_the_curves_and_applies_for_admins(make_project)
         got = client.get("/api/v1/models/champion/thresholds").json()
         assert got["target_precision"] == 0.8 and set(got["classes"]) == set(CLASSES)
         assert all("curve" in v for v in got["classes"].values())
+        page = client.get("/models").text  # the curve in view where an admin applies
+        assert 'id="class-thresholds"' in page and page.count("<polyline") == len(CLASSES)
+        assert 'id="apply-thresholds" disabled' in page  # rita is no admin
         assert client.post("/api/v1/thresholds/apply", json={}).status_code == 403
         login(client, "ada")
         applied = client.post("/api/v1/thresholds/apply", json={"model": "gen-v1"})
         assert applied.status_code == 200
+        assert 'id="apply-thresholds" >' in client.get("/models").text
         assert load_config(project.root).thresholds.per_class == got["thresholds"]
 
 

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from wildloop.errors import NotFound, WildloopError
+from wildloop.evaluation.class_thresholds import latest_thresholds
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.project import Project
 from wildloop.review.dashboard import jobs_view
@@ -52,8 +53,30 @@ def models_page(request: Request, actor: PageActor) -> Response:
         triggers=triggers_status(project),
         training=training_params(project),
         jobs=jobs,
+        thresholds=_thresholds_view(project) if overview.champion else None,
         **_comparison_context(request, actor, overview.champion, overview.challenger),
     )
+
+
+def _thresholds_view(project: Project) -> dict[str, Any]:
+    """The champion's newest per-class thresholds beside the ones in effect, each with its
+    PR curve as SVG points (recall across, precision up), so an admin applies them with the
+    curve in view."""
+    settings = project.config.thresholds
+    current = {c.name: settings.per_class.get(c.name, settings.default) for c in project.classes}
+    try:
+        found = latest_thresholds(project, "champion").as_dict()
+    except NotFound:
+        return {"set": None, "current": current, "rows": []}
+    rows = []
+    for name, values in found["classes"].items():
+        curve, chosen = values["curve"], values["threshold"]
+        points = " ".join(
+            f"{100 * r:.1f},{60 * (1 - p):.1f}"
+            for r, p in zip(curve["recall"], curve["precision"], strict=True)
+        )
+        rows.append({"name": name, "current": current.get(name), "points": points, **chosen})
+    return {"set": found, "current": current, "rows": rows}
 
 
 @router.get("/models/comparison", response_class=HTMLResponse)

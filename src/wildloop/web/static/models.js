@@ -146,6 +146,17 @@
     pollJobs(true);
   }));
 
+  const computeThresholds = document.getElementById("compute-thresholds");
+  computeThresholds?.addEventListener("click", () => act(computeThresholds, "Queueing…", async () => {
+    const out = await wl.api("POST", "/api/v1/thresholds", { model: "champion" });
+    show("info", `Thresholds queued as job #${out.job_id}; reload the page when it is done.`);
+  }));
+  const applyThresholds = document.getElementById("apply-thresholds");
+  applyThresholds?.addEventListener("click", () => act(applyThresholds, "Applying…", async () => {
+    const out = await wl.api("POST", "/api/v1/thresholds/apply", { model: "champion" });
+    reloadWith(`class thresholds of ${out.model} applied (set ${out.threshold_set_id}; audited)`);
+  }));
+
   // --- live jobs and the epoch curve of the training in progress ---
   const live = document.getElementById("live-jobs");
   const curve = document.getElementById("epochs-table");
