@@ -36,8 +36,10 @@ from wildloop.inference.pipeline import (
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import submit_job
+from wildloop.media.camera_priors import priors_for_media
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
+from wildloop.processing.location_priors import apply_priors
 from wildloop.processing.selection import Scope, media_query, parse_scope
 from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
@@ -286,9 +288,17 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         )
         for row in todo
     )
+    prior_settings = project.config.priors
+    with project.db.session() as session:
+        priors = priors_for_media(session, [row.id for row in todo])
     for results in pipeline.run(items):
         if second is not None:
             results = [second.name_boxes(r) for r in results]
+        if priors:
+            results = [
+                apply_priors(r, priors, version.classes, prior_settings.mode, prior_settings.factor)
+                for r in results
+            ]
         pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
         if len(pending) >= WRITE_EVERY:
             flush()
