@@ -67,6 +67,7 @@ SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
+PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,22 @@ def _loop_cases() -> list[Case]:
         Case("promotion: force", PROMOTION, f"{V1}/promotion", {"force": "maybe"}, 422, "force"),
         Case("rollback: blank", ROLLBACK, f"{V1}/rollback", {"reason": " "}, 400, "reason"),
         Case("rollback: no reason", ROLLBACK, f"{V1}/rollback", {}, 422, "reason"),
+        Case(
+            "priors: class", PRIORS, f"{V1}/cameras/cam01/priors", {"allowed": ["elk"]}, 400, "elk"
+        ),
+        Case("priors: camera", PRIORS, f"{V1}/cameras/nope/priors", {"allowed": []}, 404, "nope"),
+        Case("priors: field", PRIORS, f"{V1}/cameras/cam01/priors", {"allow": []}, 422, "allow"),
+        Case(
+            "priors: blank", PRIORS, f"{V1}/cameras/cam01/priors", {"allowed": [""]}, 422, "allowed"
+        ),
+        Case(
+            "priors: rollup only",
+            PRIORS,
+            f"{V1}/cameras/cam01/priors",
+            {"rollup": "doe"},
+            400,
+            "allow-list",
+        ),
     ]
 
 

@@ -22,6 +22,7 @@ from wildloop.web import (
     api_admin,
     api_analytics,
     api_audio,
+    api_cameras,
     api_index,
     api_individuals,
     api_loop,
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(api_analytics.router, prefix="/api/v1")
     app.include_router(api_two_stage.router, prefix="/api/v1")
     app.include_router(api_individuals.router, prefix="/api/v1")
+    app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
