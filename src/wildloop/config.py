@@ -265,6 +265,13 @@ class PriorSettings(_Section):
     factor: float = Field(default=0.1, ge=0, le=1, description="soft prior's score factor")
 
 
+class SmoothingSettings(_Section):
+    """Sequence smoothing of predictions within a burst: off unless enabled."""
+
+    enabled: bool = Field(default=False, description="let a burst's dominant class overrule")
+    weak: float = Field(default=0.5, ge=0, le=1, description="boxes below this score follow")
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -288,6 +295,7 @@ class ProjectConfig(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     crops: CropSettings = Field(default_factory=CropSettings)
     priors: PriorSettings = Field(default_factory=PriorSettings)
+    smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
 
     @field_validator("classes")
     @classmethod

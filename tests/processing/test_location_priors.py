@@ -103,3 +103,36 @@ def test_soft_priors_reorder_boxes_and_a_missing_rollup_drops() -> None:
     assert apply_priors(item, {8: LocationPrior.of(["buck"])}, classes, "hard", 0.1) == item
     missing = apply_priors(item, {7: LocationPrior.of(["buck"], "deer")}, classes, "hard", 0.1)
     assert [d.class_index for d in missing.detections] == [0]
+
+
+def _classes_per_burst(project: Project, version_id: int) -> dict[int, set[str]]:
+    with project.db.session() as session:
+        rows = session.execute(
+            select(Media.sequence_id, Prediction.class_name)
+            .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
+            .join(Media, Media.id == PredictionSet.media_id)
+            .where(PredictionSet.model_version_id == version_id)
+        ).all()
+    out: dict[int, set[str]] = {}
+    for sequence, name in rows:
+        out.setdefault(sequence, set()).add(name)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("trained-detector")
+def test_smoothing_gives_each_burst_its_dominant_class_when_every_box_is_weak(
+    project: Project, scenes: Callable[..., list[Frame]], trained_pt: Path, tmp_path: Path
+) -> None:
+    scenes(bursts=4, seed=3)
+    ingest_dir(project, tmp_path / "scenes")
+    v1 = register(project, trained_pt, "v1", imgsz=160, promote=True)
+    run_job(project, submit_process(project).job_id)
+    before = _classes_per_burst(project, v1.id)
+    assert any(len(names) > 1 for names in before.values()), "no burst to smooth"
+    project.config.smoothing.enabled, project.config.smoothing.weak = True, 1.01
+    v2 = register(project, trained_pt, "v2", imgsz=160, promote=False)
+    run_job(project, submit_reprocess(project, model="v2").job_id)
+    after = _classes_per_burst(project, v2.id)
+    assert after.keys() == before.keys()
+    assert all(len(names) == 1 and names <= before[s] for s, names in after.items())
