@@ -19,3 +19,12 @@ def test_admins_set_priors_others_read_them(app_client: Callable[..., TestClient
     listed = {p["camera"]: p for p in rita.get("/api/v1/cameras/priors").json()}
     assert listed["cam01"]["allowed"] == ["buck", "fawn"] and listed["cam02"]["allowed"] is None
     assert ada.put(url, json={"allowed": None}).json()["allowed"] is None
+
+
+def test_the_editor_page_is_read_only_for_viewers(app_client: Callable[..., TestClient]) -> None:
+    ada, vic = app_client("ada"), app_client("vic")
+    ada.put("/api/v1/cameras/cam01/priors", json={"allowed": ["buck"], "rollup": "doe"})
+    admin_page, viewer_page = ada.get("/cameras"), vic.get("/cameras")
+    assert admin_page.status_code == viewer_page.status_code == 200
+    assert 'data-camera="cam01"' in admin_page.text and "button" in admin_page.text
+    assert 'class="save"' not in viewer_page.text and "<td>buck</td>" in viewer_page.text

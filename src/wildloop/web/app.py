@@ -30,6 +30,7 @@ from wildloop.web import (
     api_review,
     api_two_stage,
     audio_pages,
+    camera_pages,
     errors,
     files,
     individual_pages,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
     app.include_router(individual_pages.router)
+    app.include_router(camera_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
