@@ -20,7 +20,7 @@ species rarely passes 0.2, so nearly every box is "weak" and the burst vote deci
 prior, oracle allow-list (the 5 test species), no roll-up: the 23 kept boxes score top-1
 0.913, but 31 of 54 boxes are dropped (a roll-up class would keep them as "animal"). Soft
 x0.1 re-ranking all 20 class scores (what the domain rule does given a full score vector;
-the predict job gives it only the top class, see ADR 0015): top-1 0.556 (1.43x), macro-F1
+a pipeline gives it all classifier scores, see ADR 0015): top-1 0.556 (1.43x), macro-F1
 0.469 (0.93x).
 """
 

@@ -265,12 +265,13 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         priors = priors_for_media(session, [row.id for row in todo])
 
     def named(results: list[ItemResult]) -> list[ItemResult]:
-        """Smoothing within bursts, then the cameras' priors (the last word on a place)."""
-        if smoothing.enabled:
-            results = smooth_results(results, sequence_of, version.classes, smoothing.weak)
-        if priors:
+        """The cameras' priors (a pipeline's second stage applied them to its full scores),
+        then smoothing within bursts."""
+        if priors and second is None:
             mode, factor = prior_settings.mode, prior_settings.factor
             results = [apply_priors(r, priors, version.classes, mode, factor) for r in results]
+        if smoothing.enabled:
+            results = smooth_results(results, sequence_of, version.classes, smoothing.weak)
         return results
 
     def flush() -> None:
@@ -307,7 +308,8 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     )
     for results in pipeline.run(items):
         if second is not None:
-            results = [second.name_boxes(r) for r in results]
+            mode, factor = prior_settings.mode, prior_settings.factor
+            results = [second.name_boxes(r, priors.get(r.key), mode, factor) for r in results]
         pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
         # A smoothed chunk is written at its end: a burst is smoothed as a whole.
         if len(pending) >= WRITE_EVERY and not smoothing.enabled:
