@@ -254,6 +254,24 @@ class CropSettings(_Section):
     threads: int = Field(default=1, ge=1, description="embedding model threads per worker")
 
 
+class PriorSettings(_Section):
+    """How cameras' allow-lists (location priors) act on predictions."""
+
+    mode: Literal["off", "hard", "soft"] = Field(
+        default="hard",
+        description="hard: roll a class not allowed up to the camera's parent class or drop "
+        "the box; soft: multiply its score by `factor`; off: ignore allow-lists",
+    )
+    factor: float = Field(default=0.1, ge=0, le=1, description="soft prior's score factor")
+
+
+class SmoothingSettings(_Section):
+    """Sequence smoothing of predictions within a burst: off unless enabled."""
+
+    enabled: bool = Field(default=False, description="let a burst's dominant class overrule")
+    weak: float = Field(default=0.5, ge=0, le=1, description="boxes below this score follow")
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -276,6 +294,8 @@ class ProjectConfig(_Section):
     audio: AudioSettings = Field(default_factory=AudioSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     crops: CropSettings = Field(default_factory=CropSettings)
+    priors: PriorSettings = Field(default_factory=PriorSettings)
+    smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
 
     @field_validator("classes")
     @classmethod

@@ -128,3 +128,25 @@ def test_readme_commands_are_the_makefile_targets_ci_runs() -> None:
     makefile = (root / "Makefile").read_text()
     assert "\ndemo:" in makefile and "\ntest:" in makefile
     assert "make test" in (root / ".ci" / "run").read_text()
+
+
+def test_camera_priors_set_list_and_refuse_unknown_classes(project, scenes, tmp_path: Path) -> None:
+    """In-process (CliRunner): the subprocess path is covered above and costs seconds a call."""
+    from wildloop.media.ingest import ingest_paths
+
+    scenes(bursts=1)
+    ingest_paths(project, [tmp_path / "scenes"])
+    where = ["-p", str(project.root)]
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(cli_app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1"})
+
+    stored = cli("camera", "priors", "set", "cam01", "buck", "--rollup", "doe", "--json", *where)
+    assert json.loads(stored.stdout) == {"camera": "cam01", "allowed": ["buck"], "rollup": "doe"}
+    bad = cli("camera", "priors", "set", "cam01", "buck,moose", *where)
+    assert bad.exit_code != 0 and "unknown classes 'moose'" in str(bad.exception)
+    listed = json.loads(cli("camera", "priors", "list", "--json", *where).stdout)
+    assert {"camera": "cam01", "allowed": ["buck"], "rollup": "doe"} in listed
+    assert cli("camera", "priors", "set", "cam01", "", *where).exit_code == 0
+    listed = json.loads(cli("camera", "priors", "list", "--json", *where).stdout)
+    assert {"camera": "cam01", "allowed": None, "rollup": None} in listed

@@ -7,6 +7,7 @@ import numpy as np
 from wildloop.audio.head import Head
 from wildloop.crops.classifier import CropClassifier
 from wildloop.crops.logistic import fit_logistic
+from wildloop.domain.location_priors import LocationPrior
 from wildloop.domain.model_kinds import default_handoff, pipeline_classes
 from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.processing.two_stage import SecondStage
@@ -63,3 +64,21 @@ def test_handed_on_boxes_get_the_classifier_class_and_keep_the_detector_score() 
     assert [d.score for d in named] == sorted((d.score for d in named), reverse=True)
     failed = ItemResult(2, error="cannot decode")
     assert stage.name_boxes(failed) is failed
+
+
+def test_a_soft_prior_reranks_the_classifier_scores_and_a_hard_one_rolls_up() -> None:
+    classes = pipeline_classes(DETECTOR, SPECIES, ["animal"])
+    pipeline = ModelVersion(name="p", classes=classes, params={"handoff": ["animal"]})
+    stage = SecondStage.of(pipeline, ModelVersion(name="d", classes=DETECTOR), _classifier())
+    result = ItemResult(1, (_box(0, 0.9, 1.0), _box(1, 0.7, None)))  # a buck-like animal
+    does_only = LocationPrior.of(["doe"], rollup="animal")
+    soft = stage.name_boxes(result, does_only, "soft", 0.001).detections
+    named = {classes[d.class_index] for d in soft}
+    assert named == {"doe", "person"}  # the doe score, lower, now beats 0.001 x buck
+    hard = stage.name_boxes(result, does_only, "hard", 0.1).detections
+    assert {(classes[d.class_index], d.det_score) for d in hard} == {
+        ("animal", 0.9),  # rolled up from buck, the classifier's score kept
+        ("person", 0.7),
+    }
+    dropped = stage.name_boxes(result, LocationPrior.of(["doe"]), "hard", 0.1).detections
+    assert [classes[d.class_index] for d in dropped] == ["person"]

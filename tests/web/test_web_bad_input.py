@@ -70,6 +70,7 @@ SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
+PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
 
 
 @dataclass(frozen=True)
@@ -367,6 +368,22 @@ def _loop_cases() -> list[Case]:
         Case("promotion: force", PROMOTION, f"{V1}/promotion", {"force": "maybe"}, 422, "force"),
         Case("rollback: blank", ROLLBACK, f"{V1}/rollback", {"reason": " "}, 400, "reason"),
         Case("rollback: no reason", ROLLBACK, f"{V1}/rollback", {}, 422, "reason"),
+        Case(
+            "priors: class", PRIORS, f"{V1}/cameras/cam01/priors", {"allowed": ["elk"]}, 400, "elk"
+        ),
+        Case("priors: camera", PRIORS, f"{V1}/cameras/nope/priors", {"allowed": []}, 404, "nope"),
+        Case("priors: field", PRIORS, f"{V1}/cameras/cam01/priors", {"allow": []}, 422, "allow"),
+        Case(
+            "priors: blank", PRIORS, f"{V1}/cameras/cam01/priors", {"allowed": [""]}, 422, "allowed"
+        ),
+        Case(
+            "priors: rollup only",
+            PRIORS,
+            f"{V1}/cameras/cam01/priors",
+            {"rollup": "doe"},
+            400,
+            "allow-list",
+        ),
     ]
 
 

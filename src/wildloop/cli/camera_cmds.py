@@ -11,6 +11,7 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.cli.split_cmds import print_hint
 from wildloop.domain.splits import GroupBy
+from wildloop.media.camera_priors import list_priors, set_prior
 from wildloop.media.cameras import CameraChange, list_cameras, update_camera
 from wildloop.media.split_groups import project_hint
 
@@ -66,3 +67,50 @@ def set_command(
             "new location. `wildloop splits regroup` moves the old ones if you want that."
         )
     print_hint(hint)
+
+
+priors_app = typer.Typer(
+    help="Location priors: the classes each camera can see, and a parent for the others. "
+    "[priors] mode in wildloop.toml picks hard (roll up or drop) or soft (down-weight).",
+    no_args_is_help=True,
+)
+app.add_typer(priors_app, name="priors")
+
+
+@priors_app.command("list")
+def priors_list_command(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """List each camera's allow-list and roll-up class."""
+    with open_project(project) as proj, proj.db.session() as session:
+        priors = list_priors(session)
+    if as_json:
+        print_json(priors)
+        return
+    table = Table("camera", "allowed", "roll-up")
+    for p in priors:
+        table.add_row(p["camera"], ", ".join(p["allowed"] or ["(any)"]), p["rollup"] or "")
+    console.print(table)
+
+
+@priors_app.command("set")
+def priors_set_command(
+    name: Annotated[str, typer.Argument(help="Camera name.")],
+    classes: Annotated[
+        str, typer.Argument(help="Comma-separated classes seen here; '' clears the prior.")
+    ],
+    rollup: Annotated[
+        str | None, typer.Option(help="Parent class for predictions not allowed here.")
+    ] = None,
+    author: Annotated[str, typer.Option(help="Who makes the change (audit log).")] = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a camera's allow-list (and roll-up); applies to predictions made from now on."""
+    with open_project(project) as proj:
+        actor = proj.author(author)
+        with proj.db.session() as session:
+            stored = set_prior(session, name, classes.split(","), rollup, proj.classes.names, actor)
+    if as_json:
+        print_json(stored)
+        return
+    allowed = ", ".join(stored["allowed"] or ["any class"])
+    console.print(f"Camera {name} allows {allowed}; roll-up: {stored['rollup'] or 'none'}.")

@@ -36,9 +36,12 @@ from wildloop.inference.pipeline import (
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import submit_job
+from wildloop.media.camera_priors import priors_for_media
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
+from wildloop.processing.location_priors import apply_priors
 from wildloop.processing.selection import Scope, media_query, parse_scope
+from wildloop.processing.sequence_smoothing import smooth_results
 from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
@@ -222,7 +225,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             )
         )
         todo = session.execute(
-            select(Media.id, Media.path, Media.split)
+            select(Media.id, Media.path, Media.split, Media.sequence_id)
             .where(Media.id.in_([m for m in media_ids if m not in done_ids]))
             .order_by(Media.id)
         ).all()
@@ -255,9 +258,26 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     # Items that vanished from the media table since submission count as done (nothing to do).
     done += len(media_ids) - len(done_ids) - len(todo)
 
+    smoothing = project.config.smoothing
+    sequence_of = {row.id: row.sequence_id for row in todo if row.sequence_id is not None}
+    prior_settings = project.config.priors
+    with project.db.session() as session:
+        priors = priors_for_media(session, [row.id for row in todo])
+
+    def named(results: list[ItemResult]) -> list[ItemResult]:
+        """The cameras' priors (a pipeline's second stage applied them to its full scores),
+        then smoothing within bursts."""
+        if priors and second is None:
+            mode, factor = prior_settings.mode, prior_settings.factor
+            results = [apply_priors(r, priors, version.classes, mode, factor) for r in results]
+        if smoothing.enabled:
+            results = smooth_results(results, sequence_of, version.classes, smoothing.weak)
+        return results
+
     def flush() -> None:
         nonlocal done, failed
         started = time.perf_counter()
+        pending[:] = named(pending)
         with project.db.session() as session:
             write_results(
                 session,
@@ -288,9 +308,11 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     )
     for results in pipeline.run(items):
         if second is not None:
-            results = [second.name_boxes(r) for r in results]
+            mode, factor = prior_settings.mode, prior_settings.factor
+            results = [second.name_boxes(r, priors.get(r.key), mode, factor) for r in results]
         pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
-        if len(pending) >= WRITE_EVERY:
+        # A smoothed chunk is written at its end: a burst is smoothed as a whole.
+        if len(pending) >= WRITE_EVERY and not smoothing.enabled:
             flush()
         else:
             ctx.check_cancelled()

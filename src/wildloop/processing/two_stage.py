@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from wildloop.crops.classifier import CropClassifier
+from wildloop.domain.location_priors import LocationPrior, PriorMode, apply_prior
 from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.project import Project
 from wildloop.registry.versions import verified_artifact
@@ -44,6 +45,7 @@ class SecondStage:
     min_box_score: float
     from_detector: tuple[int, ...]  # detector class index -> pipeline class index
     from_classifier: tuple[int, ...]  # classifier class index -> pipeline class index
+    classes: tuple[str, ...] = ()  # the pipeline's class names
 
     @classmethod
     def of(
@@ -57,10 +59,20 @@ class SecondStage:
             float(pipeline.params.get("min_box_score", 0.0)),
             tuple(index[c] for c in detector.classes),
             tuple(index[c] for c in classifier.classes),
+            tuple(pipeline.classes),
         )
 
-    def name_boxes(self, result: ItemResult) -> ItemResult:
-        """The result with every box in the pipeline's classes (failed items unchanged)."""
+    def name_boxes(
+        self,
+        result: ItemResult,
+        prior: LocationPrior | None = None,
+        mode: PriorMode = "off",
+        factor: float = 1.0,
+    ) -> ItemResult:
+        """The result with every box in the pipeline's classes (failed items unchanged).
+
+        With a location prior, a handed-on box's classifier scores all meet it (a soft
+        prior re-ranks them); other boxes meet it with their one class and score."""
         if not result.ok or not result.detections:
             return result
         handed = [
@@ -74,6 +86,7 @@ class SecondStage:
             replace(d, class_index=self.from_detector[d.class_index], det_score=d.score)
             for d in result.detections
         ]
+        every: dict[int, dict[str, float]] = {}
         if handed:
             vectors = np.stack([result.detections[i].embedding for i in handed])  # type: ignore[misc]
             scores = self.classifier.scores(vectors)
@@ -83,7 +96,31 @@ class SecondStage:
                 out[i] = replace(
                     out[i], class_index=self.from_classifier[k], score=float(scores[row, k])
                 )
+                every[i] = {
+                    self.classes[self.from_classifier[j]]: float(v)
+                    for j, v in enumerate(scores[row])
+                }
+        if prior is not None and mode != "off":
+            out = self._with_prior(out, every, prior, mode, factor)
         return replace(result, detections=tuple(_ranked(out)))
+
+    def _with_prior(
+        self,
+        boxes: list[Detection],
+        every: dict[int, dict[str, float]],
+        prior: LocationPrior,
+        mode: PriorMode,
+        factor: float,
+    ) -> list[Detection]:
+        """Boxes after the prior; a box rolled up to a class the pipeline lacks is dropped."""
+        index = {name: i for i, name in enumerate(self.classes)}
+        kept = []
+        for i, d in enumerate(boxes):
+            scores = every.get(i) or {self.classes[d.class_index]: d.score}
+            named = apply_prior(scores, prior, mode, factor)
+            if named is not None and named[0] in index:
+                kept.append(replace(d, class_index=index[named[0]], score=named[1]))
+        return kept
 
 
 def _ranked(detections: list[Detection]) -> list[Detection]:

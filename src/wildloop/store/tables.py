@@ -87,6 +87,9 @@ class Camera(Base):
     model: Mapped[str | None] = mapped_column(String(120))
     # Seconds added to the camera's clock to get true local time (fixes a wrong clock).
     clock_offset_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Location prior: the classes seen here (None: any) and the parent for the others.
+    allowed_classes: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    rollup_class: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -22,6 +22,7 @@ from wildloop.web import (
     api_admin,
     api_analytics,
     api_audio,
+    api_cameras,
     api_index,
     api_individuals,
     api_loop,
@@ -30,6 +31,7 @@ from wildloop.web import (
     api_thresholds,
     api_two_stage,
     audio_pages,
+    camera_pages,
     errors,
     files,
     individual_pages,
@@ -80,11 +82,13 @@ def create_app(
     app.include_router(api_two_stage.router, prefix="/api/v1")
     app.include_router(api_individuals.router, prefix="/api/v1")
     app.include_router(api_thresholds.router, prefix="/api/v1")
+    app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
     app.include_router(individual_pages.router)
+    app.include_router(camera_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

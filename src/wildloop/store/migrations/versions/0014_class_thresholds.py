@@ -1,7 +1,7 @@
 """class thresholds: per-class thresholds and PR curves of a model version from reviews
 
 Revision ID: 0014_class_thresholds
-Revises: 0012_individuals
+Revises: 0013_location_priors
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_class_thresholds"
-down_revision = "0012_individuals"
+down_revision = "0013_location_priors"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,38 @@
+"""Sequence smoothing: a burst's dominant class overrules its weak frames.
+
+A deer filmed in ten frames is one deer; a classifier that calls the blurred fourth frame a
+fox at 0.3 is wrong there, not right. The dominant class of a burst is the one with the
+largest summed score over its boxes; a box of another class scoring below ``weak`` takes the
+dominant class (its score kept: the model's confidence in the box, not a new estimate).
+Classes a generic detector names (empty, person, vehicle) never take part.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from wildloop.domain.location_priors import ALWAYS_ALLOWED
+
+Box = tuple[str, float]
+
+
+def smooth_burst(frames: Sequence[Sequence[Box]], weak: float) -> list[list[Box]]:
+    """Each frame's (class, score) boxes with weak minority boxes renamed to the dominant."""
+    totals: dict[str, float] = defaultdict(float)
+    for frame in frames:
+        for name, score in frame:
+            if name.lower() not in ALWAYS_ALLOWED:
+                totals[name] += score
+    if len(totals) < 2:
+        return [list(frame) for frame in frames]
+    dominant = max(sorted(totals), key=lambda c: totals[c])
+    return [
+        [
+            (dominant, score)
+            if score < weak and name != dominant and name.lower() not in ALWAYS_ALLOWED
+            else (name, score)
+            for name, score in frame
+        ]
+        for frame in frames
+    ]
