@@ -155,15 +155,19 @@ def test_two_celery_workers_one_sigkilled_mid_job(
     job_id, media, version_id = _reprocess_setup(project, scenes, untrained_pt, tmp_path)
     app = make_app(project.config)
     app.control.purge()  # nothing left over from an earlier run on this broker
-    victim = _start_worker(project, processes)
-    _start_worker(project, processes)
+    workers = [_start_worker(project, processes), _start_worker(project, processes)]
     dispatcher = Dispatcher(project, app)
+    holders: list[int] = []
 
-    def victim_holds_a_chunk(status: dict) -> bool:
+    def a_worker_holds_a_chunk(status: dict) -> bool:
+        # Whichever worker takes a chunk first is the victim: the other may still be starting.
         with project.db.session() as session:
-            return any(str(victim) in (c["worker"] or "") for c in held_chunks(session))
+            held = [c["worker"] or "" for c in held_chunks(session)]
+        holders[:] = [pid for pid in workers if any(f":{pid}:" in w for w in held)]
+        return bool(holders)
 
-    _drive(project, dispatcher, job_id, victim_holds_a_chunk, 90)
+    _drive(project, dispatcher, job_id, a_worker_holds_a_chunk, 90)
+    victim = holders[0]
     os.killpg(victim, signal.SIGKILL)
     with project.db.session() as session:
         at_kill = job_status(session, job_id)
@@ -175,7 +179,7 @@ def test_two_celery_workers_one_sigkilled_mid_job(
     assert final["attempts"] >= 2, "the killed worker's chunk was resumed"
     with project.db.session() as session:
         owners = set(session.scalars(select(JobChunk.claimed_by).where(JobChunk.job_id == job_id)))
-    assert any(str(victim) not in (o or "") for o in owners), "the survivor did the rest"
+    assert any(f":{victim}:" not in (o or "") for o in owners), "the survivor did the rest"
 
 
 def test_redis_restarted_mid_job(
