@@ -86,7 +86,8 @@ def test_sigkilled_worker_resumes_with_no_duplicates_and_no_gaps(
     with project.db.session() as session:
         final = job_status(session, submitted.job_id)
     assert final["state"] == "succeeded"
-    assert final["attempts"] == 2  # started once, resumed once
+    # Started once; +1 only when a dead worker's chunk had to be resumed (killed inside one).
+    assert final["attempts"] == (2 if running else 1)
     counts = sets_per_media(project, version.id)
     assert set(counts) == media  # no gaps
     assert set(counts.values()) == {1}  # no duplicates
