@@ -11,7 +11,7 @@ from rich.table import Table
 
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, errors, print_json
+from wildloop.cli.output import console, errors, job_printer, print_json, wait_and_report
 from wildloop.errors import Conflict, NotFound
 from wildloop.evaluation.comparison import compare_named
 from wildloop.evaluation.evaluator import evaluate_model
@@ -49,17 +49,6 @@ def _overrides(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _job_printer() -> Any:
-    last: dict[str, Any] = {"message": None}
-
-    def show(status: dict[str, Any]) -> None:
-        if status.get("message") and status["message"] != last["message"]:
-            last["message"] = status["message"]
-            errors.print(f"[dim]job {status['id']} ({status['kind']}):[/] {status['message']}")
-
-    return show
-
-
 @train_app.callback()
 def train(
     ctx: typer.Context,
@@ -92,25 +81,13 @@ def train(
             if as_json:
                 print_json({"job_id": started.job_id, "start": started.start.as_dict()})
             return
-        try:
-            status = run_job(proj, started.job_id, progress=_job_printer())
-        except KeyboardInterrupt:
-            with proj.db.session() as session:
-                cancel_job(session, started.job_id)
-            errors.print(f"cancelled training job {started.job_id}")
-            raise typer.Exit(130) from None
-    if as_json:
-        print_json(status)
-    elif status["state"] == "succeeded":
-        result = status["result"] or {}
+        result = wait_and_report(proj, started.job_id, as_json)
+    if result is not None:
         console.print(
             f"challenger: {result.get('model')} (id {result.get('model_version_id')}), "
             f"{result.get('epochs_run')} epochs, best val mAP50-95 "
             f"{(result.get('val') or {}).get('val_map50_95', 0):.4f}; next: `wildloop promote`"
         )
-    if status["state"] != "succeeded":
-        errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
-        raise typer.Exit(7)
 
 
 @train_app.command("cancel")
@@ -342,7 +319,7 @@ def triggers_watch(
             check, started = run_triggers(proj)
             if started:
                 errors.print(f"{check.reason}: training job {started.job_id}")
-                run_job(proj, started.job_id, progress=_job_printer())
+                run_job(proj, started.job_id, progress=job_printer())
             time.sleep(interval)
 
 
@@ -395,7 +372,7 @@ def loop(
             reprocess=reprocess,
             actor_id=proj.author(actor),
             on_step=show,
-            on_job=None if as_json else _job_printer(),
+            on_job=None if as_json else job_printer(),
             stage=stage,
         )
     if as_json:
