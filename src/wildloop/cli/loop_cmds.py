@@ -25,7 +25,7 @@ from wildloop.training.job import start_training
 from wildloop.training.loop import run_loop
 from wildloop.training.loop_job import LoopStep
 from wildloop.training.retraining_log import as_csv, retraining_log, write_chart
-from wildloop.training.triggers import check_triggers, run_triggers
+from wildloop.training.triggers import check_triggers, run_triggers, set_triggers
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting (audit trail).")]
 BaseOption = Annotated[
@@ -42,7 +42,10 @@ train_app = typer.Typer(
     help="Train a challenger from the current training snapshot (one training at a time).",
     invoke_without_command=True,
 )
-triggers_app = typer.Typer(help="Automatic training: after N reviewed items or on a schedule.")
+triggers_app = typer.Typer(
+    help="Automatic training: after N reviewed items or on a schedule, each trigger "
+    "retraining its own stage (the detector, or only the crop classifier)."
+)
 
 
 def _overrides(**values: Any) -> dict[str, Any]:
@@ -270,12 +273,25 @@ def retrain_log(
         console.print(as_csv(rows), end="", markup=False, highlight=False)
         return
     table = Table(
-        "date", "version", "items", "added", "test set", "P", "R", "mAP50", "mAP50-95", "notes"
+        "date",
+        "version",
+        "stage",
+        "trigger",
+        "items",
+        "added",
+        "test set",
+        "P",
+        "R",
+        "mAP50",
+        "mAP50-95",
+        "notes",
     )
     for r in rows:
         table.add_row(
             r["date"],
             r["version"] + (" *" if r["champion"] else ""),
+            r["stage"],
+            r["trigger"] or "",
             _f(r["items"]),
             _f(r["items_added"]),
             r["test_snapshot"] or "",
@@ -302,9 +318,54 @@ def triggers_check(
     if as_json:
         print_json(check.as_dict() | {"job_id": started.job_id if started else None})
         return
-    console.print(("due: " + check.due if check.due else "not due") + f" ({check.reason})")
+    due = f"due: {check.due} ({check.stage})" if check.due else "not due"
+    console.print(f"{due} ({check.reason})")
     if started:
-        console.print(f"started training job {started.job_id} (run it with `wildloop worker`)")
+        console.print(
+            f"started {check.stage} training job {started.job_id} (run it with `wildloop worker`)"
+        )
+
+
+@triggers_app.command("set")
+def triggers_set(
+    after_reviewed: Annotated[
+        int | None,
+        typer.Option(min=0, help="Retrain the detector after N new reviewed items (0: off)."),
+    ] = None,
+    classifier_after_reviewed: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Retrain only the crop classifier after N new reviewed items (0: off)."
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="Cron expression, e.g. '0 3 * * 0' ('' turns it off).")
+    ] = None,
+    schedule_stage: Annotated[
+        str | None, typer.Option(help="The stage the schedule retrains: detector or classifier.")
+    ] = None,
+    actor: ActorOption = "admin",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change the triggers (written to wildloop.toml, audited); options left out stay."""
+    changes = {
+        "after_reviewed": after_reviewed,
+        "classifier_after_reviewed": classifier_after_reviewed,
+        "schedule": schedule,
+        "schedule_stage": schedule_stage,
+    }
+    with open_project(project) as proj:
+        settings = set_triggers(proj, changes, proj.author(actor))
+    if as_json:
+        print_json(settings)
+        return
+    console.print(
+        f"detector after {settings['after_reviewed'] or 'off'} new reviewed items; classifier "
+        f"after {settings['classifier_after_reviewed'] or 'off'}; schedule "
+        f"{settings['schedule'] or 'off'}"
+        + (f" ({settings['schedule_stage']})" if settings["schedule"] else "")
+    )
 
 
 @triggers_app.command("watch")
