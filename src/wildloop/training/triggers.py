@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import Row, and_, func, select
 from sqlalchemy.orm import Session
 
 from wildloop import audit
@@ -121,13 +121,18 @@ def new_reviewed_items(project: Project, stage: str = "detector") -> tuple[int, 
         return int(count or 0), (last.created_at if last else None)
 
 
-def _last_training(session: Session, stage: str) -> Job | None:
-    """The newest successful training of ``stage`` (its stage is in its params, so the
-    trainings are read newest first until one matches: there are few)."""
-    query = select(Job).where(Job.kind == KIND, Job.state == "succeeded").order_by(Job.id.desc())
-    for job in session.scalars(query).all():
-        if stage_of(job.params or {}) == stage:
-            return job
+def _last_training(session: Session, stage: str) -> Row[tuple[dict[str, Any], datetime]] | None:
+    """The params and submission time of the newest successful training of ``stage`` (its
+    stage is in its params, so trainings are read newest first until one matches: there
+    are few, and only these two columns are read)."""
+    query = (
+        select(Job.params, Job.created_at)
+        .where(Job.kind == KIND, Job.state == "succeeded")
+        .order_by(Job.id.desc())
+    )
+    for row in session.execute(query).all():
+        if stage_of(row.params or {}) == stage:
+            return row
     return None
 
 
