@@ -184,10 +184,25 @@ class GateSettings(_Section):
 
 
 class TriggerSettings(_Section):
+    """Each trigger retrains one stage: ``after_reviewed`` the detector (an audio project's
+    head), ``classifier_after_reviewed`` only the crop classifier (minutes on a CPU, paired
+    with the champion's detector), the schedule the stage ``schedule_stage`` names. Items
+    count from the last successful training of the trigger's own stage."""
+
     after_reviewed: int = Field(
-        default=100, ge=0, description="train after this many new reviewed items; 0 = off"
+        default=100,
+        ge=0,
+        description="train the detector after this many new reviewed items; 0 = off",
+    )
+    classifier_after_reviewed: int = Field(
+        default=0,
+        ge=0,
+        description="train only the crop classifier after this many new reviewed items; 0 = off",
     )
     schedule: str = Field(default="", description="cron expression, e.g. '0 3 * * 0'; '' = off")
+    schedule_stage: Literal["detector", "classifier"] = Field(
+        default="detector", description="the stage the schedule retrains"
+    )
     check_seconds: float = Field(
         default=60.0, ge=0, description="how often `wildloop serve` checks them; 0 = never"
     )

@@ -72,3 +72,19 @@ def test_head_commands(
     table = Path(exported["files"][0])
     imported = cli(audio_project, "audio", "import-raven", str(table))
     assert imported["kept_existing"] == 3 and imported["failed"] == []
+
+
+def test_a_failed_training_exits_7_after_its_json_status(
+    audio_project: Project, windows: list[LabelledWindow]
+) -> None:
+    """The training runs and fails (no window has embeddings of this key): the status is
+    printed, and the exit code says it failed, as for detector and classifier trainings."""
+    args = ["audio", "train", "--embedder", "none-such", "--project", str(audio_project.root)]
+    result = runner.invoke(app, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 7, result.output
+    status = json.loads(result.stdout)
+    assert status["state"] == "failed" and "none-such" in status["error"]
+
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 7
+    assert "training failed" in result.stderr and "challenger" not in result.stdout

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from tests.support.loop import ingest_frames, label_frames
+from wildloop.cli.app import app
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
@@ -136,3 +138,15 @@ def test_no_champion_no_pipeline_and_aliases_untouched(
         run_loop(project, stage="both")
     with pytest.raises(JobFailed, match="no champion detector"):
         run_loop(project, stage="classifier")
+
+
+@pytest.mark.slow
+def test_the_train_classifier_command_waits_and_reports(two_stage: tuple[Project, int]) -> None:
+    project, _ = two_stage
+    result = CliRunner().invoke(
+        app, ["model", "train-classifier", "--project", str(project.root)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "classifier: classifier-job" in result.stdout
+    assert "challenger: pipeline-job" in result.stdout
+    assert "fitting a head" in result.stderr  # the job's messages as it goes

@@ -115,7 +115,11 @@ def test_the_page_shows_registry_log_triggers_and_the_comparison(
     api = viewer.get("/api/v1/models").json()
     assert api["champion"]["id"] == setup.champion
     assert api["versions"][0]["test"]["map50_95"] > api["versions"][1]["test"]["map50_95"]
-    assert viewer.get("/api/v1/triggers").json()["after_reviewed"] == 100
+    triggers = viewer.get("/api/v1/triggers").json()
+    assert triggers["after_reviewed"] == 100 and triggers["schedule_stage"] == "detector"
+    assert triggers["classifier_after_reviewed"] == 0
+    assert triggers["classifier"]["new_reviewed"] == triggers["new_reviewed"] > 0
+    assert 'id="classifier-new-reviewed"' in html and 'data-stage="detector"' in html
 
 
 def test_actions_are_for_admins_and_need_the_csrf_token(
@@ -124,6 +128,12 @@ def test_actions_are_for_admins_and_need_the_csrf_token(
     setup = better_challenger
     admin_page = clients("ada").get("/models").text
     assert re.search(r'<button type="button" id="promote" class="primary" >', admin_page)
+    for two_stage in ("train-classifier", "fast-loop"):
+        assert re.search(rf'id="{two_stage}"\s+title', admin_page)
+    # No runnable detector or crop classifier here (stored predictions only): nothing to pair.
+    assert "No pipeline yet" in admin_page
+    assert "Needs a runnable detector and a crop classifier" in admin_page
+    assert re.search(r'id="pipeline-name"[^>]*disabled', admin_page)
     for name in ("rita", "vic"):
         client = clients(name)
         page = client.get("/models").text
@@ -131,6 +141,8 @@ def test_actions_are_for_admins_and_need_the_csrf_token(
         assert re.search(r'id="train-now" disabled', page) and re.search(
             r'id="loop-now" disabled', page
         )
+        assert re.search(r'id="train-classifier" disabled', page)
+        assert re.search(r'id="fast-loop" disabled', page)
         assert (
             f"Only admins can change models; you are {'reviewer' if name == 'rita' else 'viewer'}"
             in page
@@ -141,6 +153,9 @@ def test_actions_are_for_admins_and_need_the_csrf_token(
             ("/api/v1/rollback", {"reason": "x"}),
             ("/api/v1/training", {}),
             ("/api/v1/loop", {}),
+            ("/api/v1/loop", {"stage": "classifier"}),
+            ("/api/v1/training/classifier", {}),
+            ("/api/v1/pipelines", {"name": "p", "detector": "v1", "classifier": "v2"}),
         ]
         for url, body in calls:
             refused = client.post(url, json=body)

@@ -10,11 +10,9 @@ validation windows only decide when to stop.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +29,7 @@ from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
 from wildloop.jobs.training_guard import TRAINING_KIND, ensure_no_training, submit_training
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import Provenance, register_head
+from wildloop.registry.versions import register_trained_head
 from wildloop.store.tables import Embedding, ModelVersion, SnapshotItem
 
 KIND = TRAINING_KIND  # one kind for every training, so one index guards them all
@@ -193,33 +191,26 @@ def run_head_chunk(ctx: ChunkContext) -> ChunkOutcome:
         ctx.message(f"registering {name} as challenger")
         with project.db.session() as session:
             parent = aliases.resolve(session, "champion")
-        with tempfile.TemporaryDirectory(prefix="wildloop-head-") as tmp:
-            path = Path(tmp) / "head.npz"
-            head.save(path)
-            version = register_head(
-                project,
-                path,
-                name,
-                task=TASK,
-                fmt=ARTIFACT_FORMAT,
-                classes=list(head.classes),
-                provenance=Provenance(
-                    source="trained",
-                    parent_id=parent,
-                    snapshot_id=data.info.id,
-                    job_id=ctx.job_id,
-                    params={
-                        "embedder": embedder,
-                        "window_s": params["window_s"],
-                        "hop_s": params["hop_s"],
-                        "mode": head.mode,
-                        "head": head_settings.as_dict(),
-                        "trigger": params.get("trigger"),
-                    },
-                    metrics={"training": report.as_dict()},
-                    notes=f"audio head on {embedder} embeddings; snapshot {data.info.name}",
-                ),
-            )
+        version = register_trained_head(
+            project,
+            head,
+            name,
+            task=TASK,
+            fmt=ARTIFACT_FORMAT,
+            job_id=ctx.job_id,
+            snapshot_id=data.info.id,
+            parent_id=parent,
+            params={
+                "embedder": embedder,
+                "window_s": params["window_s"],
+                "hop_s": params["hop_s"],
+                "mode": head.mode,
+                "head": head_settings.as_dict(),
+                "trigger": params.get("trigger"),
+            },
+            metrics={"training": report.as_dict()},
+            notes=f"audio head on {embedder} embeddings; snapshot {data.info.name}",
+        )
         existing = version.id
     with project.db.session() as session:
         if aliases.resolve(session, "challenger") != existing:

@@ -19,9 +19,8 @@ from wildloop.audio.raven_io import export_raven, import_raven
 from wildloop.audio.summary_export import export_summary
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, errors, print_json
+from wildloop.cli.output import console, errors, print_json, wait_and_report
 from wildloop.errors import BadInput
-from wildloop.jobs.executor import run_job
 from wildloop.processing.predict_job import submit_process, submit_reprocess
 from wildloop.registry.versions import get_version
 
@@ -58,14 +57,9 @@ def train(
             if as_json:
                 print_json({"job_id": started.job_id})
             return
-        status = run_job(proj, started.job_id)
-    if as_json:
-        print_json(status)
+        result = wait_and_report(proj, started.job_id, as_json)
+    if result is None:
         return
-    if status["state"] != "succeeded":
-        errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
-        raise typer.Exit(7)
-    result = status["result"] or {}
     console.print(
         f"challenger: {result.get('model')} (id {result.get('model_version_id')}), "
         f"{result.get('epochs_run')} epochs (best {result.get('best_epoch')}) in "

@@ -11,9 +11,8 @@ from typing import Annotated
 import typer
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, errors, print_json
+from wildloop.cli.output import console, errors, print_json, wait_and_report
 from wildloop.domain.model_kinds import DEFAULT_MIN_BOX_SCORE
-from wildloop.jobs.local import run_job
 from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import describe_version
 from wildloop.training.classifier_job import start_classifier_training
@@ -52,14 +51,9 @@ def train_classifier(
             if as_json:
                 print_json({"job_id": started.job_id})
             return
-        status = run_job(proj, started.job_id)
-    if as_json:
-        print_json(status)
+        result = wait_and_report(proj, started.job_id, as_json)
+    if result is None:
         return
-    if status["state"] != "succeeded":
-        errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
-        raise typer.Exit(7)
-    result = status["result"] or {}
     test = result.get("test") or {}
     console.print(
         f"classifier: {result.get('model')} (id {result.get('model_version_id')}), "

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, errors, print_json
+from wildloop.cli.output import console, errors, job_printer, print_json, wait_and_report
 from wildloop.errors import Conflict, NotFound
 from wildloop.evaluation.comparison import compare_named
 from wildloop.evaluation.evaluator import evaluate_model
@@ -25,7 +25,7 @@ from wildloop.training.job import start_training
 from wildloop.training.loop import run_loop
 from wildloop.training.loop_job import LoopStep
 from wildloop.training.retraining_log import as_csv, retraining_log, write_chart
-from wildloop.training.triggers import check_triggers, run_triggers
+from wildloop.training.triggers import check_triggers, run_triggers, set_triggers
 
 ActorOption = Annotated[str, typer.Option("--actor", help="Who is acting (audit trail).")]
 BaseOption = Annotated[
@@ -42,22 +42,14 @@ train_app = typer.Typer(
     help="Train a challenger from the current training snapshot (one training at a time).",
     invoke_without_command=True,
 )
-triggers_app = typer.Typer(help="Automatic training: after N reviewed items or on a schedule.")
+triggers_app = typer.Typer(
+    help="Automatic training: after N reviewed items or on a schedule, each trigger "
+    "retraining its own stage (the detector, or only the crop classifier)."
+)
 
 
 def _overrides(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-
-
-def _job_printer() -> Any:
-    last: dict[str, Any] = {"message": None}
-
-    def show(status: dict[str, Any]) -> None:
-        if status.get("message") and status["message"] != last["message"]:
-            last["message"] = status["message"]
-            errors.print(f"[dim]job {status['id']} ({status['kind']}):[/] {status['message']}")
-
-    return show
 
 
 @train_app.callback()
@@ -92,25 +84,13 @@ def train(
             if as_json:
                 print_json({"job_id": started.job_id, "start": started.start.as_dict()})
             return
-        try:
-            status = run_job(proj, started.job_id, progress=_job_printer())
-        except KeyboardInterrupt:
-            with proj.db.session() as session:
-                cancel_job(session, started.job_id)
-            errors.print(f"cancelled training job {started.job_id}")
-            raise typer.Exit(130) from None
-    if as_json:
-        print_json(status)
-    elif status["state"] == "succeeded":
-        result = status["result"] or {}
+        result = wait_and_report(proj, started.job_id, as_json)
+    if result is not None:
         console.print(
             f"challenger: {result.get('model')} (id {result.get('model_version_id')}), "
             f"{result.get('epochs_run')} epochs, best val mAP50-95 "
             f"{(result.get('val') or {}).get('val_map50_95', 0):.4f}; next: `wildloop promote`"
         )
-    if status["state"] != "succeeded":
-        errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
-        raise typer.Exit(7)
 
 
 @train_app.command("cancel")
@@ -293,12 +273,25 @@ def retrain_log(
         console.print(as_csv(rows), end="", markup=False, highlight=False)
         return
     table = Table(
-        "date", "version", "items", "added", "test set", "P", "R", "mAP50", "mAP50-95", "notes"
+        "date",
+        "version",
+        "stage",
+        "trigger",
+        "items",
+        "added",
+        "test set",
+        "P",
+        "R",
+        "mAP50",
+        "mAP50-95",
+        "notes",
     )
     for r in rows:
         table.add_row(
             r["date"],
             r["version"] + (" *" if r["champion"] else ""),
+            r["stage"],
+            r["trigger"] or "",
             _f(r["items"]),
             _f(r["items_added"]),
             r["test_snapshot"] or "",
@@ -325,9 +318,54 @@ def triggers_check(
     if as_json:
         print_json(check.as_dict() | {"job_id": started.job_id if started else None})
         return
-    console.print(("due: " + check.due if check.due else "not due") + f" ({check.reason})")
+    due = f"due: {check.due} ({check.stage})" if check.due else "not due"
+    console.print(f"{due} ({check.reason})")
     if started:
-        console.print(f"started training job {started.job_id} (run it with `wildloop worker`)")
+        console.print(
+            f"started {check.stage} training job {started.job_id} (run it with `wildloop worker`)"
+        )
+
+
+@triggers_app.command("set")
+def triggers_set(
+    after_reviewed: Annotated[
+        int | None,
+        typer.Option(min=0, help="Retrain the detector after N new reviewed items (0: off)."),
+    ] = None,
+    classifier_after_reviewed: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Retrain only the crop classifier after N new reviewed items (0: off)."
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option(help="Cron expression, e.g. '0 3 * * 0' ('' turns it off).")
+    ] = None,
+    schedule_stage: Annotated[
+        str | None, typer.Option(help="The stage the schedule retrains: detector or classifier.")
+    ] = None,
+    actor: ActorOption = "admin",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change the triggers (written to wildloop.toml, audited); options left out stay."""
+    changes = {
+        "after_reviewed": after_reviewed,
+        "classifier_after_reviewed": classifier_after_reviewed,
+        "schedule": schedule,
+        "schedule_stage": schedule_stage,
+    }
+    with open_project(project) as proj:
+        settings = set_triggers(proj, changes, proj.author(actor))
+    if as_json:
+        print_json(settings)
+        return
+    console.print(
+        f"detector after {settings['after_reviewed'] or 'off'} new reviewed items; classifier "
+        f"after {settings['classifier_after_reviewed'] or 'off'}; schedule "
+        f"{settings['schedule'] or 'off'}"
+        + (f" ({settings['schedule_stage']})" if settings["schedule"] else "")
+    )
 
 
 @triggers_app.command("watch")
@@ -342,7 +380,7 @@ def triggers_watch(
             check, started = run_triggers(proj)
             if started:
                 errors.print(f"{check.reason}: training job {started.job_id}")
-                run_job(proj, started.job_id, progress=_job_printer())
+                run_job(proj, started.job_id, progress=job_printer())
             time.sleep(interval)
 
 
@@ -395,7 +433,7 @@ def loop(
             reprocess=reprocess,
             actor_id=proj.author(actor),
             on_step=show,
-            on_job=None if as_json else _job_printer(),
+            on_job=None if as_json else job_printer(),
             stage=stage,
         )
     if as_json:

@@ -8,9 +8,10 @@ so the registry never imports the inference layer.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -133,6 +134,56 @@ def register_head(
         classes=list(classes),
         class_ids=class_ids,
     )
+
+
+class SavableHead(Protocol):
+    """A fitted head that writes itself to one file (the audio and crop heads' ``Head``)."""
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+    def save(self, path: Path) -> None: ...
+
+
+def register_trained_head(
+    project: Project,
+    head: SavableHead,
+    name: str,
+    *,
+    task: str,
+    fmt: str,
+    job_id: int,
+    snapshot_id: int,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    notes: str,
+    parent_id: int | None = None,
+    class_ids: list[int] | None = None,
+) -> ModelVersion:
+    """Save a head that a training job fitted and register it with its provenance (source
+    ``trained``, the job and snapshot it came from): the one step both the audio and the
+    crop heads' trainings end with."""
+    with tempfile.TemporaryDirectory(prefix="wildloop-head-") as tmp:
+        path = Path(tmp) / f"head.{fmt}"
+        head.save(path)
+        return register_head(
+            project,
+            path,
+            name,
+            task=task,
+            fmt=fmt,
+            classes=list(head.classes),
+            class_ids=class_ids,
+            provenance=Provenance(
+                source="trained",
+                parent_id=parent_id,
+                snapshot_id=snapshot_id,
+                job_id=job_id,
+                params=params,
+                metrics=metrics,
+                notes=notes,
+            ),
+        )
 
 
 def record_kind(

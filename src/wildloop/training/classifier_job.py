@@ -13,10 +13,8 @@ the new classifier is paired with the champion's detector in a new pipeline, whi
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -34,7 +32,7 @@ from wildloop.jobs.training_guard import ensure_no_training, submit_training
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.pipelines import register_pipeline
-from wildloop.registry.versions import Provenance, get_version, register_head
+from wildloop.registry.versions import get_version, register_trained_head
 from wildloop.store.tables import ModelVersion
 
 KIND = "train"
@@ -163,38 +161,30 @@ def _train_and_register(ctx: ChunkContext, settings: dict[str, Any]) -> int:
     classifier = CropClassifier(head, embedder.key, padding)
     ctx.message("scoring the classifier on the test split's ground-truth crops")
     test_metrics = _test_metrics(project, classifier, columns, embedder, imgsz)
-    name = f"classifier-job{ctx.job_id}"
-    with tempfile.TemporaryDirectory(prefix="wildloop-classifier-") as tmp:
-        path = Path(tmp) / "classifier.npz"
-        head.save(path)
-        version = register_head(
-            project,
-            path,
-            name,
-            task=TASK,
-            fmt=ARTIFACT_FORMAT,
-            classes=list(head.classes),
-            class_ids=columns,
-            provenance=Provenance(
-                source="trained",
-                snapshot_id=data.info.id,
-                job_id=ctx.job_id,
-                params={
-                    "embedder": embedder.key,
-                    "padding": padding,
-                    "imgsz": imgsz,
-                    "head": {k: settings.get(k) for k in ("c", "hidden", "balanced")},
-                    "trigger": ctx.params.get("trigger"),
-                },
-                metrics={
-                    "training": report | {"embed_seconds": round(embed_s, 3)},
-                    "crops": {"train": len(train_set.x), "val": len(val_set.x)},
-                    "failed_items": len(train_set.failed) + len(val_set.failed),
-                    "test": test_metrics,
-                },
-                notes=f"crop classifier on {embedder.key} embeddings; snapshot {data.info.name}",
-            ),
-        )
+    version = register_trained_head(
+        project,
+        head,
+        f"classifier-job{ctx.job_id}",
+        task=TASK,
+        fmt=ARTIFACT_FORMAT,
+        job_id=ctx.job_id,
+        snapshot_id=data.info.id,
+        class_ids=columns,
+        params={
+            "embedder": embedder.key,
+            "padding": padding,
+            "imgsz": imgsz,
+            "head": {k: settings.get(k) for k in ("c", "hidden", "balanced")},
+            "trigger": ctx.params.get("trigger"),
+        },
+        metrics={
+            "training": report | {"embed_seconds": round(embed_s, 3)},
+            "crops": {"train": len(train_set.x), "val": len(val_set.x)},
+            "failed_items": len(train_set.failed) + len(val_set.failed),
+            "test": test_metrics,
+        },
+        notes=f"crop classifier on {embedder.key} embeddings; snapshot {data.info.name}",
+    )
     return version.id
 
 

@@ -4,7 +4,10 @@ The seed kept ``retraining_log.csv`` by hand (date, version, photos added, preci
 mAP50, notes), and its figures drifted from the training records. Here every column comes
 from the database: the version's creation, the snapshot it was trained on (items added since
 the previous trained version's snapshot), its stored evaluation on the test snapshot, and the
-gate decisions in the audit trail.
+gate decisions in the audit trail. Two-stage projects retrain a detector and a crop
+classifier on their own: each row says its ``stage`` (detector, classifier, pipeline, audio
+head) and what started its training (``trigger``: manual, loop, reviewed, schedule), and
+items added are counted against the previous version of the same stage.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
 from wildloop.evaluation import plots
 from wildloop.project import Project
 from wildloop.store.tables import (
@@ -41,6 +45,8 @@ COLUMNS = (
     "map50_95",
     "accuracy",
     "macro_f1",
+    "stage",
+    "trigger",
     "champion",
     "notes",
 )
@@ -49,6 +55,7 @@ _DECISIONS = {
     "model.gate.refuse": "refused",
     "model.gate.override": "promoted by override",
 }
+_STAGES = {CLASSIFIER: "classifier", PIPELINE: "pipeline", "audio-head": "audio head"}
 
 
 def retraining_log(project: Project) -> list[dict[str, Any]]:
@@ -98,12 +105,19 @@ def retraining_log(project: Project) -> list[dict[str, Any]]:
                 "map50_95": metrics.get("map50_95"),
                 "accuracy": metrics.get("accuracy"),
                 "macro_f1": metrics.get("macro_f1"),
+                "stage": stage_name(v.task),
+                "trigger": (v.params or {}).get("trigger"),
                 "champion": v.id == champion,
                 "promoted": any(n.startswith("promoted") for n in decisions.get(v.id, [])),
                 "notes": "; ".join(notes),
             }
         )
     return rows
+
+
+def stage_name(task: str) -> str:
+    """The stage a version of this task is, as the log and the triggers name it."""
+    return _STAGES.get(task, "detector")
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
@@ -138,17 +152,18 @@ def _snapshot_sizes(session: Session, snapshot_ids: set[int]) -> dict[int, int]:
 def _items_added(
     session: Session, versions: list[ModelVersion], sizes: dict[int, int]
 ) -> dict[int, int]:
-    """Per trained version: items of its snapshot that the previous trained version's
-    snapshot lacked, counted in the database (snapshots can hold hundreds of thousands)."""
+    """Per trained version: items of its snapshot that the previous trained version of the
+    same stage lacked, counted in the database (snapshots can hold hundreds of thousands)."""
     added: dict[int, int] = {}
-    previous: int | None = None
+    previous: dict[str, int] = {}
     for version in versions:
-        snapshot_id = version.snapshot_id
+        snapshot_id, stage = version.snapshot_id, stage_name(version.task)
         if not snapshot_id:
             continue
-        if previous is None:
+        before = previous.get(stage)
+        if before is None:
             added[version.id] = sizes.get(snapshot_id, 0)
-        elif previous == snapshot_id:
+        elif before == snapshot_id:
             added[version.id] = 0
         else:
             earlier = aliased(SnapshotItem)
@@ -159,14 +174,14 @@ def _items_added(
                     SnapshotItem.snapshot_id == snapshot_id,
                     ~select(earlier.media_id)
                     .where(
-                        earlier.snapshot_id == previous,
+                        earlier.snapshot_id == before,
                         earlier.media_id == SnapshotItem.media_id,
                     )
                     .exists(),
                 )
             )
             added[version.id] = session.scalar(query) or 0
-        previous = snapshot_id
+        previous[stage] = snapshot_id
     return added
 
 

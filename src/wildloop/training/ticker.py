@@ -17,7 +17,12 @@ from datetime import datetime
 
 from wildloop.errors import WildloopError
 from wildloop.project import Project
-from wildloop.training.triggers import TriggerCheck, after_reviewed, run_triggers
+from wildloop.training.triggers import (
+    TriggerCheck,
+    after_reviewed,
+    classifier_after_reviewed,
+    run_triggers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,11 @@ Report = Callable[[Tick], None]
 
 
 def triggers_enabled(project: Project) -> bool:
-    return bool(after_reviewed(project) or project.config.triggers.schedule)
+    return bool(
+        after_reviewed(project)
+        or classifier_after_reviewed(project)
+        or project.config.triggers.schedule
+    )
 
 
 def tick(project: Project, now: datetime | None = None) -> Tick:

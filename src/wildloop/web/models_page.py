@@ -3,7 +3,8 @@
 The page renders what is known at once; the comparison (which may have to run the models
 over the test set) is computed in the background and arrives as an HTML fragment the page
 polls for. Actions go through the same JSON API as scripts (``/api/v1/promotion``,
-``/training``, ``/loop``, ``/rollback``), so the gate and the roles are checked in one place.
+``/training``, ``/training/classifier``, ``/loop``, ``/pipelines``, ``/rollback``), so the
+gate and the roles are checked in one place.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from wildloop.users.roles import Actor
 from wildloop.web.api_models import comparison_run
 from wildloop.web.api_review import project_of
 from wildloop.web.auth import current_actor
-from wildloop.web.models_view import aliased, chart_key, models_overview, triggers_status
+from wildloop.web.models_view import (
+    aliased,
+    chart_key,
+    models_overview,
+    triggers_status,
+    two_stage_view,
+)
 from wildloop.web.pages import PageActor, render
 
 router = APIRouter(include_in_schema=False)
@@ -51,6 +58,8 @@ def models_page(request: Request, actor: PageActor) -> Response:
         overview=overview,
         chart_key=overview.chart_key,
         triggers=triggers_status(project),
+        two_stage=two_stage_view(overview.versions),
+        image_project=project.config.modality != "audio",
         training=training_params(project),
         jobs=jobs,
         thresholds=_thresholds_view(project) if overview.champion else None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from wildloop.domain.model_kinds import CLASSIFIER, DEFAULT_MIN_BOX_SCORE, DETECT, PIPELINE
 from wildloop.errors import WildloopError
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -75,6 +76,41 @@ def models_overview(project: Project) -> ModelsOverview:
     )
 
 
+def two_stage_view(versions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pipelines (each with its two stages, hand-off score, handed-on and pass-through
+    classes, and its classifier's scores on the test split's crops) and the versions a new
+    pipeline can pair: runnable detectors and crop classifiers, newest first."""
+    by_id = {v["id"]: v for v in versions}
+    pipelines = []
+    for v in versions:
+        if v["task"] != PIPELINE:
+            continue
+        detector = by_id.get(v["detector_id"]) or {}
+        classifier = by_id.get(v["classifier_id"]) or {}
+        handoff = v["params"].get("handoff") or []
+        pipelines.append(
+            {
+                "id": v["id"],
+                "name": v["name"],
+                "aliases": v["aliases"],
+                "detector": {"id": v["detector_id"], "name": detector.get("name")},
+                "classifier": {"id": v["classifier_id"], "name": classifier.get("name")},
+                "min_box_score": v["params"].get("min_box_score"),
+                "handoff": handoff,
+                "pass_through": [c for c in detector.get("classes") or [] if c not in handoff],
+                "crops": (classifier.get("metrics") or {}).get("test") or {},
+                "created_at": v["created_at"],
+            }
+        )
+    live = [v for v in versions if not v["retired"]]
+    return {
+        "pipelines": pipelines,
+        "detectors": [v for v in live if v["task"] == DETECT and v["onnx_sha256"]],
+        "classifiers": [v for v in live if v["task"] == CLASSIFIER],
+        "default_min_box_score": DEFAULT_MIN_BOX_SCORE,
+    }
+
+
 def aliased(project: Project) -> dict[str, dict[str, Any]]:
     """``{"champion": {"id", "name"}, "challenger": ...}`` for the aliases that are set: what
     the comparison panel needs, without the registry's heavier figures."""
@@ -88,13 +124,12 @@ def aliased(project: Project) -> dict[str, dict[str, Any]]:
 
 
 def triggers_status(project: Project) -> dict[str, Any]:
-    """The trigger settings, what the check says now, and how often the server checks."""
+    """The trigger settings (each with the stage it retrains), what the check says now, and
+    how often the server checks."""
     settings = project.config.triggers
-    status: dict[str, Any] = {
-        "after_reviewed": settings.after_reviewed,
+    status: dict[str, Any] = settings.model_dump() | {
         "schedule": settings.schedule or None,
-        "check_seconds": settings.check_seconds,
-        "reprocess_after_promotion": settings.reprocess_after_promotion,
+        "classifier": None,
         "error": None,
     }
     try:

@@ -1,5 +1,6 @@
 // Models page: the comparison arrives when computed, admin actions call the JSON API (gate,
-// rollback, training, loop), and training/loop jobs show live progress with their epoch curve.
+// rollback, training, loop, two-stage pipelines and the fast loop), and training/loop jobs
+// show live progress with their epoch curve.
 "use strict";
 (function () {
   const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
@@ -22,7 +23,9 @@
 
   // Sections that change when evaluations or versions appear, taken from a fresh render of
   // the page (the actions card is left alone: it may hold a reason being typed).
-  const SECTIONS = ["champion-card", "challenger-card", "triggers", "registry-card", "retrain-log"];
+  // The pipeline form's choices are refreshed too (new classifiers), keeping what is picked.
+  const SECTIONS = ["champion-card", "challenger-card", "triggers", "registry-card", "retrain-log",
+    "pipelines-list", "pipeline-detector", "pipeline-classifier"];
   async function refreshSections() {
     try {
       const response = await fetch("/models", { headers: { Accept: "text/html" }, credentials: "same-origin" });
@@ -30,7 +33,14 @@
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
       for (const id of SECTIONS) {
         const now = document.getElementById(id), next = fresh.getElementById(id);
-        if (now && next) now.replaceWith(next);
+        if (!now || !next) continue;
+        if (now.tagName === "SELECT") {
+          if (document.activeElement === now) continue;
+          const picked = now.value;
+          now.innerHTML = next.innerHTML;
+          now.disabled = next.disabled;
+          if ([...now.options].some((o) => o.value === picked)) now.value = picked;
+        } else now.replaceWith(next);
       }
     } catch (e) { /* keep what is shown */ }
   }
@@ -66,12 +76,12 @@
 
   // --- actions (the buttons are disabled for non-admins; the API refuses them anyway) ---
   const result = document.getElementById("action-result");
-  function show(kind, html) {
-    result.className = "banner " + kind;
-    result.innerHTML = html;
-    result.hidden = false;
+  function show(kind, html, box = result) {
+    box.className = "banner " + kind;
+    box.innerHTML = html;
+    box.hidden = false;
   }
-  async function act(button, busy, run) {
+  async function act(button, busy, run, box = result) {
     const label = button.textContent;
     button.disabled = true;
     button.textContent = busy;
@@ -79,7 +89,7 @@
       await run();
     } catch (e) {
       const what = e.status === 409 ? "Refused" : e.status === 403 ? "Not allowed" : "Error";
-      show("", `<b>${what}:</b> ${esc(e.message)}`);
+      show("", `<b>${what}:</b> ${esc(e.message)}`, box);
       if (e.status === 409) loadComparison(false);  // e.g. a new champion: compare with it
     } finally {
       button.disabled = false;
@@ -146,6 +156,37 @@
     pollJobs(true);
   }));
 
+  // --- two-stage: the crop classifier alone, the fast loop, and pairing two versions ---
+  const trainClassifier = document.getElementById("train-classifier");
+  trainClassifier?.addEventListener("click", () => act(trainClassifier, "Queueing…", async () => {
+    const out = await wl.api("POST", "/api/v1/training/classifier", {});
+    show("info", `Classifier training queued as job #${out.job_id} on ${esc(out.snapshot)}: crops of the reviewed boxes, then one fit; paired with the champion's detector as the challenger. Progress shows below.`);
+    pollJobs(true);
+  }));
+  const fastLoop = document.getElementById("fast-loop");
+  fastLoop?.addEventListener("click", () => act(fastLoop, "Queueing…", async () => {
+    const out = await wl.api("POST", "/api/v1/loop", { stage: "classifier" });
+    show("info", `The fast loop is queued as job #${out.job_id}: snapshot, train the classifier only, evaluate, gate, promote only if better, reprocess. Progress shows below.`);
+    pollJobs(true);
+  }));
+  const pipelineForm = document.getElementById("pipeline-form");
+  pipelineForm?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const field = (name) => pipelineForm.elements.namedItem(name);
+    const handoff = field("handoff").value.split(",").map((c) => c.trim()).filter(Boolean);
+    const body = {
+      name: field("pipeline_name").value.trim(),
+      detector: field("detector").value,
+      classifier: field("classifier").value,
+      min_box_score: Number(field("min_box_score").value),
+    };
+    if (handoff.length) body.handoff = handoff;
+    act(pipelineForm.querySelector("button"), "Creating…", async () => {
+      const out = await wl.api("POST", "/api/v1/pipelines", body);
+      reloadWith(`pipeline ${out.name} (id ${out.id}) created: detector ${out.params.detector} + classifier ${out.params.classifier}; promote it through the gate like any version`);
+    }, document.getElementById("pipeline-result"));
+  });
+
   const computeThresholds = document.getElementById("compute-thresholds");
   computeThresholds?.addEventListener("click", () => act(computeThresholds, "Queueing…", async () => {
     const out = await wl.api("POST", "/api/v1/thresholds", { model: "champion" });
@@ -184,6 +225,12 @@
     return `<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}"><polyline points="${pts}"/></svg>`;
   }
   function renderCurve(status) {
+    if (status && status.params && status.params.task === "crop-classifier") {
+      // No epochs: the boxes are cut and embedded (the bar above), then one fit.
+      curve.innerHTML = `<p class="hint">Crop classifier training #${status.id}: ${esc(status.message || "queued")}</p>`;
+      curve.dataset.classifier = "1";  // a passing line: cleared once the training ends
+      return;
+    }
     const points = (status && status.result && status.result.curves) || [];
     if (!points.length) {
       curve.innerHTML = status ? '<p class="hint">Waiting for the first epoch…</p>' : "";
@@ -208,6 +255,7 @@
         renderJobs(jobs, finished);
         if (ended.length) { refreshSections(); loadComparison(false); }  // a new challenger?
         if (jobs.some((j) => j.kind === "train")) renderCurve(await wl.api("GET", "/api/v1/training"));
+        else if (curve.dataset.classifier) { curve.innerHTML = ""; delete curve.dataset.classifier; }
       } catch (e) { /* keep the last view */ }
     }
     timer = setTimeout(() => pollJobs(false), 2000);
