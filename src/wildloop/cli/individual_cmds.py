@@ -13,7 +13,9 @@ from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.crops.embedder import crop_embedder_key
+from wildloop.errors import BadInput
 from wildloop.individuals import profiles
+from wildloop.individuals.bursts import TRACK_MODES, TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
@@ -162,27 +164,35 @@ def assign(
     suggested: Annotated[
         bool, typer.Option("--suggested", help="Record as a suggestion, not a confirmation.")
     ] = False,
+    track: Annotated[
+        str,
+        typer.Option(help="The rest of the box's burst track: suggest, assign or none."),
+    ] = "suggest",
     version: VersionOption = None,
     as_user: AsOption = "cli",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a human box a sighting of the individual (or confirm a suggested one)."""
-    out = _change(
-        project,
-        as_user,
-        lambda s, actor, proj: _sighting(
-            profiles.assign(
-                s,
-                actor,
-                individual,
-                box,
-                classes=proj.classes,
-                source="suggestion" if suggested else "person",
-                expected_version=version,
-            )
-        ),
-    )
+    """Make a human box a sighting of the individual (or confirm a suggested one); the other
+    boxes of its burst track are suggested too (or assigned, with --track assign)."""
+    if track not in TRACK_MODES:
+        raise BadInput(f"--track must be one of {', '.join(TRACK_MODES)}")
+    mode: TrackMode = "none" if suggested else TRACK_MODES[TRACK_MODES.index(track)]
+
+    def change(s: Session, actor: Actor, proj: Project) -> dict[str, Any]:
+        row = profiles.assign(
+            s,
+            actor,
+            individual,
+            box,
+            classes=proj.classes,
+            source="suggestion" if suggested else "person",
+            expected_version=version,
+        )
+        followed = follow_track(s, actor, individual, box, classes=proj.classes, mode=mode)
+        return _sighting(row) | {"track_sightings": followed}
+
+    out = _change(project, as_user, change)
     _show([out], as_json, "sighting {sighting_id} of individual {individual_id} ({source})")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals import profiles
+from wildloop.individuals.bursts import TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
@@ -55,6 +56,10 @@ class SightingIn(_In):
     source: Literal["person", "suggestion"] = "person"
     score: float | None = Field(default=None, ge=-1, le=1)
     version: Version | None = None
+    track: TrackMode = Field(
+        default="suggest",
+        description="the rest of the box's burst track: suggest it, assign it, or leave it",
+    )
 
 
 class SplitIn(_In):
@@ -161,21 +166,25 @@ def assign(
     request: Request, actor: ActorDep, individual_id: IndividualId, body: SightingIn
 ) -> dict[str, Any]:
     """Assign a human box to the individual, or confirm a suggested one."""
-    return _in_session(
-        request,
-        lambda s, p: _sighting(
-            profiles.assign(
-                s,
-                actor,
-                individual_id,
-                body.label_box_id,
-                classes=p.classes,
-                source=body.source,
-                score=body.score,
-                expected_version=body.version,
-            )
-        ),
-    )
+
+    def change(s: Session, p: Project) -> dict[str, Any]:
+        row = profiles.assign(
+            s,
+            actor,
+            individual_id,
+            body.label_box_id,
+            classes=p.classes,
+            source=body.source,
+            score=body.score,
+            expected_version=body.version,
+        )
+        mode = body.track if body.source == "person" else "none"
+        track = follow_track(
+            s, actor, individual_id, row.label_box_id, classes=p.classes, mode=mode
+        )
+        return _sighting(row) | {"track_sightings": track}
+
+    return _in_session(request, change)
 
 
 @router.post("/individuals/{individual_id}/merge")
