@@ -8,6 +8,7 @@ the boxes is a job (``POST /individuals/embed``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,7 +20,7 @@ from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
-from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.reid import MAX_K, photo_identities, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
 from wildloop.store.tables import Sighting
@@ -264,6 +265,23 @@ def suggestions(
             "sighting_id": c.sighting_id,
         }
         for c in found
+    ]
+
+
+@router.get("/media/{media_id}/identities")
+def identities(
+    request: Request,
+    actor: ActorDep,
+    media_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+) -> list[dict[str, Any]]:
+    """The photo's current animal boxes: whose sighting each is, and its top-k candidate
+    individuals (a stored suggestion first), for the review screen's number keys."""
+    found = _in_session(
+        request, lambda s, p: photo_identities(s, crop_embedder_key(p), media_id, k)
+    )
+    return [
+        asdict(b) | {"class": project_of(request).classes.display_name(b.class_id)} for b in found
     ]
 
 
