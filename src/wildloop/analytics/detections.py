@@ -122,7 +122,7 @@ def individual_sightings(
         )
     )
     rows = session.execute(_window(query, since, until)).all()
-    return [(int(c), int(k), int(t), int(i)) for c, k, t, i in rows]
+    return [(int(c), int(k), int(t), int(i)) for c, k, t, i in rows if c is not None]
 
 
 def camera_spans(
