@@ -98,7 +98,8 @@ def test_confirming_a_box_suggests_or_assigns_its_track(
             assert r.status_code == 201, r.text
             made[boxes[0]] = r.json()["id"]
         r = rita.post(
-            f"/api/v1/individuals/{made[first[0]]}/sightings", json={"label_box_id": first[1]}
+            f"/api/v1/individuals/{made[first[0]]}/sightings",
+            json={"label_box_id": first[1], "track": "suggest"},
         )
         assert r.status_code == 201, r.text
         assert len(r.json()["track_sightings"]) == len(first) - 1
@@ -109,7 +110,7 @@ def test_confirming_a_box_suggests_or_assigns_its_track(
         assert r.status_code == 201, r.text
         none = rita.post(
             f"/api/v1/individuals/{made[second[0]]}/sightings",
-            json={"label_box_id": first[0], "track": "none"},
+            json={"label_box_id": first[0]},  # the default leaves the track alone
         )
         assert none.status_code == 409  # the first track's boxes are the first animal's
     with project.db.session() as session:

@@ -167,14 +167,14 @@ def assign(
     track: Annotated[
         str,
         typer.Option(help="The rest of the box's burst track: suggest, assign or none."),
-    ] = "suggest",
+    ] = "none",
     version: VersionOption = None,
     as_user: AsOption = "cli",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a human box a sighting of the individual (or confirm a suggested one); the other
-    boxes of its burst track are suggested too (or assigned, with --track assign)."""
+    """Make a human box a sighting of the individual (or confirm a suggested one); with
+    --track suggest (or assign) the other boxes of its burst track follow it."""
     if track not in TRACK_MODES:
         raise BadInput(f"--track must be one of {', '.join(TRACK_MODES)}")
     mode: TrackMode = "none" if suggested else TRACK_MODES[TRACK_MODES.index(track)]

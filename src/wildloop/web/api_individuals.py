@@ -58,7 +58,7 @@ class SightingIn(_In):
     score: float | None = Field(default=None, ge=-1, le=1)
     version: Version | None = None
     track: TrackMode = Field(
-        default="suggest",
+        default="none",
         description="the rest of the box's burst track: suggest it, assign it, or leave it",
     )
 

@@ -521,7 +521,7 @@
       if (b.sighting_id && b.individual_id !== to) {
         await wl.api("POST", `/api/v1/sightings/${b.sighting_id}/move`, { individual_id: to });
       }
-      const r = await wl.api("POST", `/api/v1/individuals/${to}/sightings`, { label_box_id: b.label_box_id });
+      const r = await wl.api("POST", `/api/v1/individuals/${to}/sightings`, { label_box_id: b.label_box_id, track: "suggest" });
       const more = r.track_sightings.length ? ` (+${r.track_sightings.length} in its burst suggested)` : "";
       wl.toast(`box confirmed as ${pick.name}${more}`, "good");
     } catch (e) { banner(e.message); }
@@ -534,7 +534,7 @@
     try {
       const made = await wl.api("POST", "/api/v1/individuals", { name, class: b["class"] });
       if (b.sighting_id) await wl.api("DELETE", `/api/v1/sightings/${b.sighting_id}`);
-      await wl.api("POST", `/api/v1/individuals/${made.id}/sightings`, { label_box_id: b.label_box_id });
+      await wl.api("POST", `/api/v1/individuals/${made.id}/sightings`, { label_box_id: b.label_box_id, track: "suggest" });
       wl.toast(`new individual ${name}`, "good");
     } catch (e) { banner(e.message); }
     return loadReid(state.detail);
