@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -287,15 +288,7 @@ def suggest_(
 ) -> None:
     """The individuals of the box's class whose sightings look most like it."""
     found = _read(project, lambda s, proj: suggest(s, crop_embedder_key(proj), box, k))
-    rows = [
-        {
-            "individual_id": c.individual_id,
-            "name": c.name,
-            "similarity": c.similarity,
-            "sighting_id": c.sighting_id,
-        }
-        for c in found
-    ]
+    rows = [asdict(c) for c in found]
     _show(
         rows, as_json, "{individual_id:>6}  {name}  {similarity:.3f}  (like sighting {sighting_id})"
     )

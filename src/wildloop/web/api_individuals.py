@@ -257,15 +257,7 @@ def suggestions(
 ) -> list[dict[str, Any]]:
     """The individuals of the box's class whose sightings look most like it, best first."""
     found = _in_session(request, lambda s, p: suggest(s, crop_embedder_key(p), label_box_id, k))
-    return [
-        {
-            "individual_id": c.individual_id,
-            "name": c.name,
-            "similarity": c.similarity,
-            "sighting_id": c.sighting_id,
-        }
-        for c in found
-    ]
+    return [asdict(c) for c in found]
 
 
 @router.get("/media/{media_id}/identities")
