@@ -12,7 +12,12 @@ Baseline in the same run: "a burst is one animal" (every box of a class in one t
 linking a whole burst to one individual would do.
 
     python bench/burst_linking.py [--bursts 2000] [--frames 5] [--animals 3] [--speed 0.04]
-        [--jitter 0.01] [--miss 0.15] [--seed 0]
+        [--jitter 0.01] [--miss 0.15] [--seed 0] [--min-iou 0.1]
+
+Measured 2026-11-30 (2 shared CPU cores, load average 10): defaults, 2000 bursts: pairwise
+precision 0.995, recall 0.993, bursts exactly right 0.976 (one-animal baseline 0.376 /
+1.000 / 0.336); 0.12 ms per burst, 1.9 s wall, 0.6 s CPU. With ``--min-iou 0.3``: recall
+0.960, exactly right 0.840 (a missed frame lets a small box drift past 0.3), hence 0.1.
 """
 
 from __future__ import annotations
