@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.analytics import CLASSES, build_analytics_project
 from wildloop.analytics.report import AnalyticsQuery, Source, activity_report
 from wildloop.domain.activity import Period
 from wildloop.errors import BadInput
+from wildloop.individuals.profiles import assign, create_individual
 from wildloop.media.cameras import CameraChange, update_camera
 from wildloop.project import Project
+from wildloop.store.tables import LabelBox, LabelRevision, Media
+from wildloop.users.roles import Actor, Role
 
 
 @pytest.fixture
@@ -101,3 +105,45 @@ def test_an_empty_project_reports_nothing_with_every_column(make_project: Any) -
     r = _report(make_project(CLASSES), source=Source.LABELS_AND_PREDICTIONS)
     assert (r.media, r.events, r.rates, r.occupancy) == (0, 0, [], [])
     assert r.csv("rates") == "class,camera,events,trap_nights,per_100_trap_nights\n"
+
+
+def test_individuals_seen_per_period_and_site(analytics_project: Project) -> None:
+    project = analytics_project
+    rita = Actor(project.author("rita"), "rita", Role.REVIEWER)
+
+    def box_at(when: str) -> int:
+        with project.db.session() as s:
+            return int(
+                s.scalars(
+                    select(LabelBox.id)
+                    .join(LabelRevision, LabelRevision.id == LabelBox.revision_id)
+                    .join(Media, Media.id == LabelRevision.media_id)
+                    .where(Media.captured_at == datetime.fromisoformat(when))
+                ).one()
+            )
+
+    with project.db.session() as s:
+        ada = create_individual(s, rita, name="Ada", class_name="deer", classes=project.classes)
+        bo = create_individual(s, rita, name="Bo", class_name="deer", classes=project.classes)
+        for individual, when, source in (
+            (ada.id, "2024-01-10 06:00", "person"),
+            (ada.id, "2024-02-01 06:20", "person"),
+            (bo.id, "2024-01-10 06:45", "person"),
+            (bo.id, "2024-01-10 06:10", "suggestion"),  # not confirmed: not counted
+        ):
+            assign(s, rita, individual, box_at(when), classes=project.classes, source=source)
+    rows = {
+        (r["period"], r["class"], r["site"]): (r["individuals"], r["sightings"])
+        for r in _report(project).individuals
+    }
+    assert rows == {
+        ("2024-01-01", "deer", "north"): (2, 2),
+        ("2024-01-01", "deer", "(all)"): (2, 2),
+        ("2024-02-01", "deer", "north"): (1, 1),
+        ("2024-02-01", "deer", "(all)"): (1, 1),
+    }
+    weekly = {(r["period"], r["site"]) for r in _report(project, period=Period.WEEK).individuals}
+    assert ("2024-01-08", "north") in weekly and ("2024-01-29", "north") in weekly
+    assert _report(project).csv("individuals").splitlines()[0] == (
+        "period,class,site,individuals,sightings"
+    )

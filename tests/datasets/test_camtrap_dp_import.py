@@ -23,7 +23,7 @@ from wildloop.datasets.snapshots import create_snapshot
 from wildloop.errors import BadInput
 from wildloop.media.cameras import CameraChange, update_camera
 from wildloop.project import Project
-from wildloop.store.tables import Camera, LabelRevision, Media, User
+from wildloop.store.tables import Camera, Individual, LabelRevision, Media, Sighting, User
 
 DEPLOYMENTS = """deploymentID,latitude,longitude,deploymentStart,deploymentEnd,locationName
 dep-north,51.05,3.72,2024-05-01T00:00:00+02:00,2024-05-31T00:00:00+02:00,North gate
@@ -72,7 +72,9 @@ OBSERVATIONS = [
 ]
 
 
-def write_package(root: Path, observations: list[str] = OBSERVATIONS) -> Path:
+def write_package(
+    root: Path, observations: list[str] = OBSERVATIONS, header: str = OBS_HEADER
+) -> Path:
     rng = random.Random(5)
     (root / "media").mkdir(parents=True)
     for name in "abcdefhi":
@@ -80,7 +82,7 @@ def write_package(root: Path, observations: list[str] = OBSERVATIONS) -> Path:
         Image.new("RGB", (40, 30), colour).save(root / "media" / f"{name}.jpg")
     (root / "deployments.csv").write_text(DEPLOYMENTS)
     (root / "media.csv").write_text(MEDIA)
-    (root / "observations.csv").write_text("\n".join([OBS_HEADER, *observations]) + "\n")
+    (root / "observations.csv").write_text("\n".join([header, *observations]) + "\n")
     resources = [
         {"name": t, "path": f"{t}.csv", "profile": "tabular-data-resource"}
         for t in ("deployments", "media", "observations")
@@ -175,6 +177,69 @@ def test_export_import_export_keeps_what_wildloop_stores(
         offsets = dict(session.execute(select(Camera.name, Camera.clock_offset_seconds)).all())
     assert offsets == {"dep-north": 0, "dep-south": -3600}
     assert "corrected by -3600 s" in (second / "deployments.csv").read_text()
+
+
+# Another tool's package naming known animals (individualID, the last column).
+WITH_INDIVIDUALS = [
+    "o1,dep-north,m1,e1,2024-05-02T06:00:00+02:00,2024-05-02T06:00:02+02:00,media,animal,"
+    "Capreolus capreolus,1,0.1,0.2,0.3,0.4,human,Ann,Roe-1",
+    "o2,dep-north,m2,e1,2024-05-02T06:00:00+02:00,2024-05-02T06:00:02+02:00,media,animal,"
+    "Capreolus capreolus,1,0.15,0.2,0.3,0.4,human,Ann,Roe-1",
+    "o2b,dep-north,m2,e1,2024-05-02T06:00:00+02:00,2024-05-02T06:00:02+02:00,media,animal,"
+    "Capreolus capreolus,1,0.6,0.5,0.2,0.2,human,Ann,",
+    "o3,dep-south,m4,e3,2024-05-04T21:30:00Z,2024-05-04T21:30:00Z,media,animal,"
+    "Capreolus capreolus,1,0.3,0.3,0.2,0.2,human,Ben,Roe-2",
+    "o4,dep-south,m8,e4,2024-05-06T01:00:00Z,2024-05-06T01:00:00Z,media,animal,"
+    "Sus scrofa,1,0.2,0.2,0.4,0.3,human,Ben,Boar",
+    # the same name on another species: that box stays unassigned, with a note
+    "o5,dep-south,m9,e5,2024-05-07T03:00:00Z,2024-05-07T03:00:00Z,media,animal,"
+    "Capreolus capreolus,1,0.1,0.1,0.2,0.2,human,Ben,Boar",
+]
+
+
+def _individuals(project: Project) -> dict[str, list[str]]:
+    """Individual name -> the file names of its sightings (export prefixes stripped)."""
+    out: dict[str, list[str]] = {}
+    with project.db.session() as session:
+        rows = session.execute(
+            select(Individual.name, Media.path, Sighting.source)
+            .join(Sighting, Sighting.individual_id == Individual.id)
+            .join(Media, Media.id == Sighting.media_id)
+        ).all()
+    for name, path, source in rows:
+        assert source == "person"
+        out.setdefault(name, []).append(re.sub(r"^\d{8}_", "", Path(path).name))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_individuals_survive_import_export_import(
+    make_project: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    classes = ["Capreolus capreolus", "Sus scrofa"]
+    source = make_project(classes, sub="a")
+    package = write_package(tmp_path / "pkg", WITH_INDIVIDUALS, OBS_HEADER + ",individualID")
+    report = import_labels(source, read_dataset(package))
+    assert report.sightings == 4
+    assert any("individual Boar is a Sus scrofa" in n for n in report.notes)
+    expected = {"Roe-1": ["a.jpg", "b.jpg"], "Roe-2": ["d.jpg"], "Boar": ["h.jpg"]}
+    assert _individuals(source) == expected
+    info, _ = create_snapshot(source, "training")
+    first = export_snapshot(source, info.id, "camtrap-dp", images="copy").folder
+    assert json.loads((first / "datapackage.json").read_text())["project"]["individualAnimals"]
+    # The training snapshot leaves the test split out: what it exported travels.
+    exported = {r["fileName"] for r in _stable(first)["media"]}
+    kept = {k: [f for f in v if f in exported] for k, v in expected.items()}
+    kept = {k: v for k, v in kept.items() if v}
+    assert len(exported) >= 3 and kept
+    target = Project.init(tmp_path / "b", "b", classes)
+    request.addfinalizer(target.close)
+    assert import_labels(target, read_dataset(first)).sightings == sum(map(len, kept.values()))
+    assert _individuals(target) == kept
+    info2, _ = create_snapshot(target, "training")
+    second = export_snapshot(target, info2.id, "camtrap-dp", images="copy").folder
+    assert _stable(first) == _stable(second)
+    named = [r["individualID"] for r in _stable(second)["observations"] if r["individualID"]]
+    assert sorted(named) == sorted(k for k, v in kept.items() for _ in v)
 
 
 def _by_original_name(labels: dict[str, Any]) -> dict[str, Any]:

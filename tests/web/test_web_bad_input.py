@@ -67,6 +67,8 @@ SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
+MOVE = ("POST", f"{V1}/sightings/{{sighting_id}}/move")
+IDENTITIES = ("GET", f"{V1}/media/{{media_id}}/identities")
 THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
@@ -497,6 +499,40 @@ def _individual_cases() -> list[Case]:
             "suggestions: unknown",
             SUGGESTIONS,
             f"{V1}/label-boxes/999999/suggestions",
+            None,
+            404,
+            "does not exist",
+        ),
+        Case(
+            "assign: track",
+            SIGHTINGS,
+            f"{ind}/1/sightings",
+            {"label_box_id": 1, "track": "everything"},
+            422,
+            "track",
+        ),
+        Case("move: no individual", MOVE, f"{V1}/sightings/1/move", {}, 422, "individual_id"),
+        Case(
+            "move: unknown",
+            MOVE,
+            f"{V1}/sightings/999999/move",
+            {"individual_id": 1},
+            404,
+            "does not exist",
+        ),
+        Case(
+            "move: version 0",
+            MOVE,
+            f"{V1}/sightings/1/move",
+            {"individual_id": 1, "version": 0},
+            422,
+            "version",
+        ),
+        Case("identities: k 0", IDENTITIES, f"{V1}/media/1/identities?k=0", None, 422, "k"),
+        Case(
+            "identities: unknown",
+            IDENTITIES,
+            f"{V1}/media/999999/identities",
             None,
             404,
             "does not exist",

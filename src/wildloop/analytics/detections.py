@@ -21,7 +21,7 @@ from wildloop.registry import aliases
 from wildloop.store import hints
 from wildloop.store.epoch import epoch_seconds
 from wildloop.store.raw_read import raw_rows
-from wildloop.store.tables import Camera, Media, PredictionSet
+from wildloop.store.tables import Camera, Individual, Media, PredictionSet, Sighting
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
@@ -98,6 +98,31 @@ def predicted_detections(
         for cam, cls, at, _, score in rows
         if score >= thresholds.get(cls, default_threshold)
     ]
+
+
+def individual_sightings(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[int, int, int, int]]:
+    """Person-confirmed sightings as (camera, individual's class, camera-local epoch seconds,
+    individual); suggestions wait for a person and do not count."""
+    query = (
+        select(
+            Media.camera_id,
+            Individual.class_id,
+            epoch_seconds(Media.captured_at),
+            Sighting.individual_id,
+        )
+        .join(Media, Media.id == Sighting.media_id)
+        .join(Individual, Individual.id == Sighting.individual_id)
+        .where(
+            Sighting.source == "person",
+            Media.camera_id.is_not(None),
+            Media.captured_at.is_not(None),
+            Media.status == "ok",
+        )
+    )
+    rows = session.execute(_window(query, since, until)).all()
+    return [(int(c), int(k), int(t), int(i)) for c, k, t, i in rows if c is not None]
 
 
 def camera_spans(

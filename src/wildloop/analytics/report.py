@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from wildloop.analytics.detections import (
     CameraSpan,
     camera_spans,
+    individual_sightings,
     labelled_detections,
     predicted_detections,
 )
@@ -78,12 +79,14 @@ class ActivityReport:
     rates: list[dict[str, Any]] = field(default_factory=list)
     occupancy: list[dict[str, Any]] = field(default_factory=list)
     sites: list[dict[str, Any]] = field(default_factory=list)
+    individuals: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def csv(self, table: str) -> str:
-        """One of the report's tables (counts, diel, rates, occupancy, sites) as CSV text."""
+        """One of the report's tables (counts, diel, rates, occupancy, sites, individuals) as
+        CSV text."""
         rows = self._table(table)
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=TABLES[table], lineterminator="\n")
@@ -110,6 +113,7 @@ TABLES: dict[str, list[str]] = {
     "rates": ["class", "camera", "events", "trap_nights", "per_100_trap_nights"],
     "occupancy": ["period", "class", "sites_detected", "sites_surveyed", "naive_occupancy"],
     "sites": ["site", "period", "class", "detected"],
+    "individuals": ["period", "class", "site", "individuals", "sightings"],
 }
 
 
@@ -127,13 +131,19 @@ def activity_report(
         )
         detections = list(heapq.merge(detections, predicted, key=_camera_time))
     spans = camera_spans(session, query.since, query.until)
-    return build_report(detections, spans, classes, query)
+    sightings = individual_sightings(session, query.since, query.until)
+    return build_report(detections, spans, classes, query, sightings)
 
 
 def build_report(
-    detections: list[Detection], spans: list[CameraSpan], classes: ClassMap, q: AnalyticsQuery
+    detections: list[Detection],
+    spans: list[CameraSpan],
+    classes: ClassMap,
+    q: AnalyticsQuery,
+    sightings: list[tuple[int, int, int, int]] | None = None,
 ) -> ActivityReport:
-    """The report from detections in camera-time order and the cameras' effort."""
+    """The report from detections in camera-time order, the cameras' effort and the
+    confirmed sightings of individuals (camera, class, time, individual)."""
     events = independent_events(detections, q.interval_minutes * 60)
     report = ActivityReport(str(q.source), q.interval_minutes, str(q.period))
     report.media = len(detections)
@@ -183,7 +193,37 @@ def build_report(
         for p in sorted(surveyed[site])
         for c in sorted(by_class)
     ]
+    report.individuals = _individuals(sightings or [], site_of, period_of, name, camera)
     return report
+
+
+def _individuals(
+    sightings: list[tuple[int, int, int, int]],
+    site_of: dict[int, str],
+    period_of: _PeriodCache,
+    name: Any,
+    camera: Any,
+) -> list[dict[str, Any]]:
+    """Distinct individuals seen per period, class and site, and over all sites."""
+    seen: dict[tuple[date, int, str], set[int]] = defaultdict(set)
+    photos: Counter[tuple[date, int, str]] = Counter()
+    for cam, class_id, at, individual in sightings:
+        for site in (site_of.get(cam, camera(cam)), ALL_CAMERAS):
+            key = (period_of(at), class_id, site)
+            seen[key].add(individual)
+            photos[key] += 1
+    return [
+        {
+            "period": p.isoformat(),
+            "class": name(c),
+            "site": site,
+            "individuals": len(ids),
+            "sightings": photos[(p, c, site)],
+        }
+        for (p, c, site), ids in sorted(
+            seen.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] == ALL_CAMERAS, kv[0][2])
+        )
+    ]
 
 
 def _camera_time(d: Detection) -> tuple[int, int]:

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.orm import Session
 
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.crops.embedder import crop_embedder_key
+from wildloop.errors import BadInput
 from wildloop.individuals import profiles
+from wildloop.individuals.bursts import TRACK_MODES, TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.reid import MAX_K, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
+from wildloop.store.tables import Individual, Sighting
 from wildloop.users.accounts import tool_actor
 from wildloop.users.roles import Actor, require_writer
 
@@ -31,11 +38,35 @@ VersionOption = Annotated[
 ]
 
 
+T = TypeVar("T")
+
+
 def _actor(project: Project, username: str) -> Actor:
     """The named user (created as a login-less reviewer when new, as imports do)."""
     user_id = project.author(username)
     with project.db.session() as session:
         return tool_actor(session, user_id)
+
+
+def _change(project: Path | None, username: str, call: Callable[[Session, Actor, Project], T]) -> T:
+    """Run one change as the named user in one transaction (what every edit command does)."""
+    with open_project(project) as proj:
+        actor = _actor(proj, username)
+        with proj.db.session() as session:
+            return call(session, actor, proj)
+
+
+def _read(project: Path | None, call: Callable[[Session, Project], T]) -> T:
+    with open_project(project) as proj, proj.db.session() as session:
+        return call(session, proj)
+
+
+def _described(row: Individual, proj: Project) -> dict[str, Any]:
+    return profiles.describe(row, proj.classes)
+
+
+def _sighting(row: Sighting) -> dict[str, Any]:
+    return {"sighting_id": row.id, "individual_id": row.individual_id, "source": row.source}
 
 
 def _show(rows: list[dict[str, Any]], as_json: bool, line: str) -> None:
@@ -56,21 +87,23 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create an individual of one project class."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            row = profiles.create_individual(
-                session, actor, name=name, class_name=class_name, classes=proj.classes, notes=notes
-            )
-            out = profiles.describe(row, proj.classes)
+    out = _change(
+        project,
+        as_user,
+        lambda s, actor, proj: _described(
+            profiles.create_individual(
+                s, actor, name=name, class_name=class_name, classes=proj.classes, notes=notes
+            ),
+            proj,
+        ),
+    )
     _show([out], as_json, "{id:>6}  {name}  ({class})")
 
 
 @app.command("list")
 def list_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Every individual with its sighting count and first and last seen."""
-    with open_project(project) as proj, proj.db.session() as session:
-        rows = profiles.list_individuals(session, proj.classes)
+    rows = _read(project, lambda s, proj: profiles.list_individuals(s, proj.classes))
     _show(
         rows,
         as_json,
@@ -81,8 +114,7 @@ def list_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def show(individual: IdArg, project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """One individual and its sightings, oldest first."""
-    with open_project(project) as proj, proj.db.session() as session:
-        detail = profiles.individual_detail(session, individual, proj.classes)
+    detail = _read(project, lambda s, p: profiles.individual_detail(s, individual, p.classes))
     if as_json:
         print_json(detail)
         return
@@ -106,11 +138,12 @@ def edit(
     as_json: JsonOption = False,
 ) -> None:
     """Rename an individual, change its notes or its cover sighting."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            row = profiles.edit_individual(
-                session,
+    out = _change(
+        project,
+        as_user,
+        lambda s, actor, proj: _described(
+            profiles.edit_individual(
+                s,
                 actor,
                 individual,
                 classes=proj.classes,
@@ -118,8 +151,10 @@ def edit(
                 name=name,
                 notes=notes,
                 cover_sighting_id=cover,
-            )
-            out = profiles.describe(row, proj.classes)
+            ),
+            proj,
+        ),
+    )
     _show([out], as_json, "{id:>6}  {name}  ({class})  version {version}")
 
 
@@ -130,25 +165,35 @@ def assign(
     suggested: Annotated[
         bool, typer.Option("--suggested", help="Record as a suggestion, not a confirmation.")
     ] = False,
+    track: Annotated[
+        str,
+        typer.Option(help="The rest of the box's burst track: suggest, assign or none."),
+    ] = "none",
     version: VersionOption = None,
     as_user: AsOption = "cli",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a human box a sighting of the individual (or confirm a suggested one)."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            row = profiles.assign(
-                session,
-                actor,
-                individual,
-                box,
-                classes=proj.classes,
-                source="suggestion" if suggested else "person",
-                expected_version=version,
-            )
-            out = {"sighting_id": row.id, "individual_id": individual, "source": row.source}
+    """Make a human box a sighting of the individual (or confirm a suggested one); with
+    --track suggest (or assign) the other boxes of its burst track follow it."""
+    if track not in TRACK_MODES:
+        raise BadInput(f"--track must be one of {', '.join(TRACK_MODES)}")
+    mode: TrackMode = "none" if suggested else TRACK_MODES[TRACK_MODES.index(track)]
+
+    def change(s: Session, actor: Actor, proj: Project) -> dict[str, Any]:
+        row = profiles.assign(
+            s,
+            actor,
+            individual,
+            box,
+            classes=proj.classes,
+            source="suggestion" if suggested else "person",
+            expected_version=version,
+        )
+        followed = follow_track(s, actor, individual, box, classes=proj.classes, mode=mode)
+        return _sighting(row) | {"track_sightings": followed}
+
+    out = _change(project, as_user, change)
     _show([out], as_json, "sighting {sighting_id} of individual {individual_id} ({source})")
 
 
@@ -160,11 +205,32 @@ def unassign(
     project: ProjectOption = None,
 ) -> None:
     """Take a sighting out of its individual."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            profiles.unassign(session, actor, sighting, expected_version=version)
+    _change(
+        project,
+        as_user,
+        lambda s, actor, _: profiles.unassign(s, actor, sighting, expected_version=version),
+    )
     console.print(f"sighting {sighting} unassigned")
+
+
+@app.command()
+def move(
+    sighting: Annotated[int, typer.Argument(min=1, help="Sighting id.")],
+    to: Annotated[int, typer.Option("--to", min=1, help="Individual it belongs to.")],
+    version: VersionOption = None,
+    as_user: AsOption = "cli",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a sighting to another individual of its class."""
+    out = _change(
+        project,
+        as_user,
+        lambda s, actor, _: _sighting(
+            profiles.move(s, actor, sighting, to, expected_version=version)
+        ),
+    )
+    _show([out], as_json, "sighting {sighting_id} of individual {individual_id} ({source})")
 
 
 @app.command()
@@ -175,10 +241,7 @@ def merge(
     project: ProjectOption = None,
 ) -> None:
     """Merge two individuals of one class found to be the same animal."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            moved = profiles.merge(session, actor, keep, absorb)
+    moved = _change(project, as_user, lambda s, actor, _: profiles.merge(s, actor, keep, absorb))
     console.print(f"{moved} sightings moved from {absorb} to {keep}")
 
 
@@ -194,13 +257,13 @@ def split_(
     as_json: JsonOption = False,
 ) -> None:
     """Move sightings into a new individual of the same class (two animals in one profile)."""
-    with open_project(project) as proj:
-        actor = _actor(proj, as_user)
-        with proj.db.session() as session:
-            row = profiles.split(
-                session, actor, individual, sighting, name=name, classes=proj.classes
-            )
-            out = profiles.describe(row, proj.classes)
+    out = _change(
+        project,
+        as_user,
+        lambda s, actor, proj: _described(
+            profiles.split(s, actor, individual, sighting, name=name, classes=proj.classes), proj
+        ),
+    )
     _show([out], as_json, "{id:>6}  {name}  ({class})")
 
 
@@ -224,17 +287,8 @@ def suggest_(
     as_json: JsonOption = False,
 ) -> None:
     """The individuals of the box's class whose sightings look most like it."""
-    with open_project(project) as proj, proj.db.session() as session:
-        found = suggest(session, crop_embedder_key(proj), box, k)
-    rows = [
-        {
-            "individual_id": c.individual_id,
-            "name": c.name,
-            "similarity": c.similarity,
-            "sighting_id": c.sighting_id,
-        }
-        for c in found
-    ]
+    found = _read(project, lambda s, proj: suggest(s, crop_embedder_key(proj), box, k))
+    rows = [asdict(c) for c in found]
     _show(
         rows, as_json, "{individual_id:>6}  {name}  {similarity:.3f}  (like sighting {sighting_id})"
     )
@@ -265,8 +319,7 @@ def suggest_all(
 def check(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Profiles to look at again: sightings now labelled another class (a doe in a buck),
     impossible travel between cameras, individuals straddling dataset splits."""
-    with open_project(project) as proj, proj.db.session() as session:
-        found = all_checks(session, proj.classes)
+    found = _read(project, lambda s, proj: all_checks(s, proj.classes))
     if as_json:
         print_json(found)
         return

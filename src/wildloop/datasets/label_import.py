@@ -23,11 +23,13 @@ from wildloop.domain.class_mapping import MAP_HINT, ClassMapping, fit_classes
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.paths import path_to_text, readable_path
 from wildloop.errors import BadInput
+from wildloop.individuals.interchange import record_named_sightings
 from wildloop.media.cameras import CameraChange, record_clock_offset, update_camera
 from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import Camera, Media, MediaSequence
+from wildloop.users.accounts import tool_actor
 
 BATCH = 200
 Progress = Callable[[int, int | None], None]
@@ -43,6 +45,7 @@ class ImportReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     sequence_conflicts: int = 0
     unlabelled: int = 0  # ingested, but the dataset classified them with no box
+    sightings: int = 0  # boxes the dataset names a known animal for
     cameras_placed: int = 0
     notes: list[str] = field(default_factory=list)
     ingest: IngestReport | None = None
@@ -56,6 +59,7 @@ class ImportReport:
             "kept_existing": self.kept_existing,
             "sequence_conflicts": self.sequence_conflicts,
             "unlabelled": self.unlabelled,
+            "sightings": self.sightings,
             "cameras_placed": self.cameras_placed,
             "notes": self.notes,
             "failed": [{"path": p, "reason": r} for p, r in self.failed],
@@ -160,16 +164,28 @@ def import_labels(
                     ),
                     empty=not image.boxes,
                 )
-                save_labels(
+                labeller = authors.get(image.author or "", author_id)
+                revision = save_labels(
                     session,
                     row.id,
                     labels,
-                    author_id=authors.get(image.author or "", author_id),
+                    author_id=labeller,
                     classes=classes,
                     expected_revision=None,
                     source="import",
                     action="labels.import",
                 )
+                if any(b.individual for b in image.boxes):
+                    session.flush()
+                    recorded, problems = record_named_sightings(
+                        session,
+                        tool_actor(session, labeller),
+                        classes,
+                        revision.id,
+                        [b.individual for b in image.boxes],
+                    )
+                    report.sightings += recorded
+                    report.notes += [f"{readable_path(image.path)}: {p}" for p in problems]
                 report.labelled += 1
                 report.boxes += len(image.boxes)
                 report.empty += labels.empty

@@ -45,7 +45,7 @@ def _live(session: Session, individual_id: int) -> Individual:
     return row
 
 
-def _claim(session: Session, individual_id: int, expected: int | None) -> int:
+def _bump(session: Session, individual_id: int, expected: int | None) -> int:
     """Bump the individual's version, refusing when it moved past ``expected``."""
     current = _live(session, individual_id).version
     base = current if expected is None else expected
@@ -63,6 +63,26 @@ def _claim(session: Session, individual_id: int, expected: int | None) -> int:
         )
     session.expire_all()
     return base + 1
+
+
+def _record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    individual_id: int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry of one change to an individual (``individual.<action>``)."""
+    audit.record(
+        session,
+        actor_id=actor.id,
+        action=f"individual.{action}",
+        entity="individual",
+        entity_id=individual_id,
+        before=before,
+        after=after,
+    )
 
 
 def _check_name(session: Session, name: str, other_than: int | None = None) -> str:
@@ -107,14 +127,7 @@ def create_individual(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        actor_id=actor.id,
-        action="individual.create",
-        entity="individual",
-        entity_id=row.id,
-        after=describe(row, classes),
-    )
+    _record(session, actor, "create", row.id, after=describe(row, classes))
     return row
 
 
@@ -142,7 +155,7 @@ def edit_individual(
             raise BadInput(
                 f"sighting {cover_sighting_id} is not one of individual {individual_id}'s"
             )
-    _claim(session, individual_id, expected_version)
+    _bump(session, individual_id, expected_version)
     row = _individual(session, individual_id)
     if name is not None:
         row.name = name
@@ -151,15 +164,7 @@ def edit_individual(
     if cover_sighting_id is not None:
         row.cover_sighting_id = cover_sighting_id
     session.flush()
-    audit.record(
-        session,
-        actor_id=actor.id,
-        action="individual.edit",
-        entity="individual",
-        entity_id=individual_id,
-        before=before,
-        after=describe(row, classes),
-    )
+    _record(session, actor, "edit", individual_id, before=before, after=describe(row, classes))
     return row
 
 
@@ -218,7 +223,7 @@ def assign(
         )
     if existing is not None and (existing.source == source or source == "suggestion"):
         return existing
-    _claim(session, individual_id, expected_version)
+    _bump(session, individual_id, expected_version)
     before = _sighting_view(existing) if existing else None
     if existing is None:
         existing = Sighting(
@@ -234,12 +239,11 @@ def assign(
     else:
         existing.source = source
     session.flush()
-    audit.record(
+    _record(
         session,
-        actor_id=actor.id,
-        action="individual.confirm" if before else "individual.assign",
-        entity="individual",
-        entity_id=individual_id,
+        actor,
+        "confirm" if before else "assign",
+        individual_id,
         before=before,
         after=_sighting_view(existing),
     )
@@ -256,21 +260,59 @@ def unassign(
         raise NotFound(f"sighting {sighting_id} does not exist")
     individual_id = row.individual_id
     before = _sighting_view(row)
-    _claim(session, individual_id, expected_version)
+    _bump(session, individual_id, expected_version)
     session.delete(session.get_one(Sighting, sighting_id))
     session.execute(
         update(Individual)
         .where(Individual.id == individual_id, Individual.cover_sighting_id == sighting_id)
         .values(cover_sighting_id=None)
     )
-    audit.record(
-        session,
-        actor_id=actor.id,
-        action="individual.unassign",
-        entity="individual",
-        entity_id=individual_id,
-        before=before,
+    _record(session, actor, "unassign", individual_id, before=before)
+
+
+def move(
+    session: Session,
+    actor: Actor,
+    sighting_id: int,
+    to_individual_id: int,
+    *,
+    expected_version: int | None = None,
+) -> Sighting:
+    """Move a sighting to another individual of its class (the photo shows another animal);
+    ``expected_version`` is the version of the individual it leaves. The moved sighting
+    counts as a person's: a reviewer chose where it belongs."""
+    require_writer(actor)
+    row = session.get(Sighting, sighting_id)
+    if row is None:
+        raise NotFound(f"sighting {sighting_id} does not exist")
+    from_id, before = row.individual_id, _sighting_view(row)
+    target = _live(session, to_individual_id)
+    if to_individual_id == from_id:
+        raise BadInput(f"sighting {sighting_id} is individual {from_id}'s already")
+    if target.class_id != row.class_id:
+        raise BadInput(
+            f"sighting {sighting_id} is of another class than {target.name}: a box joins "
+            "only an individual of its class"
+        )
+    _bump(session, from_id, expected_version)
+    _bump(session, to_individual_id, None)
+    session.execute(
+        update(Sighting)
+        .where(Sighting.id == sighting_id)
+        .values(individual_id=to_individual_id, source="person")
+        .execution_options(synchronize_session=False)
     )
+    session.execute(
+        update(Individual)
+        .where(Individual.id == from_id, Individual.cover_sighting_id == sighting_id)
+        .values(cover_sighting_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    moved = session.get_one(Sighting, sighting_id)
+    after = _sighting_view(moved) | {"individual_id": to_individual_id}
+    _record(session, actor, "move", from_id, before=before, after=after)
+    return moved
 
 
 def merge(session: Session, actor: Actor, keep_id: int, absorb_id: int) -> int:
@@ -285,8 +327,8 @@ def merge(session: Session, actor: Actor, keep_id: int, absorb_id: int) -> int:
             f"{keep.name} and {absorb.name} are of different classes and cannot be merged"
         )
     moved = list(session.scalars(select(Sighting.id).where(Sighting.individual_id == absorb_id)))
-    _claim(session, keep_id, None)
-    _claim(session, absorb_id, None)
+    _bump(session, keep_id, None)
+    _bump(session, absorb_id, None)
     session.execute(
         update(Sighting)
         .where(Sighting.individual_id == absorb_id)
@@ -299,12 +341,11 @@ def merge(session: Session, actor: Actor, keep_id: int, absorb_id: int) -> int:
         .values(merged_into_id=keep_id, cover_sighting_id=None)
         .execution_options(synchronize_session=False)
     )
-    audit.record(
+    _record(
         session,
-        actor_id=actor.id,
-        action="individual.merge",
-        entity="individual",
-        entity_id=keep_id,
+        actor,
+        "merge",
+        keep_id,
         before={"absorbed": absorb_id, "sightings": moved},
         after={"sightings_moved": len(moved)},
     )
@@ -338,7 +379,7 @@ def split(
         raise BadInput(
             f"sightings {', '.join(map(str, missing))} are not individual {individual_id}'s"
         )
-    _claim(session, individual_id, None)
+    _bump(session, individual_id, None)
     row = Individual(
         name=_check_name(session, name),
         class_id=source.class_id,
@@ -359,12 +400,11 @@ def split(
         .values(cover_sighting_id=None)
         .execution_options(synchronize_session=False)
     )
-    audit.record(
+    _record(
         session,
-        actor_id=actor.id,
-        action="individual.split",
-        entity="individual",
-        entity_id=individual_id,
+        actor,
+        "split",
+        individual_id,
         before={"sightings": wanted},
         after=describe(row, classes) | {"sightings": wanted},
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.crops.vectors import label_box_vectors
 from wildloop.errors import BadInput, NotFound
-from wildloop.store.tables import Individual, LabelBox, Sighting
+from wildloop.store.tables import Individual, LabelBox, LabelRevision, Media, Sighting
 
 MAX_K = 50
 
@@ -72,3 +72,66 @@ def suggest(session: Session, embedder: str, label_box_id: int, k: int = 5) -> l
             best[individual_id] = (float(score), sighting_id, name)
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:k]
     return [Candidate(i, name, round(s, 4), sid) for i, (s, sid, name) in ranked]
+
+
+@dataclass(frozen=True)
+class BoxIdentity:
+    """One current human box of a photo: whose sighting it is, and who it may be."""
+
+    index: int  # position among the revision's boxes (the review screen's label index)
+    label_box_id: int
+    class_id: int
+    sighting_id: int | None
+    individual_id: int | None
+    individual_name: str | None
+    source: str | None  # "person", "suggestion" or None (no individual yet)
+    # Best first: a suggested sighting's individual leads, then the re-ID ranking (boxes
+    # without a crop vector have only their stored suggestion, if any).
+    candidates: list[Candidate]
+
+
+def photo_identities(
+    session: Session, embedder: str, media_id: int, k: int = 5
+) -> list[BoxIdentity]:
+    """The animal boxes of the photo's current labels with their sightings and their top-k
+    candidates: what the review screen offers to confirm with a number key."""
+    if not 1 <= k <= MAX_K:
+        raise BadInput(f"k must be between 1 and {MAX_K}")
+    if session.get(Media, media_id) is None:
+        raise NotFound(f"media {media_id} does not exist")
+    rows = session.execute(
+        select(LabelBox, Sighting, Individual.name)
+        .join(LabelRevision, LabelRevision.id == LabelBox.revision_id)
+        .join(
+            Media,
+            (Media.id == LabelRevision.media_id) & (Media.label_revision == LabelRevision.revision),
+        )
+        .outerjoin(Sighting, Sighting.label_box_id == LabelBox.id)
+        .outerjoin(Individual, Individual.id == Sighting.individual_id)
+        .where(Media.id == media_id)
+        .order_by(LabelBox.id)
+    ).all()
+    embedded = label_box_vectors(session, embedder, [box.id for box, _, _ in rows])
+    found = []
+    for index, (box, sighting, name) in enumerate(rows):
+        if box.false_positive or box.class_id is None or box.x is None:
+            continue
+        candidates = []
+        if sighting is not None and sighting.source == "suggestion":
+            score = round(sighting.score, 4) if sighting.score is not None else 0.0
+            candidates.append(Candidate(sighting.individual_id, name, score, sighting.id))
+        if box.id in embedded:
+            candidates += suggest(session, embedder, box.id, max(k - len(candidates), 1))
+        found.append(
+            BoxIdentity(
+                index=index,
+                label_box_id=box.id,
+                class_id=box.class_id,
+                sighting_id=sighting.id if sighting else None,
+                individual_id=sighting.individual_id if sighting else None,
+                individual_name=name,
+                source=sighting.source if sighting else None,
+                candidates=candidates[:k],
+            )
+        )
+    return found

@@ -45,6 +45,8 @@ class BodyPlan:
 class Animal:
     class_name: str
     box: Box
+    # Which animal of its burst this is (the same animal keeps it across frames).
+    walker: int = 0
 
 
 Placed = tuple["Animal", dict[str, float]]
@@ -198,7 +200,7 @@ class SceneGenerator:
     def _place(self, walkers: list[Walker], i: int, length: int) -> list[Placed]:
         width, height = self.size
         placed = []
-        for w in walkers:
+        for n, w in enumerate(walkers):
             if w.exits and i == length - 1:
                 continue
             plan = self.plans[w.name]
@@ -219,7 +221,7 @@ class SceneGenerator:
             if x1 - x0 < 4 or y1 - y0 < 4:
                 continue
             box = Box.from_pixels(x0, y0, x1 - x0, y1 - y0, width, height)
-            placed.append((Animal(w.name, box), geometry))
+            placed.append((Animal(w.name, box, n), geometry))
         return placed
 
     def _render(self, camera: str, night: bool, animals: list[Placed], i: int) -> Image.Image:

@@ -69,7 +69,7 @@ def analytics(request: Request, actor: ActorDep, query: QueryDep) -> dict[str, A
 
 @router.get("/analytics/{table}.csv", response_class=Response)
 def analytics_csv(request: Request, actor: ActorDep, table: Table, query: QueryDep) -> Response:
-    """One table of the report as CSV (counts, diel, rates, occupancy, sites)."""
+    """One table of the report as CSV (counts, diel, rates, occupancy, sites, individuals)."""
     text = _report(request, query).csv(str(table.value))
     headers = {"Content-Disposition": f'attachment; filename="{table.value}.csv"'}
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)

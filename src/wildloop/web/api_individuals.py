@@ -7,18 +7,23 @@ the boxes is a job (``POST /individuals/embed``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals import profiles
+from wildloop.individuals.bursts import TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
-from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.reid import MAX_K, photo_identities, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
+from wildloop.store.tables import Sighting
 from wildloop.store.types import MAX_ID, MAX_INTEGER
 from wildloop.users.roles import Actor, require_writer
 from wildloop.web.auth import current_actor
@@ -52,6 +57,10 @@ class SightingIn(_In):
     source: Literal["person", "suggestion"] = "person"
     score: float | None = Field(default=None, ge=-1, le=1)
     version: Version | None = None
+    track: TrackMode = Field(
+        default="none",
+        description="the rest of the box's burst track: suggest it, assign it, or leave it",
+    )
 
 
 class SplitIn(_In):
@@ -67,31 +76,46 @@ class MergeIn(_In):
     absorb_id: Id = Field(description="the individual whose sightings move")
 
 
+T = TypeVar("T")
+
+
 def project_of(request: Request) -> Project:
     return request.app.state.project  # type: ignore[no-any-return]
+
+
+def _in_session(request: Request, call: Callable[[Session, Project], T]) -> T:
+    """Run one service call in one transaction of the app's project."""
+    project = project_of(request)
+    with project.db.session() as session:
+        return call(session, project)
+
+
+def _sighting(row: Sighting) -> dict[str, Any]:
+    return {"sighting_id": row.id, "individual_id": row.individual_id, "source": row.source}
 
 
 @router.get("/individuals")
 def list_individuals(request: Request, actor: ActorDep) -> list[dict[str, Any]]:
     """Every live individual with its sighting count and first and last seen."""
-    project = project_of(request)
-    with project.db.session() as session:
-        return profiles.list_individuals(session, project.classes)
+    return _in_session(request, lambda s, p: profiles.list_individuals(s, p.classes))
 
 
 @router.post("/individuals", status_code=201)
 def create_individual(request: Request, actor: ActorDep, body: IndividualIn) -> dict[str, Any]:
-    project = project_of(request)
-    with project.db.session() as session:
-        row = profiles.create_individual(
-            session,
-            actor,
-            name=body.name,
-            class_name=body.class_name,
-            classes=project.classes,
-            notes=body.notes,
-        )
-        return profiles.describe(row, project.classes)
+    return _in_session(
+        request,
+        lambda s, p: profiles.describe(
+            profiles.create_individual(
+                s,
+                actor,
+                name=body.name,
+                class_name=body.class_name,
+                classes=p.classes,
+                notes=body.notes,
+            ),
+            p.classes,
+        ),
+    )
 
 
 @router.post("/individuals/embed", status_code=202)
@@ -111,28 +135,31 @@ def suggest_all(request: Request, actor: ActorDep, body: SuggestAllIn) -> dict[s
 
 @router.get("/individuals/{individual_id}")
 def individual(request: Request, actor: ActorDep, individual_id: IndividualId) -> dict[str, Any]:
-    project = project_of(request)
-    with project.db.session() as session:
-        return profiles.individual_detail(session, individual_id, project.classes)
+    return _in_session(
+        request, lambda s, p: profiles.individual_detail(s, individual_id, p.classes)
+    )
 
 
 @router.patch("/individuals/{individual_id}")
 def edit_individual(
     request: Request, actor: ActorDep, individual_id: IndividualId, body: IndividualPatch
 ) -> dict[str, Any]:
-    project = project_of(request)
-    with project.db.session() as session:
-        row = profiles.edit_individual(
-            session,
-            actor,
-            individual_id,
-            classes=project.classes,
-            expected_version=body.version,
-            name=body.name,
-            notes=body.notes,
-            cover_sighting_id=body.cover_sighting_id,
-        )
-        return profiles.describe(row, project.classes)
+    return _in_session(
+        request,
+        lambda s, p: profiles.describe(
+            profiles.edit_individual(
+                s,
+                actor,
+                individual_id,
+                classes=p.classes,
+                expected_version=body.version,
+                name=body.name,
+                notes=body.notes,
+                cover_sighting_id=body.cover_sighting_id,
+            ),
+            p.classes,
+        ),
+    )
 
 
 @router.post("/individuals/{individual_id}/sightings", status_code=201)
@@ -140,27 +167,34 @@ def assign(
     request: Request, actor: ActorDep, individual_id: IndividualId, body: SightingIn
 ) -> dict[str, Any]:
     """Assign a human box to the individual, or confirm a suggested one."""
-    project = project_of(request)
-    with project.db.session() as session:
+
+    def change(s: Session, p: Project) -> dict[str, Any]:
         row = profiles.assign(
-            session,
+            s,
             actor,
             individual_id,
             body.label_box_id,
-            classes=project.classes,
+            classes=p.classes,
             source=body.source,
             score=body.score,
             expected_version=body.version,
         )
-        return {"sighting_id": row.id, "individual_id": individual_id, "source": row.source}
+        mode = body.track if body.source == "person" else "none"
+        track = follow_track(
+            s, actor, individual_id, row.label_box_id, classes=p.classes, mode=mode
+        )
+        return _sighting(row) | {"track_sightings": track}
+
+    return _in_session(request, change)
 
 
 @router.post("/individuals/{individual_id}/merge")
 def merge(
     request: Request, actor: ActorDep, individual_id: IndividualId, body: MergeIn
 ) -> dict[str, Any]:
-    with project_of(request).db.session() as session:
-        moved = profiles.merge(session, actor, individual_id, body.absorb_id)
+    moved = _in_session(
+        request, lambda s, _: profiles.merge(s, actor, individual_id, body.absorb_id)
+    )
     return {"kept": individual_id, "absorbed": body.absorb_id, "sightings_moved": moved}
 
 
@@ -169,17 +203,15 @@ def split(
     request: Request, actor: ActorDep, individual_id: IndividualId, body: SplitIn
 ) -> dict[str, Any]:
     """Move sightings into a new individual of the same class."""
-    project = project_of(request)
-    with project.db.session() as session:
-        row = profiles.split(
-            session,
-            actor,
-            individual_id,
-            body.sighting_ids,
-            name=body.name,
-            classes=project.classes,
-        )
-        return profiles.describe(row, project.classes)
+    return _in_session(
+        request,
+        lambda s, p: profiles.describe(
+            profiles.split(
+                s, actor, individual_id, body.sighting_ids, name=body.name, classes=p.classes
+            ),
+            p.classes,
+        ),
+    )
 
 
 @router.delete("/sightings/{sighting_id}")
@@ -189,9 +221,31 @@ def unassign(
     sighting_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     version: Annotated[int | None, Query(ge=1, le=MAX_INTEGER)] = None,
 ) -> dict[str, Any]:
-    with project_of(request).db.session() as session:
-        profiles.unassign(session, actor, sighting_id, expected_version=version)
+    _in_session(
+        request, lambda s, _: profiles.unassign(s, actor, sighting_id, expected_version=version)
+    )
     return {"unassigned": sighting_id}
+
+
+class MoveIn(_In):
+    individual_id: Id = Field(description="the individual the sighting moves to")
+    version: Version | None = Field(default=None, description="version of the one it leaves")
+
+
+@router.post("/sightings/{sighting_id}/move")
+def move(
+    request: Request,
+    actor: ActorDep,
+    sighting_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: MoveIn,
+) -> dict[str, Any]:
+    """Move a sighting to another individual of its class."""
+    return _in_session(
+        request,
+        lambda s, _: _sighting(
+            profiles.move(s, actor, sighting_id, body.individual_id, expected_version=body.version)
+        ),
+    )
 
 
 @router.get("/label-boxes/{label_box_id}/suggestions")
@@ -202,23 +256,28 @@ def suggestions(
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
 ) -> list[dict[str, Any]]:
     """The individuals of the box's class whose sightings look most like it, best first."""
-    project = project_of(request)
-    with project.db.session() as session:
-        found = suggest(session, crop_embedder_key(project), label_box_id, k)
+    found = _in_session(request, lambda s, p: suggest(s, crop_embedder_key(p), label_box_id, k))
+    return [asdict(c) for c in found]
+
+
+@router.get("/media/{media_id}/identities")
+def identities(
+    request: Request,
+    actor: ActorDep,
+    media_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
+) -> list[dict[str, Any]]:
+    """The photo's current animal boxes: whose sighting each is, and its top-k candidate
+    individuals (a stored suggestion first), for the review screen's number keys."""
+    found = _in_session(
+        request, lambda s, p: photo_identities(s, crop_embedder_key(p), media_id, k)
+    )
     return [
-        {
-            "individual_id": c.individual_id,
-            "name": c.name,
-            "similarity": c.similarity,
-            "sighting_id": c.sighting_id,
-        }
-        for c in found
+        asdict(b) | {"class": project_of(request).classes.display_name(b.class_id)} for b in found
     ]
 
 
 @router.get("/checks/individuals")
 def checks(request: Request, actor: ActorDep) -> dict[str, list[dict[str, Any]]]:
     """Contradictory classes, impossible travel and split straddles, each with its fix."""
-    project = project_of(request)
-    with project.db.session() as session:
-        return all_checks(session, project.classes)
+    return _in_session(request, lambda s, p: all_checks(s, p.classes))

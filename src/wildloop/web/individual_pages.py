@@ -1,8 +1,10 @@
-"""Pages for individuals: the list and a profile (gallery of sightings, oldest first, with
-cameras and first and last seen). Read-only here; changes go through the JSON API or CLI."""
+"""Pages for individuals: the list and a profile (gallery of sightings, oldest first, a
+timeline drawn on the server, cameras, first and last seen). Reviewers change a profile
+from its page by keyboard (``static/individual.js``) through the JSON API."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -10,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wildloop.individuals import profiles
 from wildloop.store.types import MAX_ID
+from wildloop.web.analytics_charts import timeline
 from wildloop.web.api_review import project_of
 from wildloop.web.pages import PageActor, render
 from wildloop.web.schemas import thumb_url
@@ -34,6 +37,15 @@ def profile_page(
     project = project_of(request)
     with project.db.session() as session:
         detail = profiles.individual_detail(session, individual_id, project.classes)
+        others = [
+            {"id": i["id"], "name": i["name"]}
+            for i in profiles.list_individuals(session, project.classes)
+            if i["class"] == detail["class"] and i["id"] != individual_id
+        ]
     for s in detail["sightings"]:
         s["thumb"] = thumb_url(s["media_id"], s["sha256"])
-    return render(request, "individual.html", actor, ind=detail)
+    times = [
+        datetime.fromisoformat(s["captured_at"]) for s in detail["sightings"] if s["captured_at"]
+    ]
+    chart = timeline("sightings", times)
+    return render(request, "individual.html", actor, ind=detail, others=others, chart=chart)

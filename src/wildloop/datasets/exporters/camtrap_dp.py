@@ -2,7 +2,8 @@
 
 One camera is one deployment. Observations are media-level: one per labelled box (with its
 normalised bounding box) and one "blank" observation per reviewed empty frame; pseudo-labels
-are marked ``classificationMethod = machine``. Camera clocks carry no time zone, so
+are marked ``classificationMethod = machine``. A box that is a person-confirmed sighting of a
+known animal carries the individual's name as ``individualID``. Camera clocks carry no time zone, so
 timestamps get the project's configured UTC offset. Camtrap DP requires coordinates for every
 deployment: cameras without them are refused unless a fallback is given, and the README says so.
 """
@@ -25,6 +26,7 @@ from wildloop.datasets.exporters.context import ExportContext
 from wildloop.datasets.snapshots import SnapshotEntry
 from wildloop.domain.paths import readable_path
 from wildloop.errors import BadInput
+from wildloop.individuals.interchange import NamedBox, individual_of, named_sightings
 from wildloop.store.tables import Camera, ModelVersion, PredictionSet
 
 VERSION = "1.0.2"
@@ -74,6 +76,8 @@ def export_camtrap_dp(
         )
     media_rows, observations = [], []
     models = _pseudo_label_models(ctx)
+    with ctx.project.db.session() as session:
+        animals = named_sightings(session, (e.media_id for e in entries))
     for entry in entries:
         media_rows.append(
             {
@@ -87,11 +91,12 @@ def export_camtrap_dp(
                 "fileMediatype": mimetypes.guess_type(entry.path.name)[0] or "image/jpeg",
             }
         )
-        observations += _observations(ctx, entry, stamp, models)
+        observations += _observations(ctx, entry, stamp, models, animals.get(entry.media_id, []))
     _write_csv(ctx.out / "deployments.csv", _fields("deployments"), deployments)
     _write_csv(ctx.out / "media.csv", _fields("media"), media_rows)
     _write_csv(ctx.out / "observations.csv", _fields("observations"), observations)
     package = _package(ctx, deployments, observations)
+    package["project"]["individualAnimals"] = any(o.get("individualID") for o in observations)
     (ctx.out / "datapackage.json").write_text(json.dumps(package, indent=2), encoding="utf-8")
     return [ctx.out / f"{t}.csv" for t in TABLES] + [ctx.out / "datapackage.json"]
 
@@ -175,7 +180,11 @@ def _pseudo_label_models(ctx: ExportContext) -> dict[int, str]:
 
 
 def _observations(
-    ctx: ExportContext, entry: SnapshotEntry, stamp: Any, models: dict[int, str]
+    ctx: ExportContext,
+    entry: SnapshotEntry,
+    stamp: Any,
+    models: dict[int, str],
+    animals: list[NamedBox],
 ) -> list[dict[str, Any]]:
     names = ctx.project.config.datasets.scientific_names
     base = {
@@ -209,6 +218,7 @@ def _observations(
                 "observationType": "animal",
                 "scientificName": names.get(name, name),
                 "count": 1,
+                "individualID": individual_of(animals, target.class_id, b) or "",
                 "bboxX": f"{x:.6f}",
                 "bboxY": f"{y:.6f}",
                 "bboxWidth": f"{max(w, 1e-6):.6f}",

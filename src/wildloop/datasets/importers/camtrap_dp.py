@@ -10,6 +10,8 @@ What becomes what:
 - an event-level observation applies to the deployment's media inside its
   ``eventStart..eventEnd`` that have no media-level observation: ``blank`` marks them
   empty, and an animal (which has no box at that level) fails them with the reason;
+- a box's ``individualID`` names the known animal it shows: a sighting of that individual
+  (created, of the box's class, when the project lacks it);
 - ``classificationMethod = machine`` observations are model output, not a person's labels:
   they are counted and left out; ``classifiedBy`` is kept as the label's author.
 
@@ -233,7 +235,7 @@ def _media_observation(target: _Media, row: dict[str, str], kind: str) -> None:
     except BoxOutsideImage as exc:
         target.problems.append(f"observation {row.get('observationID')}: box {values}: {exc}")
         return
-    target.boxes.append(ImportedBox(name, box))
+    target.boxes.append(ImportedBox(name, box, row.get("individualID") or None))
 
 
 def _event_observation(

@@ -13,6 +13,7 @@ from wildloop.domain.boxes import Box
 class ImportedBox:
     class_name: str
     box: Box
+    individual: str | None = None  # the known animal this box shows, by name
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@
     renderPredictions(d);
     renderStrip(d);
     renderHistory(d);
+    loadReid(d);
     hideBanner();
     prefetch(d);
   }
@@ -470,6 +471,98 @@
   $("zoomin").addEventListener("click", () => zoom(1.25));
   $("zoomout").addEventListener("click", () => zoom(0.8));
   $("photo").addEventListener("load", fit);
+
+  // --- re-identification: confirm a box's individual with a number key -----------------------
+  // When a box of this photo has a stored re-ID suggestion, the panel lists its candidates
+  // 1..k and takes the number keys (before the class keys) until Esc; i arms it for the
+  // selected box (else the first). A number confirms that individual (its burst track is suggested too), n
+  // makes a new individual from the box.
+  const reid = { boxes: [], armed: null, media: null };
+
+  function reidBox() {
+    const d = state.detail;
+    const sel = editor.selected;
+    const kept = (d.labels || []).filter((b) => !b.false_positive);
+    const index = sel !== null && kept[sel] ? kept[sel].index : null;
+    return reid.boxes.find((b) => b.index === index) || reid.boxes.find((b) => b.source === "suggestion") || reid.boxes[0] || null;
+  }
+
+  function renderReid() {
+    const b = reid.armed;
+    const panel = $("reid");
+    panel.hidden = !reid.boxes.length;
+    if (!reid.boxes.length) return;
+    const owner = (x) => x.individual_id ? `${esc(x.individual_name)}${x.source === "suggestion" ? " (suggested)" : ""}` : "no individual";
+    $("reidboxes").innerHTML = reid.boxes.map((x) => `<li class="${x === b ? "sel" : ""}">${esc(x["class"])}: ${owner(x)}</li>`).join("");
+    $("reidlist").innerHTML = b ? b.candidates.map((c, i) =>
+      `<li data-reid="${i + 1}"><kbd>${i + 1}</kbd> <a href="/individuals/${c.individual_id}" target="_blank">${esc(c.name)}</a> <span class="hint">${c.similarity.toFixed(2)}</span></li>`
+    ).join("") + `<li><kbd>n</kbd> new individual <kbd>Esc</kbd> back to class keys</li>` : "";
+    $("reidhint").textContent = b ? "number keys pick the individual" : (canWrite ? "i: pick the individual of the selected box" : "");
+  }
+
+  async function loadReid(d) {
+    reid.media = d.id;
+    reid.boxes = [];
+    reid.armed = null;
+    if (d.labels && d.labels.some((b) => !b.false_positive)) {
+      try {
+        const found = await wl.api("GET", `/api/v1/media/${d.id}/identities?k=5`);
+        if (reid.media !== d.id) return;
+        reid.boxes = found;
+      } catch (e) { reid.boxes = []; }
+    }
+    reid.armed = canWrite ? reid.boxes.find((b) => b.source === "suggestion") || null : null;
+    renderReid();
+  }
+
+  async function confirmReid(b, pick) {
+    const to = pick.individual_id;
+    try {
+      if (b.sighting_id && b.individual_id !== to) {
+        await wl.api("POST", `/api/v1/sightings/${b.sighting_id}/move`, { individual_id: to });
+      }
+      const r = await wl.api("POST", `/api/v1/individuals/${to}/sightings`, { label_box_id: b.label_box_id, track: "suggest" });
+      const more = r.track_sightings.length ? ` (+${r.track_sightings.length} in its burst suggested)` : "";
+      wl.toast(`box confirmed as ${pick.name}${more}`, "good");
+    } catch (e) { banner(e.message); }
+    return loadReid(state.detail);
+  }
+
+  async function newIndividual(b) {
+    const name = prompt(`Name of the new ${b["class"]} individual:`, "");
+    if (!name) return;
+    try {
+      const made = await wl.api("POST", "/api/v1/individuals", { name, class: b["class"] });
+      if (b.sighting_id) await wl.api("DELETE", `/api/v1/sightings/${b.sighting_id}`);
+      await wl.api("POST", `/api/v1/individuals/${made.id}/sightings`, { label_box_id: b.label_box_id, track: "suggest" });
+      wl.toast(`new individual ${name}`, "good");
+    } catch (e) { banner(e.message); }
+    return loadReid(state.detail);
+  }
+
+  // Capture phase: while armed these keys are the panel's, not the class keys.
+  document.addEventListener("keydown", (e) => {
+    if (wl.typing(e) || e.ctrlKey || e.metaKey || e.altKey || !state.detail) return;
+    if (e.key === "i" && canWrite && reid.boxes.length) {
+      reid.armed = reidBox();
+    } else if (reid.armed && e.key === "Escape") {
+      reid.armed = null;
+    } else if (reid.armed && e.key === "n") {
+      newIndividual(reid.armed);
+    } else if (reid.armed && /^[1-9]$/.test(e.key) && reid.armed.candidates[+e.key - 1]) {
+      confirmReid(reid.armed, reid.armed.candidates[+e.key - 1]);
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    renderReid();
+  }, true);
+  $("reidlist").addEventListener("click", (e) => {
+    const li = e.target.closest("li[data-reid]");
+    if (li && reid.armed && e.target.tagName !== "A") confirmReid(reid.armed, reid.armed.candidates[+li.dataset.reid - 1]);
+  });
+  // --- end of re-identification ----------------------------------------------------------------
 
   const first = JSON.parse(document.getElementById("initial").textContent);
   history.replaceState({ id: first.id }, "", pageUrl(first.id));
