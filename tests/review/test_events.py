@@ -132,7 +132,7 @@ def test_accepting_the_suggestion_labels_every_frame_in_one_revision_each(
             model_id=review_setup.model_id,
             weak=WEAK,
         )
-    assert result.revisions == {i: 1 for i in expected}
+    assert result.revisions == dict.fromkeys(expected, 1)
     assert suggested.class_name is not None
     suggested_id = project.classes.id_of(suggested.class_name)
     with project.db.session() as session:
@@ -168,19 +168,19 @@ def test_a_frame_saved_since_refuses_the_whole_event_and_nothing_is_half_done(
         )
     before = db_state(project)
     for action, class_name in (("accept", None), ("empty", None), ("set_class", "doe")):
-        with pytest.raises(Conflict, match=rf"media {last} \(now revision 1\).*nothing was saved"):
-            with project.db.session() as session:
-                apply_event_action(
-                    session,
-                    _ctx(project),
-                    _actor(project, "rita"),
-                    event_id,
-                    action,
-                    expected_revisions=expected,
-                    class_id=project.classes.id_of(class_name) if class_name else None,
-                    model_id=review_setup.model_id,
-                    weak=WEAK,
-                )
+        refused = pytest.raises(Conflict, match=rf"media {last} \(now revision 1\).*nothing was")
+        with refused, project.db.session() as session:
+            apply_event_action(
+                session,
+                _ctx(project),
+                _actor(project, "rita"),
+                event_id,
+                action,
+                expected_revisions=expected,
+                class_id=project.classes.id_of(class_name) if class_name else None,
+                model_id=review_setup.model_id,
+                weak=WEAK,
+            )
         assert db_state(project) == before
     # With the fresh revisions the same action lands on every frame.
     with project.db.session() as session:
@@ -249,7 +249,7 @@ def test_refusals_write_nothing(review_setup: ReviewSetup) -> None:
             "rita",
             "accept",
             None,
-            {k: v for k, v in list(expected.items())[1:]},
+            dict(list(expected.items())[1:]),
             BadInput,
             "missing frames",
         ),
@@ -259,19 +259,19 @@ def test_refusals_write_nothing(review_setup: ReviewSetup) -> None:
         ("vic", "accept", None, expected, PermissionDenied, ""),
     ]
     for user, action, class_name, revisions, error, words in cases:
-        with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
-            with project.db.session() as session:
-                apply_event_action(
-                    session,
-                    _ctx(project),
-                    _actor(project, user),
-                    event_id,
-                    action,
-                    expected_revisions=revisions,
-                    class_id=project.classes.id_of(class_name) if class_name else None,
-                    model_id=review_setup.model_id,
-                    weak=WEAK,
-                )
+        refused = pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]"))
+        with refused, project.db.session() as session:
+            apply_event_action(
+                session,
+                _ctx(project),
+                _actor(project, user),
+                event_id,
+                action,
+                expected_revisions=revisions,
+                class_id=project.classes.id_of(class_name) if class_name else None,
+                model_id=review_setup.model_id,
+                weak=WEAK,
+            )
     assert db_state(project) == before
 
 

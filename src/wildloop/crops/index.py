@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
 from wildloop.audio.search import FLAT_UP_TO, PROBES, lists_for, make_index, normalised
@@ -193,20 +194,13 @@ def similar_frames(
             )
         # Several boxes may fall in one frame: ask for more and keep each frame's best.
         hits = (index or CropIndex(project, key)).nearest(decode(example.vector), 4 * k + 10)
-        frames = dict(
-            session.execute(
-                select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
-                    CropEmbedding.prediction_id.in_([p for p, _ in hits]),
-                    CropEmbedding.embedder == key,
-                )
-            ).all()
-        )
+        frames = _media_of(session, key, [p for p, _ in hits])
     best: dict[int, SimilarFrame] = {}
     for pid, score in hits:
         frame = frames.get(pid)
         if frame is None or frame == media_id or frame in best:
             continue
-        best[int(frame)] = SimilarFrame(int(frame), round(score, 4), pid)
+        best[frame] = SimilarFrame(frame, round(score, 4), pid)
     return int(example.prediction_id), list(best.values())[:k]
 
 
@@ -227,12 +221,15 @@ def similar_boxes(project: Project, prediction_id: int, k: int) -> list[tuple[in
             for p, s in CropIndex(project, key).nearest(decode(blob), k + 1)
             if p != prediction_id
         ][:k]
-        media = dict(
-            session.execute(
-                select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
-                    CropEmbedding.prediction_id.in_([p for p, _ in found]),
-                    CropEmbedding.embedder == key,
-                )
-            ).all()
+        media = _media_of(session, key, [p for p, _ in found])
+    return [(p, media[p], round(s, 4)) for p, s in found if p in media]
+
+
+def _media_of(session: Session, key: str, prediction_ids: list[int]) -> dict[int, int]:
+    """The media id of each box that still has a crop vector (pruned ones drop out)."""
+    rows = session.execute(
+        select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
+            CropEmbedding.prediction_id.in_(prediction_ids), CropEmbedding.embedder == key
         )
-    return [(p, int(media[p]), round(s, 4)) for p, s in found if p in media]
+    ).all()
+    return {int(p): int(m) for p, m in rows}

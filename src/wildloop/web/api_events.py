@@ -28,6 +28,7 @@ from wildloop.store.types import MAX_ID
 from wildloop.users.roles import Actor
 from wildloop.web.api_review import context_of, project_of
 from wildloop.web.auth import current_actor
+from wildloop.web.index_cache import loaded_index
 from wildloop.web.params import Id, MediaIdPath, RevisionNumber
 from wildloop.web.schemas import JSON_NAMES, GridItemOut, _In
 
@@ -228,12 +229,4 @@ def _loaded_index(request: Request, key: str) -> CropIndex:
     """The crop index, loaded once and kept while its file is unchanged."""
     project = project_of(request)
     path = index_path(project, key)
-    stamp = (key, path.stat().st_mtime_ns if path.is_file() else 0)
-    cached: tuple[tuple[str, int], CropIndex] | None = getattr(
-        request.app.state, "crop_index", None
-    )
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    index = CropIndex(project, key)
-    request.app.state.crop_index = (stamp, index)
-    return index
+    return loaded_index(request, "crop_index", key, path, lambda: CropIndex(project, key))
