@@ -5,11 +5,12 @@ smoothed suggestion is shown but never applied without the accept action."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
 from tests.support.review import db_state
@@ -300,3 +301,59 @@ def test_suggestion_counts_the_dominant_class_at_most_once_per_box_per_frame(
     assert counts == {
         c: max(Counter(a)[c] for a in animals) for c in {n for a in animals for n in a}
     }
+
+
+def test_a_save_racing_the_event_action_rolls_back_every_frame(
+    review_setup: ReviewSetup,
+) -> None:
+    """A frame saved by someone else after the revisions were checked, while the action is
+    writing (its first frame's claim about to run): the last frame's conditional claim then
+    fails, and the frames already written are rolled back with it."""
+    project = review_setup.project
+    event_id = _event_with_boxes(review_setup)
+    expected = _expected(project, event_id)
+    last = max(expected)
+    raced: list[int] = []
+
+    def race(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if raced or not statement.lstrip().upper().startswith("UPDATE MEDIA SET LABEL_REVISION"):
+            return
+        raced.append(1)
+        with project.db.session() as other:  # another connection: remy saves the last frame
+            save_labels(
+                other,
+                last,
+                LabelSet(empty=True),
+                author_id=project.author("remy"),
+                classes=project.classes,
+                expected_revision=0,
+            )
+
+    ctx, rita = _ctx(project), _actor(project, "rita")
+    event.listen(project.db.engine, "before_cursor_execute", race)
+    try:
+        refused = pytest.raises(Conflict, match=f"media {last} was saved by remy")
+        with refused, project.db.session() as session:
+            apply_event_action(
+                session,
+                ctx,
+                rita,
+                event_id,
+                "empty",
+                expected_revisions=expected,
+                model_id=review_setup.model_id,
+                weak=WEAK,
+            )
+    finally:
+        event.remove(project.db.engine, "before_cursor_execute", race)
+    assert raced
+    with project.db.session() as session:
+        revisions = dict(
+            session.execute(
+                select(Media.id, Media.label_revision).where(Media.id.in_(list(expected)))
+            ).all()
+        )
+        authors = set(session.scalars(select(LabelRevision.author_id)))
+    # Only remy's save stands: none of rita's frames kept a revision.
+    assert revisions == {i: 1 if i == last else 0 for i in expected}
+    assert authors == {project.author("remy")}
