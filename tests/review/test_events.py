@@ -4,6 +4,7 @@ smoothed suggestion is shown but never applied without the accept action."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -108,6 +109,11 @@ def test_event_view_shows_every_frame_and_a_suggestion_it_never_applies(
     result = CliRunner().invoke(app, ["events", "show", str(event_id), "-p", str(project.root)])
     assert result.exit_code == 0, result.output
     assert view.suggestion_text in result.output
+    listed_cli = CliRunner().invoke(
+        app, ["events", "list", "--unreviewed", "--json", "-p", str(project.root)]
+    )
+    assert listed_cli.exit_code == 0, listed_cli.output
+    assert [e["id"] for e in json.loads(listed_cli.output)["items"]] == [e.id for e in listed.items]
     assert db_state(project) == before
 
 

@@ -126,6 +126,16 @@ def test_more_like_this_serves_frames_from_the_crop_index_as_a_batch(
         everything = rita.get(f"/api/v1/media/{query}/similar?k=200").json()["items"]
         assert {i["id"] for i in everything} == set(embedded) - {query}
 
+        # Like finds like: a frame's nearest frame is mostly one of its own burst (the same
+        # animal and background; chance would be about one in the number of bursts).
+        with project.db.session() as session:
+            burst = dict(session.execute(select(Media.id, Media.sequence_id)).all())
+        same = sum(
+            burst[rita.get(f"/api/v1/media/{m}/similar?k=1").json()["items"][0]["id"]] == burst[m]
+            for m in embedded
+        )
+        assert same >= 0.75 * len(embedded) and len(set(burst.values())) >= 3
+
         # From a chosen box; a box of another frame is refused.
         chosen = rita.get(f"/api/v1/media/{embedded[1]}/similar?prediction={other_box}").json()
         assert chosen["prediction_id"] == other_box
