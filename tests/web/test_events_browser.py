@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.support.review import db_state
+from tests.crops.test_crop_storage import _process
+from tests.support.engine import ingest_dir
+from tests.support.review import add_users, db_state
+from tests.support.web import USERS
 from tests.web.test_web_browser import browser, log_in, running, shot, tab
+from wildloop.crops.index import submit_crop_index
 from wildloop.domain.labels import LabelSet
+from wildloop.jobs.local import run_job
 from wildloop.review.labels import save_labels
-from wildloop.store.tables import Media
+from wildloop.store.tables import CropEmbedding, Media
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 __all__ = ["browser"]
@@ -89,3 +94,31 @@ def test_label_a_whole_event_by_keyboard(page, review_setup):
     page.keyboard.press("ArrowLeft")  # events are in id order: back to the one just labelled
     page.wait_for_function(f"document.getElementById('title').textContent === 'Event {next_id}'")
     assert page.url.endswith(f"/events/{next_id}")
+
+
+def test_more_like_this_opens_a_batch_from_the_review_screen(browser, project, scenes, tmp_path):
+    scenes(bursts=3, seed=5)
+    ingest_dir(project, tmp_path / "scenes")
+    project.config.crops.embed = True
+    project.config.crops.min_score = 0.3
+    _process(project)
+    add_users(project, USERS)
+    assert run_job(project, submit_crop_index(project))["state"] == "succeeded"
+    with project.db.session() as session:
+        query = session.scalar(select(CropEmbedding.media_id).order_by(CropEmbedding.media_id))
+    with running(project) as url, tab(browser, url) as page:
+        log_in(page, "rita", f"/media/{query}")
+        page.wait_for_function(f"document.getElementById('title').textContent === '#{query}'")
+        page.keyboard.press("x")
+        page.wait_for_url(f"**/media/{query}/similar")
+        page.wait_for_selector(".tile")
+        ids = [int(t.get_attribute("data-id")) for t in page.locator(".tile").all()]
+        assert ids and query not in ids
+        shot(page, "more-like-this")
+        page.keyboard.press("Control+a")  # the grid's own selection and batch keys
+        page.keyboard.press("e")
+        page.wait_for_selector("#toast:not([hidden])")
+        assert f"applied to {len(ids)}" in (page.locator("#toast").text_content() or "")
+    with project.db.session() as session:
+        reviewed = set(session.scalars(select(Media.id).where(Media.reviewed.is_(True))))
+    assert reviewed == set(ids)
