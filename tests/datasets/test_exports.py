@@ -239,3 +239,30 @@ def test_coco_export_imports_back_through_import_labels(snapshot, tmp_path: Path
             assert labels.empty == (not got[Path(path)])
     other.close()
     assert_same_boxes(got, want, 1e-4)
+
+
+def test_csv_per_event_counts_the_most_in_one_frame_per_class(snapshot) -> None:
+    project, data = snapshot
+    folder = export_snapshot(project, data.info.id, "csv", per="event").folder
+    rows = list(csv.DictReader(io.StringIO(folder.joinpath("events.csv").read_text())))
+    names = data.classes.name_of
+    want: dict[tuple[str, str], int] = {}
+    frames: dict[str, int] = {}
+    for entry in data.entries:
+        frames[entry.group] = frames.get(entry.group, 0) + 1
+        per_class: dict[str, int] = {}
+        for t in entry.targets:
+            per_class[names(t.class_id)] = per_class.get(names(t.class_id), 0) + 1
+        for name, n in per_class.items():
+            want[(entry.group, name)] = max(want.get((entry.group, name), 0), n)
+    got = {(r["event"], r["class"]): int(r["count"]) for r in rows if r["class"]}
+    assert got == want and want
+    assert {r["event"]: int(r["frames"]) for r in rows} == frames  # every event, once or per class
+    # An event whose labelled frames show no animal is one row with count 0.
+    empty = {g for g in frames if not any(k[0] == g for k in want)}
+    assert {r["event"] for r in rows if not r["class"]} == empty
+    assert all(r["count"] == "0" for r in rows if not r["class"])
+    with pytest.raises(BadInput, match="--per event is for the csv format"):
+        export_snapshot(project, data.info.id, "coco", per="event", overwrite=True)
+    with pytest.raises(BadInput, match="--per must be one of box, event"):
+        export_snapshot(project, data.info.id, "csv", per="frame", overwrite=True)

@@ -73,6 +73,10 @@ THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
 PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
+EVENTS = ("GET", f"{V1}/events")
+EVENT = ("GET", f"{V1}/events/{{event_id}}")
+EVENT_ACTIONS = ("POST", f"{V1}/events/{{event_id}}/actions")
+SIMILAR_MEDIA = ("GET", f"{V1}/media/{{media_id}}/similar")
 
 
 @dataclass(frozen=True)
@@ -401,7 +405,107 @@ def cases() -> list[Case]:
         + _analytics_cases()
         + _individual_cases()
         + _threshold_cases()
+        + _event_cases()
     )
+
+
+def _event_cases() -> list[Case]:
+    """Events (event 1 is the first burst of the generated scenes) and more like this."""
+    act = f"{V1}/events/1/actions"
+
+    def action(name: str, body: Any, status: int, words: str, at: str = act) -> Case:
+        return Case(name, EVENT_ACTIONS, at, body, status, words)
+
+    return [
+        Case("events: limit 0", EVENTS, f"{V1}/events?limit=0", None, 422, "limit"),
+        Case("events: limit huge", EVENTS, f"{V1}/events?limit=501", None, 422, "limit"),
+        Case("events: cursor -1", EVENTS, f"{V1}/events?cursor=-1", None, 422, "cursor"),
+        Case("events: camera", EVENTS, f"{V1}/events?camera=nope", None, 400, "unknown camera"),
+        Case("event: id 0", EVENT, f"{V1}/events/0", None, 422, "event_id"),
+        Case("event: id huge", EVENT, f"{V1}/events/{HUGE}", None, 422, "event_id"),
+        Case("event: unknown", EVENT, f"{V1}/events/999999", None, 404, "does not exist"),
+        Case("event: model", EVENT, f"{V1}/events/1?model_version_id=424242", None, 400, "424242"),
+        action(
+            "event action: unknown", {"action": "burn", "expected_revisions": {}}, 422, "action"
+        ),
+        action(
+            "event action: set_class without class",
+            {"action": "set_class", "expected_revisions": {}},
+            400,
+            "needs a class",
+        ),
+        action(
+            "event action: unknown class",
+            {"action": "set_class", "class": "elk", "expected_revisions": {}},
+            400,
+            "unknown class 'elk'",
+        ),
+        action("event action: no revisions", {"action": "empty"}, 422, "expected_revisions"),
+        action(
+            "event action: frames missing",
+            {"action": "empty", "expected_revisions": {}},
+            400,
+            "missing frames",
+        ),
+        action(
+            "event action: revision huge",
+            {"action": "empty", "expected_revisions": {"1": HUGE}},
+            422,
+            "expected_revisions",
+        ),
+        action(
+            "event action: key not an id",
+            {"action": "empty", "expected_revisions": {"first": 0}},
+            422,
+            "expected_revisions",
+        ),
+        action(
+            "event action: unknown field",
+            {"action": "empty", "expected_revisions": {}, "scope": "camera"},
+            422,
+            "scope",
+        ),
+        action(
+            "event action: unknown event",
+            {"action": "empty", "expected_revisions": {}},
+            404,
+            "does not exist",
+            f"{V1}/events/999999/actions",
+        ),
+        Case("similar media: k 0", SIMILAR_MEDIA, f"{V1}/media/{{m}}/similar?k=0", None, 422, "k"),
+        Case(
+            "similar media: k huge",
+            SIMILAR_MEDIA,
+            f"{V1}/media/{{m}}/similar?k=201",
+            None,
+            422,
+            "k",
+        ),
+        Case(
+            "similar media: prediction 0",
+            SIMILAR_MEDIA,
+            f"{V1}/media/{{m}}/similar?prediction=0",
+            None,
+            422,
+            "prediction",
+        ),
+        Case(
+            "similar media: id huge",
+            SIMILAR_MEDIA,
+            f"{V1}/media/{HUGE}/similar",
+            None,
+            422,
+            "media_id",
+        ),
+        Case(
+            "similar media: no crop vectors",
+            SIMILAR_MEDIA,
+            f"{V1}/media/{{m}}/similar",
+            None,
+            400,
+            "crop embeddings",
+        ),
+    ]
 
 
 def _threshold_cases() -> list[Case]:

@@ -13,6 +13,7 @@ from wildloop.cli import (
     crop_cmds,
     dataset_cmds,
     demo_cmds,
+    event_cmds,
     individual_cmds,
     ingest_cmds,
     job_cmds,
@@ -57,6 +58,7 @@ app.command()(process_cmds.process)
 app.command()(process_cmds.reprocess)
 app.command()(process_cmds.prune)
 app.command()(queue_cmds.queue)
+app.add_typer(event_cmds.app, name="events")
 app.add_typer(crop_cmds.app, name="crops")
 app.add_typer(individual_cmds.app, name="individuals")
 app.add_typer(threshold_cmds.app, name="thresholds")

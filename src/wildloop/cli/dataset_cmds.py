@@ -136,6 +136,12 @@ def export(
     validate: Annotated[
         bool, typer.Option(help="Check a Camtrap DP export with frictionless (offline).")
     ] = True,
+    per: Annotated[
+        str,
+        typer.Option(
+            help="csv rows: box (corrections.csv) or event (events.csv: count per event/class)."
+        ),
+    ] = "box",
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -154,6 +160,7 @@ def export(
             images=images,  # type: ignore[arg-type]  # one of the three, checked above
             overwrite=overwrite,
             coordinates=fallback,
+            per=per,
         )
     problems: list[str] = []
     if format == "camtrap-dp" and validate:

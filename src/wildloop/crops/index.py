@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
 from wildloop.audio.search import FLAT_UP_TO, PROBES, lists_for, make_index, normalised
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import decode
-from wildloop.errors import BadInput, NotFound
+from wildloop.errors import BadInput, NotFound, Unavailable
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
-from wildloop.jobs.records import submit_job
+from wildloop.jobs.records import active_job_id, submit_job
 from wildloop.project import Project
-from wildloop.store.tables import CropEmbedding, Job
+from wildloop.store.tables import CropEmbedding, Job, Media, Prediction
 
 READ_BATCH = 20_000
 
@@ -127,6 +129,81 @@ def _finalize(project: Project, job_id: int) -> dict[str, Any]:
 CROP_INDEX_KIND = JobKind(name=INDEX_KIND_NAME, run_chunk=_run_chunk, finalize=_finalize)
 
 
+def require_crop_index(project: Project, created_by: int | None = None) -> str:
+    """The configured embedder's key when its index exists; otherwise submit the index job
+    (unless one is queued or running) and raise Unavailable naming it, so a request never
+    builds an index itself."""
+    key = crop_embedder_key(project)
+    if index_path(project, key).is_file():
+        return key
+    with project.db.session() as session:
+        stored = session.scalar(
+            select(CropEmbedding.id).where(CropEmbedding.embedder == key).limit(1)
+        )
+        job_id = active_job_id(session, INDEX_KIND_NAME)
+    if stored is None:
+        raise BadInput(
+            f"no {key} crop embeddings yet: set [crops] embed = true and process the photos"
+        )
+    if job_id is None:
+        job_id = submit_crop_index(project, created_by)
+    raise Unavailable(
+        f"the crop index is not built yet: job {job_id} ({INDEX_KIND_NAME}) builds it; "
+        "try again when it has finished"
+    )
+
+
+@dataclass(frozen=True)
+class SimilarFrame:
+    media_id: int
+    similarity: float
+    prediction_id: int  # the frame's box nearest the example
+
+
+def similar_frames(
+    project: Project,
+    media_id: int,
+    k: int,
+    *,
+    prediction_id: int | None = None,
+    index: CropIndex | None = None,
+) -> tuple[int, list[SimilarFrame]]:
+    """The example box (``prediction_id``, or the frame's best-scoring embedded box) and
+    the k other frames holding the boxes most like it, best first, each frame once."""
+    key = crop_embedder_key(project)
+    with project.db.session() as session:
+        query = (
+            select(CropEmbedding.prediction_id, CropEmbedding.vector)
+            .join(Prediction, Prediction.id == CropEmbedding.prediction_id)
+            .where(CropEmbedding.media_id == media_id, CropEmbedding.embedder == key)
+            .order_by(Prediction.score.desc(), Prediction.id)
+            .limit(1)
+        )
+        if prediction_id is not None:
+            query = query.where(CropEmbedding.prediction_id == prediction_id)
+        example = session.execute(query).one_or_none()
+        if example is None:
+            what = (
+                f"box {prediction_id} of media {media_id}" if prediction_id else f"media {media_id}"
+            )
+            if session.get(Media, media_id) is None:
+                raise NotFound(f"media {media_id} does not exist")
+            raise NotFound(
+                f"{what} has no {key} crop embedding (boxes are embedded when processed "
+                "with [crops] embed = true, above [crops] min_score)"
+            )
+        # Several boxes may fall in one frame: ask for more and keep each frame's best.
+        hits = (index or CropIndex(project, key)).nearest(decode(example.vector), 4 * k + 10)
+        frames = _media_of(session, key, [p for p, _ in hits])
+    best: dict[int, SimilarFrame] = {}
+    for pid, score in hits:
+        frame = frames.get(pid)
+        if frame is None or frame == media_id or frame in best:
+            continue
+        best[frame] = SimilarFrame(frame, round(score, 4), pid)
+    return int(example.prediction_id), list(best.values())[:k]
+
+
 def similar_boxes(project: Project, prediction_id: int, k: int) -> list[tuple[int, int, float]]:
     """(prediction id, media id, cosine similarity) of the k boxes nearest the example box,
     the example itself left out."""
@@ -144,12 +221,15 @@ def similar_boxes(project: Project, prediction_id: int, k: int) -> list[tuple[in
             for p, s in CropIndex(project, key).nearest(decode(blob), k + 1)
             if p != prediction_id
         ][:k]
-        media = dict(
-            session.execute(
-                select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
-                    CropEmbedding.prediction_id.in_([p for p, _ in found]),
-                    CropEmbedding.embedder == key,
-                )
-            ).all()
+        media = _media_of(session, key, [p for p, _ in found])
+    return [(p, media[p], round(s, 4)) for p, s in found if p in media]
+
+
+def _media_of(session: Session, key: str, prediction_ids: list[int]) -> dict[int, int]:
+    """The media id of each box that still has a crop vector (pruned ones drop out)."""
+    rows = session.execute(
+        select(CropEmbedding.prediction_id, CropEmbedding.media_id).where(
+            CropEmbedding.prediction_id.in_(prediction_ids), CropEmbedding.embedder == key
         )
-    return [(p, int(media[p]), round(s, 4)) for p, s in found if p in media]
+    ).all()
+    return {int(p): int(m) for p, m in rows}

@@ -17,16 +17,23 @@ from wildloop.domain.location_priors import ALWAYS_ALLOWED
 Box = tuple[str, float]
 
 
-def smooth_burst(frames: Sequence[Sequence[Box]], weak: float) -> list[list[Box]]:
-    """Each frame's (class, score) boxes with weak minority boxes renamed to the dominant."""
+def dominant_class(frames: Sequence[Sequence[Box]]) -> str | None:
+    """The class with the largest summed score over the burst's boxes (ties: the first
+    name in sorting order), leaving out the classes a generic detector names; None when no
+    box names an animal."""
     totals: dict[str, float] = defaultdict(float)
     for frame in frames:
         for name, score in frame:
             if name.lower() not in ALWAYS_ALLOWED:
                 totals[name] += score
-    if len(totals) < 2:
+    return max(sorted(totals), key=lambda c: totals[c]) if totals else None
+
+
+def smooth_burst(frames: Sequence[Sequence[Box]], weak: float) -> list[list[Box]]:
+    """Each frame's (class, score) boxes with weak minority boxes renamed to the dominant."""
+    dominant = dominant_class(frames)
+    if dominant is None:
         return [list(frame) for frame in frames]
-    dominant = max(sorted(totals), key=lambda c: totals[c])
     return [
         [
             (dominant, score)

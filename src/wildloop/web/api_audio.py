@@ -40,6 +40,7 @@ from wildloop.web.audio_schemas import (
     WindowPageOut,
 )
 from wildloop.web.auth import current_actor
+from wildloop.web.index_cache import loaded_index
 from wildloop.web.params import MediaIdPath
 from wildloop.web.schemas import ActionOut
 
@@ -240,20 +241,11 @@ def _similar(
 
 
 def _search_index(request: Request) -> SearchIndex:
-    """The loaded index of the project's embedder, kept while its file is unchanged (a
-    query is milliseconds; loading the index is not)."""
+    """The loaded index of the project's embedder (see ``index_cache``)."""
     project = project_of(request)
     key = embedder_key(project.config.audio, project.root)
     path, _ = index_paths(project, key)
-    stamp = (key, path.stat().st_mtime_ns if path.is_file() else 0)
-    cached: tuple[tuple[str, int], SearchIndex] | None = getattr(
-        request.app.state, "search_index", None
-    )
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    index = SearchIndex(project, key)
-    request.app.state.search_index = (stamp, index)
-    return index
+    return loaded_index(request, "search_index", key, path, lambda: SearchIndex(project, key))
 
 
 def _info(project: Project, media_id: int) -> WindowInfo:

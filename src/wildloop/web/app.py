@@ -23,6 +23,7 @@ from wildloop.web import (
     api_analytics,
     api_audio,
     api_cameras,
+    api_events,
     api_index,
     api_individuals,
     api_loop,
@@ -33,6 +34,7 @@ from wildloop.web import (
     audio_pages,
     camera_pages,
     errors,
+    event_pages,
     files,
     individual_pages,
     models_page,
@@ -83,12 +85,14 @@ def create_app(
     app.include_router(api_individuals.router, prefix="/api/v1")
     app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(api_cameras.router, prefix="/api/v1")
+    app.include_router(api_events.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
     app.include_router(audio_pages.router)
     app.include_router(individual_pages.router)
     app.include_router(camera_pages.router)
+    app.include_router(event_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

@@ -16,6 +16,7 @@ from wildloop.datasets.exporters.camtrap_dp import export_camtrap_dp
 from wildloop.datasets.exporters.coco import export_coco, export_coco_ct
 from wildloop.datasets.exporters.context import ExportContext, ImageMode
 from wildloop.datasets.exporters.corrections import export_corrections
+from wildloop.datasets.exporters.events_csv import export_event_counts
 from wildloop.datasets.exporters.readme import dataset_warnings, write_readme
 from wildloop.datasets.exporters.yolo import export_yolo
 from wildloop.datasets.snapshots import load_snapshot
@@ -31,6 +32,8 @@ FORMATS: dict[str, tuple[Exporter, ImageMode]] = {
     "camtrap-dp": (export_camtrap_dp, "none"),
     "csv": (export_corrections, "none"),
 }
+# What one CSV row stands for: a label box (corrections.csv) or an event (events.csv).
+CSV_PER: dict[str, Exporter] = {"box": export_corrections, "event": export_event_counts}
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,19 @@ def export_snapshot(
     images: ImageMode | None = None,
     overwrite: bool = False,
     coordinates: tuple[float, float] | None = None,
+    per: str = "box",
 ) -> ExportResult:
-    """Write ``snapshot`` in format ``fmt`` to ``out`` (default: exports/<snapshot>-<fmt>)."""
+    """Write ``snapshot`` in format ``fmt`` to ``out`` (default: exports/<snapshot>-<fmt>);
+    ``per`` chooses the CSV's rows: one per label box or one per event and class."""
     if fmt not in FORMATS:
         raise BadInput(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if per not in CSV_PER:
+        raise BadInput(f"--per must be one of {', '.join(CSV_PER)}, not {per!r}")
+    if per != "box" and fmt != "csv":
+        raise BadInput("--per event is for the csv format")
     exporter, default_images = FORMATS[fmt]
+    if fmt == "csv":
+        exporter = CSV_PER[per]
     data = load_snapshot(project, snapshot)
     final = (out or project.path("exports") / f"{data.info.name}-{fmt}").expanduser().resolve()
     if final.exists() and not overwrite:

@@ -563,6 +563,23 @@
     if (li && reid.armed && e.target.tagName !== "A") confirmReid(reid.armed, reid.armed.candidates[+li.dataset.reid - 1]);
   });
   // --- end of re-identification ----------------------------------------------------------------
+  // --- events and "more like this" (keys E and x) ------------------------------------------
+  // E opens the item's event (its burst, labelled with one key); x opens the frames whose
+  // boxes look most like the selected box (or the item's best box) as a grid to batch-review.
+  document.addEventListener("keydown", (e) => {
+    if (wl.typing(e) || e.ctrlKey || e.metaKey || e.altKey || !["E", "x"].includes(e.key)) return;
+    const d = state.detail;
+    if (!leaving()) return;
+    e.preventDefault();
+    if (e.key === "E") {
+      if (d.sequence_id) location.href = `/events/${d.sequence_id}`;
+      else wl.toast("this item is not part of a burst");
+      return;
+    }
+    const box = editor.selected !== null ? editor.boxes[editor.selected] : null;
+    const pick = box && box.prediction_id ? `?prediction=${box.prediction_id}` : "";
+    location.href = `/media/${d.id}/similar${pick}`;
+  });
 
   const first = JSON.parse(document.getElementById("initial").textContent);
   history.replaceState({ id: first.id }, "", pageUrl(first.id));
