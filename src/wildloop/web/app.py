@@ -30,6 +30,7 @@ from wildloop.web import (
     api_review,
     api_thresholds,
     api_two_stage,
+    api_uploads,
     audio_pages,
     camera_pages,
     errors,
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(api_individuals.router, prefix="/api/v1")
     app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(api_cameras.router, prefix="/api/v1")
+    app.include_router(api_uploads.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)
