@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -44,6 +45,7 @@ from wildloop.synthetic.scenes import SceneGenerator
 from wildloop.users.accounts import load_actor
 from wildloop.users.tokens import create_token
 from wildloop.web.app import create_app
+from wildloop.web.middleware import MAX_BODY_BYTES
 
 SCRIPT = Path(__file__).parents[2] / "scripts" / "edge_client.py"
 ROLES = {"ada": "admin", "rita": "reviewer", "vic": "viewer", "pi": "uploader"}
@@ -413,28 +415,32 @@ def test_the_client_script_resumes_uploads_and_pulls_only_a_changed_model(edge, 
     for i, photo in enumerate(edge.photos):
         (card / f"IMG_{i:04d}.JPG").write_bytes(photo)
     (card / "IMG_9999.JPG").write_bytes(b"\xff\xd8 a card write that failed")
-    # An earlier run sent the first 4000 bytes of one file before the connection dropped.
-    first = edge.photos[0]
+    # A photo over the 1 MB body limit goes in 1,000,000-byte chunks; an earlier run sent
+    # its first 4000 bytes before the connection dropped.
+    noise = numpy.random.default_rng(0).integers(0, 256, (1200, 1600, 3), dtype=numpy.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, "JPEG")
+    big = with_exif(buffer.getvalue(), EXIF_TIME)
+    assert len(big) > 2 * MAX_BODY_BYTES
+    (card / "IMG_0100.JPG").write_bytes(big)
     sent = httpx.put(
-        f"{live}/api/v1/uploads/{sha(first)}",
-        content=first[:4000],
+        f"{live}/api/v1/uploads/{sha(big)}",
+        content=big[:4000],
         headers={
             "Authorization": f"Bearer {edge.tokens['pi']}",
-            "Content-Range": f"bytes 0-3999/{len(first)}",
+            "Content-Range": f"bytes 0-3999/{len(big)}",
         },
     )
     assert sent.status_code == 202
-    out = run_client(
-        live, edge.tokens["pi"], "upload", str(card), "--camera", "north", "--chunk-bytes", "7000"
-    )
+    out = run_client(live, edge.tokens["pi"], "upload", str(card), "--camera", "north")
     assert out.returncode == 1, out.stdout + out.stderr  # one file is bad
-    assert "IMG_0000.JPG: resuming at byte 4000" in out.stdout
+    assert f"IMG_0100.JPG: resuming at byte 4000 of {len(big)}" in out.stdout
     assert "FAILED" in out.stderr and "IMG_9999.JPG" in out.stderr and "not an image" in out.stderr
-    for photo in edge.photos:
+    for photo in [*edge.photos, big]:
         [row] = media_rows(edge.project, sha(photo))
         assert row.status == "ok" and row.name == "north"
     again = run_client(live, edge.tokens["pi"], "upload", str(card), "--camera", "north")
-    assert again.stdout.count("exists ") == 3
+    assert again.stdout.count("exists ") == 4
 
     model = tmp_path / "model.onnx"
     pulled = run_client(live, edge.tokens["pi"], "pull", str(model))
