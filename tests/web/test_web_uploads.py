@@ -20,11 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, insert, select, update
-from typer.testing import CliRunner
 
 from tests.support.review import PASSWORD, add_users, csrf_of
 from tests.support.web import serve
-from wildloop.cli.app import app as cli
 from wildloop.cli.demo_cmds import DEMO_CLASSES, DEMO_DETECTOR
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.local import run_job
@@ -378,19 +376,6 @@ def test_who_may_upload_and_pull(edge, app):
     anonymous = TestClient(app, base_url="http://testserver")
     assert anonymous.get(url).status_code == 401
     assert anonymous.get("/api/v1/models/champion.onnx").status_code == 401
-
-
-def test_uploader_accounts_and_tokens_from_the_cli(edge):
-    root = str(edge.project.root)
-    runner = CliRunner()
-    added = runner.invoke(
-        cli,
-        ["user", "add", "pi-south", "--role", "uploader", "--password-stdin", "-p", root],
-        input="a strong password\n",
-    )
-    assert added.exit_code == 0 and "(uploader)" in added.output, added.output
-    token = runner.invoke(cli, ["token", "create", "south", "--user", "pi-south", "-p", root])
-    assert token.exit_code == 0 and token.output.startswith("wl_")
 
 
 @pytest.fixture
