@@ -197,6 +197,30 @@ def test_the_same_bytes_twice_are_one_media_item(edge, app):
         assert session.scalar(select(func.count()).select_from(Job)) == jobs  # no second job
 
 
+def test_frames_of_a_burst_uploaded_one_by_one_share_a_sequence(edge, app):
+    """The device's capture times (not the files' EXIF) group frames sent in separate
+    requests into one sequence with one frozen split, as ingest groups a folder."""
+    client = edge.client(app, "pi")
+    ids = []
+    for i, photo in enumerate(edge.photos):
+        when = f"2024-06-02T21:00:0{2 * i}"
+        put = client.put(
+            f"/api/v1/uploads/{sha(photo)}",
+            params={"camera": "gate", "captured_at": when},
+            content=photo,
+        )
+        assert put.status_code == 201
+        ids.append(put.json()["media_id"])
+    with edge.project.db.session() as session:
+        rows = session.execute(
+            select(Media.captured_at, Media.sequence_id, Media.split).where(Media.id.in_(ids))
+        ).all()
+    assert sorted(r.captured_at for r in rows) == [
+        datetime(2024, 6, 2, 21, 0, s) for s in (0, 2, 4)
+    ]
+    assert len({(r.sequence_id, r.split) for r in rows}) == 1 and rows[0].sequence_id
+
+
 def test_a_hash_mismatch_discards_the_upload_with_a_clear_error(edge, app):
     client = edge.client(app, "pi")
     good, other = edge.photos[0], edge.photos[1]
@@ -219,6 +243,18 @@ def test_a_hash_mismatch_discards_the_upload_with_a_clear_error(edge, app):
         "processing": None,
     }
     assert media_rows(edge.project, sha(other)) == media_rows(edge.project, sha(good)) == []
+
+
+def test_a_chunk_over_the_body_limit_is_refused_before_anything_is_written(edge, app):
+    client = edge.client(app, "pi")
+    chunk = bytes(MAX_BODY_BYTES + 1)
+    url = f"/api/v1/uploads/{'cd' * 32}"
+    size = 3 * MAX_BODY_BYTES
+    response = client.put(
+        url, content=chunk, headers={"Content-Range": f"bytes 0-{MAX_BODY_BYTES}/{size}"}
+    )
+    assert response.status_code == 413 and "larger than" in response.json()["error"]["message"]
+    assert client.get(url).json()["offset"] == 0
 
 
 def test_intact_bytes_that_are_not_an_image_fail_alone_with_the_reason(edge, app):
