@@ -453,6 +453,11 @@ def test_the_client_script_resumes_uploads_and_pulls_only_a_changed_model(edge, 
         },
     )
     assert sent.status_code == 202
+    head = httpx.head(
+        f"{live}/api/v1/uploads/{sha(big)}",
+        headers={"Authorization": f"Bearer {edge.tokens['pi']}"},
+    )
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == "4000"
     out = run_client(live, edge.tokens["pi"], "upload", str(card), "--camera", "north")
     assert out.returncode == 1, out.stdout + out.stderr  # one file is bad
     assert f"IMG_0100.JPG: resuming at byte 4000 of {len(big)}" in out.stdout
