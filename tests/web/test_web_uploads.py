@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -42,6 +43,15 @@ from wildloop.store.tables import (
 from wildloop.synthetic.scenes import SceneGenerator
 from wildloop.users.accounts import load_actor
 from wildloop.users.tokens import create_token
+from wildloop.web import (
+    api_analytics,
+    audio_pages,
+    camera_pages,
+    files,
+    individual_pages,
+    models_page,
+    pages,
+)
 from wildloop.web.app import create_app
 from wildloop.web.middleware import MAX_BODY_BYTES
 
@@ -384,6 +394,48 @@ def test_an_uploader_token_is_refused_everywhere_else(edge, app):
             failures.append(f"{method} {url}: {refused.status_code} {refused.text[:200]}")
         if ada.request(method, url, json=body).status_code in (401, 403):
             failures.append(f"{method} {url}: refused to the admin too")
+    assert not failures, "\n".join(failures)
+
+
+PAGE_ROUTERS = [
+    pages.router,
+    models_page.router,
+    audio_pages.router,
+    individual_pages.router,
+    camera_pages.router,
+    api_analytics.pages,
+    files.router,
+]
+# Routes an uploader may call, or that need no login at all.
+OPEN_TO_UPLOADERS = {
+    "/api/v1/uploads/{sha256}",
+    "/api/v1/models/{ref}.onnx",
+    "/api/v1",
+    "/login",
+    "/logout",
+}
+
+
+def test_every_route_of_the_app_refuses_an_uploader(edge, app):
+    """Every API route (from the OpenAPI document) and every page, whatever its method,
+    answers an uploader's token 403: the role check comes before any parameter is read.
+    Each exception is listed."""
+    routes = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    for router in PAGE_ROUTERS:
+        routes |= {(m, r.path) for r in router.routes for m in getattr(r, "methods", ())}
+    assert len(routes) > 80
+    pi = edge.client(app, "pi")
+    failures = []
+    for method, path in sorted(routes):
+        if path in OPEN_TO_UPLOADERS:
+            continue
+        response = pi.request(method, re.sub(r"{[^}]+}", "1", path))
+        if response.status_code != 403 or "uploader role" not in response.text:
+            failures.append(f"{method} {path}: {response.status_code}")
     assert not failures, "\n".join(failures)
 
 
