@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy.exc
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from wildloop.project import Project
 from wildloop.store import migrate
-from wildloop.store.tables import Base
+from wildloop.store.tables import Base, User
 
 
 def test_migrations_match_models(project: Project) -> None:
@@ -40,3 +42,27 @@ def test_migration_history_has_one_head() -> None:
     """Two heads mean two branches revise the same parent; `upgrade head` would refuse."""
     heads = ScriptDirectory.from_config(migrate.alembic_config()).get_heads()
     assert len(heads) == 1, f"migration heads {heads}: add a merge revision"
+
+
+def test_the_role_check_admits_uploaders_and_a_downgrade_makes_them_viewers(
+    project: Project,
+) -> None:
+    engine = project.db.engine
+
+    def add(name: str, role: str) -> None:
+        with project.db.session() as session:
+            session.add(User(username=name, role=role))
+
+    add("pi", "uploader")
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        add("nero", "emperor")
+    cfg = migrate.alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0014_class_thresholds")
+    with project.db.session() as session:
+        assert session.scalar(select(User.role).where(User.username == "pi")) == "viewer"
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        add("pi-2", "uploader")
+    migrate.upgrade(engine)
+    add("pi-2", "uploader")

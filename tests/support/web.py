@@ -7,8 +7,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -66,7 +68,13 @@ def app_client(review_setup: ReviewSetup) -> Iterator[Callable[..., TestClient]]
 def live_url(review_setup: ReviewSetup) -> Iterator[str]:
     """The app served by a real Uvicorn on localhost (in a thread), as `wildloop serve` runs
     it: for what only a real socket shows (connection handling, a browser)."""
-    app = create_app(review_setup.project, secret="test-secret")
+    with serve(create_app(review_setup.project, secret="test-secret")) as url:
+        yield url
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` served by a real Uvicorn on a free localhost port, in a thread; yields its URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

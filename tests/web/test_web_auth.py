@@ -160,17 +160,19 @@ def test_logout_ends_the_session(app_client, review_setup):
     assert client.get("/api/v1/me").status_code == 401
 
 
-def test_first_admin_and_tokens_from_the_cli(review_setup):
+@pytest.mark.parametrize("role", ["admin", "uploader"])
+def test_first_admin_and_tokens_from_the_cli(review_setup, role):
+    """The first admin; a field device's account (uploader) is made the same way."""
     root = str(review_setup.project.root)
     runner = CliRunner()
     added = runner.invoke(
         cli,
-        ["user", "add", "boss", "--role", "admin", "--password-stdin", "-p", root],
+        ["user", "add", "boss", "--role", role, "--password-stdin", "-p", root],
         input="a strong password\n",
     )
     assert added.exit_code == 0, added.output
     listed = runner.invoke(cli, ["user", "list", "--json", "-p", root])
-    assert '"username": "boss"' in listed.output and '"role": "admin"' in listed.output
+    assert '"username": "boss"' in listed.output and f'"role": "{role}"' in listed.output
     token = runner.invoke(cli, ["token", "create", "backup", "--user", "boss", "-p", root])
     assert token.exit_code == 0 and token.output.startswith("wl_")
     refused = runner.invoke(

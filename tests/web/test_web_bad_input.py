@@ -77,6 +77,9 @@ EVENTS = ("GET", f"{V1}/events")
 EVENT = ("GET", f"{V1}/events/{{event_id}}")
 EVENT_ACTIONS = ("POST", f"{V1}/events/{{event_id}}/actions")
 SIMILAR_MEDIA = ("GET", f"{V1}/media/{{media_id}}/similar")
+UPLOAD = ("PUT", f"{V1}/uploads/{{sha256}}")
+UPLOAD_STATE = ("GET", f"{V1}/uploads/{{sha256}}")
+MODEL_ONNX = ("GET", f"{V1}/models/{{ref}}.onnx")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Case:
     body: Any  # JSON, or bytes sent as they are
     status: int
     words: str  # the error message must contain these
+    headers: dict[str, str] | None = None
 
 
 def _grid_cases() -> list[Case]:
@@ -406,6 +410,7 @@ def cases() -> list[Case]:
         + _individual_cases()
         + _threshold_cases()
         + _event_cases()
+        + _upload_cases()
     )
 
 
@@ -505,6 +510,40 @@ def _event_cases() -> list[Case]:
             400,
             "crop embeddings",
         ),
+    ]
+
+
+def _upload_cases() -> list[Case]:
+    """Uploads from field devices (the admin may upload too) and the model pull."""
+    sha = "ab" * 32  # a well-formed hash that no body below has
+    up = f"{V1}/uploads/{sha}"
+
+    def case(name: str, body: bytes, status: int, words: str, at: str = up, **headers: str) -> Case:
+        return Case(
+            name,
+            UPLOAD,
+            at,
+            body,
+            status,
+            words,
+            {k.replace("_", "-"): v for k, v in headers.items()},
+        )
+
+    return [
+        case("upload: not a hash", b"abc", 400, "not a sha256", f"{V1}/uploads/xyz"),
+        case("upload: empty", b"", 400, "empty file"),
+        case("upload: range syntax", b"abc", 400, "Content-Range", Content_Range="bytes=0-2"),
+        case("upload: range length", b"abc", 400, "names 10 bytes", Content_Range="bytes 0-9/20"),
+        case("upload: past the end", b"abc", 400, "does not fit", Content_Range="bytes 5-7/6"),
+        case("upload: finish body", b"abc", 400, "send no body", Content_Range="bytes */3"),
+        case("upload: hash mismatch", b"abc", 400, "hash to"),
+        case("upload: time", b"abc", 422, "captured_at", f"{up}?captured_at=dawn"),
+        case("upload: zone", b"abc", 400, "time zone", f"{up}?captured_at=2024-05-01T06:00Z"),
+        case("upload: camera", b"abc", 422, "camera", f"{up}?camera={'c' * 201}"),
+        case("upload: name", b"abc", 422, "name", f"{up}?name={'n' * 256}"),
+        Case("upload state: not a hash", UPLOAD_STATE, f"{V1}/uploads/12", None, 400, "sha256"),
+        Case("pull: unknown", MODEL_ONNX, f"{V1}/models/nope.onnx", None, 404, "nope"),
+        Case("pull: no file", MODEL_ONNX, f"{V1}/models/champion.onnx", None, 409, "no ONNX"),
     ]
 
 
@@ -745,6 +784,7 @@ def _refusal_problem(client: Any, case: Case, media_id: int, empty_id: int) -> s
     url = _fill(case.url, media_id, empty_id)
     if isinstance(case.body, bytes):
         sent = {"content": case.body, "headers": {"Content-Type": "application/json"}}
+        sent["headers"] |= case.headers or {}
     else:
         sent = {"json": _fill(case.body, media_id, empty_id)} if case.body is not None else {}
     try:

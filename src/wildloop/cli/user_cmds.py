@@ -38,7 +38,12 @@ def _password(from_stdin: bool) -> str:
 @user_app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="Username.")],
-    role: Annotated[str, typer.Option(help="admin, reviewer or viewer.")] = "reviewer",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="admin, reviewer, viewer or uploader (a field device: upload and model pull only)."
+        ),
+    ] = "reviewer",
     password_stdin: PasswordStdin = False,
     project: ProjectOption = None,
 ) -> None:

@@ -112,6 +112,27 @@ def submit_items(
     )
 
 
+def submit_arrivals(
+    project: Project, media_ids: Sequence[int], *, created_by: int | None = None
+) -> Submitted | None:
+    """A job that runs the champion over just-arrived ``media_ids`` (following the alias, as
+    ``process`` does); None when there is no champion or it does not run on images."""
+    with project.db.session() as session:
+        champion = resolve(session, "champion")
+        version = session.get(ModelVersion, champion) if champion is not None else None
+        if version is None or version.task == head_job.TASK:
+            return None
+    return _submit(
+        project,
+        "process",
+        "champion",
+        None,
+        unseen_only=False,
+        media_ids=list(media_ids),
+        created_by=created_by,
+    )
+
+
 def predict_items(project: Project, model_version_id: int, media_ids: Sequence[int]) -> None:
     """Run ``model_version_id`` over ``media_ids`` in this process and store the sets.
 

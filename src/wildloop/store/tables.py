@@ -57,7 +57,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="reviewer")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    __table_args__ = (CheckConstraint("role IN ('admin', 'reviewer', 'viewer')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'reviewer', 'viewer', 'uploader')", name="role"),
+    )
 
 
 class ApiToken(Base):

@@ -16,6 +16,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     REVIEWER = "reviewer"
     VIEWER = "viewer"
+    # A field device (a Raspberry Pi camera): uploads media and pulls the model, nothing else.
+    UPLOADER = "uploader"
 
 
 ROLES = tuple(r.value for r in Role)
@@ -37,13 +39,44 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def can_read(self) -> bool:
+        return self.role is not Role.UPLOADER
+
+    @property
+    def can_upload(self) -> bool:
+        return self.role in (Role.ADMIN, Role.REVIEWER, Role.UPLOADER)
+
 
 def require_writer(actor: Actor) -> None:
     """Refuse viewers: labels, marks and notes need the reviewer or admin role."""
     if not actor.can_write:
         raise PermissionDenied(
-            f"{actor.username} has the {actor.role} role, which can only look; "
-            "ask an admin for the reviewer role to change labels"
+            f"{actor.username} has the {actor.role} role, which "
+            + (
+                "can only upload media and pull the model"
+                if not actor.can_read
+                else "can only look"
+            )
+            + "; ask an admin for the reviewer role to change labels"
+        )
+
+
+def require_reader(actor: Actor) -> None:
+    """Refuse uploaders: a field device's token sees nothing of the project."""
+    if not actor.can_read:
+        raise PermissionDenied(
+            f"{actor.username} has the uploader role, which can only upload media "
+            "(/api/v1/uploads) and pull the champion model (/api/v1/models/champion.onnx)"
+        )
+
+
+def require_uploader(actor: Actor) -> None:
+    """Refuse viewers: uploading adds media, which needs the uploader, reviewer or admin role."""
+    if not actor.can_upload:
+        raise PermissionDenied(
+            f"{actor.username} has the {actor.role} role, which cannot add media; "
+            "field devices use a token of an account with the uploader role"
         )
 
 

@@ -31,6 +31,7 @@ from wildloop.web import (
     api_review,
     api_thresholds,
     api_two_stage,
+    api_uploads,
     audio_pages,
     camera_pages,
     errors,
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(api_events.router, prefix="/api/v1")
+    app.include_router(api_uploads.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)

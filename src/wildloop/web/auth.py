@@ -18,7 +18,7 @@ from fastapi import Request
 from wildloop.errors import PermissionDenied, Unauthenticated
 from wildloop.project import Project
 from wildloop.users.accounts import load_actor
-from wildloop.users.roles import Actor
+from wildloop.users.roles import Actor, require_reader
 from wildloop.users.tokens import resolve_token
 
 SESSION_USER = "uid"
@@ -73,7 +73,18 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 
 def optional_actor(request: Request) -> Actor | None:
-    """The actor behind the request's token or session, or None when anonymous."""
+    """The actor behind the request's token or session, or None when anonymous.
+
+    Every page and endpoint but the two a field device uses comes through here, so an
+    uploader's token is refused everywhere else in this one place (PermissionDenied, 403).
+    """
+    actor = _resolve_actor(request)
+    if actor is not None:
+        require_reader(actor)
+    return actor
+
+
+def _resolve_actor(request: Request) -> Actor | None:
     cached = getattr(request.state, "actor", False)
     if cached is not False:
         return cast(Actor | None, cached)
@@ -98,7 +109,16 @@ def optional_actor(request: Request) -> Actor | None:
 
 def current_actor(request: Request) -> Actor:
     """FastAPI dependency: the authenticated actor; writes from a cookie session need CSRF."""
-    actor = optional_actor(request)
+    return _authenticated(request, optional_actor(request))
+
+
+def device_actor(request: Request) -> Actor:
+    """FastAPI dependency of the upload and model-pull endpoints: any authenticated actor,
+    uploaders included (the services there check what each role may do)."""
+    return _authenticated(request, _resolve_actor(request))
+
+
+def _authenticated(request: Request, actor: Actor | None) -> Actor:
     if actor is None:
         raise Unauthenticated("log in first, or send an API token (Authorization: Bearer ...)")
     if request.method in UNSAFE_METHODS and not getattr(request.state, "by_token", False):

@@ -150,12 +150,12 @@ class BatchIn(_ActionFields):
 
 class UserIn(_In):
     username: str = Field(max_length=80)
-    role: Literal["admin", "reviewer", "viewer"] = "reviewer"
+    role: Literal["admin", "reviewer", "viewer", "uploader"] = "reviewer"
     password: str = Field(min_length=1, max_length=1024)
 
 
 class UserPatch(_In):
-    role: Literal["admin", "reviewer", "viewer"] | None = None
+    role: Literal["admin", "reviewer", "viewer", "uploader"] | None = None
     password: str | None = Field(default=None, max_length=1024)
     disabled: bool | None = None
 

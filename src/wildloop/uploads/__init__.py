@@ -1,0 +1,1 @@
+"""Uploads from field devices: resumable, verified by sha256, ingested and processed on arrival."""
