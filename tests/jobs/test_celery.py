@@ -1,24 +1,25 @@
 """Real Celery workers (separate processes) on a real broker: a reprocess survives a worker
 SIGKILLed mid-job and a broker restarted mid-job, with one prediction set per item and no gap.
 
-Skips with the reason when the broker is down; every process started here is killed (by its
-process group) when the test ends, pass or fail.
+Skips with the reason when a broker is down or cannot be started; a broker is only restarted
+when it is this test's own (the shared ones serve other tests); every process started here
+is killed (by its process group) when the test ends, pass or fail.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from tests.support.celery import broker_url, drive, is_up, start_worker, use_celery, wait_until
+from tests.support.celery import broker_url, drive, start_worker, use_celery
 from tests.support.engine import good_media, ingest_dir, register, sets_per_media
+from tests.support.private_services import PrivateRabbit, PrivateRedis
 from wildloop.jobs.celery_executor import Dispatcher, make_app
 from wildloop.jobs.records import held_chunks, job_status
 from wildloop.processing.predict_job import submit_process
@@ -92,42 +93,35 @@ def test_two_celery_workers_one_sigkilled_mid_job(
     assert any(f":{victim}:" not in (o or "") for o in owners), "the survivor did the rest"
 
 
-def test_redis_restarted_mid_job(
+@pytest.fixture
+def private_broker(request: pytest.FixtureRequest) -> Iterator[PrivateRedis | PrivateRabbit]:
+    """A broker of this test's own (the shared ones serve other tests meanwhile)."""
+    pytest.importorskip("celery", reason="the scale extra (celery) is not installed")
+    broker = PrivateRedis() if request.param == "redis" else PrivateRabbit()
+    yield broker
+    broker.close()
+
+
+@pytest.mark.parametrize("private_broker", ["redis", "amqp"], indirect=True)
+def test_broker_restarted_mid_job(
+    private_broker: PrivateRedis | PrivateRabbit,
     project: Project,
     scenes: Callable[..., list[Frame]],
     untrained_pt: Path,
     tmp_path: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
-    url = broker_url("redis")
-    if not shutil.which("redis-server") or not shutil.which("redis-cli"):
-        pytest.skip("redis-server/redis-cli not installed: cannot restart the broker")
-    use_celery(project, url)
+    use_celery(project, private_broker.url)
     job_id, media, version_id = _reprocess_setup(project, scenes, untrained_pt, tmp_path)
     app = make_app(project.config)
-    app.control.purge()
     start_worker(project.root, processes)
     dispatcher = Dispatcher(project, app)
-    drive(project, dispatcher, job_id, lambda s: s["progress"]["done"] >= 6, 90)
+    before = drive(project, dispatcher, job_id, lambda s: s["progress"]["done"] >= 6, 90)
+    assert before["progress"]["done"] < len(media), "restart while the job still runs"
 
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
-    subprocess.run(
-        [
-            "redis-server",
-            "--daemonize",
-            "yes",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "6379",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        check=True,
-    )
-    wait_until(lambda: is_up("127.0.0.1", 6379), 30, "redis back up")
-    # Every message was in the restarted broker's memory; the rows still hold the work.
+    # Redis forgets its messages (no persistence); RabbitMQ keeps the durable ones and
+    # redelivers those its consumers had not acked. Either way the rows hold the work.
+    private_broker.stop()
+    private_broker.start()
     drive(project, dispatcher, job_id, lambda s: s["state"] != "running", 150)
     _assert_complete(project, job_id, media, version_id)

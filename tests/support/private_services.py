@@ -83,6 +83,40 @@ class PrivatePostgres:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class PrivateRedis:
+    """``redis-server`` on a free port without persistence, as the docs recommend."""
+
+    def __init__(self) -> None:
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server not installed: cannot run a private broker")
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(lambda: is_up("127.0.0.1", self.port), 30, "private redis")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+
+
 class PrivateRabbit:
     """A RabbitMQ node of its own (name, ports, config, data and logs in a temp folder)."""
 
