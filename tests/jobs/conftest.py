@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.private_services import PrivatePostgres
+
 
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
@@ -19,3 +21,11 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, which it may stop and start."""
+    server = PrivatePostgres()
+    yield server
+    server.close()
