@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 import review_data
 from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
-from wildloop.store.database import Database, normalise_url
+from wildloop.store.database import Database
 from wildloop.store.tables import Media, ModelVersion
 from wildloop.store.types import utcnow
 from wildloop.users.roles import Actor, Role
@@ -92,13 +92,7 @@ def main() -> None:
 
 def build(pg_url: str, media: int) -> Project:
     root = RESULTS / f"pglat-{media}"
-    url = normalise_url(pg_url).rsplit("/", 1)[0] + f"/{PG_DB}_{media}"
-    admin = create_engine(normalise_url(pg_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        name = url.rsplit("/", 1)[1]
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    url = review_data.fresh_pg_database(pg_url, f"{PG_DB}_{media}")
     if root.exists():
         shutil.rmtree(root)
     project = Project.init(root, "bench", review_data.CLASSES, database_url=url)

@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEER_CLASSES
 from tests.support.private_services import PrivatePostgres
+from wildloop.project import Project
 
 
 @pytest.fixture
@@ -29,3 +32,11 @@ def private_pg() -> Iterator[PrivatePostgres]:
     server = PrivatePostgres()
     yield server
     server.close()
+
+
+@pytest.fixture
+def pg_project(private_pg: PrivatePostgres, tmp_path: Path) -> Iterator[Project]:
+    """A project on the test's own PostgreSQL."""
+    project = Project.init(tmp_path / "project", "test", DEER_CLASSES, database_url=private_pg.url)
+    yield project
+    project.close()

@@ -18,28 +18,15 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.celery import broker_url, drive, start_worker, use_celery
-from tests.support.engine import good_media, ingest_dir, register, sets_per_media
+from tests.support.engine import reprocess_job, sets_per_media
 from tests.support.private_services import PrivateRabbit, PrivateRedis
 from wildloop.jobs.celery_executor import Dispatcher, make_app
 from wildloop.jobs.records import held_chunks, job_status
-from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.store.tables import JobChunk
 from wildloop.synthetic.scenes import Frame
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _reprocess_setup(
-    project: Project, scenes: Callable[..., list[Frame]], untrained_pt: Path, tmp_path: Path
-) -> tuple[int, set[int], int]:
-    scenes(bursts=6, seed=3)
-    ingest_dir(project, tmp_path / "scenes")
-    version = register(project, untrained_pt, "v1", imgsz=160, promote=True)
-    submitted = submit_process(project)
-    media = good_media(project)
-    assert submitted.items == len(media) >= 18
-    return submitted.job_id, media, version.id
 
 
 def _assert_complete(project: Project, job_id: int, media: set[int], version_id: int) -> dict:
@@ -63,7 +50,7 @@ def test_two_celery_workers_one_sigkilled_mid_job(
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     use_celery(project, broker_url(broker))
-    job_id, media, version_id = _reprocess_setup(project, scenes, untrained_pt, tmp_path)
+    job_id, media, version_id = reprocess_job(project, scenes, untrained_pt, tmp_path / "scenes")
     app = make_app(project.config)
     app.control.purge()  # nothing left over from an earlier run on this broker
     workers = [start_worker(project.root, processes), start_worker(project.root, processes)]
@@ -112,7 +99,7 @@ def test_broker_restarted_mid_job(
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     use_celery(project, private_broker.url)
-    job_id, media, version_id = _reprocess_setup(project, scenes, untrained_pt, tmp_path)
+    job_id, media, version_id = reprocess_job(project, scenes, untrained_pt, tmp_path / "scenes")
     app = make_app(project.config)
     start_worker(project.root, processes)
     dispatcher = Dispatcher(project, app)

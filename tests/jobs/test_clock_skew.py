@@ -17,12 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import DEER_CLASSES
 from tests.support.celery import broker_url, drive, start_worker, use_celery
-from tests.support.engine import good_media, ingest_dir, register, sets_per_media
-from tests.support.private_services import PrivatePostgres
+from tests.support.engine import reprocess_job, sets_per_media
 from wildloop.jobs.celery_executor import Dispatcher, make_app
-from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.store.tables import JobChunk
 from wildloop.synthetic.scenes import Frame
@@ -33,7 +30,7 @@ FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
 
 def test_a_worker_an_hour_behind_keeps_its_chunks(
-    private_pg: PrivatePostgres,
+    pg_project: Project,
     scenes: Callable[..., list[Frame]],
     untrained_pt: Path,
     tmp_path: Path,
@@ -41,31 +38,22 @@ def test_a_worker_an_hour_behind_keeps_its_chunks(
 ) -> None:
     if not FAKETIME.is_file():
         pytest.skip(f"libfaketime not installed ({FAKETIME}; apt-get install faketime)")
-    url = broker_url("redis")
-    project = Project.init(tmp_path / "project", "test", DEER_CLASSES, database_url=private_pg.url)
-    try:
-        use_celery(project, url)
-        # Stale after 30 s: ample for a loaded machine, and an hour of skew is far beyond.
-        project.config.jobs.stale_after_seconds = 30.0
-        project.save_config()
-        scenes(bursts=6, seed=3)
-        ingest_dir(project, tmp_path / "scenes")
-        version = register(project, untrained_pt, "v1", imgsz=160, promote=True)
-        job_id = submit_process(project).job_id
-        media = good_media(project)
-        app = make_app(project.config)
-        app.control.purge()
-        behind = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-1h", "DONT_FAKE_MONOTONIC": "1"}
-        start_worker(project.root, processes, env=behind)
+    project = pg_project
+    use_celery(project, broker_url("redis"))
+    # Stale after 30 s: ample for a loaded machine, and an hour of skew is far beyond.
+    project.config.jobs.stale_after_seconds = 30.0
+    project.save_config()
+    job_id, media, version_id = reprocess_job(project, scenes, untrained_pt, tmp_path / "scenes")
+    app = make_app(project.config)
+    app.control.purge()
+    behind = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "-1h", "DONT_FAKE_MONOTONIC": "1"}
+    start_worker(project.root, processes, env=behind)
 
-        final = drive(project, Dispatcher(project, app), job_id, lambda s: s["finished_at"], 180)
-        assert final["state"] == "succeeded", final["error"]
-        assert final["attempts"] == 1, f"a chunk was taken from the live worker: {final}"
-        with project.db.session() as session:
-            chunks = select(JobChunk.attempts).where(JobChunk.job_id == job_id)
-            attempts = set(session.scalars(chunks))
-        assert attempts == {1}
-        counts = sets_per_media(project, version.id)
-        assert set(counts) == media and set(counts.values()) == {1}
-    finally:
-        project.close()
+    final = drive(project, Dispatcher(project, app), job_id, lambda s: s["finished_at"], 180)
+    assert final["state"] == "succeeded", final["error"]
+    assert final["attempts"] == 1, f"a chunk was taken from the live worker: {final}"
+    with project.db.session() as session:
+        chunks = select(JobChunk.attempts).where(JobChunk.job_id == job_id)
+        assert set(session.scalars(chunks)) == {1}
+    counts = sets_per_media(project, version_id)
+    assert set(counts) == media and set(counts.values()) == {1}

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEER_CLASSES
 from tests.support.celery import SRC, wait_until
-from tests.support.engine import good_media, ingest_dir, register, sets_per_media
+from tests.support.engine import reprocess_job, sets_per_media
 from tests.support.private_services import PrivatePostgres
 from wildloop.jobs.records import job_status
-from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.synthetic.scenes import Frame
 
@@ -34,52 +32,48 @@ def _status(project: Project, job_id: int) -> dict:
 
 def test_a_worker_reconnects_after_the_database_restarts_mid_job(
     private_pg: PrivatePostgres,
+    pg_project: Project,
     scenes: Callable[..., list[Frame]],
     untrained_pt: Path,
     tmp_path: Path,
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
-    project = Project.init(tmp_path / "project", "test", DEER_CLASSES, database_url=private_pg.url)
-    try:
-        project.config.inference.chunk_size = 6
-        project.config.inference.batch_size = 3
-        project.save_config()
-        scenes(bursts=12, seed=3)
-        ingest_dir(project, tmp_path / "scenes")
-        version = register(project, untrained_pt, "v1", imgsz=160, promote=True)
-        job_id = submit_process(project).job_id
-        media = good_media(project)
-        log = tmp_path / "worker.log"
-        processes.append(
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "wildloop", "worker", "--heartbeat", "0.3"),
-                    *("--stale-after", "30", "--project", str(project.root)),
-                ],
-                env={**os.environ, "PYTHONPATH": SRC, "YOLO_OFFLINE": "1"},
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    project = pg_project
+    project.config.inference.chunk_size = 6
+    project.config.inference.batch_size = 3
+    project.save_config()
+    job_id, media, version_id = reprocess_job(
+        project, scenes, untrained_pt, tmp_path / "scenes", bursts=12
+    )
+    log = tmp_path / "worker.log"
+    processes.append(
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "wildloop", "worker", "--heartbeat", "0.3"),
+                *("--stale-after", "30", "--project", str(project.root)),
+            ],
+            env={**os.environ, "PYTHONPATH": SRC, "YOLO_OFFLINE": "1"},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        wait_until(lambda: _status(project, job_id)["progress"]["done"] >= 6, 120, "a chunk")
-        before = _status(project, job_id)
-        assert before["progress"]["done"] < len(media), "restart while the job still runs"
+    )
+    wait_until(lambda: _status(project, job_id)["progress"]["done"] >= 6, 120, "a chunk")
+    before = _status(project, job_id)
+    assert before["progress"]["done"] < len(media), "restart while the job still runs"
 
-        project.db.dispose()
-        private_pg.stop()
-        try:
-            wait_until(lambda: b"database unreachable" in log.read_bytes(), 60, "the worker saw it")
-        finally:
-            private_pg.start()
-
-        wait_until(lambda: _status(project, job_id)["finished_at"] is not None, 180, "the end")
-        final = _status(project, job_id)
-        assert final["state"] == "succeeded", final["error"]
-        counts = sets_per_media(project, version.id)
-        assert set(counts) == media  # no gaps
-        assert set(counts.values()) == {1}  # no duplicates
-        assert final["progress"]["done"] == final["progress"]["total"] == len(media)
-        assert final["progress"]["done"] >= before["progress"]["done"]
+    project.db.dispose()
+    private_pg.stop()
+    try:
+        wait_until(lambda: b"database unreachable" in log.read_bytes(), 60, "the worker saw it")
     finally:
-        project.close()
+        private_pg.start()
+
+    wait_until(lambda: _status(project, job_id)["finished_at"] is not None, 180, "the end")
+    final = _status(project, job_id)
+    assert final["state"] == "succeeded", final["error"]
+    counts = sets_per_media(project, version_id)
+    assert set(counts) == media  # no gaps
+    assert set(counts.values()) == {1}  # no duplicates
+    assert final["progress"]["done"] == final["progress"]["total"] == len(media)
+    assert final["progress"]["done"] >= before["progress"]["done"]
