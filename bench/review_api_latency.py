@@ -22,14 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import and_, create_engine, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
 sys.path.insert(0, str(Path(__file__).parent))
 import review_data
 from wildloop.project import Project
 from wildloop.review import grid
-from wildloop.store.database import normalise_url
 from wildloop.store.tables import Media, PredictionSet
 from wildloop.users.roles import Actor, Role
 from wildloop.users.tokens import create_token
@@ -63,21 +62,14 @@ def main() -> None:
 
 def open_archive(db: str, media: int, pg_url: str, reuse: bool) -> Project:
     root = RESULTS / f"review-{db}-{media}"
-    url = ""
-    if db == "postgres":
-        url = normalise_url(pg_url).rsplit("/", 1)[0] + f"/{PG_DB}_{media}"
     if reuse and (root / "wildloop.toml").exists():
         print(f"\n[{db}] reusing the archive in {root}")
         return Project.open(root)
     if root.exists():
         shutil.rmtree(root)
+    url = ""
     if db == "postgres":
-        admin = create_engine(normalise_url(pg_url), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = url.rsplit("/", 1)[1]
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
+        url = review_data.fresh_pg_database(pg_url, f"{PG_DB}_{media}")
     project = Project.init(root, "bench", review_data.CLASSES, database_url=url)
     start = time.perf_counter()
     counts = review_data.build(project.db.engine, media)

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+
+from wildloop.store.database import normalise_url
 
 CLASS_WEIGHTS = {
     "buck": 0.25,
@@ -29,6 +31,16 @@ CLASSES = list(CLASS_WEIGHTS)
 CAMERAS = 50
 CHUNK = 50_000
 NOW = "2026-01-01 00:00:00"
+
+
+def fresh_pg_database(server_url: str, name: str) -> str:
+    """(Re)create database ``name`` on the server of ``server_url``; returns its URL."""
+    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return normalise_url(server_url).rsplit("/", 1)[0] + f"/{name}"
 
 
 def build(engine: Engine, media: int, seed: int = 7) -> dict[str, int]:

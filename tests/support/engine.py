@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from wildloop.media.ingest import ingest_paths
 from wildloop.models.registration import register_model
+from wildloop.processing.predict_job import submit_process
 from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
+from wildloop.synthetic.scenes import Frame
 
 
 def ingest_dir(project: Project, folder: Path) -> int:
@@ -40,3 +43,21 @@ def sets_per_media(project: Project, version_id: int) -> dict[int, int]:
 def good_media(project: Project) -> set[int]:
     with project.db.session() as session:
         return set(session.scalars(select(Media.id).where(Media.status == "ok")))
+
+
+def reprocess_job(
+    project: Project,
+    scenes: Callable[..., list[Frame]],
+    untrained_pt: Path,
+    folder: Path,
+    bursts: int = 6,
+) -> tuple[int, set[int], int]:
+    """Ingest ``bursts`` generated bursts from ``folder``, promote an untrained detector and
+    submit a reprocess of everything; returns (job id, media ids, version id)."""
+    scenes(bursts=bursts, seed=3)
+    ingest_dir(project, folder)
+    version = register(project, untrained_pt, "v1", imgsz=160, promote=True)
+    submitted = submit_process(project)
+    media = good_media(project)
+    assert submitted.items == len(media) >= 3 * bursts
+    return submitted.job_id, media, version.id

@@ -17,7 +17,7 @@ from wildloop.jobs.records import cancel_job, job_status, submit_job
 from wildloop.jobs.training_guard import active_training
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.store.tables import ModelVersion
+from wildloop.store.tables import Job, ModelVersion
 from wildloop.training.job import start_training
 from wildloop.training.start import choose_start
 
@@ -153,3 +153,31 @@ def test_training_and_registration_make_no_network_attempt(
     status = run_job(labelled, started.job_id)
     assert status["state"] == "succeeded", status["error"]
     assert attempts == []
+
+
+@pytest.mark.slow
+def test_a_multi_gpu_device_string_reaches_ultralytics_unchanged(
+    labelled: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--device 0,1`` (Ultralytics' multi-GPU form) is neither parsed nor rewritten on the
+    way: no GPU here, so Ultralytics itself refuses it, naming the string it received."""
+    from typer.testing import CliRunner
+
+    from wildloop.cli.app import app as cli_app
+
+    # Ultralytics sets CUDA_VISIBLE_DEVICES to the device it was given; keep it in this test.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    project = labelled
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            *("train", "--device", "0,1", "--epochs", "1", "--imgsz", "64", "--batch", "8"),
+            *("--project", str(project.root), "--json"),
+        ],
+    )
+    assert result.exit_code == 7, result.output
+    with project.db.session() as session:
+        job = session.scalars(select(Job).where(Job.kind == "train")).one()
+        assert job.params["train"]["device"] == "0,1"
+        assert job.state == "failed"
+        assert "Invalid CUDA 'device=0,1' requested" in (job.error or "")

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wildloop.config import ProjectConfig
 from wildloop.domain.job_states import ACTIVE, TERMINAL
@@ -37,7 +38,7 @@ from wildloop.jobs import claims
 from wildloop.jobs.local import StatusCallback
 from wildloop.jobs.records import job_status
 from wildloop.jobs.routing import route
-from wildloop.jobs.worker import finish_ready_jobs, run_claimed, settings_for
+from wildloop.jobs.worker import RECONNECT_SECONDS, finish_ready_jobs, run_claimed, settings_for
 from wildloop.project import Project
 from wildloop.store.tables import Job, JobChunk
 
@@ -125,11 +126,14 @@ def _run_chunk_task(chunk_id: int) -> str:
 def run_chunk_here(project: Project, chunk_id: int, worker: str, stop: threading.Event) -> str:
     """What one delivery does; returns a word for the task's log line."""
     settings = settings_for(project)
-    with project.db.session() as session:
+
+    def reclaim_and_claim(session: Session) -> claims.Claim | None:
         # A chunk whose owner died on this host is freed at once, so the redelivered message
         # of a killed pool process can take it.
         claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
-        claim = claims.claim_chunk(session, worker, chunk_id=chunk_id)
+        return claims.claim_chunk(session, worker, chunk_id=chunk_id)
+
+    claim = project.db.run(reclaim_and_claim, retry_for=RECONNECT_SECONDS)
     if claim is None:
         return "not claimed"
     stats = run_claimed(project, claim, worker, settings, stop)

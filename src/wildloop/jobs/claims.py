@@ -22,7 +22,7 @@ from wildloop.domain.job_states import ACTIVE, OPEN_CHUNK
 from wildloop.jobs.records import progress_sums
 from wildloop.store.bulk import rows_changed
 from wildloop.store.tables import Job, JobChunk
-from wildloop.store.types import utcnow
+from wildloop.store.types import database_now
 
 _CLAIM_RACES = 20
 
@@ -78,7 +78,7 @@ def claim_chunk(
         row = session.execute(query).first()
         if row is None:
             return None
-        now = utcnow()
+        now = database_now(session)
         won = rows_changed(
             session,
             update(JobChunk)
@@ -118,7 +118,7 @@ def claim_chunk(
 
 def heartbeat(session: Session, claim: Claim, worker: str) -> tuple[bool, bool]:
     """Refresh the chunk's heartbeat; returns (still_owned, job_cancelled)."""
-    now = utcnow()
+    now = database_now(session)
     owned = rows_changed(
         session,
         update(JobChunk)
@@ -151,7 +151,7 @@ def report_progress(
         session.execute(
             update(JobChunk)
             .where(JobChunk.id == claim.chunk_id, JobChunk.claimed_by == worker)
-            .values(items_done=done, items_failed=failed or 0, heartbeat_at=utcnow())
+            .values(items_done=done, items_failed=failed or 0, heartbeat_at=database_now(session))
         )
     _refresh_job(session, claim.job_id, message=message, rate=rate)
 
@@ -215,7 +215,7 @@ def fail_chunk(session: Session, claim: Claim, worker: str, error: str, max_atte
         .where(Job.id == claim.job_id, Job.state.in_(ACTIVE))
         .values(
             state="failed",
-            finished_at=utcnow(),
+            finished_at=database_now(session),
             eta_seconds=None,
             error=f"chunk {claim.seq} failed after {claim.attempts} attempts: {error[:4000]}",
         )
@@ -230,7 +230,9 @@ def fail_job(session: Session, job_id: int, error: str) -> bool:
         session,
         update(Job)
         .where(Job.id == job_id, Job.state.in_(ACTIVE))
-        .values(state="failed", finished_at=utcnow(), eta_seconds=None, error=error[:4000]),
+        .values(
+            state="failed", finished_at=database_now(session), eta_seconds=None, error=error[:4000]
+        ),
     )
     session.execute(
         update(JobChunk)
@@ -247,7 +249,7 @@ def reclaim_stale(session: Session, stale_after: float, max_attempts: int) -> in
     of looping forever on something that kills its worker (an out-of-memory image).
     Returns how many chunks were requeued.
     """
-    cutoff = utcnow() - timedelta(seconds=stale_after)
+    cutoff = database_now(session) - timedelta(seconds=stale_after)
     rows = session.execute(
         select(JobChunk.id, JobChunk.job_id, JobChunk.seq, JobChunk.attempts, JobChunk.claimed_by)
         .join(Job, Job.id == JobChunk.job_id)
@@ -268,7 +270,7 @@ def reclaim_stale(session: Session, stale_after: float, max_attempts: int) -> in
                 .where(Job.id == row.job_id, Job.state.in_(ACTIVE))
                 .values(
                     state="failed",
-                    finished_at=utcnow(),
+                    finished_at=database_now(session),
                     error=f"chunk {row.seq}: its worker died {row.attempts} times; "
                     "see the worker's log (out of memory?)",
                 )
@@ -305,7 +307,7 @@ def jobs_ready_to_finish(session: Session) -> list[int]:
 
 def finish_job(session: Session, job_id: int, result: dict[str, Any] | None) -> bool:
     """Mark a running job succeeded with its result; False if someone else did first."""
-    now = utcnow()
+    now = database_now(session)
     return bool(
         rows_changed(
             session,
@@ -364,7 +366,7 @@ def _is_zombie(pid: int) -> bool:
 
 def _refresh_job(session: Session, job_id: int, *, message: str | None, rate: float | None) -> None:
     done = progress_sums(session, job_id)
-    values: dict[str, Any] = {"progress_done": done, "heartbeat_at": utcnow()}
+    values: dict[str, Any] = {"progress_done": done, "heartbeat_at": database_now(session)}
     if message is not None:
         values["message"] = message
     if rate is not None and rate > 0:

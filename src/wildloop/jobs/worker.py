@@ -16,9 +16,14 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from wildloop.errors import NotFound
 from wildloop.jobs import claims
@@ -27,6 +32,11 @@ from wildloop.project import Project
 from wildloop.store.tables import Job
 
 log = logging.getLogger(__name__)
+
+# How long a worker keeps retrying its bookkeeping (claims, heartbeats, progress, outcomes)
+# while the database server is unreachable: a restart or a fail-over takes seconds, and a
+# chunk that survives it is not redone. Longer outages fail the step; the loop goes on.
+RECONNECT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -118,13 +128,15 @@ def _step(
     stop: threading.Event,
 ) -> bool:
     """Reclaim stale chunks, finish ready jobs, run one chunk; False when there was none."""
-    with project.db.session() as session:
-        claims.reclaim_stale(session, settings.stale_after_seconds, settings.max_attempts)
+    _bookkeep(
+        project,
+        lambda s: claims.reclaim_stale(s, settings.stale_after_seconds, settings.max_attempts),
+    )
     _finish_ready(project, stats)
-    with project.db.session() as session:
-        claim = claims.claim_chunk(
-            session, worker, job_ids=scope.jobs, kinds=kinds, skip=scope.skip()
-        )
+    skip = scope.skip()
+    claim = _bookkeep(
+        project, lambda s: claims.claim_chunk(s, worker, job_ids=scope.jobs, kinds=kinds, skip=skip)
+    )
     if claim is None:
         return False
     _run_claim(project, claim, worker, settings, stats, stop, scope)
@@ -159,8 +171,8 @@ def _run_claim(
         kind = get_kind(claim.kind)
     except NotFound as exc:
         log.error("chunk %s of job %s: %s", claim.seq, claim.job_id, exc)
-        with project.db.session() as session:
-            claims.fail_chunk(session, claim, worker, _cannot_run(exc), max_attempts=1)
+        reason = _cannot_run(exc)
+        _bookkeep(project, lambda s: claims.fail_chunk(s, claim, worker, reason, max_attempts=1))
         stats.chunks_failed += 1
         return
     reporter = _Reporter(project, claim, worker)
@@ -180,18 +192,21 @@ def _run_claim(
         outcome = kind.run_chunk(ctx)
     except (JobCancelled, ChunkLost) as exc:
         log.info("chunk %s of job %s stopped: %s", claim.seq, claim.job_id, exc)
-        with project.db.session() as session:
-            claims.release_chunk(session, claim, worker)
+        _bookkeep(project, lambda s: claims.release_chunk(s, claim, worker))
         stats.chunks_released += 1
         return
     except WaitingForJobs as exc:
         # The parent holds no worker while its children run: hand the chunk back, take
         # the children (or other work) meanwhile, and look at the parent again later.
-        with project.db.session() as session:
+        waiting = str(exc)
+
+        def hand_back(session: Session) -> None:
             claims.release_chunk(session, claim, worker)
             claims.report_progress(
-                session, claim, worker, done=None, failed=None, message=str(exc), rate=None
+                session, claim, worker, done=None, failed=None, message=waiting, rate=None
             )
+
+        _bookkeep(project, hand_back)
         if scope.jobs is not None:
             scope.jobs.update(exc.job_ids)
         scope.deferred[claim.job_id] = time.monotonic() + settings.poll_seconds
@@ -199,16 +214,15 @@ def _run_claim(
         return
     except Exception as exc:
         log.exception("chunk %s of job %s failed", claim.seq, claim.job_id)
-        with project.db.session() as session:
-            claims.fail_chunk(
-                session, claim, worker, f"{type(exc).__name__}: {exc}", kind.max_attempts
-            )
+        error = f"{type(exc).__name__}: {exc}"
+        _bookkeep(project, lambda s: claims.fail_chunk(s, claim, worker, error, kind.max_attempts))
         stats.chunks_failed += 1
         return
     finally:
         beat.stop()
-    with project.db.session() as session:
-        owned = claims.complete_chunk(session, claim, worker, outcome.done, outcome.failed)
+    owned = _bookkeep(
+        project, lambda s: claims.complete_chunk(s, claim, worker, outcome.done, outcome.failed)
+    )
     if owned:
         stats.chunks_done += 1
         _finish_ready(project, stats, only=claim.job_id)
@@ -225,8 +239,7 @@ def finish_ready_jobs(project: Project) -> list[int]:
 def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None) -> None:
     """Run the finaliser of every job whose chunks are all done, and mark it succeeded; a
     job whose kind is unknown here, or whose finaliser raises, fails with the reason."""
-    with project.db.session() as session:
-        ready = claims.jobs_ready_to_finish(session)
+    ready = _bookkeep(project, claims.jobs_ready_to_finish)
     for job_id in ready:
         if only is not None and job_id != only:
             continue
@@ -242,14 +255,27 @@ def _finish_ready(project: Project, stats: WorkerStats, only: int | None = None)
             with project.db.session() as session:
                 claims.fail_job(session, job_id, _cannot_run(exc))
             continue
+        except DBAPIError as exc:
+            if not project.db.lost_server(exc):
+                raise
+            # Not the job's fault: the next sweep (any worker, the dispatcher) finishes it.
+            log.warning("job %s: the database went away while finishing; later", job_id)
+            continue
         except Exception as exc:
             log.exception("the finaliser of job %s failed", job_id)
             with project.db.session() as session:
                 claims.fail_job(session, job_id, f"finishing failed: {type(exc).__name__}: {exc}")
             continue
-        with project.db.session() as session:
-            if claims.finish_job(session, job_id, result):
-                stats.jobs_finished.append(job_id)
+        if _bookkeep(project, partial(claims.finish_job, job_id=job_id, result=result)):
+            stats.jobs_finished.append(job_id)
+
+
+T = TypeVar("T")
+
+
+def _bookkeep(project: Project, work: Callable[[Session], T]) -> T:
+    """One short transaction on the job rows, retried across a database restart."""
+    return project.db.run(work, retry_for=RECONNECT_SECONDS)
 
 
 def _cannot_run(exc: NotFound) -> str:
@@ -276,20 +302,15 @@ class _Reporter:
             first_t, first_n = self.window[0]
             if now - first_t > 0.2:
                 rate = (done + (failed or 0) - first_n) / (now - first_t)
-        with self.project.db.session() as session:
-            claims.report_progress(
-                session,
-                self.claim,
-                self.worker,
-                done=done,
-                failed=failed,
-                message=message,
-                rate=rate,
-            )
+        _bookkeep(
+            self.project,
+            lambda s: claims.report_progress(
+                s, self.claim, self.worker, done=done, failed=failed, message=message, rate=rate
+            ),
+        )
 
     def set_total(self, total: int) -> None:
-        with self.project.db.session() as session:
-            claims.set_total(session, self.claim.job_id, total)
+        _bookkeep(self.project, lambda s: claims.set_total(s, self.claim.job_id, total))
 
 
 class _Heartbeat:
@@ -318,8 +339,15 @@ class _Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            with self.project.db.session() as session:
-                owned, cancelled = claims.heartbeat(session, self.claim, self.worker)
+            try:
+                owned, cancelled = _bookkeep(
+                    self.project, lambda s: claims.heartbeat(s, self.claim, self.worker)
+                )
+            except DBAPIError:
+                # Unreachable for longer than RECONNECT_SECONDS: the chunk may be reclaimed
+                # meanwhile (complete_chunk then tells); keep beating until the handler ends.
+                log.exception("heartbeat of chunk %s failed", self.claim.chunk_id)
+                continue
             if cancelled or self.outer_stop.is_set():
                 self.ctx.cancelled.set()
             if not owned:

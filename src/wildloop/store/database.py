@@ -6,16 +6,22 @@ retrying on "database is locked"; readers never block the writer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -71,6 +77,34 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
             yield session
+
+    def run(self, work: Callable[[Session], T], *, retry_for: float = 0.0) -> T:
+        """``work(session)`` in one transaction; while the database server is unreachable
+        (restarted, failed over), try again on a fresh connection for up to ``retry_for``
+        seconds before raising.
+
+        Only for short transactions that are safe to run twice (the job rows' conditional
+        UPDATEs are: a second run finds nothing left to change). SQLite errors are never
+        retried: a file database does not go away, and a lock already waited busy_timeout.
+        """
+        deadline = time.monotonic() + retry_for
+        pause = 0.2
+        while True:
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not self.lost_server(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database unreachable (%s); retrying in %.1fs", exc.orig, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    def lost_server(self, exc: DBAPIError) -> bool:
+        """Whether ``exc`` says the database server is unreachable (not a bad statement)."""
+        if is_sqlite(self.engine):
+            return False
+        return exc.connection_invalidated or isinstance(exc, OperationalError)
 
     def dispose(self) -> None:
         self.engine.dispose()

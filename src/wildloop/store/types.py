@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, func, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
@@ -43,3 +44,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock (UTC, aware): what every machine's job rows are stamped with.
+
+    Heartbeats are written by one machine and judged stale by another; comparing each
+    machine's own clock would let a worker whose clock is behind look dead (its chunk redone
+    while it runs) and one whose clock is ahead look alive after it died. One clock, the
+    server's, makes the decision independent of any worker's clock. SQLite runs inside the
+    processes of one machine, so its clock is that machine's.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return utcnow()
+    now = session.scalar(select(func.clock_timestamp()))
+    assert isinstance(now, datetime)
+    return now.astimezone(UTC)
