@@ -61,6 +61,11 @@ def test_classifier_trains_as_a_job_and_a_pipeline_records_both_versions(
     assert sum(sum(row.values()) for row in confusion.values()) == test["crops"]
     hits = sum(row.get(name, 0) for name, row in confusion.items())
     assert test["top1"] == round(hits / test["crops"], 4)
+    calibration = test["calibration"]
+    assert calibration["crops"] == test["crops"] and 0 <= calibration["ece"] <= 1
+    assert sum(b["count"] for b in calibration["bins"]) == test["crops"]
+    right = sum(b["accuracy"] * b["count"] for b in calibration["bins"])
+    assert round(right / test["crops"], 4) == test["top1"]
     assert classifier.metrics["crops"]["train"] > classifier.metrics["crops"]["val"] >= 0
 
     with project.db.session() as session:

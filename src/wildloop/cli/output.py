@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -44,3 +45,18 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+def reliability_table(bins: list[dict[str, Any]]) -> Table:
+    """A reliability table (confidence bin, crops, mean confidence, accuracy); empty bins are
+    left out."""
+    table = Table("confidence", "count", "mean confidence", "accuracy", title="reliability")
+    for b in bins:
+        if b["count"]:
+            table.add_row(
+                f"{b['low']:.1f}-{b['high']:.1f}",
+                str(b["count"]),
+                f"{b['mean_confidence']:.3f}",
+                f"{b['accuracy']:.3f}",
+            )
+    return table

@@ -21,6 +21,7 @@ from wildloop.crops.embedder import project_crop_embedder
 from wildloop.datasets.snapshot_model import SnapshotData, SnapshotEntry
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.model_kinds import PIPELINE
+from wildloop.evaluation.calibration import probability_metrics
 from wildloop.evaluation.evaluator import (
     EvaluationRecord,
     Predict,
@@ -58,9 +59,11 @@ def score_classifier(
     *,
     imgsz: int,
     on_item: Callable[[int], None] | None = None,
+    bins: int = 10,
 ) -> dict[str, Any]:
     """Metrics of ``classifier`` (whose columns are project ``class_ids``) on the test
-    snapshot's human boxes. A box whose class the head lacks counts as a miss."""
+    snapshot's human boxes, with the calibration of its probabilities (ECE over ``bins``,
+    Brier, NLL, the reliability table). A box whose class the head lacks counts as a miss."""
     if embedder.key != classifier.embedder:
         raise ValueError(
             f"the classifier reads {classifier.embedder} vectors, the embedder is {embedder.key}"
@@ -73,7 +76,8 @@ def score_classifier(
         on_item=on_item,
     )
     names = _names(data.classes)
-    predicted_idx = np.argmax(classifier.scores(crops.x), axis=1) if len(crops.x) else []
+    probabilities = classifier.scores(crops.x)
+    predicted_idx = np.argmax(probabilities, axis=1) if len(crops.x) else []
     predicted = [
         names.get(class_ids[int(i)], str(class_ids[int(i)]))
         if int(i) < len(class_ids)
@@ -82,6 +86,10 @@ def score_classifier(
     ]
     truth = [names.get(c, str(c)) for c in crops.class_ids]
     metrics = classification_metrics(truth, predicted, list(classifier.classes))
+    column = {c: j for j, c in enumerate(class_ids)}
+    metrics["calibration"] = probability_metrics(
+        probabilities, [column.get(c) for c in crops.class_ids], bins
+    )
     metrics["snapshot_id"] = data.info.id
     metrics["failed_items"] = len(crops.failed)
     return metrics
@@ -126,6 +134,7 @@ def evaluate_classifier_stage(
             data,
             project_crop_embedder(project),
             imgsz=detector.imgsz or 640,
+            bins=project.config.evaluation.calibration_bins,
         )
         metrics |= {"gate_metric": "macro_f1", "stage": "classifier"}
         record = store_evaluation(project, classifier_version.id, data, metrics)

@@ -78,6 +78,8 @@ class Comparison:
                 "evaluation_id": record.id,
                 **{k: m[k] for k in SUMMARY_KEYS if k in m},
                 "ece": m["calibration"]["ece"],
+                # A crop classifier's probabilities are also scored as probabilities.
+                **{k: m["calibration"][k] for k in ("brier", "nll") if k in m["calibration"]},
             }
 
         return {
@@ -107,7 +109,7 @@ class Comparison:
         }
 
 
-SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "accuracy", "macro_f1", "map")
+SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "accuracy", "macro_f1", "map", "top1")
 
 
 def gate_rules(project: Project) -> GateRules:
