@@ -41,7 +41,7 @@ from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.location_priors import apply_priors
 from wildloop.processing.selection import Scope, media_query, parse_scope
-from wildloop.processing.sequence_smoothing import smooth_results
+from wildloop.processing.sequence_smoothing import smooth_results, whole_bursts
 from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
@@ -142,19 +142,18 @@ def _submit(
         _require_runnable(version)
         before = _before_version(session, version, compare_to) if media_ids is None else None
         if scope is not None:
-            ids = list(
-                session.scalars(
-                    media_query(
-                        session,
-                        scope,
-                        version.id if unseen_only else None,
-                        kind="window" if version.task == head_job.TASK else "image",
-                    )
-                )
+            query = media_query(
+                session,
+                scope,
+                version.id if unseen_only else None,
+                kind="window" if version.task == head_job.TASK else "image",
             )
+            rows = [(r[0], r[1]) for r in session.execute(query.add_columns(Media.sequence_id))]
         else:
-            ids = sorted(set(media_ids or []))
-        chunks = [{"media_ids": ids[i : i + chunk_size]} for i in range(0, len(ids), chunk_size)]
+            rows = _with_sequences(session, sorted(set(media_ids or [])))
+        ids = [media_id for media_id, _ in rows]
+        # Whole bursts per chunk, so smoothing never sees half a burst.
+        chunks = [{"media_ids": chunk} for chunk in whole_bursts(rows, chunk_size)]
         follows_alias = purpose == "process" and model in ("champion", "challenger")
         params = {
             "purpose": purpose,
@@ -174,6 +173,20 @@ def _submit(
             message=f"{purpose} {len(ids)} items with {version.name}",
         )
     return Submitted(job_id, version.id, version.name, len(ids))
+
+
+def _with_sequences(session: Session, media_ids: list[int]) -> list[tuple[int, int | None]]:
+    """``(media id, sequence id)`` of the listed items, in id order (unknown ids kept: the
+    chunk counts them as done)."""
+    sequence: dict[int, int | None] = {}
+    for start in range(0, len(media_ids), 500):
+        part = media_ids[start : start + 500]
+        sequence |= dict(
+            session.execute(select(Media.id, Media.sequence_id).where(Media.id.in_(part)))
+            .tuples()
+            .all()
+        )
+    return [(m, sequence.get(m)) for m in media_ids]
 
 
 def _require_runnable(version: ModelVersion) -> None:
