@@ -35,10 +35,8 @@ def test_a_reprocess_job_cuts_its_chunks_at_burst_boundaries(
     project.config.inference.chunk_size = 2
     job = submit_reprocess(project, model="v1").job_id
     with project.db.session() as session:
-        sequence = dict(session.execute(select(Media.id, Media.sequence_id)).tuples().all())
-        payloads = list(
-            session.scalars(select(JobChunk.payload).where(JobChunk.job_id == job))
-        )
+        sequence = dict(session.execute(select(Media.id, Media.sequence_id)).all())
+        payloads = list(session.scalars(select(JobChunk.payload).where(JobChunk.job_id == job)))
     chunk_of: dict[int, set[int]] = defaultdict(set)
     listed = [m for p in payloads for m in p["media_ids"]]
     for k, payload in enumerate(payloads):

@@ -70,6 +70,7 @@ SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
+PREDICTION_SETTINGS = ("GET", f"{V1}/models/{{model}}/prediction-settings")
 PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
 
 
@@ -415,6 +416,14 @@ def _threshold_cases() -> list[Case]:
         Case("apply: model", APPLY_THRESHOLDS, f"{t}/apply", {"model": "nope"}, 404, "nope"),
         Case("apply: none computed", APPLY_THRESHOLDS, f"{t}/apply", {}, 404, "compute"),
         Case("stored: model", MODEL_THRESHOLDS, f"{V1}/models/nope/thresholds", None, 404, "nope"),
+        Case(
+            "prediction settings: model",
+            PREDICTION_SETTINGS,
+            f"{V1}/models/nope/prediction-settings",
+            None,
+            404,
+            "nope",
+        ),
         Case(
             "stored: none computed",
             MODEL_THRESHOLDS,

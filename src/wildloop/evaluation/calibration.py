@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wildloop.evaluation.matching import BoolArray, FloatArray
 
@@ -57,7 +58,7 @@ def calibration(scores: FloatArray, correct: BoolArray, bins: int = 10) -> Calib
 
 
 def probability_metrics(
-    probabilities: FloatArray, truth: Sequence[int | None], bins: int = 10
+    probabilities: NDArray[np.floating[Any]], truth: Sequence[int | None], bins: int = 10
 ) -> dict[str, Any]:
     """How honest a classifier's class probabilities are on labelled crops.
 
@@ -73,13 +74,13 @@ def probability_metrics(
         return {"ece": None, "brier": None, "nll": None, "crops": 0, "bins": []}
     p = np.asarray(probabilities, dtype=np.float64)
     target = np.zeros_like(p)
-    named = [i for i, t in enumerate(truth) if t is not None]
-    for i in named:
-        target[i, int(truth[i])] = 1.0  # type: ignore[arg-type]
+    named = [(i, t) for i, t in enumerate(truth) if t is not None]
+    for i, t in named:
+        target[i, t] = 1.0
     top = np.argmax(p, axis=1)
     correct = np.array([t is not None and int(top[i]) == t for i, t in enumerate(truth)])
     cal = calibration(p[np.arange(n), top], correct, bins)
-    true_p = np.array([p[i, int(truth[i])] for i in named])  # type: ignore[arg-type]
+    true_p = np.array([p[i, t] for i, t in named])
     nll = float(-np.log(np.clip(true_p, 1e-12, 1.0)).mean()) if named else None
     return {
         "ece": cal.ece,

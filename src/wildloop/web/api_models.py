@@ -18,10 +18,12 @@ from wildloop.errors import BadInput
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
+from wildloop.processing.prediction_settings import settings_of_version
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
 from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
+from wildloop.web.api_thresholds import ModelRef
 from wildloop.web.auth import current_actor
 from wildloop.web.models_view import models_overview, triggers_status
 
@@ -43,6 +45,15 @@ def models(request: Request, actor: ActorDep) -> dict[str, Any]:
 def triggers(request: Request, actor: ActorDep) -> dict[str, Any]:
     """Automatic training: settings, reviewed items since the last training, next schedule."""
     return triggers_status(project_of(request))
+
+
+@router.get("/models/{model}/prediction-settings")
+def prediction_settings(model: ModelRef, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """The settings (location priors, smoothing, store thresholds, pipeline hand-off) the
+    version's prediction sets were made with, and how many sets each."""
+    with project_of(request).db.session() as session:
+        version = get_version(session, model)
+        return {"model": version.name, "settings": settings_of_version(session, version.id)}
 
 
 @router.post("/rollback")
