@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wildloop.errors import BadInput
+from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
@@ -63,10 +64,16 @@ def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, A
     reason = body.reason.strip()
     if not reason:
         raise BadInput("a rollback needs a reason: say why (it is kept in the audit trail)")
-    with project_of(request).db.session() as session:
+    project = project_of(request)
+    with project.db.session() as session:
         move = aliases.rollback(session, actor.id, reason)
         name = get_version(session, move.version_id).name
-    return {"champion_id": move.version_id, "previous_id": move.previous_id, "champion": name}
+    return {
+        "champion_id": move.version_id,
+        "previous_id": move.previous_id,
+        "champion": name,
+        "thresholds": follow_champion(project, move.version_id, actor.id),
+    }
 
 
 @router.get("/comparison", responses={202: {"description": "still computing"}})
