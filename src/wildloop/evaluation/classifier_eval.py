@@ -75,16 +75,11 @@ def score_classifier(
         padding=classifier.padding,
         on_item=on_item,
     )
-    names = _names(data.classes)
+    columns = column_names(classifier, class_ids, data.classes)
     probabilities = classifier.scores(crops.x)
     predicted_idx = np.argmax(probabilities, axis=1) if len(crops.x) else []
-    predicted = [
-        names.get(class_ids[int(i)], str(class_ids[int(i)]))
-        if int(i) < len(class_ids)
-        else classifier.classes[int(i)]
-        for i in predicted_idx
-    ]
-    truth = [names.get(c, str(c)) for c in crops.class_ids]
+    predicted = [columns[int(i)] for i in predicted_idx]
+    truth = truth_names(crops.class_ids, data.classes)
     metrics = classification_metrics(truth, predicted, list(classifier.classes))
     column = {c: j for j, c in enumerate(class_ids)}
     metrics["calibration"] = probability_metrics(
@@ -95,8 +90,21 @@ def score_classifier(
     return metrics
 
 
-def _names(classes: ClassMap) -> dict[int, str]:
-    return {c.id: c.name for c in classes}
+def column_names(
+    classifier: CropClassifier, class_ids: Sequence[int], classes: ClassMap
+) -> list[str]:
+    """The project's name of each of the head's columns (its own name for a column that is
+    no project class)."""
+    names = {c.id: c.name for c in classes}
+    return [
+        names.get(class_ids[j], str(class_ids[j])) if j < len(class_ids) else own
+        for j, own in enumerate(classifier.classes)
+    ]
+
+
+def truth_names(class_ids: Sequence[int], classes: ClassMap) -> list[str]:
+    names = {c.id: c.name for c in classes}
+    return [names.get(c, str(c)) for c in class_ids]
 
 
 def changed_stage(challenger: ModelVersion, champion: ModelVersion | None) -> str:
