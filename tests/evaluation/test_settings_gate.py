@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from tests.support.loop import ingest_frames, label_frames
-from wildloop.cli.demo_cmds import DEMO_DETECTOR
+from tests.support.loop import demo_champion
 from wildloop.config import load_config
 from wildloop.domain.location_priors import LocationPrior
 from wildloop.errors import BadInput
-from wildloop.evaluation.promotion import make_first_champion
 from wildloop.evaluation.settings_gate import (
     DROPPED,
     OutputSettings,
@@ -26,7 +24,6 @@ from wildloop.evaluation.settings_gate import (
     parse_settings,
 )
 from wildloop.jobs.local import run_job
-from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.store.tables import AuditEntry, ModelVersion
 from wildloop.training.classifier_job import start_classifier_training
@@ -73,12 +70,7 @@ def test_crops_are_named_by_the_prior_then_smoothed_within_their_burst() -> None
 
 @pytest.fixture
 def pipeline(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, ModelVersion]:
-    frames = scenes(bursts=16, seed=3)
-    ids = ingest_frames(project, frames, tmp_path / "scenes")
-    label_frames(project, frames, ids)
-    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
-    with project.db.session() as session:
-        make_first_champion(session, detector.id, None, "first", classes=project.classes)
+    demo_champion(project, scenes(bursts=16, seed=3), tmp_path / "scenes")
     status = run_job(project, start_classifier_training(project).job_id)
     assert status["state"] == "succeeded", status
     with project.db.session() as session:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.support.loop import ingest_frames, label_frames
+from tests.support.loop import demo_champion, ingest_frames, label_frames
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.evaluator import evaluate_model
-from wildloop.evaluation.promotion import make_first_champion, promote_challenger
+from wildloop.evaluation.promotion import promote_challenger
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import predict_items
@@ -29,13 +29,7 @@ from wildloop.training.loop import run_loop
 
 @pytest.fixture
 def two_stage(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, int]:
-    frames = scenes(bursts=16, seed=3)
-    ids = ingest_frames(project, frames, tmp_path / "scenes")
-    label_frames(project, frames, ids)
-    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
-    with project.db.session() as session:
-        make_first_champion(session, detector.id, None, "first", classes=project.classes)
-    return project, detector.id
+    return project, demo_champion(project, scenes(bursts=16, seed=3), tmp_path / "scenes")
 
 
 @pytest.mark.slow

@@ -87,17 +87,7 @@ class Comparison:
             "snapshot_id": self.snapshot_id,
             "challenger": summary(self.challenger),
             "champion": summary(self.champion),
-            "map50_95_difference_interval": (
-                {
-                    "low": self.interval.low,
-                    "high": self.interval.high,
-                    "confidence": self.interval.confidence,
-                    "samples": self.interval.samples,
-                    "resampled_sequences": self.interval.groups,
-                }
-                if self.interval
-                else None
-            ),
+            "map50_95_difference_interval": self.interval.as_dict() if self.interval else None,
             "map50_difference_interval": (
                 {"low": self.interval.map50_low, "high": self.interval.map50_high}
                 if self.interval and self.interval.map50_low is not None

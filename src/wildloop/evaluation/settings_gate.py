@@ -164,17 +164,7 @@ class SettingsComparison:
             "stage": "classifier (ground-truth test crops)",
             "current": side(self.current, self.current_metrics),
             "proposed": side(self.proposed, self.proposed_metrics),
-            "macro_f1_difference_interval": (
-                {
-                    "low": self.interval.low,
-                    "high": self.interval.high,
-                    "confidence": self.interval.confidence,
-                    "samples": self.interval.samples,
-                    "resampled_sequences": self.interval.groups,
-                }
-                if self.interval
-                else None
-            ),
+            "macro_f1_difference_interval": self.interval.as_dict() if self.interval else None,
             "decision": self.decision.as_dict(),
         }
 
