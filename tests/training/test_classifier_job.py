@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support.loop import demo_champion, ingest_frames, label_frames
+from tests.support.review import add_users, login
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
@@ -25,6 +27,7 @@ from wildloop.registry.versions import get_version, require_fit
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
 from wildloop.training.loop import run_loop
+from wildloop.web.app import create_app
 
 
 @pytest.fixture
@@ -104,6 +107,21 @@ def test_classifier_trains_as_a_job_and_a_pipeline_records_both_versions(
     assert comparison.decision.improvement == pytest.approx(
         comparison.challenger.metrics["macro_f1"] - comparison.champion.metrics["macro_f1"]
     )
+    # The classifier stage's calibration reaches the API and the Models page's panel.
+    summary = comparison.as_dict()["challenger"]
+    assert {"top1", "macro_f1", "ece", "brier", "nll"} <= set(summary)
+    add_users(project, {"vic": "viewer"})
+    with TestClient(create_app(project)) as client:
+        login(client, "vic")
+        queued = client.get("/models/comparison")
+        if queued.status_code == 202:  # computing: run its job here, then read it
+            job = int(queued.text.split('data-job="')[1].split('"')[0])
+            assert run_job(project, job)["state"] == "succeeded"
+        panel = client.get("/models/comparison")
+    assert panel.status_code == 200, panel.text
+    for label in ("top-1", "macro-F1", "ECE (lower is better)", "Brier", "NLL"):
+        assert f"<td>{label}" in panel.text
+    assert f"{summary['brier']:.3f}" in panel.text
 
 
 def test_a_pipeline_pairs_a_detector_with_a_classifier_only(project: Project) -> None:
