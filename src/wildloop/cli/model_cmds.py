@@ -218,7 +218,8 @@ def _print_move(
                 "alias": move.alias,
                 "previous_id": move.previous_id,
                 "version_id": move.version_id,
-                "thresholds": thresholds,
+                # What became of the per-class thresholds (they follow the champion only).
+                **({"thresholds": thresholds} if move.alias == "champion" else {}),
             }
         )
         return
