@@ -125,7 +125,7 @@ def summarise_job(project: Project, job_id: int) -> dict[str, Any]:
         "items": len(media_ids),
         "display_threshold": thresholds.default,
         "settings": params.get("settings"),
-        "settings_described": describe(params.get("settings")),
+        "settings_described": describe(params["settings"]) if params.get("settings") else None,
         "after": {"model_version_id": after_id, "name": names.get(after_id)} | after.as_dict(),
         "before": (
             {"model_version_id": before_id, "name": names.get(before_id)} | before.as_dict()
