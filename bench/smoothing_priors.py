@@ -22,6 +22,21 @@ prior, oracle allow-list (the 5 test species), no roll-up: the 23 kept boxes sco
 x0.1 re-ranking all 20 class scores (what the domain rule does given a full score vector;
 a pipeline gives it all classifier scores, see ADR 0015): top-1 0.556 (1.43x), macro-F1
 0.469 (0.93x).
+
+The product's settings gate (`wildloop model compare-settings`, evaluation/settings_gate.py)
+on the same test split, the classifier trained by the product's job, the oracle allow-list
+at mct-real's one camera, starting from priors off and smoothing off; measured 2026-11-30
+(load average ~13; whole script 259.8 s wall, 37.8 s user CPU; each gate comparison 6-9 s
+wall, 0.9 s CPU, most of it embedding the 54 test crops). Its figures equal the ones above:
+smoothing weak 0.1: macro-F1 0.506 -> 0.506, interval [+0.000, +0.000] over 5 sequences,
+REFUSE; weak 0.2 and weak 1: top-1 0.389 -> 0.481, macro-F1 0.506 -> 0.600, interval
+[+0.000, +0.180], PASS; soft x0.1: top-1 0.389 -> 0.556, macro-F1 0.506 -> 0.469, interval
+[-0.166, +0.076], REFUSE (macro-F1 falls, as above). Hard prior: 31 of 54 boxes dropped,
+top-1 0.389 -> 0.389 (21 right of 54 either way; the 23 kept are 0.913 right, as above),
+macro-F1 unchanged, REFUSE: the gate counts a dropped box as a miss and its macro-F1 averages
+over the truth's classes, so removing wrong calls of species absent from the test split earns
+nothing; a roll-up class would keep those boxes as "animal" (not measured: mct-real has none).
+With 5 test sequences every interval is wide, and `gate.require_significant` would refuse all.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).parent))
 from crop_classifier import DATA, clock, macro_f1, since
+from wildloop.composition import register_job_kinds
 from wildloop.crops.classifier import normalise
 from wildloop.crops.embedder import project_crop_embedder
 from wildloop.datasets.label_import import import_labels, read_dataset
@@ -47,8 +63,12 @@ from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.domain.location_priors import LocationPrior, apply_prior
 from wildloop.domain.sequence_smoothing import smooth_burst
 from wildloop.evaluation.classifier_eval import labelled_images
+from wildloop.evaluation.settings_gate import compare_settings, current_settings, parse_settings
 from wildloop.inference.crops import cut_crops
+from wildloop.jobs.local import run_job
+from wildloop.media.camera_priors import list_priors, set_prior
 from wildloop.project import Project
+from wildloop.training.classifier_job import start_classifier_training
 
 
 def vectors(entries: list, embedder) -> tuple[np.ndarray, list[int], list[str]]:
@@ -113,6 +133,48 @@ def main() -> None:
             for p in proba
         ]
         report("soft x0.1 on all scores (oracle)", y_test, [ids[s[0]] for s in soft if s], base)
+        gate(project, sorted({classes[t] for t in y_test}))
+
+
+def gate(project: Project, oracle: list[str]) -> None:
+    """The product's settings gate on the same test split: the classifier trained by the
+    product's job (equal to the baseline above, bench/crop_classifier.py), scored under the
+    project's settings and each proposal; its verdicts should agree with the figures above."""
+    register_job_kinds()
+    start = clock()
+    status = run_job(project, start_classifier_training(project).job_id)
+    assert status["state"] == "succeeded", status
+    model = status["result"]["model"]
+    print(f"gate    : classifier {model} trained by the product's job, {since(start)}")
+    project.config.priors.mode = "off"  # the starting point: neither priors nor smoothing
+    with project.db.session() as session:
+        cameras = [c["camera"] for c in list_priors(session)]
+        for camera in cameras:  # the bench's oracle allow-list, at every camera
+            set_prior(session, camera, oracle, None, project.classes.names, None)
+    print(f"gate    : {len(cameras)} cameras given the oracle allow-list")
+    for proposal in (
+        "smoothing=on,weak=0.1",
+        "smoothing=on,weak=0.2",
+        "smoothing=on,weak=1",
+        "priors=hard",
+        "priors=soft,factor=0.1",
+    ):
+        start = clock()
+        result = compare_settings(
+            project, parse_settings(proposal, current_settings(project)), model=model
+        ).as_dict()
+        old, new = result["current"], result["proposed"]
+        interval = result["macro_f1_difference_interval"]
+        verdict = "PASS" if result["decision"]["promote"] else "REFUSE"
+        print(
+            f"gate    : {proposal:24s} top-1 {old['top1']:.3f} -> {new['top1']:.3f}  "
+            f"macro-F1 {old['macro_f1']:.3f} -> {new['macro_f1']:.3f}  dropped "
+            f"{new['dropped']}/{new['crops']}  95% [{interval['low']:+.3f}, "
+            f"{interval['high']:+.3f}] over {interval['resampled_sequences']} sequences  "
+            f"{verdict}  ({since(start)})"
+        )
+        for reason in result["decision"]["reasons"]:
+            print(f"            {reason}")
 
 
 if __name__ == "__main__":

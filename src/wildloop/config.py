@@ -71,6 +71,11 @@ class ThresholdSettings(_Section):
     default: float = Field(default=0.25, ge=0, le=1, description="shown as detections")
     review: float = Field(default=0.5, ge=0, le=1, description="below this goes to review")
     per_class: dict[str, float] = Field(default_factory=dict)
+    per_class_model: int | None = Field(
+        default=None,
+        description="the model version whose computed thresholds `per_class` holds (set by "
+        "`thresholds apply`; a promotion replaces them with the new champion's, or clears them)",
+    )
 
 
 class InferenceSettings(_Section):
@@ -346,5 +351,6 @@ def load_config(root: Path) -> ProjectConfig:
 
 
 def save_config(root: Path, config: ProjectConfig) -> None:
-    data = config.model_dump(mode="json", exclude_defaults=False)
+    # TOML has no null: an unset optional field is left out and loads back as None.
+    data = config.model_dump(mode="json", exclude_defaults=False, exclude_none=True)
     write_text_atomic(root / CONFIG_FILE, tomli_w.dumps(data))

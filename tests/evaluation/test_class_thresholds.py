@@ -23,6 +23,7 @@ from wildloop.domain.boxes import Box
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.errors import BadInput, NotFound, PermissionDenied
 from wildloop.evaluation.class_thresholds import apply_thresholds, latest_thresholds
+from wildloop.evaluation.promotion import promote_compared
 from wildloop.evaluation.thresholds_job import submit_thresholds
 from wildloop.jobs.local import run_job
 from wildloop.project import Project
@@ -309,3 +310,55 @@ def test_cli_computes_shows_and_applies(make_project) -> None:
     applied = cli("thresholds", "apply", "--json")
     assert applied.exit_code == 0, applied.output
     assert load_config(project.root).thresholds.per_class == found["thresholds"]
+
+
+def _passed(challenger: int, champion: int) -> dict[str, Any]:
+    """What a finished comparison job hands the gate when the challenger passed."""
+    return {
+        "challenger": {"model_version_id": challenger},
+        "champion": {"model_version_id": champion},
+        "decision": {"promote": True, "reasons": ["better on the test snapshot"]},
+    }
+
+
+def test_thresholds_follow_the_champion_through_promotions(make_project) -> None:
+    project = make_project(CLASSES)
+    world = build_world(project)
+    v1 = world.version_id
+    with project.db.session() as session:
+        # Registered rather than imported, so either may be champion (nothing is run here).
+        session.get_one(ModelVersion, v1).source = "registered"
+        v2 = ModelVersion(
+            name="gen-v2", source="registered", classes=CLASSES, params={}, metrics={}
+        )
+        session.add(v2)
+        session.flush()
+        v2_id = v2.id
+    computed = _compute(project)["thresholds"]
+    apply_thresholds(project, actor=None)
+    assert load_config(project.root).thresholds.per_class_model == v1
+
+    # A champion without computed thresholds: v1's are not applied to it.
+    moved = promote_compared(project, _passed(v2_id, v1), reprocess=False)
+    assert moved["promoted"] and "has no computed per-class thresholds" in moved["thresholds"]
+    saved = load_config(project.root).thresholds
+    assert saved.per_class == {} and saved.per_class_model is None
+
+    # Back to v1, which has computed thresholds: they take effect again.
+    moved = promote_compared(project, _passed(v1, v2_id), reprocess=False)
+    assert "gen-v1" in moved["thresholds"] and "now apply" in moved["thresholds"]
+    saved = load_config(project.root).thresholds
+    assert saved.per_class == pytest.approx(computed) and saved.per_class_model == v1
+    with project.db.session() as session:
+        follows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "thresholds.follow")
+        ).all()
+    assert [e.after["model_version_id"] for e in follows] == [None, v1]
+
+    # Thresholds set by hand name no model: they stay, and the promotion says so.
+    project.config.thresholds.per_class = {"doe": 0.4}
+    project.config.thresholds.per_class_model = None
+    project.save_config()
+    moved = promote_compared(project, _passed(v2_id, v1), reprocess=False)
+    assert "set by hand" in moved["thresholds"]
+    assert load_config(project.root).thresholds.per_class == {"doe": 0.4}

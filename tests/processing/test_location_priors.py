@@ -131,6 +131,9 @@ def test_smoothing_gives_each_burst_its_dominant_class_when_every_box_is_weak(
     before = _classes_per_burst(project, v1.id)
     assert any(len(names) > 1 for names in before.values()), "no burst to smooth"
     project.config.smoothing.enabled, project.config.smoothing.weak = True, 1.01
+    # Chunks of two items: every burst (3+ frames) would straddle a chunk boundary if the
+    # job cut chunks by count alone.
+    project.config.inference.chunk_size = 2
     v2 = register(project, trained_pt, "v2", imgsz=160, promote=False)
     run_job(project, submit_reprocess(project, model="v2").job_id)
     after = _classes_per_burst(project, v2.id)

@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, select
 
+from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.datasets.snapshots import SnapshotData
 from wildloop.domain.boxes import Box
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.evaluation.promotion import make_first_champion
 from wildloop.media.ingest import IngestItem, ingest_items
+from wildloop.models.registration import register_model
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
@@ -38,6 +41,16 @@ def ingest_frames(project: Project, frames: Sequence[Frame], root: Path) -> dict
         rows = session.execute(select(Media.path, Media.id)).all()
     by_path = {Path(p): i for p, i in rows}
     return {f.file_name: by_path[(root / f.file_name).resolve()] for f in frames}
+
+
+def demo_champion(project: Project, frames: Sequence[Frame], root: Path) -> int:
+    """Generated scenes ingested and labelled, the demo detector registered and made the
+    first champion (what a crop classifier pairs with); returns the detector's id."""
+    label_frames(project, frames, ingest_frames(project, frames, root))
+    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
+    with project.db.session() as session:
+        make_first_champion(session, detector.id, None, "first", classes=project.classes)
+    return detector.id
 
 
 def truth_labels(frame: Frame, project: Project) -> LabelSet:

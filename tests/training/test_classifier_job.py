@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.support.loop import ingest_frames, label_frames
+from tests.support.loop import demo_champion, ingest_frames, label_frames
+from tests.support.review import add_users, login
 from wildloop.cli.app import app
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.evaluator import evaluate_model
-from wildloop.evaluation.promotion import make_first_champion, promote_challenger
+from wildloop.evaluation.promotion import promote_challenger
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import predict_items
@@ -27,17 +29,12 @@ from wildloop.registry.versions import get_version, require_fit
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
 from wildloop.training.loop import run_loop
+from wildloop.web.app import create_app
 
 
 @pytest.fixture
 def two_stage(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, int]:
-    frames = scenes(bursts=16, seed=3)
-    ids = ingest_frames(project, frames, tmp_path / "scenes")
-    label_frames(project, frames, ids)
-    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
-    with project.db.session() as session:
-        make_first_champion(session, detector.id, None, "first", classes=project.classes)
-    return project, detector.id
+    return project, demo_champion(project, scenes(bursts=16, seed=3), tmp_path / "scenes")
 
 
 @pytest.mark.slow
@@ -63,6 +60,11 @@ def test_classifier_trains_as_a_job_and_a_pipeline_records_both_versions(
     assert sum(sum(row.values()) for row in confusion.values()) == test["crops"]
     hits = sum(row.get(name, 0) for name, row in confusion.items())
     assert test["top1"] == round(hits / test["crops"], 4)
+    calibration = test["calibration"]
+    assert calibration["crops"] == test["crops"] and 0 <= calibration["ece"] <= 1
+    assert sum(b["count"] for b in calibration["bins"]) == test["crops"]
+    right = sum(b["accuracy"] * b["count"] for b in calibration["bins"])
+    assert round(right / test["crops"], 4) == test["top1"]
     assert classifier.metrics["crops"]["train"] > classifier.metrics["crops"]["val"] >= 0
 
     with project.db.session() as session:
@@ -107,6 +109,21 @@ def test_classifier_trains_as_a_job_and_a_pipeline_records_both_versions(
     assert comparison.decision.improvement == pytest.approx(
         comparison.challenger.metrics["macro_f1"] - comparison.champion.metrics["macro_f1"]
     )
+    # The classifier stage's calibration reaches the API and the Models page's panel.
+    summary = comparison.as_dict()["challenger"]
+    assert {"top1", "macro_f1", "ece", "brier", "nll"} <= set(summary)
+    add_users(project, {"vic": "viewer"})
+    with TestClient(create_app(project)) as client:
+        login(client, "vic")
+        queued = client.get("/models/comparison")
+        if queued.status_code == 202:  # computing: run its job here, then read it
+            job = int(queued.text.split('data-job="')[1].split('"')[0])
+            assert run_job(project, job)["state"] == "succeeded"
+        panel = client.get("/models/comparison")
+    assert panel.status_code == 200, panel.text
+    for label in ("top-1", "macro-F1", "ECE (lower is better)", "Brier", "NLL"):
+        assert f"<td>{label}" in panel.text
+    assert f"{summary['brier']:.3f}" in panel.text
 
 
 def test_a_pipeline_pairs_a_detector_with_a_classifier_only(project: Project) -> None:

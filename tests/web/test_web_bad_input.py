@@ -72,6 +72,7 @@ IDENTITIES = ("GET", f"{V1}/media/{{media_id}}/identities")
 THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
+PREDICTION_SETTINGS = ("GET", f"{V1}/models/{{model}}/prediction-settings")
 PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
 EVENTS = ("GET", f"{V1}/events")
 EVENT = ("GET", f"{V1}/events/{{event_id}}")
@@ -560,6 +561,14 @@ def _threshold_cases() -> list[Case]:
         Case("apply: model", APPLY_THRESHOLDS, f"{t}/apply", {"model": "nope"}, 404, "nope"),
         Case("apply: none computed", APPLY_THRESHOLDS, f"{t}/apply", {}, 404, "compute"),
         Case("stored: model", MODEL_THRESHOLDS, f"{V1}/models/nope/thresholds", None, 404, "nope"),
+        Case(
+            "prediction settings: model",
+            PREDICTION_SETTINGS,
+            f"{V1}/models/nope/prediction-settings",
+            None,
+            404,
+            "nope",
+        ),
         Case(
             "stored: none computed",
             MODEL_THRESHOLDS,

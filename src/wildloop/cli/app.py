@@ -25,6 +25,7 @@ from wildloop.cli import (
     queue_cmds,
     repeat_cmds,
     serve_cmds,
+    settings_gate_cmds,
     split_cmds,
     threshold_cmds,
     user_cmds,
@@ -51,6 +52,7 @@ app.add_typer(audio_cmds.app, name="audio")
 audio_model_cmds.register(audio_cmds.app)
 app.add_typer(model_cmds.app, name="model")
 classifier_cmds.register(model_cmds.app)
+settings_gate_cmds.register(model_cmds.app)
 app.add_typer(job_cmds.app, name="jobs")
 app.add_typer(prediction_cmds.app, name="predictions")
 app.command()(job_cmds.worker)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
-from wildloop.cli.output import console, errors, print_json, wait_and_report
+from wildloop.cli.output import console, errors, print_json, reliability_table, wait_and_report
 from wildloop.domain.model_kinds import DEFAULT_MIN_BOX_SCORE
 from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import describe_version
@@ -60,8 +60,20 @@ def train_classifier(
         f"{len(result.get('classes') or [])} classes; test crops: top-1 {test.get('top1')}, "
         f"macro-F1 {test.get('macro_f1')}"
     )
+    calibration = test.get("calibration")
+    if calibration and calibration.get("crops"):
+        console.print(
+            f"calibration on test crops: ECE {calibration['ece']:.4f} "
+            f"({len(calibration['bins'])} bins), Brier {calibration['brier']:.4f}, "
+            f"NLL {_figure(calibration['nll'])}"
+        )
+        console.print(reliability_table(calibration["bins"]))
     if result.get("pipeline"):
         console.print(f"challenger: {result['pipeline']} (id {result['pipeline_id']})")
+
+
+def _figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
 
 
 def pipeline(

@@ -238,6 +238,8 @@ def gated_promotion(
         console.print(
             f"[bold]{verdict if result.promoted else 'REFUSED'}[/]: " + "; ".join(result.reasons)
         )
+        if result.thresholds:
+            console.print(f"thresholds: {result.thresholds}")
     if result.reprocess_job_id and wait:
         status = run_with_progress(proj, result.reprocess_job_id, "reprocess")
         if not as_json:

@@ -18,6 +18,7 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.domain.class_mapping import ClassMapping
 from wildloop.errors import BadInput
+from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.models.registration import missing_classes, register_model
 from wildloop.project import Project
@@ -194,7 +195,8 @@ def _to_champion(
             session, version_id, proj.author(actor), reason, classes=proj.classes
         )
     if move is not None:
-        _print_move(move, name, as_json)
+        note = follow_champion(proj, move.version_id, proj.author(actor))
+        _print_move(move, name, as_json, note)
         return
     gated_promotion(
         proj,
@@ -207,13 +209,23 @@ def _to_champion(
     )
 
 
-def _print_move(move: aliases.AliasMove, name: str, as_json: bool) -> None:
+def _print_move(
+    move: aliases.AliasMove, name: str, as_json: bool, thresholds: str | None = None
+) -> None:
     if as_json:
         print_json(
-            {"alias": move.alias, "previous_id": move.previous_id, "version_id": move.version_id}
+            {
+                "alias": move.alias,
+                "previous_id": move.previous_id,
+                "version_id": move.version_id,
+                # What became of the per-class thresholds (they follow the champion only).
+                **({"thresholds": thresholds} if move.alias == "champion" else {}),
+            }
         )
         return
     console.print(f"{move.alias}: {move.previous_id or 'none'} -> {move.version_id} ({name})")
+    if thresholds:
+        console.print(f"thresholds: {thresholds}")
 
 
 @app.command()
@@ -227,4 +239,7 @@ def rollback(
         actor_id = proj.author(actor)
         with proj.db.session() as session:
             move = aliases.rollback(session, actor_id, reason)
+        note = follow_champion(proj, move.version_id, actor_id)
     console.print(f"champion: {move.previous_id} -> {move.version_id}")
+    if note:
+        console.print(f"thresholds: {note}")

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from wildloop.jobs.executor import run_job
 from wildloop.jobs.records import cancel_job
@@ -88,3 +89,16 @@ def wait_and_report(project: Project, job_id: int, as_json: bool) -> dict[str, A
         errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
         raise typer.Exit(FAILED_EXIT)
     return None if as_json else dict(status["result"] or {})
+def reliability_table(bins: list[dict[str, Any]]) -> Table:
+    """A reliability table (confidence bin, crops, mean confidence, accuracy); empty bins are
+    left out."""
+    table = Table("confidence", "count", "mean confidence", "accuracy", title="reliability")
+    for b in bins:
+        if b["count"]:
+            table.add_row(
+                f"{b['low']:.1f}-{b['high']:.1f}",
+                str(b["count"]),
+                f"{b['mean_confidence']:.3f}",
+                f"{b['accuracy']:.3f}",
+            )
+    return table

@@ -1,4 +1,5 @@
-"""`wildloop predictions import-md|export-md|validate-md` (MegaDetector batch JSON)."""
+"""`wildloop predictions import-md|export-md|validate-md` (MegaDetector batch JSON) and
+`wildloop predictions settings` (what a version's sets were made with)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import typer
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.interchange import megadetector
+from wildloop.processing.prediction_settings import settings_of_version
+from wildloop.registry.versions import get_version
 
 app = typer.Typer(help="Prediction sets in exchange formats.", no_args_is_help=True)
 
@@ -66,6 +69,26 @@ def export_md(
         )
     megadetector.write(data, out)
     console.print(f"wrote {len(data['images'])} images to {out}")
+
+
+@app.command("settings")
+def settings(
+    model: Annotated[str, typer.Option(help="Version id, name or alias.")] = "champion",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The settings (location priors, smoothing, store thresholds, pipeline hand-off) a
+    version's prediction sets were made with, and how many sets each."""
+    with open_project(project) as proj, proj.db.session() as session:
+        version = get_version(session, model)
+        name, found = version.name, settings_of_version(session, version.id)
+    if as_json:
+        print_json({"model": name, "settings": found})
+        return
+    if not found:
+        console.print(f"{name} has no prediction sets yet")
+    for row in found:
+        console.print(f"{name}: {row['sets']} sets made with {row['described']}")
 
 
 @app.command("validate-md")

@@ -116,6 +116,8 @@ def print_summary(result: dict[str, Any]) -> None:
             row.append(f"{cell['count']} ({cell['mean_confidence']:.2f})" if cell else "0")
         table.add_row(*row)
     console.print(table)
+    if result.get("settings_described"):
+        console.print(f"made with: {result['settings_described']}")
     if before:
         console.print(f"top class changed on {result['top_class_changed']['count']} items")
     reviewed = result["reviewed_disagreeing"]

@@ -27,6 +27,16 @@ class BootstrapInterval:
     map50_low: float | None = None  # the same resamples, for the mAP50 difference
     map50_high: float | None = None
 
+    def as_dict(self) -> dict[str, float | int]:
+        """The interval as comparisons report it."""
+        return {
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "samples": self.samples,
+            "resampled_sequences": self.groups,
+        }
+
 
 def paired_difference_interval(
     champion: MatchTable,

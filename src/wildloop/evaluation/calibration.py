@@ -3,9 +3,12 @@ error over every stored detection, "right" meaning a true positive at IoU 0.5.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wildloop.evaluation.matching import BoolArray, FloatArray
 
@@ -52,3 +55,37 @@ def calibration(scores: FloatArray, correct: BoolArray, bins: int = 10) -> Calib
         if total:
             ece += n / total * abs(acc - conf)
     return Calibration(tuple(out), ece, total)
+
+
+def probability_metrics(
+    probabilities: NDArray[np.floating[Any]], truth: Sequence[int | None], bins: int = 10
+) -> dict[str, Any]:
+    """How honest a classifier's class probabilities are on labelled crops.
+
+    ``probabilities`` has one row per crop (each row sums to 1); ``truth[i]`` is the column
+    of crop i's true class, or None when the classifier has no such class (then the crop
+    can only be wrong: it counts in ECE and Brier with an all-zero target, and NLL, which
+    would be infinite, is taken over the other crops). Returns ECE over ``bins`` equal-width
+    bins of the top probability ("right" meaning the top class is the true one), the
+    multi-class Brier score (mean over crops of the summed squared error against the
+    one-hot target) and the mean negative log-likelihood of the true class."""
+    n = len(truth)
+    if not n:
+        return {"ece": None, "brier": None, "nll": None, "crops": 0, "bins": []}
+    p = np.asarray(probabilities, dtype=np.float64)
+    target = np.zeros_like(p)
+    named = [(i, t) for i, t in enumerate(truth) if t is not None]
+    for i, t in named:
+        target[i, t] = 1.0
+    top = np.argmax(p, axis=1)
+    correct = np.array([t is not None and int(top[i]) == t for i, t in enumerate(truth)])
+    cal = calibration(p[np.arange(n), top], correct, bins)
+    true_p = np.array([p[i, t] for i, t in named])
+    nll = float(-np.log(np.clip(true_p, 1e-12, 1.0)).mean()) if named else None
+    return {
+        "ece": cal.ece,
+        "brier": float(((p - target) ** 2).sum(axis=1).mean()),
+        "nll": nll,
+        "crops": n,
+        "bins": [b.as_dict() for b in cal.bins],
+    }

@@ -269,7 +269,9 @@ def apply_thresholds(
         )
     settings = project.config.thresholds
     before = dict(settings.per_class)
-    after = {**before, **chosen}
+    # Values another version's thresholds left are not carried over to this one.
+    kept = before if settings.per_class_model in (None, found.model_version_id) else {}
+    after = {**kept, **chosen}
     with project.db.session() as session:
         audit.record(
             session,
@@ -282,5 +284,61 @@ def apply_thresholds(
             after={"per_class": after, "threshold_set_id": found.id, "model": found.model},
         )
         settings.per_class = after
+        settings.per_class_model = found.model_version_id
         project.save_config()
     return {"threshold_set_id": found.id, "model": found.model, "before": before, "after": after}
+
+
+def follow_champion(project: Project, champion_id: int, actor_id: int | None) -> str | None:
+    """After the champion moved to ``champion_id``: its newest computed thresholds take effect
+    (audited as ``thresholds.follow``), or, when it has none, per-class thresholds computed
+    for another version are cleared so ``thresholds.default`` applies; per-class thresholds
+    set by hand (naming no model) stay. Returns what happened, for the person who promoted
+    (None when nothing changed: no per-class thresholds before or after)."""
+    settings = project.config.thresholds
+    before, source = dict(settings.per_class), settings.per_class_model
+    try:
+        found: ThresholdSet | None = latest_thresholds(project, champion_id)
+    except NotFound:
+        found = None
+    chosen = found.thresholds() if found is not None else {}
+    if found is not None and chosen:
+        after, owner = chosen, champion_id
+        note = (
+            f"per-class thresholds of {found.model} (set {found.id}, "
+            f"{len(chosen)} classes) now apply"
+        )
+    elif source is not None and source != champion_id and before:
+        after, owner = {}, None
+        note = (
+            f"the new champion has no computed per-class thresholds: those of version {source} "
+            f"were cleared and thresholds.default ({settings.default:g}) applies to every "
+            "class; run `wildloop thresholds compute` then `wildloop thresholds apply`"
+        )
+    elif before and source is None:
+        return (
+            "per-class thresholds set by hand (computed for no model) stay in effect for the "
+            "new champion; `wildloop thresholds compute` reads its own from reviews"
+        )
+    else:
+        return None
+    if (after, owner) == (before, source):
+        return note
+    with project.db.session() as session:
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="thresholds.follow",
+            entity="project",
+            entity_id=project.config.name,
+            before={"per_class": before, "model_version_id": source},
+            after={
+                "per_class": after,
+                "model_version_id": owner,
+                "threshold_set_id": found.id if found is not None and chosen else None,
+            },
+            reason=note,
+        )
+        settings.per_class, settings.per_class_model = after, owner
+        project.save_config()
+    return note

@@ -21,6 +21,7 @@ from wildloop.crops.embedder import project_crop_embedder
 from wildloop.datasets.snapshot_model import SnapshotData, SnapshotEntry
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.model_kinds import PIPELINE
+from wildloop.evaluation.calibration import probability_metrics
 from wildloop.evaluation.evaluator import (
     EvaluationRecord,
     Predict,
@@ -58,9 +59,11 @@ def score_classifier(
     *,
     imgsz: int,
     on_item: Callable[[int], None] | None = None,
+    bins: int = 10,
 ) -> dict[str, Any]:
     """Metrics of ``classifier`` (whose columns are project ``class_ids``) on the test
-    snapshot's human boxes. A box whose class the head lacks counts as a miss."""
+    snapshot's human boxes, with the calibration of its probabilities (ECE over ``bins``,
+    Brier, NLL, the reliability table). A box whose class the head lacks counts as a miss."""
     if embedder.key != classifier.embedder:
         raise ValueError(
             f"the classifier reads {classifier.embedder} vectors, the embedder is {embedder.key}"
@@ -72,23 +75,36 @@ def score_classifier(
         padding=classifier.padding,
         on_item=on_item,
     )
-    names = _names(data.classes)
-    predicted_idx = np.argmax(classifier.scores(crops.x), axis=1) if len(crops.x) else []
-    predicted = [
-        names.get(class_ids[int(i)], str(class_ids[int(i)]))
-        if int(i) < len(class_ids)
-        else classifier.classes[int(i)]
-        for i in predicted_idx
-    ]
-    truth = [names.get(c, str(c)) for c in crops.class_ids]
+    columns = column_names(classifier, class_ids, data.classes)
+    probabilities = classifier.scores(crops.x)
+    predicted_idx = np.argmax(probabilities, axis=1) if len(crops.x) else []
+    predicted = [columns[int(i)] for i in predicted_idx]
+    truth = truth_names(crops.class_ids, data.classes)
     metrics = classification_metrics(truth, predicted, list(classifier.classes))
+    column = {c: j for j, c in enumerate(class_ids)}
+    metrics["calibration"] = probability_metrics(
+        probabilities, [column.get(c) for c in crops.class_ids], bins
+    )
     metrics["snapshot_id"] = data.info.id
     metrics["failed_items"] = len(crops.failed)
     return metrics
 
 
-def _names(classes: ClassMap) -> dict[int, str]:
-    return {c.id: c.name for c in classes}
+def column_names(
+    classifier: CropClassifier, class_ids: Sequence[int], classes: ClassMap
+) -> list[str]:
+    """The project's name of each of the head's columns (its own name for a column that is
+    no project class)."""
+    names = {c.id: c.name for c in classes}
+    return [
+        names.get(class_ids[j], str(class_ids[j])) if j < len(class_ids) else own
+        for j, own in enumerate(classifier.classes)
+    ]
+
+
+def truth_names(class_ids: Sequence[int], classes: ClassMap) -> list[str]:
+    names = {c.id: c.name for c in classes}
+    return [names.get(c, str(c)) for c in class_ids]
 
 
 def changed_stage(challenger: ModelVersion, champion: ModelVersion | None) -> str:
@@ -126,6 +142,7 @@ def evaluate_classifier_stage(
             data,
             project_crop_embedder(project),
             imgsz=detector.imgsz or 640,
+            bins=project.config.evaluation.calibration_bins,
         )
         metrics |= {"gate_metric": "macro_f1", "stage": "classifier"}
         record = store_evaluation(project, classifier_version.id, data, metrics)

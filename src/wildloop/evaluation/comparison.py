@@ -78,6 +78,8 @@ class Comparison:
                 "evaluation_id": record.id,
                 **{k: m[k] for k in SUMMARY_KEYS if k in m},
                 "ece": m["calibration"]["ece"],
+                # A crop classifier's probabilities are also scored as probabilities.
+                **{k: m["calibration"][k] for k in ("brier", "nll") if k in m["calibration"]},
             }
 
         return {
@@ -85,17 +87,7 @@ class Comparison:
             "snapshot_id": self.snapshot_id,
             "challenger": summary(self.challenger),
             "champion": summary(self.champion),
-            "map50_95_difference_interval": (
-                {
-                    "low": self.interval.low,
-                    "high": self.interval.high,
-                    "confidence": self.interval.confidence,
-                    "samples": self.interval.samples,
-                    "resampled_sequences": self.interval.groups,
-                }
-                if self.interval
-                else None
-            ),
+            "map50_95_difference_interval": self.interval.as_dict() if self.interval else None,
             "map50_difference_interval": (
                 {"low": self.interval.map50_low, "high": self.interval.map50_high}
                 if self.interval and self.interval.map50_low is not None
@@ -107,7 +99,7 @@ class Comparison:
         }
 
 
-SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "accuracy", "macro_f1", "map")
+SUMMARY_KEYS = ("map50", "map50_95", "precision", "recall", "accuracy", "macro_f1", "map", "top1")
 
 
 def gate_rules(project: Project) -> GateRules:
@@ -116,25 +108,31 @@ def gate_rules(project: Project) -> GateRules:
 
 
 def model_score(record: EvaluationRecord) -> ModelScore:
-    if record.metrics.get("gate_metric") == "macro_f1":
+    return score_of(record.model_name, record.snapshot_id, record.metrics)
+
+
+def score_of(name: str, snapshot_id: int, metrics: dict[str, Any]) -> ModelScore:
+    """What the gate reads of a metrics record: macro-F1 and per-class F1 for heads and
+    classifier stages, mAP50-95 and per-class AP50-95 for detectors."""
+    if metrics.get("gate_metric") == "macro_f1":
         return ModelScore(
-            name=record.model_name,
-            snapshot_id=record.snapshot_id,
-            score=float(record.metrics["macro_f1"]),
+            name=name,
+            snapshot_id=snapshot_id,
+            score=float(metrics["macro_f1"]),
             per_class={
-                name: ClassScore(float(v["f1"]), int(v["support"]))
-                for name, v in record.metrics["per_class"].items()
+                c: ClassScore(float(v["f1"]), int(v["support"]))
+                for c, v in metrics["per_class"].items()
             },
             metric="macro-F1",
             class_metric="F1",
         )
     return ModelScore(
-        name=record.model_name,
-        snapshot_id=record.snapshot_id,
-        score=float(record.metrics["map50_95"]),
+        name=name,
+        snapshot_id=snapshot_id,
+        score=float(metrics["map50_95"]),
         per_class={
-            name: ClassScore(float(v["ap50_95"]), int(v["truth_boxes"]))
-            for name, v in record.metrics["per_class"].items()
+            c: ClassScore(float(v["ap50_95"]), int(v["truth_boxes"]))
+            for c, v in metrics["per_class"].items()
             if v.get("ap50_95") is not None
         },
     )

@@ -71,8 +71,13 @@ def pr_curves(models: Mapping[str, Mapping[str, Any]], out: Path) -> Path:
 def confusion(metrics: Mapping[str, Any], title: str, out: Path) -> Path:
     """Row-normalised confusion matrix with the raw counts written in each cell."""
     plt = _pyplot()
-    labels: Sequence[str] = metrics["confusion"]["labels"]
-    matrix = metrics["confusion"]["matrix"]
+    counts = metrics["confusion"]
+    if "matrix" in counts:
+        labels: Sequence[str] = counts["labels"]
+        matrix = counts["matrix"]
+    else:  # a crop classifier's {truth: {predicted: count}}
+        labels = sorted(set(counts) | {p for row in counts.values() for p in row})
+        matrix = [[counts.get(t, {}).get(p, 0) for p in labels] for t in labels]
     size = max(4.0, 0.45 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     normalised = [[v / max(1, sum(row)) for v in row] for row in matrix]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from wildloop import audit
 from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, Conflict
+from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
@@ -43,6 +44,7 @@ class PromotionResult:
     previous_champion_id: int | None
     comparison: Comparison
     reprocess_job_id: int | None = None
+    thresholds: str | None = None  # what became of the per-class thresholds (promoted only)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -56,6 +58,7 @@ class PromotionResult:
             "previous_champion_id": self.previous_champion_id,
             "reasons": list(self.reasons),
             "reprocess_job_id": self.reprocess_job_id,
+            "thresholds": self.thresholds,
             "comparison": self.comparison.as_dict(),
         }
 
@@ -88,10 +91,13 @@ def promote_challenger(
     promoted, forced = apply_gate(
         project, comparison.as_dict(), force=force, reason=reason, actor_id=actor_id
     )
+    thresholds = follow_champion(project, challenger_id, actor_id) if promoted else None
     job_id = None
     if promoted and _wants_reprocess(project, reprocess):
         job_id = _submit_reprocess(project, challenger_id, champion_id, actor_id)
-    return PromotionResult(promoted, forced, challenger_id, champion_id, comparison, job_id)
+    return PromotionResult(
+        promoted, forced, challenger_id, champion_id, comparison, job_id, thresholds
+    )
 
 
 def promote_compared(
@@ -110,6 +116,7 @@ def promote_compared(
         project, comparison, force=force, reason=reason, actor_id=actor_id
     )
     challenger_id, champion_id = compared_pair(comparison)
+    thresholds = follow_champion(project, challenger_id, actor_id) if promoted else None
     job_id = None
     if promoted and _wants_reprocess(project, reprocess):
         job_id = _submit_reprocess(project, challenger_id, champion_id, actor_id)
@@ -120,6 +127,7 @@ def promote_compared(
         "previous_champion_id": champion_id,
         "reasons": list(comparison["decision"]["reasons"]),
         "reprocess_job_id": job_id,
+        "thresholds": thresholds,
         "comparison": comparison,
     }
 

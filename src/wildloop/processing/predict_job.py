@@ -40,8 +40,9 @@ from wildloop.media.camera_priors import priors_for_media
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.location_priors import apply_priors
+from wildloop.processing.prediction_settings import settings_for, settings_row
 from wildloop.processing.selection import Scope, media_query, parse_scope
-from wildloop.processing.sequence_smoothing import smooth_results
+from wildloop.processing.sequence_smoothing import smooth_results, whole_bursts
 from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
@@ -163,19 +164,18 @@ def _submit(
         _require_runnable(version)
         before = _before_version(session, version, compare_to) if media_ids is None else None
         if scope is not None:
-            ids = list(
-                session.scalars(
-                    media_query(
-                        session,
-                        scope,
-                        version.id if unseen_only else None,
-                        kind="window" if version.task == head_job.TASK else "image",
-                    )
-                )
+            query = media_query(
+                session,
+                scope,
+                version.id if unseen_only else None,
+                kind="window" if version.task == head_job.TASK else "image",
             )
+            rows = [(r[0], r[1]) for r in session.execute(query.add_columns(Media.sequence_id))]
         else:
-            ids = sorted(set(media_ids or []))
-        chunks = [{"media_ids": ids[i : i + chunk_size]} for i in range(0, len(ids), chunk_size)]
+            rows = _with_sequences(session, sorted(set(media_ids or [])))
+        ids = [media_id for media_id, _ in rows]
+        # Whole bursts per chunk, so smoothing never sees half a burst.
+        chunks = [{"media_ids": chunk} for chunk in whole_bursts(rows, chunk_size)]
         follows_alias = purpose == "process" and model in ("champion", "challenger")
         params = {
             "purpose": purpose,
@@ -184,6 +184,10 @@ def _submit(
             "model_name": version.name,
             "scope": scope.describe() if scope is not None else f"{len(ids)} listed items",
             "compare_to": before,
+            # Fixed now, so every chunk applies the same settings and its sets record them.
+            "settings": (
+                settings_for(project.config, version) if version.task != head_job.TASK else None
+            ),
         }
         job_id = submit_job(
             session,
@@ -195,6 +199,18 @@ def _submit(
             message=f"{purpose} {len(ids)} items with {version.name}",
         )
     return Submitted(job_id, version.id, version.name, len(ids))
+
+
+def _with_sequences(session: Session, media_ids: list[int]) -> list[tuple[int, int | None]]:
+    """``(media id, sequence id)`` of the listed items, in id order (unknown ids kept: the
+    chunk counts them as done)."""
+    sequence: dict[int, int | None] = {}
+    for start in range(0, len(media_ids), 500):
+        part = media_ids[start : start + 500]
+        sequence |= dict(
+            session.execute(select(Media.id, Media.sequence_id).where(Media.id.in_(part))).all()
+        )
+    return [(m, sequence.get(m)) for m in media_ids]
 
 
 def _require_runnable(version: ModelVersion) -> None:
@@ -233,7 +249,6 @@ def _before_version(session: Session, version: ModelVersion, compare_to: str | N
 def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     project = ctx.project
     settings = project.config.inference
-    thresholds = project.config.thresholds
     media_ids: list[int] = ctx.payload["media_ids"]
     with project.db.session() as session:
         version = get_version(session, ctx.params["model"])
@@ -258,14 +273,16 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     parallel = choice.kind == "onnx" and not choice.device.startswith("cuda")
     model_workers = settings.model_workers or (min(cpus, 4) if parallel else 1)
     threads = max(1, cpus // model_workers) if parallel else 0
+    made_with = ctx.params.get("settings") or settings_for(project.config, version)
+    store = float(made_with["thresholds"]["store"])
     detector, second = _stages(project, version)
     runtime = load_detector(project, detector, choice, threads=threads)
     options = PipelineOptions(
         imgsz=detector.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
-        conf=thresholds.store,
-        iou=settings.iou,
-        max_det=settings.max_det,
+        conf=store,
+        iou=float(made_with["inference"]["iou"]),
+        max_det=int(made_with["inference"]["max_det"]),
         reduced_decode=settings.reduced_decode,
         decode_workers=settings.decode_workers,
         model_workers=model_workers,
@@ -279,20 +296,20 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     # Items that vanished from the media table since submission count as done (nothing to do).
     done += len(media_ids) - len(done_ids) - len(todo)
 
-    smoothing = project.config.smoothing
+    smoothing = made_with["smoothing"]
     sequence_of = {row.id: row.sequence_id for row in todo if row.sequence_id is not None}
-    prior_settings = project.config.priors
+    mode, factor = made_with["priors"]["mode"], float(made_with["priors"]["factor"])
     with project.db.session() as session:
         priors = priors_for_media(session, [row.id for row in todo])
+        settings_id = settings_row(session, made_with)
 
     def named(results: list[ItemResult]) -> list[ItemResult]:
         """The cameras' priors (a pipeline's second stage applied them to its full scores),
         then smoothing within bursts."""
         if priors and second is None:
-            mode, factor = prior_settings.mode, prior_settings.factor
             results = [apply_priors(r, priors, version.classes, mode, factor) for r in results]
-        if smoothing.enabled:
-            results = smooth_results(results, sequence_of, version.classes, smoothing.weak)
+        if smoothing["enabled"]:
+            results = smooth_results(results, sequence_of, version.classes, smoothing["weak"])
         return results
 
     def flush() -> None:
@@ -307,8 +324,9 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
                 class_ids,
                 pending,
                 ctx.job_id,
-                shown_from=thresholds.store,
+                shown_from=store,
                 crop_embedder=crop_key,
+                settings_id=settings_id,
             )
         pipeline.times.write += time.perf_counter() - started
         failed += sum(1 for r in pending if not r.ok)
@@ -317,7 +335,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         ctx.progress(done, failed)
 
     # Test items keep low-scoring boxes too: evaluations rank every detection (COCO style).
-    test_conf = min(thresholds.store, thresholds.store_test)
+    test_conf = min(store, float(made_with["thresholds"]["store_test"]))
     roots = project.config.storage.media_roots  # this machine's view of the server's paths
     items = (
         PipelineItem(
@@ -329,11 +347,10 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     )
     for results in pipeline.run(items):
         if second is not None:
-            mode, factor = prior_settings.mode, prior_settings.factor
             results = [second.name_boxes(r, priors.get(r.key), mode, factor) for r in results]
-        pending.extend(_evaluation_cap(r, thresholds.store) for r in results)
+        pending.extend(_evaluation_cap(r, store) for r in results)
         # A smoothed chunk is written at its end: a burst is smoothed as a whole.
-        if len(pending) >= WRITE_EVERY and not smoothing.enabled:
+        if len(pending) >= WRITE_EVERY and not smoothing["enabled"]:
             flush()
         else:
             ctx.check_cancelled()

@@ -1,11 +1,11 @@
 """Sequence smoothing over a chunk's results: the items of one burst (sequence) are smoothed
-together. A burst cut by a chunk boundary is smoothed in parts (chunks follow media ids,
-which follow ingest order, so that is rare)."""
+together. A predict job's chunks hold whole bursts (:func:`whole_bursts`), so no burst is
+smoothed in parts."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from wildloop.domain.sequence_smoothing import smooth_burst
@@ -39,3 +39,29 @@ def smooth_results(
                 ),
             )
     return out
+
+
+def whole_bursts(rows: Iterable[tuple[int, int | None]], size: int) -> list[list[int]]:
+    """Media ids (from ``(media id, sequence id)`` rows in media-id order) cut into chunks
+    of about ``size`` that never split a sequence: a burst is appended whole to the chunk
+    its first frame falls in, so a chunk may run over ``size`` by one burst's length.
+    Items without a sequence are single frames."""
+    bursts: dict[int, list[int]] = defaultdict(list)
+    order: list[tuple[int, int | None]] = []
+    for media_id, sequence_id in rows:
+        if sequence_id is None:
+            order.append((media_id, None))
+        else:
+            if sequence_id not in bursts:
+                order.append((media_id, sequence_id))
+            bursts[sequence_id].append(media_id)
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    for media_id, sequence_id in order:
+        current.extend([media_id] if sequence_id is None else bursts[sequence_id])
+        if len(current) >= size:
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    return chunks

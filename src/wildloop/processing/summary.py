@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from wildloop.processing.prediction_settings import describe
 from wildloop.project import Project
 from wildloop.store.tables import (
     Job,
@@ -123,6 +124,8 @@ def summarise_job(project: Project, job_id: int) -> dict[str, Any]:
         "scope": params.get("scope"),
         "items": len(media_ids),
         "display_threshold": thresholds.default,
+        "settings": params.get("settings"),
+        "settings_described": describe(params["settings"]) if params.get("settings") else None,
         "after": {"model_version_id": after_id, "name": names.get(after_id)} | after.as_dict(),
         "before": (
             {"model_version_id": before_id, "name": names.get(before_id)} | before.as_dict()

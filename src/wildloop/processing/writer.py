@@ -30,13 +30,14 @@ def write_results(
     *,
     shown_from: float = 0.0,
     crop_embedder: str | None = None,
+    settings_id: int | None = None,
 ) -> int:
     """Store results that are not stored yet; returns how many sets were added.
 
     A set's top class, top score and box count describe its boxes scoring ``shown_from`` or
     more: lower ones (kept on test items for evaluation) never change what the grid shows.
     Boxes carrying a crop embedding get a ``crop_embeddings`` row under ``crop_embedder``
-    in the same transaction.
+    in the same transaction. ``settings_id`` names the settings the sets were made under.
     """
     if not results:
         return 0
@@ -57,6 +58,7 @@ def write_results(
                 "top_score": top.score if top else None,
                 "count": len(shown),
                 "created_at": now,
+                "settings_id": settings_id,
             }
         )
     created = _insert_sets(session, set_rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from wildloop.store.tables import (
     Media,
     ModelVersion,
     PredictionSet,
+    PredictionSettings,
     User,
 )
 
@@ -120,6 +122,8 @@ class MediaDetail:
     next_unreviewed_id: int | None
     sequence: list[FrameView]
     history: list[RevisionView]
+    # What the shown set was made with (priors, smoothing, thresholds); None if unrecorded.
+    prediction_settings: dict[str, Any] | None
 
 
 def media_detail(
@@ -163,6 +167,7 @@ def media_detail(
         next_unreviewed_id=next_unreviewed,
         sequence=_strip(session, media, model_id, classes),
         history=_history(session, media_id),
+        prediction_settings=_set_settings(session, media_id, model_id),
     )
 
 
@@ -271,6 +276,17 @@ def _model_name(session: Session, model_id: int | None) -> str | None:
     if model_id is None:
         return None
     return session.scalar(select(ModelVersion.name).where(ModelVersion.id == model_id))
+
+
+def _set_settings(session: Session, media_id: int, model_id: int | None) -> dict[str, Any] | None:
+    """The settings the shown set was made under (priors, smoothing, thresholds)."""
+    if model_id is None:
+        return None
+    return session.scalar(
+        select(PredictionSettings.settings)
+        .join(PredictionSet, PredictionSet.settings_id == PredictionSettings.id)
+        .where(PredictionSet.media_id == media_id, PredictionSet.model_version_id == model_id)
+    )
 
 
 def _has_set(session: Session, media_id: int, model_id: int | None) -> bool:

@@ -259,6 +259,10 @@ class PredictionSet(Base):
     top_score: Mapped[float | None] = mapped_column(Float)
     count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The prediction_settings row the set was made under (NULL: made before migration 0016,
+    # imported, or an audio head's). No foreign key: adding one would make SQLite copy this,
+    # the largest table, and settings rows are never deleted.
+    settings_id: Mapped[int | None] = mapped_column(IdType)
     __table_args__ = (
         UniqueConstraint("media_id", "model_version_id"),
         Index("ix_prediction_sets_version_media", "model_version_id", "media_id"),
@@ -274,6 +278,18 @@ class PredictionSet(Base):
         ),
         CheckConstraint("status IN ('ok', 'failed')", name="status"),
     )
+
+
+class PredictionSettings(Base):
+    """The settings that shape a prediction set beyond the model (location priors, sequence
+    smoothing, store thresholds, a pipeline's hand-off), stored once per distinct value and
+    referenced by every set made under it (migration 0016)."""
+
+    __tablename__ = "prediction_settings"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Prediction(Base):

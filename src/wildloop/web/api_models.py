@@ -15,13 +15,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from wildloop.errors import BadInput
+from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
+from wildloop.processing.prediction_settings import settings_of_version
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
 from wildloop.users.roles import Actor, require_admin
 from wildloop.web.api_review import project_of
+from wildloop.web.api_thresholds import ModelRef
 from wildloop.web.auth import current_actor
 from wildloop.web.models_view import models_overview, triggers_status
 
@@ -45,6 +48,15 @@ def triggers(request: Request, actor: ActorDep) -> dict[str, Any]:
     return triggers_status(project_of(request))
 
 
+@router.get("/models/{model}/prediction-settings")
+def prediction_settings(model: ModelRef, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """The settings (location priors, smoothing, store thresholds, pipeline hand-off) the
+    version's prediction sets were made with, and how many sets each."""
+    with project_of(request).db.session() as session:
+        version = get_version(session, model)
+        return {"model": version.name, "settings": settings_of_version(session, version.id)}
+
+
 @router.post("/rollback")
 def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, Any]:
     """Move the champion back to the version before it (admins; a reason is required)."""
@@ -52,10 +64,16 @@ def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, A
     reason = body.reason.strip()
     if not reason:
         raise BadInput("a rollback needs a reason: say why (it is kept in the audit trail)")
-    with project_of(request).db.session() as session:
+    project = project_of(request)
+    with project.db.session() as session:
         move = aliases.rollback(session, actor.id, reason)
         name = get_version(session, move.version_id).name
-    return {"champion_id": move.version_id, "previous_id": move.previous_id, "champion": name}
+    return {
+        "champion_id": move.version_id,
+        "previous_id": move.previous_id,
+        "champion": name,
+        "thresholds": follow_champion(project, move.version_id, actor.id),
+    }
 
 
 @router.get("/comparison", responses={202: {"description": "still computing"}})

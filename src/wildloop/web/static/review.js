@@ -122,6 +122,7 @@
     $("next").disabled = !d.next_id;
     $("nextun").disabled = !d.next_unreviewed_id;
     $("modelname").textContent = d.model_name ? `${d.model_name}${d.has_prediction_set ? "" : " (not run on this item)"}` : "no model yet";
+    $("modelname").title = madeWith(d.prediction_settings);
     $("auditlink").href = `/api/v1/media/${d.id}/history`;
     whyHere(d);
     renderFacts(d);
@@ -587,3 +588,11 @@
   show(first);
   tally();
 })();
+
+// What the shown prediction set was made with (priors, smoothing, store threshold).
+function madeWith(s) {
+  if (!s) return "settings not recorded for this prediction set";
+  const priors = s.priors.mode === "soft" ? `soft x${s.priors.factor}` : s.priors.mode;
+  const smoothing = s.smoothing.enabled ? `on (weak < ${s.smoothing.weak})` : "off";
+  return `made with: priors ${priors}, smoothing ${smoothing}, store ${s.thresholds.store}`;
+}
