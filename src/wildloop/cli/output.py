@@ -89,6 +89,8 @@ def wait_and_report(project: Project, job_id: int, as_json: bool) -> dict[str, A
         errors.print(f"[red]training {status['state']}[/]: {status.get('error') or ''}")
         raise typer.Exit(FAILED_EXIT)
     return None if as_json else dict(status["result"] or {})
+
+
 def reliability_table(bins: list[dict[str, Any]]) -> Table:
     """A reliability table (confidence bin, crops, mean confidence, accuracy); empty bins are
     left out."""
