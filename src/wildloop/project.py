@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from wildloop.config import CONFIG_FILE, ClassEntry, ProjectConfig, load_config, save_config
 from wildloop.domain.classes import ClassMap
+from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import BadInput, Conflict
 from wildloop.store import migrate
 from wildloop.store.database import Database
@@ -92,6 +93,12 @@ class Project:
         folder = self.root / sub
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def media_file(self, stored: str) -> Path:
+        """A media row's stored path as a file on this machine: decoded losslessly, then
+        mapped through ``storage.media_roots`` (a worker sees the server's ``/mnt/cards`` at
+        its own mount point). Every job that opens media files goes through here."""
+        return map_root(path_from_text(stored), self.config.storage.media_roots)
 
     def save_config(self) -> None:
         save_config(self.root, self.config)

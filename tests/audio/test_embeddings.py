@@ -89,6 +89,22 @@ def test_embed_job_stores_each_window_once(audio_project: Project, tmp_path: Pat
         np.testing.assert_array_equal(decode_vector(blob), first[media_id])
 
 
+def test_a_worker_reads_recordings_through_its_media_roots(
+    audio_project: Project, tmp_path: Path
+) -> None:
+    """A worker that mounts the server's card folder elsewhere embeds every window."""
+    generate_recordings(tmp_path / "cards", 2, seed=4, duration_s=6.0)
+    report = ingest_audio_paths(audio_project, [tmp_path / "cards"])
+    (tmp_path / "cards").rename(tmp_path / "worker-mount")  # the server's path is gone here
+    audio_project.config.storage.media_roots = {
+        str((tmp_path / "cards").resolve()): str(tmp_path / "worker-mount")
+    }
+    status = _embed(audio_project)
+    assert status["state"] == "succeeded"
+    assert status["result"]["embedded"] == report.windows  # type: ignore[index]
+    assert status["result"]["failed"] == 0  # type: ignore[index]
+
+
 def test_a_recording_gone_bad_fails_its_windows_alone(
     audio_project: Project, tmp_path: Path
 ) -> None:

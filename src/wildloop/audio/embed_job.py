@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio.decode import AudioRejected, cut_windows, iter_blocks
 from wildloop.audio.embedders import Embedder, embedder_key, make_embedder
-from wildloop.domain.paths import path_from_text, readable_text
+from wildloop.domain.paths import readable_text
 from wildloop.errors import BadInput
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import submit_job
@@ -141,10 +141,10 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
             batch.samples.clear()
             ctx.progress(done, failed)
 
-    for path, windows in recordings:
+    for stored, windows in recordings:
         cut = 0
         try:
-            for media_id, samples in _windows_of(path, windows, embedder):
+            for media_id, samples in _windows_of(project.media_file(stored), windows, embedder):
                 batch.ids.append(media_id)
                 batch.samples.append(samples)
                 cut += 1
@@ -153,18 +153,18 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         except AudioRejected as exc:
             # Windows cut before the file broke are embedded; the rest fail with the reason.
             failed += len(windows) - cut
-            ctx.message(f"{readable_text(path)}: {exc.reason}")
+            ctx.message(f"{readable_text(stored)}: {exc.reason}")
     flush()
     return ChunkOutcome(done=done, failed=failed)
 
 
 def _windows_of(
-    path: str, windows: list[tuple[int, float, float]], embedder: Embedder
+    path: Path, windows: list[tuple[int, float, float]], embedder: Embedder
 ) -> Iterator[tuple[int, NDArray[np.float32]]]:
     """(media id, samples) for the windows of one recording, decoded once."""
     rate = embedder.sample_rate
     started = time.perf_counter()
-    blocks = iter_blocks(path_from_text(path), rate)
+    blocks = iter_blocks(path, rate)
     spans = [(t0, t1) for _, t0, t1 in windows]
     length_s = embedder.window_samples / rate
     for index, samples in cut_windows(blocks, rate, spans, length_s):
@@ -270,7 +270,7 @@ def finalize(project: Project, job_id: int) -> dict[str, Any]:
             .limit(FAILURES_SHOWN)
         ).scalars()
         failures = [
-            {"path": readable_text(p), "reason": _reason(path_from_text(p))} for p in broken
+            {"path": readable_text(p), "reason": _reason(project.media_file(p))} for p in broken
         ]
     return {
         "embedder": key,

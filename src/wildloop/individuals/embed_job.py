@@ -9,7 +9,6 @@ An unreadable image is counted as failed and skipped; it never aborts the job.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,7 +89,7 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         items = by_media.get(media_id, [])
         if items:
             try:
-                image = frame(decoder, Path(paths[media_id]))
+                image = frame(decoder, project.media_file(paths[media_id]))
             except ImageUnreadable as exc:
                 failed += 1
                 ctx.message(f"media {media_id}: {exc.reason}")

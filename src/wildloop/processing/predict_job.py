@@ -22,7 +22,6 @@ from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
 from wildloop.crops.embedder import crop_stage, project_crop_embedder
 from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
-from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
 from wildloop.inference.crops import CropStage
@@ -336,11 +335,10 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
 
     # Test items keep low-scoring boxes too: evaluations rank every detection (COCO style).
     test_conf = min(store, float(made_with["thresholds"]["store_test"]))
-    roots = project.config.storage.media_roots  # this machine's view of the server's paths
     items = (
         PipelineItem(
             row.id,
-            map_root(path_from_text(row.path), roots),
+            project.media_file(row.path),  # this machine's view of the server's paths
             test_conf if row.split == "test" else None,
         )
         for row in todo
