@@ -13,12 +13,18 @@ species), trained through the product against the embedders' reference recipe.
 3. variants of the product's head (padding, MLP, no class balance) on the same splits,
    to say what helps.
 
+4. the other method, `--method yolo-cls` (with `--yolo-cls`): Ultralytics YOLO-cls trained
+   end to end on the same train/val crops from the untrained yolov8n-cls.yaml (no
+   pretrained classification weights can be had offline), exported to ONNX and scored on
+   the same test crops, timed the same way (data loader workers 0, so every CPU second is
+   this process's).
+
 The pipeline's end-to-end mAP against a detector alone is not measured here: the only
 detectors that can be had cheaply on this machine are trained on generated scenes (the demo
 detector, the test fixture) and find nothing meaningful in real photos; a real comparison
 needs a detector trained on these photos (GPU hours, or a night on 2 cores).
 
-    python bench/crop_classifier.py
+    python bench/crop_classifier.py [--yolo-cls] [--epochs 20] [--crop-size 128] [--no-variants]
 
 Measured 2026-11-29 on the shared 2-core machine (load average ~12, so wall times are several
 times the CPU times): 577 train / 80 val / 54 test crops (the test split holds 5 species).
@@ -36,6 +42,7 @@ cost; not built).
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -93,6 +100,32 @@ def product(project: Project) -> dict:
     return test
 
 
+def yolo_cls(project: Project, epochs: int, crop_size: int) -> dict:
+    """The YOLO-cls method through the product: the same job, crops, test crops and metrics."""
+    project.config.training.workers = 0
+    start = clock()
+    started = start_classifier_training(
+        project, overrides={"method": "yolo-cls", "epochs": epochs, "crop_size": crop_size}
+    )
+    status = run_job(project, started.job_id)
+    assert status["state"] == "succeeded", status
+    took = since(start)
+    with project.db.session() as session:
+        version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id))
+        metrics = dict(version.metrics)
+    test, training = metrics["test"], metrics["training"]
+    best = max((c.get("val_top1", 0.0) for c in training["curves"]), default=0.0)
+    print(
+        f"yolo-cls: top-1 {test['top1']:.3f}  macro-F1 {test['macro_f1']:.3f} on "
+        f"{test['crops']} test crops; {metrics['crops']} train/val crops; {epochs} epochs at "
+        f"{crop_size} px from yolov8n-cls.yaml; whole job {took} (cut "
+        f"{training['crop_seconds']:.1f} s, train {training['seconds']:.1f} s; best val "
+        f"top-1 {best:.3f})",
+        flush=True,
+    )
+    return test
+
+
 def reference_vectors(project: Project, entries: list, embedder) -> tuple[np.ndarray, list[int]]:
     """The README recipe: crops from the full-resolution original, padding 0.10."""
     rows, labels = [], []
@@ -109,6 +142,12 @@ def macro_f1(truth: list[int], predicted: list[int]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--yolo-cls", action="store_true", help="also train YOLO-cls")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--crop-size", type=int, default=128)
+    parser.add_argument("--no-variants", action="store_true")
+    args = parser.parse_args()
     register_job_kinds()
     with tempfile.TemporaryDirectory(prefix="bench-crops-") as tmp:
         coco = json.loads((DATA / "coco_ct.json").read_text())
@@ -146,7 +185,16 @@ def main() -> None:
             f"ratio   : product/baseline top-1 {test_product['top1'] / top1:.2f}x, "
             f"macro-F1 {test_product['macro_f1'] / f1:.2f}x"
         )
-        variants(project, train_entries, test_entries, embedder)
+        if args.yolo_cls:
+            test_yolo = yolo_cls(project, args.epochs, args.crop_size)
+            print(
+                f"ratio   : yolo-cls/head top-1 {test_yolo['top1'] / test_product['top1']:.2f}x, "
+                f"macro-F1 {test_yolo['macro_f1'] / test_product['macro_f1']:.2f}x; "
+                f"yolo-cls/baseline top-1 {test_yolo['top1'] / top1:.2f}x, "
+                f"macro-F1 {test_yolo['macro_f1'] / f1:.2f}x"
+            )
+        if not args.no_variants:
+            variants(project, train_entries, test_entries, embedder)
 
 
 def variants(project: Project, train_entries, test_entries, embedder) -> None:
