@@ -81,15 +81,20 @@ def since(start: tuple[float, float]) -> str:
     return f"{wall:.1f} s wall, {cpu:.1f} s CPU"
 
 
-def product(project: Project) -> dict:
+def trained(project: Project, overrides: dict | None = None) -> tuple[dict, str]:
+    """The classifier training job run here: its version's metrics and how long it took."""
     start = clock()
-    started = start_classifier_training(project)
+    started = start_classifier_training(project, overrides=overrides)
     status = run_job(project, started.job_id)
     assert status["state"] == "succeeded", status
     took = since(start)
     with project.db.session() as session:
         version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id))
-        metrics = dict(version.metrics)
+        return dict(version.metrics), took
+
+
+def product(project: Project) -> dict:
+    metrics, took = trained(project)
     test = metrics["test"]
     print(
         f"product : top-1 {test['top1']:.3f}  macro-F1 {test['macro_f1']:.3f} on "
@@ -103,16 +108,8 @@ def product(project: Project) -> dict:
 def yolo_cls(project: Project, epochs: int, crop_size: int) -> dict:
     """The YOLO-cls method through the product: the same job, crops, test crops and metrics."""
     project.config.training.workers = 0
-    start = clock()
-    started = start_classifier_training(
-        project, overrides={"method": "yolo-cls", "epochs": epochs, "crop_size": crop_size}
-    )
-    status = run_job(project, started.job_id)
-    assert status["state"] == "succeeded", status
-    took = since(start)
-    with project.db.session() as session:
-        version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id))
-        metrics = dict(version.metrics)
+    overrides = {"method": "yolo-cls", "epochs": epochs, "crop_size": crop_size}
+    metrics, took = trained(project, overrides)
     test, training = metrics["test"], metrics["training"]
     best = max((c.get("val_top1", 0.0) for c in training["curves"]), default=0.0)
     print(

@@ -14,7 +14,7 @@ from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Conflict, JobFailed
 from wildloop.evaluation.comparison import compare_models
 from wildloop.evaluation.evaluator import evaluate_model
-from wildloop.evaluation.promotion import make_first_champion, promote_challenger
+from wildloop.evaluation.promotion import promote_challenger
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import predict_items
@@ -25,17 +25,6 @@ from wildloop.registry.versions import get_version, require_fit
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
 from wildloop.training.loop import run_loop
-
-
-@pytest.fixture
-def two_stage(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, int]:
-    frames = scenes(bursts=16, seed=3)
-    ids = ingest_frames(project, frames, tmp_path / "scenes")
-    label_frames(project, frames, ids)
-    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
-    with project.db.session() as session:
-        make_first_champion(session, detector.id, None, "first", classes=project.classes)
-    return project, detector.id
 
 
 @pytest.mark.slow

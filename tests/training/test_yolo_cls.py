@@ -13,14 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.support.loop import ingest_frames, label_frames
-from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.errors import BadInput, Unavailable
 from wildloop.evaluation.comparison import compare_models
-from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import cancel_job, job_status
-from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import predict_items
 from wildloop.project import Project
 from wildloop.registry.pipelines import register_pipeline
@@ -32,23 +28,19 @@ TINY = {"method": "yolo-cls", "epochs": 2, "crop_size": 64, "batch": 16}
 
 
 @pytest.fixture
-def two_stage(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, int]:
-    frames = scenes(bursts=10, seed=3)
-    ids = ingest_frames(project, frames, tmp_path / "scenes")
-    label_frames(project, frames, ids)
-    detector = register_model(project, DEMO_DETECTOR, "demo-detector")
-    with project.db.session() as session:
-        make_first_champion(session, detector.id, None, "first", classes=project.classes)
+def yolo_project(two_stage: tuple[Project, int]) -> tuple[Project, int]:
+    """The two-stage scenes, Ultralytics on the CPU in this process (no loader workers)."""
+    project = two_stage[0]
     project.config.training.workers = 0
     project.config.training.device = "cpu"
-    return project, detector.id
+    return two_stage
 
 
 @pytest.mark.slow
 def test_yolo_cls_trains_registers_runs_in_a_pipeline_and_is_gated_against_a_head(
-    two_stage: tuple[Project, int],
+    yolo_project: tuple[Project, int],
 ) -> None:
-    project, detector_id = two_stage
+    project, detector_id = yolo_project
     started = start_classifier_training(project, overrides=TINY)
     messages: list[str] = []
     status = run_job(
@@ -112,8 +104,10 @@ def test_yolo_cls_trains_registers_runs_in_a_pipeline_and_is_gated_against_a_hea
 
 
 @pytest.mark.slow
-def test_cancel_stops_a_yolo_cls_training_within_a_batch(two_stage: tuple[Project, int]) -> None:
-    project, _ = two_stage
+def test_cancel_stops_a_yolo_cls_training_within_a_batch(
+    yolo_project: tuple[Project, int],
+) -> None:
+    project, _ = yolo_project
     started = start_classifier_training(project, overrides=TINY | {"epochs": 200, "batch": 4})
     final: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: final.update(run_job(project, started.job_id)))
