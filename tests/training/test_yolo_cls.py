@@ -10,14 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
+from wildloop.crops.yolo_cls import YoloClsClassifier
 from wildloop.errors import BadInput, Unavailable
 from wildloop.evaluation.comparison import compare_models
+from wildloop.inference.ultralytics_adapter import import_ultralytics
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import cancel_job, job_status
 from wildloop.processing.predict_job import predict_items
+from wildloop.processing.two_stage import load_classifier
 from wildloop.project import Project
 from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import get_version
@@ -67,8 +72,25 @@ def test_yolo_cls_trains_registers_runs_in_a_pipeline_and_is_gated_against_a_hea
     hits = sum(row.get(name, 0) for name, row in confusion.items())
     assert test["top1"] == round(hits / test["crops"], 4)
     # The test split is never written for training.
-    crops = project.path("runs") / f"classifier-{started.job_id:05d}" / "crops"
-    assert sorted(p.name for p in crops.iterdir() if p.is_dir()) == ["train", "val"]
+    run = project.path("runs") / f"classifier-{started.job_id:05d}"
+    assert sorted(p.name for p in (run / "crops").iterdir() if p.is_dir()) == ["train", "val"]
+    # The registered ONNX export, run as the pipeline runs it, gives Ultralytics' own
+    # probabilities for the val crops, in the registered class order.
+    files = sorted((run / "crops" / "val").glob("*/*.png"))[:8]
+    reference = import_ultralytics().YOLO(str(run / "ultralytics" / "weights" / "best.pt"))
+    expected = np.stack(
+        [r.probs.data.numpy() for r in reference.predict([str(f) for f in files], verbose=False)]
+    )
+    with project.db.session() as session:
+        loaded = load_classifier(project, get_version(session, classifier.id))
+    crops = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
+    assert isinstance(loaded, YoloClsClassifier)
+    np.testing.assert_allclose(loaded.model.embed(crops), expected, atol=2e-3)
+    folder_ids = [int(f.parent.name) for f in files]
+    assert all(c in classifier.class_ids for c in folder_ids)
+    assert [reference.names[i] for i in range(len(classifier.classes))] == [
+        f"{c:06d}" for c in classifier.class_ids
+    ]
 
     yolo_pipeline = _version(project, result["pipeline_id"])
     assert (yolo_pipeline.detector_id, yolo_pipeline.classifier_id) == (detector_id, classifier.id)
