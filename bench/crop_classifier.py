@@ -38,6 +38,15 @@ and baseline unchanged (0.389 / 0.506, 1.00x), whole job 50.9 s wall / 20.3 s CP
 0.370/0.498, 0.10 0.333/0.445, 0.25 0.296/0.383. Outside this script: averaging each crop's
 vector with its mirror image's at padding 0.25 scored 0.444/0.553 (doubles the embedding
 cost; not built).
+
+YOLO-cls, measured 2026-11-30 (`--yolo-cls --epochs 20 --crop-size 128 --no-variants`, load
+average 10-14 on the 2 shared cores, the whole script got 17% of a core's time): top-1
+0.037, macro-F1 0.038 on the same 54 test crops (0.10x / 0.08x the head's 0.389 / 0.506);
+best val top-1 0.075; whole job 1025.9 s wall / 186.6 s CPU (cutting 577 + 80 crops 42.6 s
+wall, training 979.8 s wall). From the untrained yolov8n-cls.yaml, 577 crops of 19 species
+are far too few to learn from nothing; the head wins because its backbone was pretrained on
+ImageNet. With a classification .pt to start from (`--start-weights`) the comparison would
+be worth running again.
 """
 
 from __future__ import annotations
