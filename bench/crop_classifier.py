@@ -13,12 +13,18 @@ species), trained through the product against the embedders' reference recipe.
 3. variants of the product's head (padding, MLP, no class balance) on the same splits,
    to say what helps.
 
+4. the other method, `--method yolo-cls` (with `--yolo-cls`): Ultralytics YOLO-cls trained
+   end to end on the same train/val crops from the untrained yolov8n-cls.yaml (no
+   pretrained classification weights can be had offline), exported to ONNX and scored on
+   the same test crops, timed the same way (data loader workers 0, so every CPU second is
+   this process's).
+
 The pipeline's end-to-end mAP against a detector alone is not measured here: the only
 detectors that can be had cheaply on this machine are trained on generated scenes (the demo
 detector, the test fixture) and find nothing meaningful in real photos; a real comparison
 needs a detector trained on these photos (GPU hours, or a night on 2 cores).
 
-    python bench/crop_classifier.py
+    python bench/crop_classifier.py [--yolo-cls] [--epochs 20] [--crop-size 128] [--no-variants]
 
 Measured 2026-11-29 on the shared 2-core machine (load average ~12, so wall times are several
 times the CPU times): 577 train / 80 val / 54 test crops (the test split holds 5 species).
@@ -32,10 +38,22 @@ and baseline unchanged (0.389 / 0.506, 1.00x), whole job 50.9 s wall / 20.3 s CP
 0.370/0.498, 0.10 0.333/0.445, 0.25 0.296/0.383. Outside this script: averaging each crop's
 vector with its mirror image's at padding 0.25 scored 0.444/0.553 (doubles the embedding
 cost; not built).
+
+YOLO-cls, measured 2026-11-30 (`--yolo-cls --epochs 20 --crop-size 128 --no-variants`, load
+average 10-14 on the 2 shared cores, the whole script got 17% of a core's time): top-1
+0.037, macro-F1 0.038 on the same 54 test crops (0.10x / 0.08x the head's 0.389 / 0.506);
+best val top-1 0.075; whole job 1025.9 s wall / 186.6 s CPU (cutting 577 + 80 crops 42.6 s
+wall, training 979.8 s wall). From the untrained yolov8n-cls.yaml, 577 crops of 19 species
+are far too few to learn from nothing; the head wins because its backbone was pretrained on
+ImageNet. With a classification .pt to start from (`--start-weights`) the comparison would
+be worth running again. Again on a quieter host (load 2.5 -> 5): the same figures (seeded),
+YOLO-cls whole job 245.2 s wall / 169.1 s CPU (cut 4.5 s, train 239.5 s); the head's job
+13.4 s wall / 13.8 s CPU; the whole script 281 s wall, 194 s user + 9 s system CPU.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -74,21 +92,44 @@ def since(start: tuple[float, float]) -> str:
     return f"{wall:.1f} s wall, {cpu:.1f} s CPU"
 
 
-def product(project: Project) -> dict:
+def trained(project: Project, overrides: dict | None = None) -> tuple[dict, str]:
+    """The classifier training job run here: its version's metrics and how long it took."""
     start = clock()
-    started = start_classifier_training(project)
+    started = start_classifier_training(project, overrides=overrides)
     status = run_job(project, started.job_id)
     assert status["state"] == "succeeded", status
     took = since(start)
     with project.db.session() as session:
         version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == started.job_id))
-        metrics = dict(version.metrics)
+        return dict(version.metrics), took
+
+
+def product(project: Project) -> dict:
+    metrics, took = trained(project)
     test = metrics["test"]
     print(
         f"product : top-1 {test['top1']:.3f}  macro-F1 {test['macro_f1']:.3f} on "
         f"{test['crops']} test crops; {metrics['crops']} train/val crops; whole job {took} "
         f"(embed {metrics['training']['embed_seconds']:.1f} s, fit "
         f"{metrics['training']['seconds']:.2f} s)"
+    )
+    return test
+
+
+def yolo_cls(project: Project, epochs: int, crop_size: int) -> dict:
+    """The YOLO-cls method through the product: the same job, crops, test crops and metrics."""
+    project.config.training.workers = 0
+    overrides = {"method": "yolo-cls", "epochs": epochs, "crop_size": crop_size}
+    metrics, took = trained(project, overrides)
+    test, training = metrics["test"], metrics["training"]
+    best = max((c.get("val_top1", 0.0) for c in training["curves"]), default=0.0)
+    print(
+        f"yolo-cls: top-1 {test['top1']:.3f}  macro-F1 {test['macro_f1']:.3f} on "
+        f"{test['crops']} test crops; {metrics['crops']} train/val crops; {epochs} epochs at "
+        f"{crop_size} px from yolov8n-cls.yaml; whole job {took} (cut "
+        f"{training['crop_seconds']:.1f} s, train {training['seconds']:.1f} s; best val "
+        f"top-1 {best:.3f})",
+        flush=True,
     )
     return test
 
@@ -109,6 +150,12 @@ def macro_f1(truth: list[int], predicted: list[int]) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--yolo-cls", action="store_true", help="also train YOLO-cls")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--crop-size", type=int, default=128)
+    parser.add_argument("--no-variants", action="store_true")
+    args = parser.parse_args()
     register_job_kinds()
     with tempfile.TemporaryDirectory(prefix="bench-crops-") as tmp:
         coco = json.loads((DATA / "coco_ct.json").read_text())
@@ -146,7 +193,16 @@ def main() -> None:
             f"ratio   : product/baseline top-1 {test_product['top1'] / top1:.2f}x, "
             f"macro-F1 {test_product['macro_f1'] / f1:.2f}x"
         )
-        variants(project, train_entries, test_entries, embedder)
+        if args.yolo_cls:
+            test_yolo = yolo_cls(project, args.epochs, args.crop_size)
+            print(
+                f"ratio   : yolo-cls/head top-1 {test_yolo['top1'] / test_product['top1']:.2f}x, "
+                f"macro-F1 {test_yolo['macro_f1'] / test_product['macro_f1']:.2f}x; "
+                f"yolo-cls/baseline top-1 {test_yolo['top1'] / top1:.2f}x, "
+                f"macro-F1 {test_yolo['macro_f1'] / f1:.2f}x"
+            )
+        if not args.no_variants:
+            variants(project, train_entries, test_entries, embedder)
 
 
 def variants(project: Project, train_entries, test_entries, embedder) -> None:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.support.loop import demo_champion, ingest_frames, label_frames
+from tests.support.loop import ingest_frames, label_frames
 from tests.support.review import add_users, login
 from wildloop.cli.app import app
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
@@ -30,11 +30,6 @@ from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
 from wildloop.training.loop import run_loop
 from wildloop.web.app import create_app
-
-
-@pytest.fixture
-def two_stage(project: Project, scenes: Any, tmp_path: Path) -> tuple[Project, int]:
-    return project, demo_champion(project, scenes(bursts=16, seed=3), tmp_path / "scenes")
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ A crop classifier and a pipeline are versions like any other: `wildloop model li
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +22,21 @@ ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the a
 
 
 def train_classifier(
+    method: Annotated[
+        str,
+        typer.Option(
+            help="head: a head over frozen crop embeddings (default); yolo-cls: an Ultralytics "
+            "classification network trained end to end."
+        ),
+    ] = "head",
+    epochs: Annotated[int | None, typer.Option(help="yolo-cls: epochs (default 20).")] = None,
+    crop_size: Annotated[
+        int | None, typer.Option(help="yolo-cls: crop side in pixels (default 128).")
+    ] = None,
+    start_weights: Annotated[
+        Path | None,
+        typer.Option(help="yolo-cls: a classification .pt to fine-tune (default: untrained)."),
+    ] = None,
     hidden: Annotated[
         int | None, typer.Option(help="Hidden units (0: logistic regression, default).")
     ] = None,
@@ -43,7 +59,15 @@ def train_classifier(
     with open_project(project) as proj:
         started = start_classifier_training(
             proj,
-            overrides={"hidden": hidden, "padding": padding, "min_box_score": min_box_score},
+            overrides={
+                "hidden": hidden,
+                "padding": padding,
+                "min_box_score": min_box_score,
+                "method": method,
+                "epochs": epochs,
+                "crop_size": crop_size,
+                "start_weights": str(start_weights) if start_weights else None,
+            },
             created_by=proj.author(actor),
         )
         errors.print(f"classifier training job {started.job_id} on {started.snapshot.name}")

@@ -10,10 +10,10 @@ than the ones it will name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,27 @@ def normalise(x: NDArray[Any]) -> Floats:
     return np.asarray(x / np.maximum(norms, 1e-9), np.float32)
 
 
+class BoxClassifier(Protocol):
+    """What names a box from its crop: a head over crop vectors, or a crop model run end to
+    end (``wildloop.crops.yolo_cls``). ``reads`` says which output of the pipeline's crop
+    stage it takes: the box's ``embedding`` or its ``class_scores``; ``embedder`` is the key
+    of the crop model that makes them."""
+
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+
+    @property
+    def embedder(self) -> str: ...
+
+    @property
+    def padding(self) -> float: ...
+
+    @property
+    def reads(self) -> str: ...
+
+    def scores(self, vectors: NDArray[Any]) -> Floats: ...
+
+
 @dataclass(frozen=True)
 class CropClassifier:
     """A trained head and how its crops were embedded (the key must match at inference)."""
@@ -38,6 +59,7 @@ class CropClassifier:
     head: Head
     embedder: str
     padding: float
+    reads: str = "embedding"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -85,22 +107,20 @@ class LabelledImage:
     class_ids: tuple[int, ...]
 
 
-def ground_truth_crops(
+def cut_ground_truth(
     entries: Sequence[LabelledImage],
-    embedder: CropEmbedder,
     *,
+    size: int,
     imgsz: int,
     padding: float,
+    failed: list[tuple[int, str]],
     on_item: Callable[[int], None] | None = None,
-) -> CropSet:
-    """Every target box of ``entries`` embedded; an unreadable image is listed in
-    ``failed`` and skipped (no input aborts the set). ``on_item`` gets the items done so
-    far (progress and cancellation)."""
+) -> Iterator[tuple[LabelledImage, NDArray[np.uint8]]]:
+    """Each entry with boxes and its crops (one per box, ``size`` square), cut as the
+    pipeline cuts them; an unreadable image is appended to ``failed`` and skipped (no
+    input aborts the set). ``on_item`` gets the items done so far (progress and
+    cancellation)."""
     decoder = Decoder(imgsz, rect=True)
-    rows: list[Floats] = []
-    class_ids: list[int] = []
-    media_ids: list[int] = []
-    failed: list[tuple[int, str]] = []
     for done, entry in enumerate(entries, 1):
         if entry.boxes:
             try:
@@ -110,12 +130,30 @@ def ground_truth_crops(
             except (OSError, ValueError) as exc:
                 failed.append((entry.media_id, f"{type(exc).__name__}: {exc}"))
             else:
-                crops = cut_crops(image, list(entry.boxes), embedder.size, padding)
-                rows.append(embedder.embed(crops).astype(np.float32))
-                class_ids += entry.class_ids
-                media_ids += [entry.media_id] * len(entry.boxes)
+                yield entry, cut_crops(image, list(entry.boxes), size, padding)
         if on_item is not None:
             on_item(done)
+
+
+def ground_truth_crops(
+    entries: Sequence[LabelledImage],
+    embedder: CropEmbedder,
+    *,
+    imgsz: int,
+    padding: float,
+    on_item: Callable[[int], None] | None = None,
+) -> CropSet:
+    """Every target box of ``entries`` embedded (see ``cut_ground_truth``)."""
+    rows: list[Floats] = []
+    class_ids: list[int] = []
+    media_ids: list[int] = []
+    failed: list[tuple[int, str]] = []
+    for entry, crops in cut_ground_truth(
+        entries, size=embedder.size, imgsz=imgsz, padding=padding, failed=failed, on_item=on_item
+    ):
+        rows.append(embedder.embed(crops).astype(np.float32))
+        class_ids += entry.class_ids
+        media_ids += [entry.media_id] * len(entry.boxes)
     x = np.vstack(rows) if rows else np.zeros((0, embedder.dim), np.float32)
     return CropSet(x, class_ids, media_ids, failed)
 

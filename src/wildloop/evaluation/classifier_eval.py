@@ -1,7 +1,9 @@
 """A crop classifier scored on its own: the ground-truth boxes of the frozen test split,
-cut and embedded as the pipeline cuts them, named by the head (top-1, macro-F1, per-class
-precision/recall, confusion). The two-stage pipeline is scored end to end by the one COCO
-evaluator like any detector; this says whether the classifier stage itself got better."""
+cut and embedded as the pipeline cuts them, named by the head, or run through a YOLO-cls
+network (top-1, macro-F1, per-class precision/recall, confusion: the same figures for
+both methods, so the gate compares them on the same crops). The two-stage pipeline is
+scored end to end by the one COCO evaluator like any detector; this says whether the
+classifier stage itself got better."""
 
 from __future__ import annotations
 
@@ -12,12 +14,11 @@ from typing import Any
 import numpy as np
 
 from wildloop.crops.classifier import (
-    CropClassifier,
+    BoxClassifier,
     LabelledImage,
     classification_metrics,
     ground_truth_crops,
 )
-from wildloop.crops.embedder import project_crop_embedder
 from wildloop.datasets.snapshot_model import SnapshotData, SnapshotEntry
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.model_kinds import PIPELINE
@@ -30,7 +31,7 @@ from wildloop.evaluation.evaluator import (
     test_snapshot,
 )
 from wildloop.inference.crops import CropEmbedder
-from wildloop.processing.two_stage import load_classifier
+from wildloop.processing.two_stage import crop_model, load_classifier
 from wildloop.project import Project
 from wildloop.registry.pipelines import stages
 from wildloop.registry.versions import get_version
@@ -52,7 +53,7 @@ def labelled_images(entries: Sequence[SnapshotEntry]) -> list[LabelledImage]:
 
 
 def score_classifier(
-    classifier: CropClassifier,
+    classifier: BoxClassifier,
     class_ids: Sequence[int],
     data: SnapshotData,
     embedder: CropEmbedder,
@@ -91,7 +92,7 @@ def score_classifier(
 
 
 def column_names(
-    classifier: CropClassifier, class_ids: Sequence[int], classes: ClassMap
+    classifier: BoxClassifier, class_ids: Sequence[int], classes: ClassMap
 ) -> list[str]:
     """The project's name of each of the head's columns (its own name for a column that is
     no project class)."""
@@ -140,7 +141,7 @@ def evaluate_classifier_stage(
             classifier,
             list(classifier_version.class_ids or []),
             data,
-            project_crop_embedder(project),
+            crop_model(project, classifier),
             imgsz=detector.imgsz or 640,
             bins=project.config.evaluation.calibration_bins,
         )

@@ -27,7 +27,6 @@ from sqlalchemy import select
 from wildloop import audit
 from wildloop.audio.metrics import paired_f1_interval
 from wildloop.crops.classifier import classification_metrics, ground_truth_crops
-from wildloop.crops.embedder import project_crop_embedder
 from wildloop.domain.gate import GateDecision, Interval, decide
 from wildloop.domain.location_priors import MODES, LocationPrior, PriorMode, apply_prior
 from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
@@ -39,7 +38,7 @@ from wildloop.evaluation.classifier_eval import column_names, labelled_images, t
 from wildloop.evaluation.comparison import gate_rules, score_of
 from wildloop.evaluation.evaluator import test_snapshot
 from wildloop.media.camera_priors import priors_for_media
-from wildloop.processing.two_stage import load_classifier
+from wildloop.processing.two_stage import crop_model, load_classifier
 from wildloop.project import Project
 from wildloop.registry.pipelines import stages
 from wildloop.registry.versions import get_version
@@ -206,7 +205,7 @@ def compare_settings(
     classifier = load_classifier(project, classifier_version)
     crops = ground_truth_crops(
         labelled_images(data.entries),
-        project_crop_embedder(project),
+        crop_model(project, classifier),  # a head's embedder, or the YOLO-cls network
         imgsz=imgsz,
         padding=classifier.padding,
     )

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from wildloop.inference.onnx_runtime import OnnxRuntime
 from wildloop.inference.tflite import TFLiteModel, litert_available
 
 DEFAULT_MODEL = "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
@@ -124,6 +125,25 @@ class OnnxCropEmbedder:
         return np.asarray(out, np.float32).reshape(len(crops), -1)
 
 
+class OnnxCropClassifier:
+    """A crop classifier exported to ONNX (Ultralytics YOLO-cls): square uint8 RGB crops in,
+    class probabilities out. It runs on the detectors' ONNX runtime (NCHW, pixels / 255,
+    which is YOLO-cls's own preprocessing) and has the ``CropEmbedder`` shape, its
+    "vectors" being the class probabilities, so ground-truth crops are scored by the same
+    code as a head's embeddings."""
+
+    def __init__(self, key: str, path: Path, size: int, threads: int = 1) -> None:
+        self._runtime = OnnxRuntime(path, threads=threads)
+        self.key = key
+        self.size = size
+        self.dim = int(self.embed(np.zeros((1, size, size, 3), np.uint8)).shape[1])
+
+    def embed(self, crops: NDArray[np.uint8]) -> NDArray[np.float32]:
+        if not len(crops):
+            return np.zeros((0, self.dim), np.float32)
+        return np.asarray(self._runtime.forward(crops), np.float32).reshape(len(crops), -1)
+
+
 def default_model_bytes() -> bytes:
     """The bundled MobileNet v1 embedding extractor (package data)."""
     return resources.files("wildloop.inference").joinpath("embedders", DEFAULT_MODEL).read_bytes()
@@ -169,23 +189,30 @@ def embed_crops(
 
 
 class CropStage:
-    """What the pipeline needs to embed the boxes it found: the embedder and which boxes.
+    """What the pipeline runs on the crops of the boxes it found, and which boxes.
 
-    Only boxes scoring ``min_score`` or more are embedded, the best ``max_per_item`` of an
-    image: low-scoring boxes kept for evaluation would multiply the cost for nothing.
+    ``embedder`` (None: no vectors) gives each box its crop vector; ``classifier`` (a crop
+    model run end to end, such as a YOLO-cls export) gives each box its class scores, from
+    crops cut with its own ``classifier_padding``. Only boxes scoring ``min_score`` or more
+    get either, the best ``max_per_item`` of an image: low-scoring boxes kept for
+    evaluation would multiply the cost for nothing.
     """
 
     def __init__(
         self,
-        embedder: CropEmbedder,
+        embedder: CropEmbedder | None,
         padding: float = DEFAULT_PADDING,
         min_score: float = 0.0,
         max_per_item: int = 20,
+        classifier: CropEmbedder | None = None,
+        classifier_padding: float = DEFAULT_PADDING,
     ) -> None:
         self.embedder = embedder
         self.padding = padding
         self.min_score = min_score
         self.max_per_item = max_per_item
+        self.classifier = classifier
+        self.classifier_padding = classifier_padding
 
     def chosen(self, scores: list[float]) -> list[int]:
         """Indexes of the boxes to embed, best first."""

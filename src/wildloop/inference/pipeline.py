@@ -48,6 +48,9 @@ class Detection:
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     # A two-stage pipeline's box: the detector's score, ``score`` being the classifier's.
     det_score: float | None = None
+    # The box's class probabilities when the crop stage runs a crop classifier end to end
+    # (a YOLO-cls export); like ``embedding``, no part of equality.
+    class_scores: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -256,10 +259,7 @@ class Pipeline:
         if self.crops is not None:
             frames = {item.key: p.array for item, p in batch if isinstance(p, Prepared)}
             boxes = {item.key: box for item, box in kept}
-            results = [
-                self._embed(r, frames[r.key], boxes[r.key]) if r.key in frames else r
-                for r in results
-            ]
+            results = self._crop_outputs(results, frames, boxes)
         self.times.add(
             model=after_model - started,
             nms=after_nms - after_model,
@@ -268,25 +268,57 @@ class Pipeline:
         )
         return failures + results
 
-    def _embed(self, result: ItemResult, frame: np.ndarray, box: letterbox.Letterbox) -> ItemResult:
-        """Attach crop embeddings to the chosen boxes, cut from the letterboxed frame the
-        model saw (its image area), so no file is decoded twice. Frames decoded on the GPU
-        have no host copy and keep boxes without embeddings."""
+    def _crop_outputs(
+        self,
+        results: list[ItemResult],
+        frames: dict[int, np.ndarray],
+        boxes: dict[int, letterbox.Letterbox],
+    ) -> list[ItemResult]:
+        """Attach crop embeddings and crop-classifier scores to the chosen boxes of a whole
+        batch, cut from the letterboxed frames the model saw (their image area), so no file
+        is decoded twice, and run through each crop model in one call. Frames decoded on
+        the GPU have no host copy and keep their boxes bare."""
         stage = self.crops
         assert stage is not None
-        chosen = stage.chosen([d.score for d in result.detections])
+        chosen: dict[int, list[int]] = {}
+        for r in results:
+            picked = stage.chosen([d.score for d in r.detections]) if r.key in frames else []
+            if picked:
+                chosen[r.key] = picked
         if not chosen:
-            return result
-        image = frame[box.top : box.top + box.new_h, box.left : box.left + box.new_w]
-        picked = [result.detections[i] for i in chosen]
-        crops = cut_crops(
-            image, [(d.x, d.y, d.w, d.h) for d in picked], stage.embedder.size, stage.padding
-        )
-        vectors = stage.embedder.embed(crops).astype(np.float16)
-        detections = list(result.detections)
-        for i, vector in zip(chosen, vectors, strict=True):
-            detections[i] = replace(detections[i], embedding=vector)
-        return replace(result, detections=tuple(detections))
+            return results
+        by_key = {r.key: r for r in results}
+        outputs: list[np.ndarray | None] = []
+        for model, padding in (
+            (stage.embedder, stage.padding),
+            (stage.classifier, stage.classifier_padding),
+        ):
+            if model is None:
+                outputs.append(None)
+                continue
+            crops = []
+            for key, picked in chosen.items():
+                box = boxes[key]
+                image = frames[key][box.top : box.top + box.new_h, box.left : box.left + box.new_w]
+                ds = [by_key[key].detections[i] for i in picked]
+                crops.append(
+                    cut_crops(image, [(d.x, d.y, d.w, d.h) for d in ds], model.size, padding)
+                )
+            outputs.append(model.embed(np.concatenate(crops)))
+        vectors, scores = outputs
+        out = []
+        row = 0
+        for r in results:
+            detections = list(r.detections)
+            for i in chosen.get(r.key, []):
+                detections[i] = replace(
+                    detections[i],
+                    embedding=None if vectors is None else vectors[row].astype(np.float16),
+                    class_scores=None if scores is None else scores[row],
+                )
+                row += 1
+            out.append(replace(r, detections=tuple(detections)) if r.key in chosen else r)
+        return out
 
     def _inputs(
         self, batch: list[tuple[PipelineItem, Prepared | Encoded]]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
 from wildloop.crops.embedder import crop_stage, project_crop_embedder
+from wildloop.crops.yolo_cls import YoloClsClassifier
 from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
@@ -288,7 +289,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     )
     stage = _crop_stage(project, second)
     pipeline = Pipeline(runtime, options, crops=stage)
-    crop_key = stage.embedder.key if stage is not None else None
+    crop_key = stage.embedder.key if stage is not None and stage.embedder is not None else None
     class_ids = project_class_ids(version, project.classes)
     done, failed = len(done_ids), 0
     pending: list[ItemResult] = []
@@ -370,22 +371,34 @@ def _stages(project: Project, version: ModelVersion) -> tuple[ModelVersion, Seco
 
 
 def _crop_stage(project: Project, second: SecondStage | None) -> CropStage | None:
-    """The project's crop stage; a pipeline always embeds the boxes it hands on, with its
-    classifier's padding and the embedder it was trained on."""
+    """The project's crop stage; a pipeline always runs its classifier's crop model on the
+    boxes it hands on: the embedder a head was trained on (with the head's padding), or a
+    YOLO-cls network itself (its own crop size and padding, beside the project's embedder
+    when that is on)."""
     stage = crop_stage(project)
     if second is None:
         return stage
-    embedder = project_crop_embedder(project)
-    if embedder.key != second.classifier.embedder:
-        raise BadInput(
-            f"the classifier reads {second.classifier.embedder} crop vectors but the project's "
-            f"crop embedder is {embedder.key}; set crops.model back or train it again"
-        )
     settings = project.config.crops
     floor = min(settings.min_score, second.min_box_score) if stage else second.min_box_score
+    classifier = second.classifier
+    if isinstance(classifier, YoloClsClassifier):
+        return CropStage(
+            stage.embedder if stage else None,
+            padding=settings.padding,
+            min_score=floor,
+            max_per_item=settings.max_per_image,
+            classifier=classifier.model,
+            classifier_padding=classifier.padding,
+        )
+    embedder = project_crop_embedder(project)
+    if embedder.key != classifier.embedder:
+        raise BadInput(
+            f"the classifier reads {classifier.embedder} crop vectors but the project's "
+            f"crop embedder is {embedder.key}; set crops.model back or train it again"
+        )
     return CropStage(
         embedder,
-        padding=second.classifier.padding,
+        padding=classifier.padding,
         min_score=floor,
         max_per_item=settings.max_per_image,
     )

@@ -2,9 +2,11 @@
 
 The crop stage of the one inference pipeline has already cut and embedded each box from the
 frame the detector decoded, so naming a box is one small matrix product per image: no second
-decode, no second embedding. A box gets the classifier's class and score and keeps the
-detector's score in ``det_score``; boxes of pass-through classes (empty, person, vehicle), below
-the hand-on score, or without a vector keep the detector's class.
+decode, no second embedding. A YOLO-cls classifier (trained end to end) has instead run on
+the crops of the whole batch in that stage, and its class probabilities are used as they
+are. A box gets the classifier's class and score and keeps the detector's score in
+``det_score``; boxes of pass-through classes (empty, person, vehicle), below the hand-on
+score, or without a vector keep the detector's class.
 """
 
 from __future__ import annotations
@@ -15,32 +17,48 @@ from pathlib import Path
 
 import numpy as np
 
-from wildloop.crops.classifier import CropClassifier
+from wildloop.crops.classifier import BoxClassifier, CropClassifier
+from wildloop.crops.embedder import project_crop_embedder
+from wildloop.crops.yolo_cls import METHOD as YOLO_CLS
+from wildloop.crops.yolo_cls import YoloClsClassifier
 from wildloop.domain.location_priors import LocationPrior, PriorMode, apply_prior
+from wildloop.inference.crops import CropEmbedder
 from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.project import Project
 from wildloop.registry.versions import verified_artifact
 from wildloop.store.tables import ModelVersion
 
-_loaded: dict[str, CropClassifier] = {}
+_loaded: dict[str, BoxClassifier] = {}
 _lock = threading.Lock()
 
 
-def load_classifier(project: Project, version: ModelVersion) -> CropClassifier:
-    """The classifier version's head (hash-verified on first load; cached by hash)."""
+def load_classifier(project: Project, version: ModelVersion) -> BoxClassifier:
+    """The classifier version, a head or a YOLO-cls export by its ``method`` (hash-verified
+    on first load; cached by hash)."""
     sha = version.artifact_sha256 or ""
     with _lock:
         if sha not in _loaded:
             path: Path = verified_artifact(project, version, version.artifact_format or "npz")
-            _loaded[sha] = CropClassifier.load(path, version.params)
+            if version.params.get("method") == YOLO_CLS:
+                _loaded[sha] = YoloClsClassifier.load(path, version.params, version.classes, sha)
+            else:
+                _loaded[sha] = CropClassifier.load(path, version.params)
         return _loaded[sha]
+
+
+def crop_model(project: Project, classifier: BoxClassifier) -> CropEmbedder:
+    """What makes the vectors ``classifier`` reads from a crop: the project's crop embedder
+    for a head, the network itself for a crop model run end to end."""
+    if isinstance(classifier, YoloClsClassifier):
+        return classifier.model
+    return project_crop_embedder(project)
 
 
 @dataclass(frozen=True)
 class SecondStage:
     """How a pipeline routes and renames boxes (indexes into its own class list)."""
 
-    classifier: CropClassifier
+    classifier: BoxClassifier
     handoff: frozenset[int]  # detector class indexes whose boxes go to the classifier
     min_box_score: float
     from_detector: tuple[int, ...]  # detector class index -> pipeline class index
@@ -49,7 +67,7 @@ class SecondStage:
 
     @classmethod
     def of(
-        cls, pipeline: ModelVersion, detector: ModelVersion, classifier: CropClassifier
+        cls, pipeline: ModelVersion, detector: ModelVersion, classifier: BoxClassifier
     ) -> SecondStage:
         index = {name: i for i, name in enumerate(pipeline.classes)}
         handoff = set(pipeline.params.get("handoff") or [])
@@ -75,12 +93,13 @@ class SecondStage:
         prior re-ranks them); other boxes meet it with their one class and score."""
         if not result.ok or not result.detections:
             return result
+        field = self.classifier.reads  # embedding (a head) or class_scores (end to end)
         handed = [
             i
             for i, d in enumerate(result.detections)
             if d.class_index in self.handoff
             and d.score >= self.min_box_score
-            and d.embedding is not None
+            and getattr(d, field) is not None
         ]
         out = [
             replace(d, class_index=self.from_detector[d.class_index], det_score=d.score)
@@ -88,7 +107,7 @@ class SecondStage:
         ]
         every: dict[int, dict[str, float]] = {}
         if handed:
-            vectors = np.stack([result.detections[i].embedding for i in handed])  # type: ignore[misc]
+            vectors = np.stack([getattr(result.detections[i], field) for i in handed])
             scores = self.classifier.scores(vectors)
             best = np.argmax(scores, axis=1)
             for row, i in enumerate(handed):

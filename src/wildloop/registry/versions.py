@@ -379,6 +379,8 @@ def artifact_sha256(version: ModelVersion, fmt: str) -> str:
     sha = version.onnx_sha256 if fmt == "onnx" else version.artifact_sha256
     if fmt == "pt" and version.artifact_format != "pt":
         sha = None
+    if sha is None and fmt == version.artifact_format:  # stored as is (a YOLO-cls export)
+        sha = version.artifact_sha256
     if sha is None:
         raise NotFound(
             f"model {version.name!r} has no {fmt} artifact"

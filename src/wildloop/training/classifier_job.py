@@ -2,6 +2,9 @@
 context padding from frames decoded as the detector sees them, embedded once by the frozen
 crop embedder, and a head fitted in seconds on a CPU.
 
+With ``method = yolo-cls`` the job trains an Ultralytics classification network end to
+end on the same crops instead (``wildloop.training.yolo_cls_job``).
+
 It is a ``train`` job like a detector's (its params say ``task = crop-classifier``), so the
 one partial unique index on ``jobs`` allows one training per project whatever it trains,
 and progress, cancel and the retraining log work as for any training. The test split is
@@ -19,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from wildloop.crops import yolo_cls
 from wildloop.crops.classifier import CropClassifier, ground_truth_crops
 from wildloop.crops.embedder import project_crop_embedder
 from wildloop.crops.logistic import fit_crop_head
@@ -34,6 +38,7 @@ from wildloop.registry import aliases
 from wildloop.registry.pipelines import register_pipeline
 from wildloop.registry.versions import get_version, register_trained_head
 from wildloop.store.tables import ModelVersion
+from wildloop.training import yolo_cls_job
 
 KIND = "train"
 TASK = CLASSIFIER
@@ -51,14 +56,16 @@ class StartedClassifierTraining:
 def classifier_params(project: Project, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Crop and head settings with the caller's overrides (None means default): ``c`` the
     logistic regression's inverse penalty (None: chosen on the validation crops),
-    ``hidden`` > 0 an MLP instead, ``balanced`` class weights."""
+    ``hidden`` > 0 an MLP instead, ``balanced`` class weights; ``method`` ``yolo-cls``
+    trains a YOLO-cls network end to end instead of a head (``epochs``, ``crop_size``,
+    ``batch``, ``start_weights``: see ``wildloop.training.yolo_cls_job``)."""
     values: dict[str, Any] = {
         "padding": project.config.crops.padding,
         "min_box_score": DEFAULT_MIN_BOX_SCORE,
         "c": None,
         "hidden": 0,
         "balanced": True,
-    }
+    } | yolo_cls_job.DEFAULTS
     for key, value in (overrides or {}).items():
         if key not in values:
             raise BadInput(f"unknown classifier parameter {key!r}; known: {', '.join(values)}")
@@ -68,6 +75,7 @@ def classifier_params(project: Project, overrides: dict[str, Any] | None = None)
         raise BadInput("c (the inverse penalty) must be above 0")
     if int(values["hidden"]) < 0:
         raise BadInput("hidden must be 0 (logistic regression) or a positive width")
+    yolo_cls_job.check_params(values)
     return values
 
 
@@ -107,6 +115,8 @@ def run_classifier_chunk(ctx: ChunkContext) -> ChunkOutcome:
     project, params = ctx.project, ctx.params
     settings = params["classifier"]
     existing = _version_of_job(project, ctx.job_id)
+    if existing is None and settings.get("method") == yolo_cls.METHOD:
+        existing = yolo_cls_job.train_and_register(ctx, settings, _detector_imgsz(project))
     if existing is None:
         existing = _train_and_register(ctx, settings)
     _pair_with_champion(project, ctx.job_id, existing, float(settings["min_box_score"]))
@@ -118,8 +128,7 @@ def _train_and_register(ctx: ChunkContext, settings: dict[str, Any]) -> int:
     project = ctx.project
     data = load_snapshot(project, int(ctx.params["snapshot_id"]))
     embedder = project_crop_embedder(project)
-    detector = _champion_detector(project)
-    imgsz = (detector.imgsz if detector is not None else None) or DEFAULT_IMGSZ
+    imgsz = _detector_imgsz(project)
     padding = float(settings["padding"])
     items = {s: labelled_images(data.split(s)) for s in ("train", "val")}
     total = len(items["train"]) + len(items["val"])
@@ -203,6 +212,12 @@ def _test_metrics(
     return score_classifier(classifier, columns, data, embedder, imgsz=imgsz)
 
 
+def _detector_imgsz(project: Project) -> int:
+    """The input size of the detector whose frames the crops are cut from."""
+    detector = _champion_detector(project)
+    return (detector.imgsz if detector is not None else None) or DEFAULT_IMGSZ
+
+
 def _champion_detector(project: Project) -> ModelVersion | None:
     """The detector the champion runs (itself, or a pipeline's first stage)."""
     with project.db.session() as session:
@@ -255,6 +270,7 @@ def finalize_classifier(project: Project, job_id: int) -> dict[str, Any]:
             "model_version_id": version.id,
             "model": version.name,
             "task": version.task,
+            "method": version.params.get("method", yolo_cls.HEAD),
             "pipeline": pipeline.name if pipeline is not None else None,
             "pipeline_id": pipeline.id if pipeline is not None else None,
             "snapshot_id": version.snapshot_id,

@@ -1,4 +1,5 @@
-"""Training a detector with Ultralytics: the one place training imports it, lazily, offline.
+"""Training with Ultralytics (detectors, and YOLO-cls crop classifiers): the one place
+training imports it, lazily, offline.
 
 Ultralytics reaches for the network in three places during training: it syncs settings and
 telemetry, it fetches Arial.ttf to draw plots, and on a GPU its AMP self-check downloads a
@@ -24,6 +25,10 @@ METRIC_KEYS = {
     "metrics/recall(B)": "val_recall",
     "metrics/mAP50(B)": "val_map50",
     "metrics/mAP50-95(B)": "val_map50_95",
+}
+CLASSIFY_METRIC_KEYS = {
+    "metrics/accuracy_top1": "val_top1",
+    "metrics/accuracy_top5": "val_top5",
 }
 
 
@@ -56,6 +61,8 @@ class EpochReport:
     def line(self) -> str:
         loss = " ".join(f"{k.split('/')[-1]} {v:.3f}" for k, v in self.losses.items())
         m = self.metrics
+        if "val_top1" in m:
+            return f"epoch {self.epoch}/{self.epochs}: {loss}; val top-1 {m['val_top1']:.3f}"
         return (
             f"epoch {self.epoch}/{self.epochs}: {loss}; val mAP50 {m.get('val_map50', 0):.3f} "
             f"mAP50-95 {m.get('val_map50_95', 0):.3f}"
@@ -86,21 +93,26 @@ def resolve_device(device: str) -> str:
 
 def train(
     start: str,
-    data_yaml: Path,
+    data: Path,
     run_dir: Path,
     params: TrainParams,
     *,
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    metric_keys: dict[str, str] | None = None,
 ) -> TrainOutcome:
-    """Train from ``start`` (a .pt file, or a model .yaml for random initial weights)."""
+    """Train from ``start`` (a .pt file, or a model .yaml for random initial weights) on
+    ``data`` (a detection dataset's data.yaml, or a classification dataset's folder, as
+    Ultralytics reads them); ``metric_keys`` renames the validation figures reported
+    (default: the detection ones)."""
+    metric_keys = metric_keys or METRIC_KEYS
     ultralytics = import_ultralytics()
     if start.endswith(".pt") and not Path(start).is_file():
         raise Unavailable(f"start weights {start} not found; wildloop never downloads weights")
     try:
         model = ultralytics.YOLO(start)
     except (FileNotFoundError, RuntimeError, KeyError, ValueError) as exc:
-        raise BadInput(f"cannot build a detector from {start}: {exc}") from exc
+        raise BadInput(f"cannot build a model from {start}: {exc}") from exc
     curves: list[dict[str, Any]] = []
     final: dict[str, float] = {}
 
@@ -110,7 +122,7 @@ def train(
             final.update(
                 {
                     new: float((trainer.metrics or {}).get(old, 0.0))
-                    for old, new in METRIC_KEYS.items()
+                    for old, new in metric_keys.items()
                 }
             )
             return
@@ -120,7 +132,7 @@ def train(
             else {}
         )
         metrics = {
-            new: float((trainer.metrics or {}).get(old, 0.0)) for old, new in METRIC_KEYS.items()
+            new: float((trainer.metrics or {}).get(old, 0.0)) for old, new in metric_keys.items()
         }
         report = EpochReport(
             trainer.epoch + 1,
@@ -141,7 +153,7 @@ def train(
     device = resolve_device(params.device)
     with _offline_guards(params.amp):
         model.train(
-            data=str(data_yaml),
+            data=str(data),
             epochs=params.epochs,
             batch=params.batch,
             imgsz=params.imgsz,

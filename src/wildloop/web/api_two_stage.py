@@ -6,7 +6,7 @@ compared and promoted by the models API like any other.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,10 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 class ClassifierTrainingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    method: Literal["head", "yolo-cls"] = "head"
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    crop_size: int | None = Field(default=None, ge=64, le=640, multiple_of=32)
+    start_weights: str | None = Field(default=None, min_length=1, max_length=1000)
     hidden: int | None = Field(default=None, ge=0, le=4096)
     padding: float | None = Field(default=None, ge=0, le=1)
     min_box_score: float | None = Field(default=None, ge=0, le=1)
