@@ -71,6 +71,7 @@ THRESHOLDS = ("POST", f"{V1}/thresholds")
 APPLY_THRESHOLDS = ("POST", f"{V1}/thresholds/apply")
 MODEL_THRESHOLDS = ("GET", f"{V1}/models/{{model}}/thresholds")
 PRIORS = ("PUT", f"{V1}/cameras/{{name}}/priors")
+QUANTIZE = ("POST", f"{V1}/models/{{model}}/quantize")
 
 
 @dataclass(frozen=True)
@@ -399,6 +400,7 @@ def cases() -> list[Case]:
         + _analytics_cases()
         + _individual_cases()
         + _threshold_cases()
+        + _quantize_cases()
     )
 
 
@@ -423,6 +425,19 @@ def _threshold_cases() -> list[Case]:
             404,
             "compute",
         ),
+    ]
+
+
+def _quantize_cases() -> list[Case]:
+    q = f"{V1}/models/champion/quantize"
+    return [
+        Case("quantize: method", QUANTIZE, q, {"method": "int4"}, 422, "method"),
+        Case("quantize: calibration 0", QUANTIZE, q, {"calibration": 0}, 422, "calibration"),
+        Case("quantize: calibration huge", QUANTIZE, q, {"calibration": HUGE}, 422, "calibration"),
+        Case("quantize: blank name", QUANTIZE, q, {"name": ""}, 422, "name"),
+        Case("quantize: extra", QUANTIZE, q, {"bits": 4}, 422, "bits"),
+        Case("quantize: model", QUANTIZE, f"{V1}/models/nope/quantize", {}, 404, "nope"),
+        Case("quantize: no model file", QUANTIZE, q, {}, 400, "ONNX file"),
     ]
 
 

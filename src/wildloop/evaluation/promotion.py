@@ -22,6 +22,7 @@ from wildloop.errors import BadInput, Conflict
 from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
+from wildloop.evaluation.parity import require_parent_is_champion
 from wildloop.processing.predict_job import submit_reprocess
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -80,6 +81,8 @@ def promote_challenger(
         require_fit(challenger, project.classes)
         challenger_id = challenger.id
         champion_id = aliases.resolve(session, "champion")
+        if champion_id != challenger_id:
+            require_parent_is_champion(session, challenger_id, champion_id)
     if champion_id == challenger_id:
         raise BadInput("that model is already the champion")
     comparison = compare_models(
@@ -144,6 +147,8 @@ def promote_when_compared(
     with project.db.session() as session:
         challenger_id = get_version(session, model).id
         champion_id = aliases.resolve(session, "champion")
+        if champion_id != challenger_id:
+            require_parent_is_champion(session, challenger_id, champion_id)
     if champion_id == challenger_id:
         raise BadInput("that model is already the champion")
     if comparison_job is None:
@@ -255,6 +260,7 @@ def make_first_champion(
     """
     if aliases.resolve(session, "champion") is not None:
         return None
+    require_parent_is_champion(session, version_id, None)  # a quantised copy: never first
     version = session.get(ModelVersion, version_id)
     if version is not None:
         require_fit(version, classes)
