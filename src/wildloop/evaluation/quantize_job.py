@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wildloop.errors import NotFound
+from wildloop.errors import BadInput, NotFound
 from wildloop.evaluation.parity import check_parity
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import submit_job
@@ -64,7 +64,7 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     result: dict[str, Any] = {"version_id": version.id, "name": version.name}
     try:
         comparison = check_parity(ctx.project, version.id, actor_id=created_by)
-    except NotFound as exc:  # no test snapshot yet: the gate runs at promotion instead
+    except (NotFound, BadInput) as exc:  # no reviewed test items yet: checked at promotion
         result["parity"] = None
         result["parity_error"] = str(exc)
     else:
