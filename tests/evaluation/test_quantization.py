@@ -30,6 +30,7 @@ from wildloop.registry.versions import (
     record_version,
 )
 from wildloop.store.tables import AuditEntry, Job, Media, PredictionSet
+from wildloop.web.models_view import models_overview
 
 pytestmark = pytest.mark.xdist_group("trained-detector")
 runner = CliRunner()
@@ -118,6 +119,8 @@ def test_quantize_derives_a_version_that_passes_parity_and_serves(labelled: Proj
     assert f"{parity['derived']['map50_95']:.4f}" in parity["reasons"][0]
     shown = json.loads(invoke(project, "model", "show", "v1-int8"))
     assert shown["parent_id"] == parent.id and shown["parity"]["passed"] is True
+    listed = {v["name"]: v for v in models_overview(project).versions}  # the Models page
+    assert listed["v1-int8"]["parent"] == "v1" and listed["v1-int8"]["parity"]["passed"]
 
     # Promotion runs the same parity gate and swaps the parent out by compare-and-swap.
     result = promote_challenger(project, "v1-int8", figures=False)
