@@ -134,14 +134,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         version = register_model(project, weights, f"bench-{round_no}", imgsz=args.imgsz)
         with project.db.session() as session:
             aliases.promote(session, version.id, None)
-        items, ours_s, ours_cpu = reprocess(project, version.name)
+        items, ours_s, ours_cpu = reprocess(project, version.name, f"round {round_no} (fp32)")
         our_rates.append(items / ours_s)
         cpu_ratios.append(base_cpu / ours_cpu)
-        print(
-            f"round {round_no} wildloop reprocess job (fp32): {items} files -> DB rows "
-            f"committed in {ours_s:.1f}s = {items / ours_s:.1f} img/s, "
-            f"{1000 * ours_cpu:.0f} CPU-ms/image"
-        )
         last_fp32 = replace(predict_job.STAGE_TOTALS)
         started, cpu = time.perf_counter(), time.process_time()
         job_id = submit_quantize(project, version.name, calibration=args.calibration)
@@ -152,14 +147,10 @@ def run(args: argparse.Namespace, work: Path) -> None:
             f"{time.perf_counter() - started:.1f}s ({time.process_time() - cpu:.1f} CPU-s, "
             f"{args.calibration} calibration images)"
         )
-        items, int8_s, int8_cpu = reprocess(project, status["result"]["name"])
+        int8 = status["result"]["name"]
+        items, int8_s, int8_cpu = reprocess(project, int8, f"round {round_no} (int8)")
         int8_rates.append(items / int8_s)
         int8_cpu_ratios.append(base_cpu / int8_cpu)
-        print(
-            f"round {round_no} wildloop reprocess job (int8): {items} files -> DB rows "
-            f"committed in {int8_s:.1f}s = {items / int8_s:.1f} img/s, "
-            f"{1000 * int8_cpu:.0f} CPU-ms/image"
-        )
 
     base_rate, ours_rate = max(base_rates), max(our_rates)
     print(f"best of {args.rounds}: baseline {base_rate:.1f} img/s, wildloop {ours_rate:.1f} img/s")
@@ -189,15 +180,21 @@ def run(args: argparse.Namespace, work: Path) -> None:
     project.close()
 
 
-def reprocess(project: Project, model: str) -> tuple[int, float, float]:
-    """Items, wall seconds and CPU seconds per item of one reprocess job with ``model``."""
+def reprocess(project: Project, model: str, label: str) -> tuple[int, float, float]:
+    """Items, wall seconds and CPU seconds per item of one reprocess job with ``model``
+    (printed too)."""
     predict_job.STAGE_TOTALS.reset()
     started, cpu = time.perf_counter(), time.process_time()
     submitted = predict_job.submit_reprocess(project, model=model, scope="all")
     status = run_job(project, submitted.job_id, poll_seconds=0.2)
     assert status["state"] == "succeeded", status
     seconds = time.perf_counter() - started
-    return submitted.items, seconds, (time.process_time() - cpu) / submitted.items
+    items, cpu_per_item = submitted.items, (time.process_time() - cpu) / submitted.items
+    print(
+        f"{label} wildloop reprocess job: {items} files -> DB rows committed in "
+        f"{seconds:.1f}s = {items / seconds:.1f} img/s, {1000 * cpu_per_item:.0f} CPU-ms/image"
+    )
+    return items, seconds, cpu_per_item
 
 
 def stage_report(label: str, t: StageTimes, ours_s: float) -> None:

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from tests.support.engine import register
+from tests.support.engine import champion, invoke, register
 from tests.support.loop import ingest_frames, label_frames
-from wildloop.cli.app import app
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.errors import BadInput, Conflict
 from wildloop.evaluation.parity import check_parity, latest_parity
 from wildloop.evaluation.promotion import make_first_champion, promote_challenger
 from wildloop.inference.quantize import quantize_onnx
 from wildloop.project import Project
-from wildloop.registry import aliases
 from wildloop.registry.versions import (
     QUANTIZED,
     Provenance,
@@ -33,18 +30,6 @@ from wildloop.store.tables import AuditEntry, Job, Media, PredictionSet
 from wildloop.web.models_view import models_overview
 
 pytestmark = pytest.mark.xdist_group("trained-detector")
-runner = CliRunner()
-
-
-def invoke(project: Project, *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, [*args, "-p", str(project.root)], catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.stdout
-
-
-def champion(project: Project) -> int | None:
-    with project.db.session() as session:
-        return aliases.resolve(session, "champion")
 
 
 @pytest.fixture

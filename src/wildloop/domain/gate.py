@@ -98,24 +98,14 @@ def decide(
             class_deltas={},
         )
     if champion.snapshot_id != challenger.snapshot_id:
-        return GateDecision(
-            promote=False,
-            reasons=(
-                f"models were scored on different test snapshots ({champion.snapshot_id} vs "
-                f"{challenger.snapshot_id}); evaluate both on the same one",
-            ),
-            improvement=None,
-            class_deltas={},
+        return _refused(
+            f"models were scored on different test snapshots ({champion.snapshot_id} vs "
+            f"{challenger.snapshot_id}); evaluate both on the same one"
         )
     if champion.metric != challenger.metric:
-        return GateDecision(
-            promote=False,
-            reasons=(
-                f"{challenger.name} is scored by {challenger.metric} and {champion.name} by "
-                f"{champion.metric}; only models of one kind can replace each other",
-            ),
-            improvement=None,
-            class_deltas={},
+        return _refused(
+            f"{challenger.name} is scored by {challenger.metric} and {champion.name} by "
+            f"{champion.metric}; only models of one kind can replace each other"
         )
     metric = challenger.metric
     improvement = challenger.score - champion.score
@@ -161,14 +151,9 @@ def decide_parity(derived: ModelScore, parent: ModelScore, tolerance: float) -> 
     if tolerance < 0:
         raise ValueError("the parity tolerance must not be negative")
     if derived.snapshot_id != parent.snapshot_id:
-        return GateDecision(
-            promote=False,
-            reasons=(
-                f"{derived.name} and its parent were scored on different test snapshots "
-                f"({derived.snapshot_id} vs {parent.snapshot_id}); evaluate both on one",
-            ),
-            improvement=None,
-            class_deltas={},
+        return _refused(
+            f"{derived.name} and its parent were scored on different test snapshots "
+            f"({derived.snapshot_id} vs {parent.snapshot_id}); evaluate both on one",
             rule="parity",
         )
     change = derived.score - parent.score
@@ -180,6 +165,11 @@ def decide_parity(derived: ModelScore, parent: ModelScore, tolerance: float) -> 
     passes = change >= -tolerance
     verdict = "within the parity tolerance" if passes else "below the parity tolerance"
     return GateDecision(passes, (f"{figures}: {verdict}",), change, deltas, unmeasured, "parity")
+
+
+def _refused(reason: str, rule: str = "beat") -> GateDecision:
+    """A refusal before any score is compared."""
+    return GateDecision(False, (reason,), None, {}, rule=rule)
 
 
 def _class_deltas(
