@@ -5,7 +5,9 @@ All paths run the same YOLOv8n-sized weights on the same files in this script:
 - wildloop fp32: ``wildloop reprocess`` as a persistent job (decode ahead in threads,
   reduced-size JPEG decode, stride-rectangle batches, ONNX Runtime, NumPy NMS, bulk inserts);
 - wildloop int8: the same job with the version ``wildloop model quantize`` derived from the
-  fp32 one (static QDQ, calibrated on the project's train split).
+  fp32 one (static QDQ, calibrated on the project's train split). Pass trained ``--weights``:
+  the random default exports shared weights behind Identity nodes, which ONNX Runtime's
+  quantiser leaves in float, so its int8 copy runs no faster than fp32.
 Inputs are the shared camtrap-samples (real photos, 800x450 to 2048x1440) replicated to
 ``--count`` files, each copy made unique with a JPEG comment so ingest keeps them all.
 
