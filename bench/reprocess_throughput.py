@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument(
         "--conf", type=float, default=0.05, help="score threshold for both paths (stored boxes)"
     )
-    parser.add_argument("--calibration", type=int, default=64, help="int8 calibration images")
+    parser.add_argument("--calibration", type=int, default=200, help="int8 calibration images")
     parser.add_argument("--accuracy-weights", type=Path, default=DEMO_DETECTOR)
     parser.add_argument("--accuracy-imgsz", type=int, default=320)
     parser.add_argument("--accuracy-images", type=int, default=600, help="0 = skip")
