@@ -8,7 +8,8 @@ A promotion is bound to the comparison that justified it: the alias moves only f
 champion that comparison scored (a compare-and-swap), so a champion someone else promoted
 meanwhile is never replaced unseen; that promotion is refused with ``Conflict`` (HTTP 409)
 and has to be compared again. Every path (CLI, API, Models page, the loop job) goes through
-:func:`apply_gate`.
+:func:`apply_gate`. A quantised copy is compared with its parent by the parity rule and may
+only take its parent's place (``wildloop.evaluation.parity``).
 """
 
 from __future__ import annotations
