@@ -1,11 +1,19 @@
 """End-to-end reprocess throughput (files -> DB rows committed) against Ultralytics predict.
 
-Both paths run the same YOLOv8n-sized weights on the same files in this script:
+All paths run the same YOLOv8n-sized weights on the same files in this script:
 - baseline: ``YOLO(weights).predict(files, stream=True)`` (no database writes at all);
-- wildloop: ``wildloop reprocess`` as a persistent job (decode ahead in threads, reduced-size
-  JPEG decode, stride-rectangle batches, ONNX Runtime, NumPy NMS, bulk inserts).
+- wildloop fp32: ``wildloop reprocess`` as a persistent job (decode ahead in threads,
+  reduced-size JPEG decode, stride-rectangle batches, ONNX Runtime, NumPy NMS, bulk inserts);
+- wildloop int8: the same job with the version ``wildloop model quantize`` derived from the
+  fp32 one (static QDQ, calibrated on the project's train split). Pass trained ``--weights``:
+  the random default exports shared weights behind Identity nodes, which ONNX Runtime's
+  quantiser leaves in float, so its int8 copy runs no faster than fp32.
 Inputs are the shared camtrap-samples (real photos, 800x450 to 2048x1440) replicated to
 ``--count`` files, each copy made unique with a JPEG comment so ingest keeps them all.
+
+Accuracy of the int8 copy (the parity gate: mAP50-95 of parent and copy on a frozen test
+snapshot) is measured on labelled generated scenes with a trained detector: by default the
+demo detector wildloop ships (``--accuracy-weights`` takes another, e.g. the test suite's).
 
 Usage: python bench/reprocess_throughput.py [--count 400] [--weights model.pt]
 """
@@ -18,13 +26,18 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from sqlalchemy import func, select
 
+from loop_timing import generate, ingest, label  # generated labelled scenes
 from wildloop.composition import register_job_kinds
+from wildloop.datasets.snapshots import create_snapshot, load_snapshot
+from wildloop.evaluation.quantize_job import submit_quantize
+from wildloop.inference.pipeline import StageTimes
 from wildloop.inference.ultralytics_adapter import build_untrained, predict_reference
 from wildloop.jobs.local import run_job
 from wildloop.media.ingest import ingest_paths
@@ -41,6 +54,7 @@ SHARED = Path(
 )
 SAMPLES = SHARED / "camtrap-samples"
 CLASSES = ["buck", "doe", "fawn", "cattle", "pig", "raccoon"]
+DEMO_DETECTOR = Path(__file__).resolve().parents[1] / "src/wildloop/synthetic/demo_detector.onnx"
 
 
 def replicate(source: Path, out: Path, count: int) -> list[Path]:
@@ -70,10 +84,16 @@ def main() -> None:
     parser.add_argument(
         "--conf", type=float, default=0.05, help="score threshold for both paths (stored boxes)"
     )
+    parser.add_argument("--calibration", type=int, default=200, help="int8 calibration images")
+    parser.add_argument("--accuracy-weights", type=Path, default=DEMO_DETECTOR)
+    parser.add_argument("--accuracy-imgsz", type=int, default=320)
+    parser.add_argument("--accuracy-images", type=int, default=600, help="0 = skip")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wildloop-bench-"))
     try:
         run(args, work)
+        if args.accuracy_images:
+            accuracy(args, work / "accuracy")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -93,6 +113,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
     base_rates: list[float] = []
     our_rates: list[float] = []
     cpu_ratios: list[float] = []
+    int8_rates: list[float] = []
+    int8_cpu_ratios: list[float] = []
     for round_no in range(1, args.rounds + 1):
         # Alternate the two paths so shared-machine load hits both alike.
         started, cpu = time.perf_counter(), time.process_time()
@@ -114,20 +136,23 @@ def run(args: argparse.Namespace, work: Path) -> None:
         version = register_model(project, weights, f"bench-{round_no}", imgsz=args.imgsz)
         with project.db.session() as session:
             aliases.promote(session, version.id, None)
-        predict_job.STAGE_TOTALS.reset()
-        started, cpu = time.perf_counter(), time.process_time()
-        submitted = predict_job.submit_reprocess(project, model=version.name, scope="all")
-        status = run_job(project, submitted.job_id, poll_seconds=0.2)
-        ours_s = time.perf_counter() - started
-        ours_cpu = (time.process_time() - cpu) / submitted.items
-        assert status["state"] == "succeeded", status
-        our_rates.append(submitted.items / ours_s)
+        items, ours_s, ours_cpu = reprocess(project, version.name, f"round {round_no} (fp32)")
+        our_rates.append(items / ours_s)
         cpu_ratios.append(base_cpu / ours_cpu)
+        last_fp32 = replace(predict_job.STAGE_TOTALS)
+        started, cpu = time.perf_counter(), time.process_time()
+        job_id = submit_quantize(project, version.name, calibration=args.calibration)
+        status = run_job(project, job_id, poll_seconds=0.2)
+        assert status["state"] == "succeeded", status
         print(
-            f"round {round_no} wildloop reprocess job: {submitted.items} files -> DB rows "
-            f"committed in {ours_s:.1f}s = {submitted.items / ours_s:.1f} img/s, "
-            f"{1000 * ours_cpu:.0f} CPU-ms/image"
+            f"round {round_no} quantize job: {status['result']['name']} in "
+            f"{time.perf_counter() - started:.1f}s ({time.process_time() - cpu:.1f} CPU-s, "
+            f"{args.calibration} calibration images)"
         )
+        int8 = status["result"]["name"]
+        items, int8_s, int8_cpu = reprocess(project, int8, f"round {round_no} (int8)")
+        int8_rates.append(items / int8_s)
+        int8_cpu_ratios.append(base_cpu / int8_cpu)
 
     base_rate, ours_rate = max(base_rates), max(our_rates)
     print(f"best of {args.rounds}: baseline {base_rate:.1f} img/s, wildloop {ours_rate:.1f} img/s")
@@ -137,9 +162,45 @@ def run(args: argparse.Namespace, work: Path) -> None:
         "CPU-time ratio (less sensitive to other users' load): "
         + ", ".join(f"{r:.2f}x" for r in cpu_ratios)
     )
+    int8_rate = max(int8_rates)
+    per_round = ", ".join(f"{o / b:.2f}x" for o, b in zip(int8_rates, base_rates, strict=True))
+    print(
+        f"int8: best {int8_rate:.1f} img/s = {int8_rate / base_rate:.2f}x Ultralytics predict "
+        f"(per round: {per_round}), {int8_rate / ours_rate:.2f}x wildloop fp32"
+    )
+    print("int8 CPU-time ratio: " + ", ".join(f"{r:.2f}x" for r in int8_cpu_ratios))
 
-    t = predict_job.STAGE_TOTALS
-    print("time share of the last wildloop round, main thread (what the job waited on):")
+    stage_report("fp32", last_fp32, ours_s)
+    stage_report("int8", predict_job.STAGE_TOTALS, int8_s)
+    with project.db.session() as session:
+        stored = session.scalar(select(func.count()).select_from(Prediction)) or 0
+    print(
+        f"predictions stored: {stored} over {args.rounds} rounds of two paths "
+        f"({stored / max(1, 2 * args.rounds * len(files)):.1f} per image at score >= {conf}); "
+        "random weights find nothing: pass --weights with a trained model to exercise writes"
+    )
+    project.close()
+
+
+def reprocess(project: Project, model: str, label: str) -> tuple[int, float, float]:
+    """Items, wall seconds and CPU seconds per item of one reprocess job with ``model``
+    (printed too)."""
+    predict_job.STAGE_TOTALS.reset()
+    started, cpu = time.perf_counter(), time.process_time()
+    submitted = predict_job.submit_reprocess(project, model=model, scope="all")
+    status = run_job(project, submitted.job_id, poll_seconds=0.2)
+    assert status["state"] == "succeeded", status
+    seconds = time.perf_counter() - started
+    items, cpu_per_item = submitted.items, (time.process_time() - cpu) / submitted.items
+    print(
+        f"{label} wildloop reprocess job: {items} files -> DB rows committed in "
+        f"{seconds:.1f}s = {items / seconds:.1f} img/s, {1000 * cpu_per_item:.0f} CPU-ms/image"
+    )
+    return items, seconds, cpu_per_item
+
+
+def stage_report(label: str, t: StageTimes, ours_s: float) -> None:
+    print(f"time share of the last wildloop {label} round, main thread (what the job waited on):")
     waited = t.wait + t.model_wait + t.write
     for name, value in (
         ("waiting for decode", t.wait),
@@ -160,13 +221,36 @@ def run(args: argparse.Namespace, work: Path) -> None:
             f"  {name:38s} {value:7.2f}s  {100 * value / busy:5.1f}%  "
             f"{1000 * value / max(1, t.items):6.1f} ms/image"
         )
-    with project.db.session() as session:
-        stored = session.scalar(select(func.count()).select_from(Prediction)) or 0
+
+
+def accuracy(args: argparse.Namespace, work: Path) -> None:
+    """The parity gate's verdict on an int8 copy of a trained detector: both scored on the
+    frozen test snapshot of labelled generated scenes by the one evaluator."""
+    project = Project.init(work / "project", "accuracy", CLASSES)
+    frames = generate(work / "scenes", args.accuracy_images, seed=21)
+    label(project, frames, ingest(project, frames, work / "scenes"))
+    info, _ = create_snapshot(project, "test")
+    register_model(project, args.accuracy_weights, "trained", imgsz=args.accuracy_imgsz)
+    started, cpu = time.perf_counter(), time.process_time()
+    job_id = submit_quantize(project, "trained", calibration=args.calibration)
+    status = run_job(project, job_id, poll_seconds=0.2)
+    assert status["state"] == "succeeded", status
+    parity = status["result"]["parity"]
     print(
-        f"predictions stored: {stored} over {args.rounds} rounds "
-        f"({stored / max(1, args.rounds * len(files)):.1f} per image at score >= {conf}); "
-        "random weights find nothing: pass --weights with a trained model to exercise writes"
+        f"accuracy: {args.accuracy_weights.name} at imgsz {args.accuracy_imgsz}, "
+        f"{len(frames)} generated scenes, test snapshot {info.name} "
+        f"({len(load_snapshot(project, info.id).entries)} images); "
+        f"quantize + both evaluations {time.perf_counter() - started:.1f}s "
+        f"({time.process_time() - cpu:.1f} CPU-s)"
     )
+    parent, derived = parity["parent"], parity["derived"]
+    print(
+        f"  mAP50-95 parent {parent['map50_95']:.4f}, int8 {derived['map50_95']:.4f} "
+        f"(change {derived['map50_95'] - parent['map50_95']:+.4f}); mAP50 parent "
+        f"{parent['map50']:.4f}, int8 {derived['map50']:.4f}"
+    )
+    verdict = "PASSES" if parity["passed"] else "FAILS"
+    print(f"  parity gate {verdict}: {'; '.join(parity['reasons'])}")
     project.close()
 
 

@@ -186,6 +186,11 @@ class GateSettings(_Section):
     require_significant: bool = Field(
         default=False, description="also require the bootstrap interval's lower bound > 0"
     )
+    parity_tolerance: float = Field(
+        default=0.005,
+        ge=0,
+        description="mAP50-95 a quantised copy may lose against its parent and still serve",
+    )
 
 
 class TriggerSettings(_Section):

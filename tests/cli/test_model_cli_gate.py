@@ -11,26 +11,15 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from tests.support.engine import champion, invoke
 from tests.support.loop import ingest_frames, label_frames, model_from_truth
 from wildloop.cli.app import app
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.errors import BadInput, Conflict
 from wildloop.project import Project
-from wildloop.registry import aliases
 from wildloop.store.tables import AuditEntry
 
 runner = CliRunner()
-
-
-def invoke(project: Project, *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, [*args, "-p", str(project.root)], catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result.stdout
-
-
-def champion(project: Project) -> int | None:
-    with project.db.session() as session:
-        return aliases.resolve(session, "champion")
 
 
 def actions(project: Project) -> list[tuple[str, str | None]]:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wildloop.domain.gate import ClassScore, GateRules, Interval, ModelScore, decide
+from wildloop.domain.gate import (
+    ClassScore,
+    GateRules,
+    Interval,
+    ModelScore,
+    decide,
+    decide_parity,
+)
 
 CLASSES = ["buck", "doe", "fawn", "cattle"]
 ap = st.floats(0, 1, allow_nan=False)
@@ -107,3 +114,28 @@ def test_rules_reject_nonsense_settings() -> None:
         GateRules(min_improvement=-0.1)
     with pytest.raises(ValueError):
         GateRules(min_class_boxes=0)
+
+
+@given(score(name="parent"), st.floats(0, 1), st.floats(0, 0.05))
+def test_parity_passes_exactly_when_the_copy_loses_at_most_the_tolerance(
+    parent: ModelScore, derived_score: float, tolerance: float
+) -> None:
+    derived = ModelScore("int8", parent.snapshot_id, derived_score)
+    decision = decide_parity(derived, parent, tolerance)
+    assert decision.rule == "parity"
+    assert decision.promote == (derived_score - parent.score >= -tolerance)
+    assert f"{derived_score:.4f}" in decision.reasons[0]
+    assert f"{parent.score:.4f}" in decision.reasons[0]
+
+
+def test_parity_refuses_scores_from_different_snapshots_and_says_the_figures() -> None:
+    parent = ModelScore("v1", 1, 0.5)
+    assert not decide_parity(ModelScore("v1-int8", 2, 0.5), parent, 0.005).promote
+    refused = decide_parity(ModelScore("v1-int8", 1, 0.49), parent, 0.005)
+    assert not refused.promote
+    assert refused.reasons == (
+        "mAP50-95 0.4900 against its parent v1's 0.5000 (change -0.0100, tolerance 0.0050): "
+        "below the parity tolerance",
+    )
+    assert decide_parity(ModelScore("v1-int8", 1, 0.4951), parent, 0.005).promote
+    assert decide_parity(ModelScore("v1-int8", 1, 0.52), parent, 0.0).promote  # better is fine

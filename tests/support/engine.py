@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from wildloop.cli.app import app
 from wildloop.media.ingest import ingest_paths
 from wildloop.models.registration import register_model
 from wildloop.processing.predict_job import submit_process
@@ -14,6 +16,18 @@ from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.synthetic.scenes import Frame
+
+
+def invoke(project: Project, *args: str, code: int = 0) -> str:
+    """Run ``wildloop ARGS -p PROJECT`` in process; its stdout (asserting the exit code)."""
+    result = CliRunner().invoke(app, [*args, "-p", str(project.root)], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.stdout
+
+
+def champion(project: Project) -> int | None:
+    with project.db.session() as session:
+        return aliases.resolve(session, "champion")
 
 
 def ingest_dir(project: Project, folder: Path) -> int:

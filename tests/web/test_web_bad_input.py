@@ -81,6 +81,7 @@ SIMILAR_MEDIA = ("GET", f"{V1}/media/{{media_id}}/similar")
 UPLOAD = ("PUT", f"{V1}/uploads/{{sha256}}")
 UPLOAD_STATE = ("GET", f"{V1}/uploads/{{sha256}}")
 MODEL_ONNX = ("GET", f"{V1}/models/{{ref}}.onnx")
+QUANTIZE = ("POST", f"{V1}/models/{{model}}/quantize")
 
 
 @dataclass(frozen=True)
@@ -444,6 +445,7 @@ def cases() -> list[Case]:
         + _threshold_cases()
         + _event_cases()
         + _upload_cases()
+        + _quantize_cases()
     )
 
 
@@ -609,6 +611,19 @@ def _threshold_cases() -> list[Case]:
             404,
             "compute",
         ),
+    ]
+
+
+def _quantize_cases() -> list[Case]:
+    q = f"{V1}/models/champion/quantize"
+    return [
+        Case("quantize: method", QUANTIZE, q, {"method": "int4"}, 422, "method"),
+        Case("quantize: calibration 0", QUANTIZE, q, {"calibration": 0}, 422, "calibration"),
+        Case("quantize: calibration huge", QUANTIZE, q, {"calibration": HUGE}, 422, "calibration"),
+        Case("quantize: blank name", QUANTIZE, q, {"name": ""}, 422, "name"),
+        Case("quantize: extra", QUANTIZE, q, {"bits": 4}, 422, "bits"),
+        Case("quantize: model", QUANTIZE, f"{V1}/models/nope/quantize", {}, 404, "nope"),
+        Case("quantize: no model file", QUANTIZE, q, {}, 400, "ONNX file"),
     ]
 
 

@@ -1,4 +1,4 @@
-"""`wildloop model list|show|register|promote|rollback`.
+"""`wildloop model list|show|register|promote|rollback|quantize`.
 
 Replacing the champion always goes through the promotion gate (``wildloop promote``'s code):
 only the first champion, when there is none to compare with, and the ``challenger`` alias
@@ -13,17 +13,26 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.loop_cmds import gated_promotion
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json
 from wildloop.domain.class_mapping import ClassMapping
 from wildloop.errors import BadInput
 from wildloop.evaluation.class_thresholds import follow_champion
+from wildloop.evaluation.parity import latest_parity
 from wildloop.evaluation.promotion import make_first_champion
+from wildloop.evaluation.quantize_job import submit_quantize
 from wildloop.models.registration import missing_classes, register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import Provenance, describe_version, get_version, list_versions
+from wildloop.registry.versions import (
+    QUANTIZED,
+    Provenance,
+    describe_version,
+    get_version,
+    list_versions,
+)
 
 app = typer.Typer(help="Model registry: versions and the champion alias.", no_args_is_help=True)
 ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the audit trail).")]
@@ -64,9 +73,56 @@ def show(
     model: Annotated[str, typer.Argument(help="Id, name or alias.")],
     project: ProjectOption = None,
 ) -> None:
-    """One version with its provenance, as JSON."""
+    """One version with its provenance, as JSON (a quantised copy: with its parity verdict)."""
     with open_project(project) as proj, proj.db.session() as session:
-        print_json(describe_version(get_version(session, model)))
+        version = get_version(session, model)
+        described = describe_version(version)
+        if version.source == QUANTIZED:
+            described["parity"] = latest_parity(session, version.id)
+        print_json(described)
+
+
+@app.command()
+def quantize(
+    model: Annotated[str, typer.Argument(help="Id, name or alias of the detector to quantise.")],
+    calibration: Annotated[
+        int, typer.Option(help="Train-split images to calibrate with (static).")
+    ] = 200,
+    method: Annotated[
+        str, typer.Option(help="static (calibrated, QDQ per-channel) or dynamic.")
+    ] = "static",
+    name: Annotated[str | None, typer.Option(help="Name of the new version.")] = None,
+    actor: ActorOption = "admin",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Derive an int8 version (its parent: MODEL) for cheaper CPU workers, then score it and
+    its parent on the test split (a job). It may become champion in its parent's place only
+    if its mAP50-95 is within gate.parity_tolerance of the parent's."""
+    with open_project(project) as proj:
+        job_id = submit_quantize(
+            proj,
+            model,
+            method=method,
+            calibration=calibration,
+            name=name,
+            created_by=proj.author(actor),
+        )
+        status = run_with_progress(proj, job_id, "quantising")
+    if status["state"] != "succeeded":
+        print_status(status)
+        raise typer.Exit(1)
+    result = status["result"] or {}
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"registered {result['name']} (id {result['version_id']})", highlight=False)
+    parity = result.get("parity")
+    if parity is None:
+        console.print(f"parity not checked: {result.get('parity_error')}", highlight=False)
+        return
+    verdict = "passes" if parity["passed"] else "fails"
+    console.print(f"parity gate {verdict}: {'; '.join(parity['reasons'])}", highlight=False)
 
 
 @app.command()

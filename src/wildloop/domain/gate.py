@@ -6,6 +6,10 @@ same frozen test snapshot, the challenger must beat the champion's score by a ma
 class may lose more than a tolerance. The score is the model kind's metric: mAP50-95 (and
 per-class AP50-95 over test boxes) for detectors, macro-F1 (and per-class F1 over test
 windows) for audio heads; the rules are the same. Every refusal says why.
+
+A derived copy of a model (an int8 quantisation of it) is not meant to be better, only
+cheaper: it is judged against its parent by a parity rule instead (its score may not fall
+more than a tolerance below the parent's).
 """
 
 from __future__ import annotations
@@ -65,9 +69,11 @@ class GateDecision:
     improvement: float | None
     class_deltas: Mapping[str, float]
     unmeasured_classes: tuple[str, ...] = ()
+    rule: str = "beat"  # beat: must beat the champion; parity: must match its parent
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "rule": self.rule,
             "promote": self.promote,
             "reasons": list(self.reasons),
             "improvement": self.improvement,
@@ -92,24 +98,14 @@ def decide(
             class_deltas={},
         )
     if champion.snapshot_id != challenger.snapshot_id:
-        return GateDecision(
-            promote=False,
-            reasons=(
-                f"models were scored on different test snapshots ({champion.snapshot_id} vs "
-                f"{challenger.snapshot_id}); evaluate both on the same one",
-            ),
-            improvement=None,
-            class_deltas={},
+        return _refused(
+            f"models were scored on different test snapshots ({champion.snapshot_id} vs "
+            f"{challenger.snapshot_id}); evaluate both on the same one"
         )
     if champion.metric != challenger.metric:
-        return GateDecision(
-            promote=False,
-            reasons=(
-                f"{challenger.name} is scored by {challenger.metric} and {champion.name} by "
-                f"{champion.metric}; only models of one kind can replace each other",
-            ),
-            improvement=None,
-            class_deltas={},
+        return _refused(
+            f"{challenger.name} is scored by {challenger.metric} and {champion.name} by "
+            f"{champion.metric}; only models of one kind can replace each other"
         )
     metric = challenger.metric
     improvement = challenger.score - champion.score
@@ -147,6 +143,33 @@ def decide(
         class_deltas=deltas,
         unmeasured_classes=unmeasured,
     )
+
+
+def decide_parity(derived: ModelScore, parent: ModelScore, tolerance: float) -> GateDecision:
+    """May a derived copy serve in its parent's place? Its score on the parent's test
+    snapshot must be at least the parent's minus ``tolerance`` (a better score passes)."""
+    if tolerance < 0:
+        raise ValueError("the parity tolerance must not be negative")
+    if derived.snapshot_id != parent.snapshot_id:
+        return _refused(
+            f"{derived.name} and its parent were scored on different test snapshots "
+            f"({derived.snapshot_id} vs {parent.snapshot_id}); evaluate both on one",
+            rule="parity",
+        )
+    change = derived.score - parent.score
+    deltas, unmeasured = _class_deltas(derived, parent, 1)
+    figures = (
+        f"{derived.metric} {derived.score:.4f} against its parent {parent.name}'s "
+        f"{parent.score:.4f} (change {change:+.4f}, tolerance {tolerance:.4f})"
+    )
+    passes = change >= -tolerance
+    verdict = "within the parity tolerance" if passes else "below the parity tolerance"
+    return GateDecision(passes, (f"{figures}: {verdict}",), change, deltas, unmeasured, "parity")
+
+
+def _refused(reason: str, rule: str = "beat") -> GateDecision:
+    """A refusal before any score is compared."""
+    return GateDecision(False, (reason,), None, {}, rule=rule)
 
 
 def _class_deltas(

@@ -3,7 +3,8 @@
 Both models are scored by the one evaluator on one test snapshot; the bootstrap resamples
 sequences of that snapshot; the gate (plain rules in ``wildloop.domain.gate``) decides.
 Audio heads are scored on test windows by ``wildloop.audio.evaluation`` (macro-F1, recordings
-resampled) and decided by the same gate.
+resampled) and decided by the same gate. A quantised copy is compared with its parent, not
+the champion, and decided by the parity rule (``gate.parity_tolerance``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio import evaluation as audio_evaluation
 from wildloop.audio.head_job import TASK as AUDIO_HEAD
-from wildloop.domain.gate import ClassScore, GateDecision, GateRules, Interval, ModelScore, decide
+from wildloop.domain.gate import (
+    ClassScore,
+    GateDecision,
+    GateRules,
+    Interval,
+    ModelScore,
+    decide,
+    decide_parity,
+)
 from wildloop.errors import NotFound
 from wildloop.evaluation import classifier_eval, plots
 from wildloop.evaluation.bootstrap import BootstrapInterval, paired_difference_interval
 from wildloop.evaluation.evaluator import EvaluationRecord, Predict, evaluate_model, test_snapshot
 from wildloop.project import Project
-from wildloop.registry.versions import get_version
+from wildloop.registry.versions import QUANTIZED, get_version
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,11 @@ def compare_models(
     figures: bool = True,
     predict: Predict | None = None,
 ) -> Comparison:
-    """Evaluate both on one test snapshot, bootstrap the difference, apply the gate."""
+    """Evaluate both on one test snapshot, bootstrap the difference, apply the gate (a
+    quantised challenger: against its parent, whatever ``champion_id`` says, by parity)."""
+    parent_id = quantized_parent(project, challenger_id)
+    if parent_id is not None:
+        champion_id = parent_id
     data = test_snapshot(project, snapshot)
     evaluate_pair = (
         audio_evaluation.evaluate_pair
@@ -159,12 +172,17 @@ def compare_models(
     challenger, champion, interval = evaluate_pair(
         project, challenger_id, champion_id, data.info.id, predict=predict
     )
-    decision = decide(
-        model_score(challenger),
-        model_score(champion) if champion else None,
-        gate_rules(project),
-        Interval(interval.low, interval.high) if interval else None,
-    )
+    if parent_id is not None and champion is not None:
+        decision = decide_parity(
+            model_score(challenger), model_score(champion), project.config.gate.parity_tolerance
+        )
+    else:
+        decision = decide(
+            model_score(challenger),
+            model_score(champion) if champion else None,
+            gate_rules(project),
+            Interval(interval.low, interval.high) if interval else None,
+        )
     result = Comparison(data.info.id, data.info.name, challenger, champion, interval, decision)
     if figures:
         result = _with_figures(project, result)
@@ -194,6 +212,13 @@ def _evaluate_detectors(
             seed=settings.bootstrap_seed,
         )
     return challenger, champion, interval
+
+
+def quantized_parent(project: Project, version_id: int) -> int | None:
+    """The version a quantised copy was derived from; None for any other version."""
+    with project.db.session() as session:
+        version = get_version(session, version_id)
+        return version.parent_id if version.source == QUANTIZED else None
 
 
 def _changed_stage(project: Project, challenger_id: int, champion_id: int | None) -> str:

@@ -8,7 +8,8 @@ A promotion is bound to the comparison that justified it: the alias moves only f
 champion that comparison scored (a compare-and-swap), so a champion someone else promoted
 meanwhile is never replaced unseen; that promotion is refused with ``Conflict`` (HTTP 409)
 and has to be compared again. Every path (CLI, API, Models page, the loop job) goes through
-:func:`apply_gate`.
+:func:`apply_gate`. A quantised copy is compared with its parent by the parity rule and may
+only take its parent's place (``wildloop.evaluation.parity``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.compare_job import ComparisonRun, comparison_of, comparison_run
 from wildloop.evaluation.comparison import Comparison, compare_models
 from wildloop.evaluation.evaluator import Predict
+from wildloop.evaluation.parity import require_parent_is_champion
 from wildloop.processing.predict_job import submit_reprocess
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -83,6 +85,8 @@ def promote_challenger(
         require_fit(challenger, project.classes)
         challenger_id = challenger.id
         champion_id = aliases.resolve(session, "champion")
+        if champion_id != challenger_id:
+            require_parent_is_champion(session, challenger_id, champion_id)
     if champion_id == challenger_id:
         raise BadInput("that model is already the champion")
     comparison = compare_models(
@@ -152,6 +156,8 @@ def promote_when_compared(
     with project.db.session() as session:
         challenger_id = get_version(session, model).id
         champion_id = aliases.resolve(session, "champion")
+        if champion_id != challenger_id:
+            require_parent_is_champion(session, challenger_id, champion_id)
     if champion_id == challenger_id:
         raise BadInput("that model is already the champion")
     if comparison_job is None:
@@ -263,6 +269,7 @@ def make_first_champion(
     """
     if aliases.resolve(session, "champion") is not None:
         return None
+    require_parent_is_champion(session, version_id, None)  # a quantised copy: never first
     version = session.get(ModelVersion, version_id)
     if version is not None:
         require_fit(version, classes)

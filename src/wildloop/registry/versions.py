@@ -25,7 +25,8 @@ from wildloop.project import Project
 from wildloop.registry.artifacts import ArtifactStore, open_store
 from wildloop.store.tables import ModelAlias, ModelVersion
 
-SOURCES = ("registered", "trained", "external")
+QUANTIZED = "quantized"  # an int8 copy of its parent (``parent_id``), judged by parity
+SOURCES = ("registered", "trained", "external", QUANTIZED)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """JSON API behind the Models page: the registry with test metrics, the triggers, rollback,
-and comparisons computed by ``compare`` jobs.
+comparisons computed by ``compare`` jobs, and int8 copies derived by ``quantize`` jobs.
 
 Promotion, training and the loop are in ``api_loop`` (the same endpoints the page calls);
 everything that moves the champion forward goes through the gate there. Rollback moves it
@@ -8,17 +8,19 @@ back to a version that was champion before, with a reason, as `wildloop model ro
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wildloop.errors import BadInput
 from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.compare_job import ComparisonRun
 from wildloop.evaluation.compare_job import comparison_run as comparison_job
 from wildloop.evaluation.comparison import resolve_pair
+from wildloop.evaluation.quantize_job import submit_quantize
+from wildloop.models.quantization import MAX_CALIBRATION
 from wildloop.processing.prediction_settings import settings_of_version
 from wildloop.registry import aliases
 from wildloop.registry.versions import get_version
@@ -34,6 +36,13 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 class RollbackIn(BaseModel):
     reason: str = Field(max_length=2000)
+
+
+class QuantizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["static", "dynamic"] = "static"
+    calibration: int = Field(default=200, ge=1, le=MAX_CALIBRATION)
+    name: str | None = Field(default=None, min_length=1, max_length=120)
 
 
 @router.get("/models")
@@ -74,6 +83,27 @@ def rollback(body: RollbackIn, request: Request, actor: ActorDep) -> dict[str, A
         "champion": name,
         "thresholds": follow_champion(project, move.version_id, actor.id),
     }
+
+
+@router.post("/models/{model}/quantize", status_code=202)
+def quantize(
+    model: Annotated[str, Path(min_length=1, max_length=120, description="id, name or alias")],
+    body: QuantizeIn,
+    request: Request,
+    actor: ActorDep,
+) -> dict[str, Any]:
+    """Queue an int8 copy of the model (admins); poll the job. It serves in the parent's
+    place only after passing the parity gate on the test split."""
+    require_admin(actor, "quantise models")
+    job_id = submit_quantize(
+        project_of(request),
+        model,
+        method=body.method,
+        calibration=body.calibration,
+        name=body.name,
+        created_by=actor.id,
+    )
+    return {"job_id": job_id}
 
 
 @router.get("/comparison", responses={202: {"description": "still computing"}})

@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from wildloop.domain.model_kinds import CLASSIFIER, DEFAULT_MIN_BOX_SCORE, DETECT, PIPELINE
 from wildloop.errors import WildloopError
+from wildloop.evaluation.parity import latest_parity
 from wildloop.project import Project
 from wildloop.registry import aliases
-from wildloop.registry.versions import list_versions
+from wildloop.registry.versions import QUANTIZED, list_versions
 from wildloop.store.tables import ModelAlias, ModelVersion, Snapshot
 from wildloop.training.retraining_log import retraining_log
 from wildloop.training.triggers import check_triggers
@@ -62,6 +63,9 @@ def models_overview(project: Project) -> ModelsOverview:
         }
         history = aliases.champion_history(session)
         current = aliases.resolve(session, "champion")
+        for v in versions:
+            if v["source"] == QUANTIZED:
+                v["parity"] = latest_parity(session, v["id"])
     for v in versions:
         row = by_id.get(v["id"], {})
         v["parent"] = names.get(v["parent_id"]) if v["parent_id"] else None
