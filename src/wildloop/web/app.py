@@ -28,6 +28,7 @@ from wildloop.web import (
     api_individuals,
     api_loop,
     api_models,
+    api_repeats,
     api_review,
     api_thresholds,
     api_two_stage,
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(api_events.router, prefix="/api/v1")
+    app.include_router(api_repeats.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
