@@ -41,6 +41,7 @@ from wildloop.web import (
     individual_pages,
     models_page,
     pages,
+    repeat_pages,
 )
 from wildloop.web.auth import secret_key
 from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(individual_pages.router)
     app.include_router(camera_pages.router)
     app.include_router(event_pages.router)
+    app.include_router(repeat_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
