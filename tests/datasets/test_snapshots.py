@@ -29,8 +29,11 @@ from wildloop.datasets.snapshots import (
 from wildloop.domain.boxes import Box
 from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet
 from wildloop.errors import BadInput, IntegrityError
+from wildloop.evaluation.promotion import make_first_champion
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
+from wildloop.review.repeat_decisions import decide
+from wildloop.review.repeats import repeat_groups
 from wildloop.store.tables import LabelRevision, Media
 
 
@@ -342,3 +345,45 @@ def test_pseudo_labels_are_off_by_default_and_marked_when_on(labelled, tmp_path)
     assert "pseudo-labels" in (out / "README.md").read_text()
     with pytest.raises(BadInput):
         create_snapshot(project, "test", pseudo_labels=PseudoLabels(model, 0.8))
+
+
+def test_hard_negatives_of_a_repeat_decision_never_leak_test_items(
+    project: Project, scenes, tmp_path: Path
+) -> None:
+    """A false-positive repeat decision labels every frame of the camera, test split too; the
+    training export takes the train/val ones as hard negatives and never a test one."""
+    frames = scenes(bursts=24, seed=3)
+    ids = ingest_frames(project, frames, tmp_path / "scenes")
+    model = make_model(project, "rock-lover", source="trained")
+    with project.db.session() as session:
+        make_first_champion(session, model, None, "first", classes=project.classes)
+    camera = frames[0].camera
+    rock = Box(0.05, 0.7, 0.12, 0.2)
+    record_predictions(
+        project,
+        model,
+        {ids[f.file_name]: [("pig", 0.8, rock)] for f in frames if f.camera == camera},
+    )
+    with project.db.session() as session:
+        [group] = repeat_groups(session, min_score=0.5, min_items=10, min_bursts=3)
+        decide(
+            session,
+            group,
+            "false_positive",
+            actor_id=project.author("ada"),
+            classes=project.classes,
+            iou=0.85,
+            min_score=0.5,
+        )
+    splits = media_split(project)
+    negatives = {m: splits[m] for m in group.media_ids}
+    assert {"train", "test"} <= {s for s, _, _ in negatives.values()}
+    create_snapshot(project, "training")
+    out = export_snapshot(project, "training-0001", "yolo").folder
+    exported = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "images").rglob("*.jpg")}
+    assert exported.isdisjoint(sha for s, _, sha in splits.values() if s == "test")
+    assert {sha for s, _, sha in negatives.values() if s != "test"} <= exported
+    # Exported as hard negatives: no box of theirs in the label files.
+    rows = yolo_labels(out)
+    hard = {m for m, (s, _, _) in negatives.items() if s != "test"}
+    assert all(not r for stem, r in rows.items() if int(stem.split("_")[0]) in hard)

@@ -239,3 +239,34 @@ def refreshed(project: Project, limit: int, exclude: int | None = None) -> list[
         page = value_queue(project, limit=limit, exclude=exclude)
     assert page.refreshing is None and page.computed_at is not None
     return page.items
+
+
+def plant_static_box(project: Project, model_id: int, camera_id: int | None = None) -> list[int]:
+    """A "rock" the model calls a pig at one place on every frame of one camera (the first
+    camera with predictions unless given); returns those frames' media ids."""
+    with project.db.session() as session:
+        sets = session.execute(
+            select(PredictionSet.id, PredictionSet.media_id, Media.camera_id)
+            .join(Media, Media.id == PredictionSet.media_id)
+            .where(PredictionSet.model_version_id == model_id)
+            .order_by(PredictionSet.id)
+        ).all()
+        camera = sets[0].camera_id if camera_id is None else camera_id
+        planted = [s for s in sets if s.camera_id == camera]
+        session.execute(
+            insert(Prediction),
+            [
+                {
+                    "prediction_set_id": s.id,
+                    "class_id": project.classes.id_of("pig"),
+                    "class_name": "pig",
+                    "score": 0.6,
+                    "x": 0.05 + 0.001 * (n % 3),
+                    "y": 0.7,
+                    "w": 0.12,
+                    "h": 0.2,
+                }
+                for n, s in enumerate(planted)
+            ],
+        )
+    return [s.media_id for s in planted]

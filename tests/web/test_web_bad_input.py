@@ -82,6 +82,9 @@ UPLOAD = ("PUT", f"{V1}/uploads/{{sha256}}")
 UPLOAD_STATE = ("GET", f"{V1}/uploads/{{sha256}}")
 MODEL_ONNX = ("GET", f"{V1}/models/{{ref}}.onnx")
 QUANTIZE = ("POST", f"{V1}/models/{{model}}/quantize")
+REPEATS = ("GET", f"{V1}/repeats")
+REPEAT_DECISION = ("POST", f"{V1}/repeats/{{group}}/decision")
+REPEAT_UNDO = ("POST", f"{V1}/repeats/decisions/{{decision_id}}/undo")
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,7 @@ def cases() -> list[Case]:
         + _event_cases()
         + _upload_cases()
         + _quantize_cases()
+        + _repeat_cases()
     )
 
 
@@ -579,6 +583,28 @@ def _upload_cases() -> list[Case]:
         Case("upload state: not a hash", UPLOAD_STATE, f"{V1}/uploads/12", None, 400, "sha256"),
         Case("pull: unknown", MODEL_ONNX, f"{V1}/models/nope.onnx", None, 404, "nope"),
         Case("pull: no file", MODEL_ONNX, f"{V1}/models/champion.onnx", None, 409, "no ONNX"),
+    ]
+
+
+def _repeat_cases() -> list[Case]:
+    r = f"{V1}/repeats"
+    fp = {"decision": "false_positive"}
+
+    def decide(name: str, body: Any, status: int, words: str, group: object = 1) -> Case:
+        return Case(name, REPEAT_DECISION, f"{r}/{group}/decision", body, status, words)
+
+    return [
+        Case("repeats: iou", REPEATS, f"{r}?iou=0.2", None, 422, "iou"),
+        Case("repeats: frames", REPEATS, f"{r}?min_frames=1", None, 422, "min_frames"),
+        decide("decide: kind", {"decision": "maybe"}, 422, "decision"),
+        decide("decide: no kind", {}, 422, "decision"),
+        decide("decide: extra", {**fp, "box": 1}, 422, "box"),
+        decide("decide: iou", {**fp, "iou": 1.5}, 422, "iou"),
+        decide("decide: group 0", fp, 422, "group", 0),
+        decide("decide: group huge", fp, 422, "group", HUGE),
+        decide("decide: unknown group", fp, 404, "no undecided repeat group"),
+        Case("undo: huge", REPEAT_UNDO, f"{r}/decisions/{HUGE}/undo", None, 422, "decision_id"),
+        Case("undo: unknown", REPEAT_UNDO, f"{r}/decisions/999999/undo", None, 404, "not exist"),
     ]
 
 

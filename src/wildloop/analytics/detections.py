@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import Detection
 from wildloop.registry import aliases
+from wildloop.review.repeat_decisions import hidden_media
 from wildloop.store import hints
 from wildloop.store.epoch import epoch_seconds
 from wildloop.store.raw_read import raw_rows
@@ -65,7 +66,8 @@ def predicted_detections(
     until: datetime | None = None,
 ) -> list[Detection]:
     """Unreviewed items whose champion's top class scores at least its class threshold,
-    marked as predicted, in camera-time order. Empty before a champion is deployed."""
+    marked as predicted, in camera-time order; items whose boxes all lie in a false-positive
+    repeat region of their camera are left out. Empty before a champion is deployed."""
     champion = aliases.resolve(session, "champion")
     if champion is None:
         return []
@@ -76,6 +78,7 @@ def predicted_detections(
             PredictionSet.top_class_id,
             epoch_seconds(Media.captured_at),
             literal(1),
+            Media.id,
             PredictionSet.top_score,
         )
         .join(PredictionSet, PredictionSet.media_id == Media.id)
@@ -92,11 +95,12 @@ def predicted_detections(
     )
     query = _window(query, since, until)
     # The WHERE clause rules out NULLs.
-    rows: Iterable[tuple[int, int, int, int, float]] = raw_rows(session, query)
+    rows: Iterable[tuple[int, int, int, int, int, float]] = raw_rows(session, query)
+    hidden = hidden_media(session, champion, floor)
     return [
         Detection(cam, cls, at, 1)
-        for cam, cls, at, _, score in rows
-        if score >= thresholds.get(cls, default_threshold)
+        for cam, cls, at, _, media_id, score in rows
+        if score >= thresholds.get(cls, default_threshold) and media_id not in hidden
     ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from statistics import median
 
 from wildloop.domain.boxes import Box
 
@@ -36,6 +37,34 @@ class RepeatGroup:
     prediction_ids: tuple[int, ...]
     media_ids: tuple[int, ...]  # distinct frames, in id order
     bursts: int
+    median: Box  # the members' median box: the region a false-positive decision stores
+
+    @property
+    def key(self) -> int:
+        """The group's handle for a decision: its first prediction id."""
+        return self.prediction_ids[0]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A place on one camera decided to be a static false positive."""
+
+    camera: str
+    box: Box
+    iou: float
+
+    def covers(self, camera: str, box: Box) -> bool:
+        return camera == self.camera and self.box.iou(box) >= self.iou
+
+
+def median_box(boxes: list[Box]) -> Box:
+    """The coordinate-wise median: one stray member cannot move the stored region."""
+    return Box.clipped(
+        median(b.x for b in boxes),
+        median(b.y for b in boxes),
+        median(b.w for b in boxes),
+        median(b.h for b in boxes),
+    )
 
 
 def find_repeats(
@@ -86,6 +115,7 @@ def _camera_repeats(
                     tuple(sorted(s.prediction_id for s in group)),
                     tuple(media),
                     bursts,
+                    median_box([s.box for s in group]),
                 )
             )
     return out

@@ -15,6 +15,7 @@ from wildloop.domain.classes import ClassMap
 from wildloop.domain.job_states import ACTIVE
 from wildloop.review.grid import champion_id
 from wildloop.review.marked import marked_counts
+from wildloop.review.repeat_decisions import hidden_media
 from wildloop.store import hints
 from wildloop.store.tables import Job, Media, ModelVersion, PredictionSet
 
@@ -88,6 +89,21 @@ def class_counts(session: Session, classes: ClassMap) -> dict[str, dict[str, int
     )
     for class_id, n in session.execute(of_reviewed).all():
         add(class_id, "model", -n)
+    hidden = hidden_media(session, champion, 0.0)
+    if hidden:  # frames whose boxes are all static false positives show no animal
+        of_hidden = (
+            select(PredictionSet.top_class_id, func.count())
+            .join(Media, Media.id == PredictionSet.media_id)
+            .where(
+                PredictionSet.model_version_id == champion,
+                PredictionSet.media_id.in_(hidden),
+                Media.reviewed.is_(False),
+            )
+            .group_by(PredictionSet.top_class_id)
+        )
+        for class_id, n in session.execute(of_hidden).all():
+            add(class_id, "model", -n)
+            add(None, "model", n)
     return out
 
 

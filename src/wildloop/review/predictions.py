@@ -17,6 +17,7 @@ from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.spans import TimeSpan
+from wildloop.review.repeat_decisions import hidden_boxes
 from wildloop.store.tables import Prediction, PredictionSet
 
 
@@ -45,7 +46,8 @@ def load_predictions(
 ) -> list[PredictionView]:
     """The model's predictions for the item, best first, flagged as shown or below threshold.
 
-    Boxes under ``thresholds.store`` (kept on test items for evaluation only) are left out.
+    Boxes under ``thresholds.store`` (kept on test items for evaluation only) are left out;
+    boxes inside a false-positive repeat region of the item's camera are never shown.
     """
     if model_id is None:
         return []
@@ -59,6 +61,7 @@ def load_predictions(
         )
         .order_by(Prediction.score.desc(), Prediction.id)
     ).scalars()
+    hidden = hidden_boxes(session, model_id, [media_id]).get(media_id, set())
     out = []
     for p in rows:
         box = span = None
@@ -74,7 +77,8 @@ def load_predictions(
                 score=p.score,
                 box=box,
                 shown=(box is not None or span is not None)
-                and p.score >= threshold_for(thresholds, p.class_name),
+                and p.score >= threshold_for(thresholds, p.class_name)
+                and p.id not in hidden,
                 span=span,
             )
         )

@@ -3,13 +3,16 @@ decision instead of thousands (``domain.repeats`` holds the grouping rule)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wildloop.domain.boxes import Box
 from wildloop.domain.repeats import RepeatGroup, Sighting, find_repeats
-from wildloop.errors import BadInput
+from wildloop.errors import BadInput, NotFound
 from wildloop.registry.aliases import resolve
+from wildloop.review.repeat_decisions import decided_regions
 from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
 
 
@@ -57,4 +60,20 @@ def repeat_groups(
         )
         for r in rows
     ]
-    return find_repeats(sightings, iou=iou, min_items=min_items, min_bursts=min_bursts)
+    decided = decided_regions(session)
+    return [
+        g
+        for g in find_repeats(sightings, iou=iou, min_items=min_items, min_bursts=min_bursts)
+        if not any(r.covers(g.camera, g.median) for r in decided)
+    ]
+
+
+def repeat_group(session: Session, key: int, *, min_score: float, **rule: Any) -> RepeatGroup:
+    """The undecided group whose first prediction is ``key``, found with the same rule."""
+    for group in repeat_groups(session, min_score=min_score, **rule):
+        if group.key == key:
+            return group
+    raise NotFound(
+        f"no undecided repeat group {key}; list them with `wildloop repeats` (a group's id "
+        "is its first prediction id, and changes when new frames join it)"
+    )

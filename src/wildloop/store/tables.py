@@ -607,3 +607,27 @@ class ClassThresholdSet(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (Index("ix_class_threshold_sets_version", "model_version_id", "id"),)
+
+
+class RepeatDecision(Base):
+    """One person's decision on a repeat group of one camera. A false-positive decision is a
+    region (the group's median box and the overlap that counts as the same place) that
+    suppresses the model's boxes there on that camera, now and in later predictions; the
+    frames it labelled as hard negatives are kept in ``labelled`` so an undo restores them.
+    Undo sets ``undone_at``; rows are never deleted."""
+
+    __tablename__ = "repeat_decisions"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    camera: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[int] = mapped_column(IdType)  # the group's first prediction id
+    decision: Mapped[str] = mapped_column(String(16))  # false_positive | real
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    iou: Mapped[float] = mapped_column(Float)
+    labelled: Mapped[list[Any]] = mapped_column(JSON)  # [[media_id, revision written], ...]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_repeat_decisions_camera", "camera", "decision"),)

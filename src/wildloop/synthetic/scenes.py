@@ -138,10 +138,16 @@ class SceneGenerator:
             camera = self.cameras[n % len(self.cameras)]
             yield self._burst(camera, int(self.rng.integers(frames[0], frames[1] + 1)), empty_rate)
 
-    def write(self, out_dir: Path, bursts: int, frames: tuple[int, int] = (3, 6)) -> list[Frame]:
+    def write(
+        self,
+        out_dir: Path,
+        bursts: int,
+        frames: tuple[int, int] = (3, 6),
+        empty_rate: float = 0.15,
+    ) -> list[Frame]:
         """Write bursts as JPEGs under ``out_dir/<camera>/`` and return their truth."""
         written: list[Frame] = []
-        for burst in self.bursts(bursts, frames):
+        for burst in self.bursts(bursts, frames, empty_rate):
             for frame in burst:
                 path = out_dir / frame.file_name
                 path.parent.mkdir(parents=True, exist_ok=True)

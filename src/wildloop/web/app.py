@@ -28,6 +28,7 @@ from wildloop.web import (
     api_individuals,
     api_loop,
     api_models,
+    api_repeats,
     api_review,
     api_thresholds,
     api_two_stage,
@@ -40,6 +41,7 @@ from wildloop.web import (
     individual_pages,
     models_page,
     pages,
+    repeat_pages,
 )
 from wildloop.web.auth import secret_key
 from wildloop.web.middleware import MAX_BODY_BYTES, BodySizeLimit, ServerTiming
@@ -87,6 +89,7 @@ def create_app(
     app.include_router(api_thresholds.router, prefix="/api/v1")
     app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(api_events.router, prefix="/api/v1")
+    app.include_router(api_repeats.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
@@ -95,6 +98,7 @@ def create_app(
     app.include_router(individual_pages.router)
     app.include_router(camera_pages.router)
     app.include_router(event_pages.router)
+    app.include_router(repeat_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(
