@@ -151,9 +151,7 @@ def main() -> None:
             f"{new['queries']} queries): top-1 {old['top1']:.3f} -> {new['top1']:.3f}, "
             f"top-5 {old['top5']:.3f} -> {new['top5']:.3f}; promoted: {job['result']['promoted']}"
         )
-    print(
-        f"embed job {embed_s:.1f} s for {len(truth)} boxes; suggest {suggest_ms:.1f} ms per box"
-    )
+    print(f"embed job {embed_s:.1f} s for {len(truth)} boxes; suggest {suggest_ms:.1f} ms per box")
 
 
 def _suggestions(
@@ -172,9 +170,7 @@ def _suggestions(
         projection = champion_projection(s, project, DEFAULT_KEY)
         for i in sorted(queried):
             for box_id in boxes[i][gallery:]:
-                ranked = [
-                    c.individual_id for c in suggest(s, DEFAULT_KEY, box_id, 5, projection)
-                ]
+                ranked = [c.individual_id for c in suggest(s, DEFAULT_KEY, box_id, 5, projection)]
                 queries += 1
                 hits[1] += ranked[:1] == [ids[i]]
                 hits[5] += ids[i] in ranked

@@ -20,6 +20,7 @@ from wildloop.domain.class_mapping import ClassMapping
 from wildloop.errors import BadInput
 from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.promotion import make_first_champion
+from wildloop.individuals.projection import REID_ALIAS
 from wildloop.models.registration import missing_classes, register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -161,6 +162,11 @@ def promote(
     challenger alias move directly. Workers pick the change up live."""
     if alias not in aliases.ALIASES:
         raise BadInput(f"unknown alias {alias!r}; use champion or challenger")
+    if alias == REID_ALIAS:
+        raise BadInput(
+            "reid-champion moves through the re-ID gate: "
+            "`wildloop individuals evaluate-embedder MODEL --promote`"
+        )
     with open_project(project) as proj:
         with proj.db.session() as session:
             version = get_version(session, model)

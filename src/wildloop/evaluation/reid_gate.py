@@ -25,9 +25,9 @@ from wildloop.individuals.projection import (
     Projection,
     Retrieval,
     confirmed_sightings,
+    held_out_sightings,
     load_version,
     retrieval,
-    held_out_sightings,
 )
 from wildloop.project import Project
 from wildloop.registry import aliases

@@ -30,9 +30,9 @@ from wildloop.individuals.projection import (
     REID_ALIAS,
     confirmed_sightings,
     fit_projection,
+    held_out_sightings,
     require_trainable,
     retrieval,
-    held_out_sightings,
     training_sightings,
 )
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
