@@ -269,16 +269,21 @@ def split_(
     _show([out], as_json, "{id:>6}  {name}  ({class})")
 
 
+def _follow(project: Project, job_id: int, title: str, as_json: bool) -> None:
+    """Run the job here with a progress bar, then show its outcome."""
+    status = run_with_progress(project, job_id, title)
+    if as_json:
+        print_json(status)
+    else:
+        print_status(status)
+
+
 @app.command()
 def embed(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Embed the crops of current human boxes that have no vector yet (a job)."""
     with open_project(project) as proj:
         job_id = submit_label_embedding(proj, created_by=proj.author("cli"))
-        status = run_with_progress(proj, job_id, "individual embed")
-    if as_json:
-        print_json(status)
-        return
-    print_status(status)
+        _follow(proj, job_id, "individual embed", as_json)
 
 
 @app.command("suggest")
@@ -315,11 +320,7 @@ def suggest_all(
         actor = _actor(proj, as_user)
         require_writer(actor)
         job_id = submit_suggestions(proj, min_similarity, created_by=actor.id)
-        status = run_with_progress(proj, job_id, "individual suggestions")
-    if as_json:
-        print_json(status)
-        return
-    print_status(status)
+        _follow(proj, job_id, "individual suggestions", as_json)
 
 
 @app.command("train-embedder")
@@ -338,11 +339,7 @@ def train_embedder(
         job_id = start_embedder_training(
             proj, epochs=epochs, dim=dim, created_by=proj.author("cli")
         )
-        status = run_with_progress(proj, job_id, "re-ID embedder")
-    if as_json:
-        print_json(status)
-        return
-    print_status(status)
+        _follow(proj, job_id, "re-ID embedder", as_json)
 
 
 @app.command("evaluate-embedder")
