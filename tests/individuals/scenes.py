@@ -18,16 +18,24 @@ from wildloop.synthetic.coats import Coat, photo
 
 
 def labelled_photos(
-    project: Project, folder: Path, animals: list[tuple[str, Coat]], per_animal: int, seed: int = 0
+    project: Project,
+    folder: Path,
+    animals: list[tuple[str, Coat]],
+    per_animal: int,
+    seed: int = 0,
+    *,
+    jitter: int = 12,
+    light: float = 0.0,
 ) -> dict[int, list[int]]:
-    """Write, ingest and label ``per_animal`` photos of each (class, coat); returns the label
-    box ids of each animal (by position in ``animals``), in photo order."""
+    """Write, ingest and label ``per_animal`` photos of each (class, coat) (``jitter`` and
+    ``light`` as ``synthetic.coats.photo`` takes them); returns the label box ids of each
+    animal (by position in ``animals``), in photo order."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     truth: dict[str, tuple[int, Box]] = {}
     for a, (_, coat) in enumerate(animals):
         for n in range(per_animal):
-            image, xywh = photo(coat, rng)
+            image, xywh = photo(coat, rng, jitter, light)
             box = Box(*xywh)
             name = f"a{a:02d}_{n:02d}.jpg"
             Image.fromarray(image).save(folder / name, quality=92)

@@ -65,6 +65,7 @@ SIGHTINGS = ("POST", f"{V1}/individuals/{{individual_id}}/sightings")
 MERGE = ("POST", f"{V1}/individuals/{{individual_id}}/merge")
 SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
+TRAIN_EMBEDDER = ("POST", f"{V1}/individuals/embedder/train")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 MOVE = ("POST", f"{V1}/sightings/{{sighting_id}}/move")
@@ -714,6 +715,22 @@ def _individual_cases() -> list[Case]:
             {"min_similarity": 2},
             422,
             "min",
+        ),
+        Case(
+            "train embedder: epochs 0",
+            TRAIN_EMBEDDER,
+            f"{ind}/embedder/train",
+            {"epochs": 0},
+            422,
+            "epochs",
+        ),
+        Case(
+            "train embedder: nothing confirmed",
+            TRAIN_EMBEDDER,
+            f"{ind}/embedder/train",
+            {"epochs": 5},
+            400,
+            "confirm more",
         ),
         Case("unassign: huge", UNASSIGN, f"{V1}/sightings/{HUGE}", None, 422, "sighting_id"),
         Case("unassign: unknown", UNASSIGN, f"{V1}/sightings/999999", None, 404, "not exist"),

@@ -13,16 +13,18 @@ from sqlalchemy.orm import Session
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
-from wildloop.crops.embedder import crop_embedder_key
 from wildloop.errors import BadInput
+from wildloop.evaluation.reid_gate import compare_embedders, promote_embedder
 from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TRACK_MODES, TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
-from wildloop.individuals.reid import MAX_K, suggest
+from wildloop.individuals.projection import reid_space
+from wildloop.individuals.reid import MAX_K, Candidate, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
 from wildloop.store.tables import Individual, Sighting
+from wildloop.training.reid_job import MAX_EPOCHS, start_embedder_training
 from wildloop.users.accounts import tool_actor
 from wildloop.users.roles import Actor, require_writer
 
@@ -267,16 +269,21 @@ def split_(
     _show([out], as_json, "{id:>6}  {name}  ({class})")
 
 
+def _follow(project: Project, job_id: int, title: str, as_json: bool) -> None:
+    """Run the job here with a progress bar, then show its outcome."""
+    status = run_with_progress(project, job_id, title)
+    if as_json:
+        print_json(status)
+    else:
+        print_status(status)
+
+
 @app.command()
 def embed(project: ProjectOption = None, as_json: JsonOption = False) -> None:
     """Embed the crops of current human boxes that have no vector yet (a job)."""
     with open_project(project) as proj:
         job_id = submit_label_embedding(proj, created_by=proj.author("cli"))
-        status = run_with_progress(proj, job_id, "individual embed")
-    if as_json:
-        print_json(status)
-        return
-    print_status(status)
+        _follow(proj, job_id, "individual embed", as_json)
 
 
 @app.command("suggest")
@@ -287,7 +294,12 @@ def suggest_(
     as_json: JsonOption = False,
 ) -> None:
     """The individuals of the box's class whose sightings look most like it."""
-    found = _read(project, lambda s, proj: suggest(s, crop_embedder_key(proj), box, k))
+
+    def run(s: Session, proj: Project) -> list[Candidate]:
+        key, projection = reid_space(s, proj)
+        return suggest(s, key, box, k, projection)
+
+    found = _read(project, run)
     rows = [asdict(c) for c in found]
     _show(
         rows, as_json, "{individual_id:>6}  {name}  {similarity:.3f}  (like sighting {sighting_id})"
@@ -308,11 +320,58 @@ def suggest_all(
         actor = _actor(proj, as_user)
         require_writer(actor)
         job_id = submit_suggestions(proj, min_similarity, created_by=actor.id)
-        status = run_with_progress(proj, job_id, "individual suggestions")
+        _follow(proj, job_id, "individual suggestions", as_json)
+
+
+@app.command("train-embedder")
+def train_embedder(
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", min=1, max=MAX_EPOCHS, help="Passes over the data.")
+    ] = None,
+    dim: Annotated[
+        int | None, typer.Option("--dim", min=2, max=4096, help="Projected dimensions.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fine-tune the re-ID embedder on confirmed sightings, register it and gate it (a job)."""
+    with open_project(project) as proj:
+        job_id = start_embedder_training(
+            proj, epochs=epochs, dim=dim, created_by=proj.author("cli")
+        )
+        _follow(proj, job_id, "re-ID embedder", as_json)
+
+
+@app.command("evaluate-embedder")
+def evaluate_embedder(
+    model: Annotated[
+        str | None, typer.Argument(help="Version id or name (default: the newest re-ID one).")
+    ] = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Make it reid-champion if the gate passes.")
+    ] = False,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Top-1/top-5 on the test individuals against the current re-ID embedder."""
+    with open_project(project) as proj:
+        if promote:
+            result = promote_embedder(proj, model, actor_id=proj.author("cli"))
+        else:
+            result = compare_embedders(proj, model)
     if as_json:
-        print_json(status)
+        print_json(result)
         return
-    print_status(status)
+    old = result["champion"] or result["baseline"]
+    for side in (result["challenger"], old):
+        console.print(f"{side['name']}: top-1 {side['top1']:.3f}  top-5 {side['top5']:.3f}")
+    console.print(
+        f"{result['test_individuals']} test individuals, {result['challenger']['queries']} queries"
+    )
+    for reason in result["decision"]["reasons"]:
+        console.print(reason)
+    if promote:
+        console.print("promoted to reid-champion" if result["promoted"] else "not promoted")
 
 
 @app.command()

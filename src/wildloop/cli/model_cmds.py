@@ -23,6 +23,7 @@ from wildloop.evaluation.class_thresholds import follow_champion
 from wildloop.evaluation.parity import latest_parity
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.evaluation.quantize_job import submit_quantize
+from wildloop.individuals.projection import REID_ALIAS
 from wildloop.models.registration import missing_classes, register_model
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -217,6 +218,11 @@ def promote(
     challenger alias move directly. Workers pick the change up live."""
     if alias not in aliases.ALIASES:
         raise BadInput(f"unknown alias {alias!r}; use champion or challenger")
+    if alias == REID_ALIAS:
+        raise BadInput(
+            "reid-champion moves through the re-ID gate: "
+            "`wildloop individuals evaluate-embedder MODEL --promote`"
+        )
     with open_project(project) as proj:
         with proj.db.session() as session:
             version = get_version(session, model)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 DETECT = "detect"
 CLASSIFIER = "crop-classifier"
 PIPELINE = "pipeline"
+REID_EMBEDDER = "reid-embedder"  # a projection of crop vectors for re-identification
 PASS_THROUGH = frozenset({"empty", "blank", "person", "human", "vehicle"})
 DEFAULT_MIN_BOX_SCORE = 0.1
 

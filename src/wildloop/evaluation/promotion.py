@@ -205,9 +205,11 @@ def apply_gate(
     force: bool,
     reason: str | None,
     actor_id: int | None,
+    alias: str = "champion",
 ) -> tuple[bool, bool]:
     """Audit the gate's decision on ``comparison`` and, if it passes (or is forced), move
-    ``champion`` from the version that comparison scored, in one transaction. Returns
+    ``alias`` (``champion``, or ``reid-champion`` for re-ID embedders) from the version that
+    comparison scored, in one transaction. Returns
     (promoted, forced); ``Conflict`` when the champion is no longer the compared one."""
     challenger_id, champion_id = compared_pair(comparison)
     decision = comparison["decision"]
@@ -236,6 +238,7 @@ def apply_gate(
                     challenger_id,
                     actor_id,
                     why,
+                    alias,
                     only_if=champion_id,
                     only_if_unset=champion_id is None,
                 )

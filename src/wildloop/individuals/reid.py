@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.crops.vectors import label_box_vectors
 from wildloop.errors import BadInput, NotFound
+from wildloop.individuals.projection import Projection
 from wildloop.store.tables import Individual, LabelBox, LabelRevision, Media, Sighting
 
 MAX_K = 50
@@ -30,9 +31,16 @@ class Candidate:
     sighting_id: int
 
 
-def suggest(session: Session, embedder: str, label_box_id: int, k: int = 5) -> list[Candidate]:
+def suggest(
+    session: Session,
+    embedder: str,
+    label_box_id: int,
+    k: int = 5,
+    projection: Projection | None = None,
+) -> list[Candidate]:
     """The ``k`` individuals of the box's class whose sightings look most like it, best
-    first; the box's own individual (when it has one) is left out."""
+    first; the box's own individual (when it has one) is left out. With a ``projection``
+    (the promoted re-ID embedder) vectors are compared after it."""
     if not 1 <= k <= MAX_K:
         raise BadInput(f"k must be between 1 and {MAX_K}")
     class_id = session.scalar(select(LabelBox.class_id).where(LabelBox.id == label_box_id))
@@ -64,6 +72,8 @@ def suggest(session: Session, embedder: str, label_box_id: int, k: int = 5) -> l
     if not rows:
         return []
     matrix = np.stack([vectors[g[1]] for g in rows])
+    if projection is not None:
+        matrix, query = projection.apply(matrix), projection.apply(query)[0]
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
     similarity = matrix @ (query / max(float(np.linalg.norm(query)), 1e-9))
     best: dict[int, tuple[float, int, str]] = {}
@@ -91,7 +101,11 @@ class BoxIdentity:
 
 
 def photo_identities(
-    session: Session, embedder: str, media_id: int, k: int = 5
+    session: Session,
+    embedder: str,
+    media_id: int,
+    k: int = 5,
+    projection: Projection | None = None,
 ) -> list[BoxIdentity]:
     """The animal boxes of the photo's current labels with their sightings and their top-k
     candidates: what the review screen offers to confirm with a number key."""
@@ -121,7 +135,9 @@ def photo_identities(
             score = round(sighting.score, 4) if sighting.score is not None else 0.0
             candidates.append(Candidate(sighting.individual_id, name, score, sighting.id))
         if box.id in embedded:
-            candidates += suggest(session, embedder, box.id, max(k - len(candidates), 1))
+            candidates += suggest(
+                session, embedder, box.id, max(k - len(candidates), 1), projection
+            )
         found.append(
             BoxIdentity(
                 index=index,

@@ -2,7 +2,8 @@
 human box as a suggested sighting, for a person to confirm or unassign.
 
 Only boxes with a crop vector are considered (run ``individual-embed`` first), and only a
-candidate at least ``min_similarity`` alike is recorded. One chunk: one writer.
+candidate at least ``min_similarity`` alike is recorded. Vectors are compared through the
+promoted re-ID projection (``reid-champion``) when there is one. One chunk: one writer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals.profiles import assign
+from wildloop.individuals.projection import champion_projection
 from wildloop.individuals.reid import suggest
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.records import submit_job
@@ -70,9 +72,10 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
                 .order_by(LabelBox.id)
             )
         )
+        projection = champion_projection(session, project, key)
     for done, box_id in enumerate(boxes, 1):
         with project.db.session() as session:
-            found = suggest(session, key, box_id, k=1)
+            found = suggest(session, key, box_id, k=1, projection=projection)
             if found and found[0].similarity >= floor:
                 assign(
                     session,

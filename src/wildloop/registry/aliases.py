@@ -20,7 +20,7 @@ from wildloop.store.bulk import insert_or_skip, rows_changed
 from wildloop.store.tables import AuditEntry, ModelAlias, ModelVersion
 from wildloop.store.types import utcnow
 
-ALIASES = ("champion", "challenger")
+ALIASES = ("champion", "challenger", "reid-champion")
 MOVE_ACTIONS = ("model.promote", "model.alias", "model.rollback")
 
 

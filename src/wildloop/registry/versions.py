@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from wildloop import __version__, audit
 from wildloop.domain.class_mapping import ClassFit, ClassMapping, fit_classes
 from wildloop.domain.classes import ClassMap
-from wildloop.domain.model_kinds import CLASSIFIER
+from wildloop.domain.model_kinds import CLASSIFIER, REID_EMBEDDER
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.project import Project
 from wildloop.registry.artifacts import ArtifactStore, open_store
@@ -154,7 +154,7 @@ def register_trained_head(
     task: str,
     fmt: str,
     job_id: int,
-    snapshot_id: int,
+    snapshot_id: int | None,
     params: dict[str, Any],
     metrics: dict[str, Any],
     notes: str,
@@ -361,6 +361,11 @@ def require_fit(version: ModelVersion, classes: ClassMap) -> None:
     """Refuse to make champion a version whose classes the project cannot read (the same
     message as at registration), so no screen fills with "not a project class" boxes, or a
     crop classifier alone (it names boxes but finds none: a pipeline pairs it)."""
+    if version.task == REID_EMBEDDER:
+        raise BadInput(
+            f"model {version.name!r} is a re-ID embedder: it compares animals, it finds none. "
+            "Its gate is `wildloop individuals evaluate-embedder --promote`"
+        )
     if version.task == CLASSIFIER:
         raise BadInput(
             f"model {version.name!r} is a crop classifier: it names boxes but finds none. "

@@ -36,7 +36,7 @@ from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance
 from wildloop.store.tables import Job, ModelVersion
-from wildloop.training import classifier_job
+from wildloop.training import classifier_job, reid_job
 from wildloop.training.start import Start, choose_start
 from wildloop.training.ultralytics_trainer import TrainingStopped, TrainParams, train
 
@@ -125,6 +125,8 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
         return head_job.run_head_chunk(ctx)
     if ctx.params.get("task") == classifier_job.TASK:
         return classifier_job.run_classifier_chunk(ctx)
+    if ctx.params.get("task") == reid_job.TASK:
+        return reid_job.run_reid_chunk(ctx)
 
     project, params = ctx.project, ctx.params
     snapshot = get_snapshot(project, int(params["snapshot_id"]))
@@ -201,6 +203,8 @@ def finalize_training(project: Project, job_id: int) -> dict[str, Any]:
             return head_job.finalize_head(project, job_id)
         if job_params.get("task") == classifier_job.TASK:
             return classifier_job.finalize_classifier(project, job_id)
+        if job_params.get("task") == reid_job.TASK:
+            return reid_job.finalize_reid(project, job_id)
         version = session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
         if version is None:
             return {"error": "no model was registered"}

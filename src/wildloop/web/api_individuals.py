@@ -15,17 +15,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from wildloop.crops.embedder import crop_embedder_key
 from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
-from wildloop.individuals.reid import MAX_K, photo_identities, suggest
+from wildloop.individuals.projection import reid_space
+from wildloop.individuals.reid import MAX_K, BoxIdentity, Candidate, photo_identities, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
 from wildloop.project import Project
 from wildloop.store.tables import Sighting
 from wildloop.store.types import MAX_ID, MAX_INTEGER
-from wildloop.users.roles import Actor, require_writer
+from wildloop.training.reid_job import MAX_EPOCHS, start_embedder_training
+from wildloop.users.roles import Actor, require_admin, require_writer
 from wildloop.web.auth import current_actor
 from wildloop.web.params import Id
 
@@ -123,6 +124,21 @@ def embed_boxes(request: Request, actor: ActorDep) -> dict[str, Any]:
     """Queue crop vectors for current human boxes that lack them (what suggestions read)."""
     require_writer(actor)
     return {"job_id": submit_label_embedding(project_of(request), created_by=actor.id)}
+
+
+class EmbedderTrainIn(_In):
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    dim: int | None = Field(default=None, ge=2, le=4096)
+
+
+@router.post("/individuals/embedder/train", status_code=202)
+def train_embedder(request: Request, actor: ActorDep, body: EmbedderTrainIn) -> dict[str, Any]:
+    """Queue the re-ID embedder's fine-tuning on confirmed sightings (registered, gated)."""
+    require_admin(actor, "start a training")
+    job_id = start_embedder_training(
+        project_of(request), epochs=body.epochs, dim=body.dim, created_by=actor.id
+    )
+    return {"job_id": job_id}
 
 
 @router.post("/individuals/suggestions", status_code=202)
@@ -256,7 +272,12 @@ def suggestions(
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 5,
 ) -> list[dict[str, Any]]:
     """The individuals of the box's class whose sightings look most like it, best first."""
-    found = _in_session(request, lambda s, p: suggest(s, crop_embedder_key(p), label_box_id, k))
+
+    def run(s: Session, p: Project) -> list[Candidate]:
+        key, projection = reid_space(s, p)
+        return suggest(s, key, label_box_id, k, projection)
+
+    found = _in_session(request, run)
     return [asdict(c) for c in found]
 
 
@@ -269,9 +290,12 @@ def identities(
 ) -> list[dict[str, Any]]:
     """The photo's current animal boxes: whose sighting each is, and its top-k candidate
     individuals (a stored suggestion first), for the review screen's number keys."""
-    found = _in_session(
-        request, lambda s, p: photo_identities(s, crop_embedder_key(p), media_id, k)
-    )
+
+    def run(s: Session, p: Project) -> list[BoxIdentity]:
+        key, projection = reid_space(s, p)
+        return photo_identities(s, key, media_id, k, projection)
+
+    found = _in_session(request, run)
     return [
         asdict(b) | {"class": project_of(request).classes.display_name(b.class_id)} for b in found
     ]

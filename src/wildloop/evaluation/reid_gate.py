@@ -1,0 +1,127 @@
+"""The gate for re-ID embedders: a projection replaces the current one only if it retrieves
+the frozen test individuals better.
+
+Both are scored in one call on the same sightings (the test individuals' confirmed ones,
+``individuals.projection``) by the same retrieval code: top-1 is the gate's metric, top-1
+per class its per-class rule (``domain.gate.decide``, the project's gate rules). The current
+embedder is the ``reid-champion`` version, or, before any was promoted, the plain crop
+vectors as baseline: a first projection must beat them too. The decision goes through
+:func:`wildloop.evaluation.promotion.apply_gate` (audit, compare-and-swap of the alias).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from wildloop.domain.gate import ClassScore, ModelScore, decide
+from wildloop.domain.model_kinds import REID_EMBEDDER
+from wildloop.errors import BadInput
+from wildloop.evaluation.comparison import gate_rules
+from wildloop.evaluation.promotion import apply_gate, check_override
+from wildloop.individuals.projection import (
+    REID_ALIAS,
+    Projection,
+    Retrieval,
+    confirmed_sightings,
+    held_out_sightings,
+    load_version,
+    retrieval,
+)
+from wildloop.project import Project
+from wildloop.registry import aliases
+from wildloop.registry.versions import get_version
+from wildloop.store.tables import ModelVersion
+
+METRIC = "top-1"
+BASELINE = "crop vectors"
+# Both sides are scored in one call on the same test sightings; no snapshot is frozen.
+SAME_SIGHTINGS = 0
+
+
+def _score(name: str, found: Retrieval, classes: dict[int, str]) -> ModelScore:
+    per_class = {
+        classes.get(c, str(c)): ClassScore(score, n) for c, (score, n) in found.per_class.items()
+    }
+    return ModelScore(name, SAME_SIGHTINGS, found.top1, per_class, METRIC, METRIC)
+
+
+def latest_embedder(project: Project) -> int:
+    """The newest ``reid-embedder`` version's id."""
+    with project.db.session() as session:
+        found = session.scalar(
+            select(ModelVersion.id)
+            .where(ModelVersion.task == REID_EMBEDDER)
+            .order_by(ModelVersion.id.desc())
+            .limit(1)
+        )
+    if found is None:
+        raise BadInput("no re-ID embedder yet: run `wildloop individuals train-embedder`")
+    return int(found)
+
+
+def compare_embedders(project: Project, model: str | int | None = None) -> dict[str, Any]:
+    """Score ``model`` (the newest re-ID embedder by default) and the current one on the
+    test individuals, and the gate's decision; the shape ``apply_gate`` reads."""
+    with project.db.session() as session:
+        challenger = get_version(session, model if model is not None else latest_embedder(project))
+        if challenger.task != REID_EMBEDDER:
+            raise BadInput(f"model {challenger.name!r} is not a re-ID embedder")
+        embedder = str(challenger.params.get("embedder"))
+        champion_id = aliases.resolve(session, REID_ALIAS)
+        if champion_id == challenger.id:
+            raise BadInput("that embedder is already the re-ID champion")
+        champion = session.get(ModelVersion, champion_id) if champion_id else None
+        projections: dict[str, Projection | None] = {
+            "challenger": load_version(project, challenger),
+            "champion": None,  # the plain vectors, unless a projection of them is champion
+        }
+        if champion is not None and champion.params.get("embedder") == embedder:
+            projections["champion"] = load_version(project, champion)
+        found = held_out_sightings(project, confirmed_sightings(session, embedder))
+        names = (challenger.name, champion.name if champion is not None else BASELINE)
+        ids = (challenger.id, champion.id if champion is not None else None)
+    if found.label_box_ids == [] or retrieval(found, None).queries == 0:
+        raise BadInput(
+            "no test individual has two confirmed sightings with crop vectors: confirm more "
+            "sightings (and run `wildloop individuals embed`) before comparing embedders"
+        )
+    classes = {c.id: c.name for c in project.classes}
+    scored = {side: retrieval(found, p) for side, p in projections.items()}
+    new = _score(names[0], scored["challenger"], classes)
+    old = _score(names[1], scored["champion"], classes)
+    decision = decide(new, old, gate_rules(project))
+    return {
+        "metric": METRIC,
+        "test_individuals": len(set(found.individual_ids)),
+        "held_out_sightings": len(found.label_box_ids),
+        "challenger": {"model_version_id": ids[0], "name": names[0]}
+        | scored["challenger"].as_dict(),
+        # None before any promotion: the baseline (plain vectors) stood for the champion.
+        "champion": {"model_version_id": ids[1], "name": names[1]} | scored["champion"].as_dict()
+        if ids[1] is not None
+        else None,
+        "baseline": None
+        if ids[1] is not None
+        else {"name": BASELINE} | scored["champion"].as_dict(),
+        "decision": decision.as_dict(),
+    }
+
+
+def promote_embedder(
+    project: Project,
+    model: str | int | None = None,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+    actor_id: int | None = None,
+) -> dict[str, Any]:
+    """Compare and, when the gate passes (or ``force`` with a ``reason``), move
+    ``reid-champion`` to ``model`` from the embedder compared with."""
+    check_override(force, reason)
+    comparison = compare_embedders(project, model)
+    promoted, forced = apply_gate(
+        project, comparison, force=force, reason=reason, actor_id=actor_id, alias=REID_ALIAS
+    )
+    return comparison | {"promoted": promoted, "forced": forced}
