@@ -263,7 +263,7 @@ def test_refusals_write_nothing(review_setup: ReviewSetup) -> None:
         ("rita", "accept", None, expected | {999999: 0}, BadInput, "not in it [999999]"),
         ("rita", "set_class", None, expected, BadInput, "needs a class"),
         ("rita", "empty", "doe", expected, BadInput, "'class' is for set_class"),
-        ("vic", "accept", None, expected, PermissionDenied, ""),
+        ("vic", "accept", None, expected, PermissionDenied, "viewer"),
     ]
     for user, action, class_name, revisions, error, words in cases:
         refused = pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]"))
