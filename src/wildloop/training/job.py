@@ -73,8 +73,8 @@ def training_params(project: Project, overrides: dict[str, Any] | None = None) -
             values[key] = value
     if values["collapse"] is not None and values["collapse"] not in project.classes.names:
         raise BadInput(
-            f"collapse names {values['collapse']!r}, which is not a project class; add it "
-            "first (`wildloop classes add`)"
+            f"collapse names {values['collapse']!r}, which is not a project class; the "
+            "parent class must be one (e.g. `wildloop init --classes deer,buck,doe,...`)"
         )
     return values
 
