@@ -41,7 +41,6 @@ With 5 test sequences every interval is wide, and `gate.require_significant` wou
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import warnings
@@ -54,11 +53,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).parent))
-from crop_classifier import DATA, clock, macro_f1, since
+from crop_classifier import clock, macro_f1, mct_project, since
 from wildloop.composition import register_job_kinds
 from wildloop.crops.classifier import normalise
 from wildloop.crops.embedder import project_crop_embedder
-from wildloop.datasets.label_import import import_labels, read_dataset
 from wildloop.datasets.snapshots import create_snapshot, load_snapshot
 from wildloop.domain.location_priors import LocationPrior, apply_prior
 from wildloop.domain.sequence_smoothing import smooth_burst
@@ -92,10 +90,8 @@ def report(name: str, truth: list[int], predicted: list[int | None], base: tuple
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-smooth-") as tmp:
-        coco = json.loads((DATA / "coco_ct.json").read_text())
-        classes = [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
-        project = Project.init(Path(tmp) / "mct", "mct", classes)
-        import_labels(project, read_dataset(DATA / "coco_ct.json"))
+        project = mct_project(Path(tmp) / "mct")
+        classes = project.classes.names
         training, _ = create_snapshot(project, "training")
         test, _ = create_snapshot(project, "test")
         embedder = project_crop_embedder(project)

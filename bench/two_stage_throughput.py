@@ -31,16 +31,17 @@ embedding at 224 pixels).
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+sys.path.insert(0, str(Path(__file__).parent))
+from crop_classifier import mct_project
 from wildloop.cli.demo_cmds import DEMO_DETECTOR
 from wildloop.composition import register_job_kinds
-from wildloop.datasets.label_import import import_labels, read_dataset
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
@@ -49,8 +50,6 @@ from wildloop.project import Project
 from wildloop.registry import aliases
 from wildloop.store.tables import Media, Prediction, PredictionSet
 from wildloop.training.classifier_job import start_classifier_training
-
-DATA = Path("/work/shared/data/mct-real")
 
 
 def timed(project: Project, version_id: int, media: list[int]) -> tuple[float, float, float]:
@@ -77,10 +76,8 @@ def main() -> None:
         overrides |= {"epochs": args.epochs}
     register_job_kinds()
     with tempfile.TemporaryDirectory(prefix="bench-two-stage-") as tmp:
-        coco = json.loads((DATA / "coco_ct.json").read_text())
-        classes = [c["name"] for c in sorted(coco["categories"], key=lambda c: c["id"])]
-        project = Project.init(Path(tmp) / "mct", "mct", classes)
-        import_labels(project, read_dataset(DATA / "coco_ct.json"))
+        project = mct_project(Path(tmp) / "mct")
+        classes = project.classes.names
         detector = register_model(project, DEMO_DETECTOR, "demo", classes=classes[:6])
         with project.db.session() as session:
             make_first_champion(session, detector.id, None, "bench", classes=project.classes)

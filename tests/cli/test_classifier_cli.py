@@ -31,3 +31,13 @@ def test_train_classifier_refuses_bad_yolo_cls_settings(project: Project, tmp_pa
         assert words in str(result.exception)
     with project.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_train_refuses_a_collapse_class_the_project_lacks(project: Project) -> None:
+    """`wildloop train --collapse` names the one class a class-agnostic detector learns; an
+    unknown name is refused before a snapshot or job exists."""
+    result = runner.invoke(app, ["train", "--collapse", "no-such", "-p", str(project.root)])
+    assert type(result.exception) is BadInput, result.output
+    assert "not a project class" in str(result.exception)
+    with project.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0

@@ -69,6 +69,43 @@ def test_yolo_round_trip_and_ultralytics_reads_it(snapshot) -> None:
     assert list(checked["names"].values()) == project.classes.names
 
 
+def test_yolo_collapse_writes_every_box_as_one_class(snapshot) -> None:
+    """A class-agnostic detector's dataset (`training --collapse`): the same boxes, one class."""
+    project, data = snapshot
+    parent = project.classes.names[0]
+    out = export_snapshot(project, data.info.id, "yolo", collapse=parent).folder
+    assert json.loads((out / "classes.json").read_text())["yolo_index_to_class_id"] == {
+        "0": project.classes.id_of(parent)
+    }
+    got: dict[int, list[tuple[int, Box]]] = {}
+    for label in (out / "labels").rglob("*.txt"):
+        rows = [line.split() for line in label.read_text().splitlines()]
+        assert {r[0] for r in rows} <= {"0"}
+        got[int(label.stem.split("_")[0])] = [
+            (0, Box.from_yolo(*(float(v) for v in r[1:]))) for r in rows
+        ]
+    want = {m: [(0, box) for _, box in boxes] for m, boxes in targets_by_media(data).items()}
+    assert sum(len(b) for b in want.values()) > 0
+    assert {c for boxes in targets_by_media(data).values() for c, _ in boxes} != {0}
+    assert_same_boxes(got, want, 1e-5)
+    from ultralytics.data.utils import check_det_dataset
+
+    checked = check_det_dataset(str(out / "data.yaml"))
+    assert checked["nc"] == 1 and checked["names"] == {0: parent}
+    with pytest.raises(BadInput, match="yolo format"):
+        export_snapshot(project, data.info.id, "coco", collapse=parent)
+
+
+def test_training_collapse_must_name_a_project_class(snapshot) -> None:
+    from wildloop.training.job import training_params
+
+    project, _ = snapshot
+    parent = project.classes.names[1]
+    assert training_params(project, {"collapse": parent})["collapse"] == parent
+    with pytest.raises(BadInput, match="not a project class"):
+        training_params(project, {"collapse": "no-such-class"})
+
+
 def test_coco_round_trip_with_pycocotools(snapshot) -> None:
     project, data = snapshot
     from pycocotools.coco import COCO

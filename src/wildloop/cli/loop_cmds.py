@@ -61,6 +61,13 @@ def train(
     imgsz: ImgszOption = None,
     patience: PatienceOption = None,
     device: DeviceOption = None,
+    collapse: Annotated[
+        str | None,
+        typer.Option(
+            help="Train every box as this one project class (a class-agnostic detector, e.g. "
+            "animal, whose boxes a crop classifier of the finer classes names)."
+        ),
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Run it here and show progress per epoch.")] = True,
     actor: ActorOption = "admin",
     project: ProjectOption = None,
@@ -71,7 +78,12 @@ def train(
         return
 
     overrides = _overrides(
-        epochs=epochs, batch=batch, imgsz=imgsz, patience=patience, device=device
+        epochs=epochs,
+        batch=batch,
+        imgsz=imgsz,
+        patience=patience,
+        device=device,
+        collapse=collapse,
     )
     with open_project(project) as proj:
         started = start_training(

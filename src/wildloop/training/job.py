@@ -64,12 +64,18 @@ def training_params(project: Project, overrides: dict[str, Any] | None = None) -
         "seed": settings.seed,
         "amp": settings.amp,
         "warmup_epochs": settings.warmup_epochs,
+        "collapse": None,
     }
     for key, value in (overrides or {}).items():
         if key not in values:
             raise BadInput(f"unknown training parameter {key!r}; known: {', '.join(values)}")
         if value is not None:
             values[key] = value
+    if values["collapse"] is not None and values["collapse"] not in project.classes.names:
+        raise BadInput(
+            f"collapse names {values['collapse']!r}, which is not a project class; the "
+            "parent class must be one (e.g. `wildloop init --classes deer,buck,doe,...`)"
+        )
     return values
 
 
@@ -136,8 +142,15 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
     if existing is None:
         run_dir = project.path("runs") / f"train-{ctx.job_id:05d}"
         ctx.message(f"exporting {snapshot.name}; {start.explanation}")
+        train_params = dict(params["train"])
+        collapse = train_params.pop("collapse", None)
         dataset = export_snapshot(
-            project, snapshot.id, "yolo", out=run_dir / "dataset", overwrite=True
+            project,
+            snapshot.id,
+            "yolo",
+            out=run_dir / "dataset",
+            overwrite=True,
+            collapse=collapse,
         ).folder
         shutil.rmtree(run_dir / "ultralytics", ignore_errors=True)
         ctx.set_total(int(params["train"]["epochs"]))
@@ -153,7 +166,7 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
                 start.source,
                 dataset / "data.yaml",
                 run_dir / "ultralytics",
-                TrainParams(**params["train"]),
+                TrainParams(**train_params),
                 on_epoch=on_epoch,
                 should_stop=lambda: ctx.cancelled.is_set() or ctx.lost.is_set(),
             )
@@ -161,12 +174,13 @@ def run_training_chunk(ctx: ChunkContext) -> ChunkOutcome:
             ctx.check_cancelled()
             raise
         ctx.message(f"registering {name} as challenger")
+        classes = [c for c in snapshot.params["classes"] if collapse in (None, c["name"])]
         version = register_model(
             project,
             outcome.best,
             name,
-            classes=[c["name"] for c in snapshot.params["classes"]],
-            class_ids=[int(c["id"]) for c in snapshot.params["classes"]],
+            classes=[c["name"] for c in classes],
+            class_ids=[int(c["id"]) for c in classes],
             imgsz=int(params["train"]["imgsz"]),
             provenance=Provenance(
                 source="trained",

@@ -64,15 +64,20 @@ def export_snapshot(
     overwrite: bool = False,
     coordinates: tuple[float, float] | None = None,
     per: str = "box",
+    collapse: str | None = None,
 ) -> ExportResult:
     """Write ``snapshot`` in format ``fmt`` to ``out`` (default: exports/<snapshot>-<fmt>);
-    ``per`` chooses the CSV's rows: one per label box or one per event and class."""
+    ``per`` chooses the CSV's rows: one per label box or one per event and class;
+    ``collapse`` (YOLO only) writes every box as that one class, for a class-agnostic
+    detector whose boxes a finer crop classifier names."""
     if fmt not in FORMATS:
         raise BadInput(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if per not in CSV_PER:
         raise BadInput(f"--per must be one of {', '.join(CSV_PER)}, not {per!r}")
     if per != "box" and fmt != "csv":
         raise BadInput("--per event is for the csv format")
+    if collapse is not None and fmt != "yolo":
+        raise BadInput("collapsing classes is for the yolo format (detector training)")
     exporter, default_images = FORMATS[fmt]
     if fmt == "csv":
         exporter = CSV_PER[per]
@@ -82,7 +87,7 @@ def export_snapshot(
         raise Conflict(f"{final} already exists; pass --overwrite or choose another folder")
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
-    ctx = ExportContext(project, data, work, final, images or default_images)
+    ctx = ExportContext(project, data, work, final, images or default_images, collapse=collapse)
     try:
         files = export_camtrap_dp(ctx, coordinates) if fmt == "camtrap-dp" else exporter(ctx)
         files.append(write_readme(ctx, fmt, files))

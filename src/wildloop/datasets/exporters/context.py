@@ -29,6 +29,7 @@ class ExportContext:
     final: Path  # where the export will live once complete
     images: ImageMode
     warnings: list[str] = field(default_factory=list)
+    collapse: str | None = None  # YOLO only: every box is written as this one class
 
     @property
     def image_root(self) -> Path:

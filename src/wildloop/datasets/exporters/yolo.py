@@ -19,8 +19,18 @@ TRAINING_SPLITS = ("train", "val")
 
 
 def class_indices(ctx: ExportContext) -> dict[int, int]:
-    """Project class id to YOLO's contiguous index, in class-id order."""
+    """Project class id to YOLO's contiguous index, in class-id order; with ``collapse``
+    every class id maps to index 0, the one class named ``collapse``."""
+    if ctx.collapse is not None:
+        return {c.id: 0 for c in ctx.data.classes}
     return {c.id: i for i, c in enumerate(ctx.data.classes)}
+
+
+def class_names(ctx: ExportContext) -> dict[int, str]:
+    """YOLO index to class name (data.yaml's ``names``)."""
+    if ctx.collapse is not None:
+        return {0: ctx.collapse}
+    return {i: ctx.data.classes.name_of(cid) for cid, i in class_indices(ctx).items()}
 
 
 def export_yolo(ctx: ExportContext) -> list[Path]:
@@ -64,14 +74,14 @@ def export_yolo(ctx: ExportContext) -> list[Path]:
                 "path": str(ctx.final.resolve()),
                 "train": "images/train",
                 "val": "images/val" if "val" in splits else "images/train",
-                "nc": len(index),
-                "names": {i: ctx.data.classes.name_of(cid) for cid, i in index.items()},
+                "nc": len(class_names(ctx)),
+                "names": class_names(ctx),
             }
         ),
         encoding="utf-8",
     )
     (ctx.out / "classes.json").write_text(
-        json.dumps({"yolo_index_to_class_id": {i: cid for cid, i in index.items()}}, indent=2),
+        json.dumps({"yolo_index_to_class_id": _index_to_class_id(ctx, index)}, indent=2),
         encoding="utf-8",
     )
     written += [data_yaml, ctx.out / "classes.json"]
@@ -80,6 +90,12 @@ def export_yolo(ctx: ExportContext) -> list[Path]:
         listing.write_text("\n".join(pseudo) + "\n", encoding="utf-8")
         written.append(listing)
     return written
+
+
+def _index_to_class_id(ctx: ExportContext, index: dict[int, int]) -> dict[int, int]:
+    if ctx.collapse is not None:
+        return {0: ctx.data.classes.id_of(ctx.collapse)}
+    return {i: cid for cid, i in index.items()}
 
 
 def _yaml(data: dict[str, object]) -> str:
