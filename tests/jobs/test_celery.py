@@ -50,7 +50,11 @@ def test_two_celery_workers_one_sigkilled_mid_job(
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     use_celery(project, broker_url(broker))
-    job_id, media, version_id = reprocess_job(project, scenes, untrained_pt, tmp_path / "scenes")
+    # 16 bursts (about 64 items): long enough that the fault lands while the job still runs,
+    # however fast the worker is on the host (6 bursts once finished before the restart).
+    job_id, media, version_id = reprocess_job(
+        project, scenes, untrained_pt, tmp_path / "scenes", bursts=16
+    )
     app = make_app(project.config)
     app.control.purge()  # nothing left over from an earlier run on this broker
     workers = [start_worker(project.root, processes), start_worker(project.root, processes)]
@@ -99,7 +103,11 @@ def test_broker_restarted_mid_job(
     processes: list[subprocess.Popen[bytes]],
 ) -> None:
     use_celery(project, private_broker.url)
-    job_id, media, version_id = reprocess_job(project, scenes, untrained_pt, tmp_path / "scenes")
+    # 16 bursts (about 64 items): long enough that the fault lands while the job still runs,
+    # however fast the worker is on the host (6 bursts once finished before the restart).
+    job_id, media, version_id = reprocess_job(
+        project, scenes, untrained_pt, tmp_path / "scenes", bursts=16
+    )
     app = make_app(project.config)
     start_worker(project.root, processes)
     dispatcher = Dispatcher(project, app)

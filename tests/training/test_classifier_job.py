@@ -184,4 +184,6 @@ def test_the_train_classifier_command_waits_and_reports(two_stage: tuple[Project
     assert result.exit_code == 0, result.output
     assert "classifier: classifier-job" in result.stdout
     assert "challenger: pipeline-job" in result.stdout
-    assert "fitting a head" in result.stderr  # the job's messages as it goes
+    # The job's messages as it goes: at least the first one seen and the last (the steps
+    # between are seen only if a poll falls inside them, which a loaded host may skip).
+    assert result.stderr.count("(train): ") >= 2 and "(train): done" in result.stderr
