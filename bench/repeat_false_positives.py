@@ -12,7 +12,7 @@ simulated truth and predictions only, not drawn in the image).
 
 The product then does what a user would: ``repeat_groups`` (default rule: IoU 0.85, 10
 frames, 3 bursts), one false-positive ``decide`` per group on the branch's camera (the
-tile's example shows the branch), and ``hidden_boxes`` for what the review screens and counts
+tile's example shows the branch), and ``hidden_regions`` for what the review screens and counts
 no longer show. Figures, over every box of the branch's camera scoring the display threshold:
 - share of the branch's false positives hidden (target: most);
 - share of real animal boxes wrongly hidden (overall, and of those passing the spot);
@@ -57,7 +57,8 @@ from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
-from wildloop.review.repeat_decisions import decide, hidden_boxes
+from wildloop.review.hidden_regions import hidden_regions
+from wildloop.review.repeat_decisions import decide
 from wildloop.review.repeats import repeat_groups
 from wildloop.store.tables import Media, ModelAlias, ModelVersion, Prediction, PredictionSet
 from wildloop.synthetic.scenes import Frame, SceneGenerator
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                     min_score=threshold,
                 )
                 decided += 1
-        hidden = {p for boxes in hidden_boxes(session, version_id).values() for p in boxes}
+        hidden = _hidden(session, version_id)
         unreviewed = set(session.scalars(select(Media.id).where(Media.reviewed.is_(False))))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
 
@@ -193,6 +194,24 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"{(decided + len(left)) / max(1, frames_before):.2f}x"
     )
     print(f"grouping + decision + hiding: {wall:.2f} s wall, {cpu:.2f} s CPU")
+
+
+def _hidden(session: Session, version_id: int) -> set[int]:
+    """Ids of the version's boxes the regions in force hide (the grid's and exports' rule)."""
+    regions = hidden_regions(session)
+    if regions is None:
+        return set()
+    return set(
+        session.scalars(
+            select(Prediction.id)
+            .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
+            .join(Media, Media.id == PredictionSet.media_id)
+            .where(
+                PredictionSet.model_version_id == version_id,
+                regions.hides(Prediction, Media.camera_id),
+            )
+        )
+    )
 
 
 def _shown(

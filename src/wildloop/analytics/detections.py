@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import Detection
 from wildloop.registry import aliases
-from wildloop.review.repeat_decisions import hidden_media
+from wildloop.review.hidden_regions import hidden_media
 from wildloop.store import hints
 from wildloop.store.epoch import epoch_seconds
 from wildloop.store.raw_read import raw_rows

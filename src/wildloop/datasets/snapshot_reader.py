@@ -28,6 +28,7 @@ from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.paths import map_root, path_from_text
 from wildloop.errors import IntegrityError, NotFound
 from wildloop.project import Project
+from wildloop.review.hidden_regions import HiddenRegions
 from wildloop.review.labels import to_label_set
 from wildloop.store.tables import (
     Camera,
@@ -35,6 +36,7 @@ from wildloop.store.tables import (
     Media,
     MediaSequence,
     Prediction,
+    PredictionSet,
     Snapshot,
     SnapshotItem,
     User,
@@ -99,7 +101,15 @@ def load_entries(session: Session, info: SnapshotInfo, *, verify: bool) -> Snaps
         if r[0].label_revision_id is None and r[0].prediction_set_id is not None
     ]
     predicted = (
-        pseudo_boxes(session, set_ids, float(pseudo["threshold"]), classes) if set_ids else {}
+        pseudo_boxes(
+            session,
+            set_ids,
+            float(pseudo["threshold"]),
+            classes,
+            HiddenRegions.from_params(pseudo.get("hidden_regions", [])),
+        )
+        if set_ids
+        else {}
     )
     entries = []
     for row in items:
@@ -211,20 +221,29 @@ def snapshot_counts(data: SnapshotData) -> dict[str, Any]:
 
 
 def pseudo_boxes(
-    session: Session, set_ids: list[int], threshold: float, classes: ClassMap
+    session: Session,
+    set_ids: list[int],
+    threshold: float,
+    classes: ClassMap,
+    hidden: HiddenRegions | None = None,
 ) -> dict[int, list[Target]]:
+    """The boxes of these prediction sets that become pseudo-labels: a project class, the
+    threshold, and outside the false-positive regions ``hidden`` (the snapshot's own)."""
     known = {c.id for c in classes}
     out: dict[int, list[Target]] = defaultdict(list)
     for chunk in chunks(set_ids, CHUNK):
-        for p in session.execute(
-            select(Prediction)
-            .where(
-                Prediction.prediction_set_id.in_(chunk),
-                Prediction.score >= threshold,
-                Prediction.class_id.is_not(None),
+        query = select(Prediction).where(
+            Prediction.prediction_set_id.in_(chunk),
+            Prediction.score >= threshold,
+            Prediction.class_id.is_not(None),
+        )
+        if hidden is not None:
+            query = (
+                query.join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
+                .join(Media, Media.id == PredictionSet.media_id)
+                .where(hidden.shows(Prediction, Media.camera_id))
             )
-            .order_by(Prediction.id)
-        ).scalars():
+        for p in session.execute(query.order_by(Prediction.id)).scalars():
             if p.class_id in known and None not in (p.x, p.y, p.w, p.h):
                 box = Box.clipped(p.x or 0, p.y or 0, p.w or 0, p.h or 0)
                 out[p.prediction_set_id].append(Target(int(p.class_id or 0), box))

@@ -41,6 +41,7 @@ from wildloop.datasets.snapshot_reader import (
 from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput, IntegrityError
 from wildloop.project import Project
+from wildloop.review.hidden_regions import HiddenRegions, hidden_regions
 from wildloop.store.tables import (
     LabelRevision,
     Media,
@@ -103,7 +104,12 @@ def create_snapshot(
     with project.db.session() as session:
         candidates, skipped = _reviewed_items(session, SPLITS_OF[purpose])
         if pseudo_labels is not None:
-            candidates += _pseudo_items(session, pseudo_labels, classes)
+            # The regions in force are part of what the snapshot pins: its pseudo-labels
+            # leave out the boxes they hide, now and when the snapshot is read again.
+            hidden = hidden_regions(session)
+            if hidden is not None:
+                params["pseudo_labels"]["hidden_regions"] = hidden.as_params()
+            candidates += _pseudo_items(session, pseudo_labels, classes, hidden)
         content_hash = snapshot_hash(purpose, params, candidates)
         if reuse_identical:
             latest = session.scalar(
@@ -203,8 +209,10 @@ def _marked_counts(session: Session, splits: tuple[str, ...]) -> dict[str, int]:
     return {"labelled": counts.get(True, 0), "waiting_for_labels": counts.get(False, 0)}
 
 
-def _pseudo_items(session: Session, source: PseudoLabels, classes: ClassMap) -> list[Candidate]:
-    """Unreviewed train/val images with at least one prediction above the threshold."""
+def _pseudo_items(
+    session: Session, source: PseudoLabels, classes: ClassMap, hidden: HiddenRegions | None
+) -> list[Candidate]:
+    """Unreviewed train/val images with at least one shown prediction above the threshold."""
     rows = session.execute(
         select(Media.id, Media.sha256, Media.split, PredictionSet.id.label("set_id"))
         .join(PredictionSet, PredictionSet.media_id == Media.id)
@@ -218,7 +226,7 @@ def _pseudo_items(session: Session, source: PseudoLabels, classes: ClassMap) -> 
         )
         .order_by(Media.id)
     ).all()
-    boxes = pseudo_boxes(session, [r.set_id for r in rows], source.threshold, classes)
+    boxes = pseudo_boxes(session, [r.set_id for r in rows], source.threshold, classes, hidden)
     return [
         Candidate(
             r.id,

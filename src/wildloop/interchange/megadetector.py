@@ -28,6 +28,7 @@ from wildloop.inference.pipeline import Detection, ItemResult
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.versions import get_version, project_class_ids, register_external
+from wildloop.review.hidden_regions import hidden_regions
 from wildloop.store.tables import Media, ModelVersion, Prediction, PredictionSet
 from wildloop.store.types import utcnow
 
@@ -294,7 +295,9 @@ def export(
     (default: the folder all its images share). ``min_score`` leaves out the low boxes kept
     on test items for evaluation (callers pass ``thresholds.store``). With the project's
     ``classes``, a category is named by the project class the version's model class maps to
-    (as the review screens show it), else by the model's own class name."""
+    (as the review screens show it), else by the model's own class name. Boxes inside a
+    false-positive repeat region in force on their camera are left out, as the review
+    screens hide them; undoing the decision brings them back."""
     version = get_version(session, model)
     rows = session.execute(
         select(PredictionSet.id, PredictionSet.status, PredictionSet.error, Media.path)
@@ -312,7 +315,7 @@ def export(
         ids = project_class_ids(version, classes)
         shown = [n if i is None else classes.name_of(i) for n, i in zip(shown, ids, strict=True)]
     boxes: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for set_id, name, score, x, y, w, h in session.execute(
+    query = (
         select(
             Prediction.prediction_set_id,
             Prediction.class_name,
@@ -325,7 +328,13 @@ def export(
         .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
         .where(PredictionSet.model_version_id == version.id, Prediction.score >= min_score)
         .order_by(Prediction.prediction_set_id, Prediction.score.desc(), Prediction.id)
-    ):
+    )
+    hidden = hidden_regions(session)
+    if hidden is not None:  # boxes a person decided are a static false positive stay out
+        query = query.join(Media, Media.id == PredictionSet.media_id).where(
+            hidden.shows(Prediction, Media.camera_id)
+        )
+    for set_id, name, score, x, y, w, h in session.execute(query):
         boxes[set_id].append(
             {
                 "category": category[name],

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.job_states import ACTIVE
 from wildloop.review.grid import champion_id
+from wildloop.review.hidden_regions import hidden_media
 from wildloop.review.marked import marked_counts
-from wildloop.review.repeat_decisions import hidden_media
 from wildloop.store import hints
 from wildloop.store.tables import Job, Media, ModelVersion, PredictionSet
 

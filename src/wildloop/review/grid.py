@@ -22,6 +22,7 @@ from wildloop.review import cursors
 from wildloop.review.cursors import DEFAULT_LIMIT
 from wildloop.review.filters import GridFilter
 from wildloop.review.grid_paths import PS, Branch, Path, choose_path
+from wildloop.review.hidden_regions import HiddenRegions, hidden_regions
 from wildloop.store import hints
 from wildloop.store.tables import Media, ModelVersion
 from wildloop.store.time_of_day import time_of_day
@@ -132,10 +133,11 @@ def count(session: Session, flt: GridFilter, cap: int = COUNT_CAP) -> tuple[int,
     """How many items match, counting at most ``cap`` (returns the count and whether capped)."""
     model_id = model_for(session, flt)
     hints.walk_indexes(session)
+    hidden = hidden_regions(session) if model_id is not None else None
     total = 0
     for branch in _branches(flt, model_id):
         path = choose_path(session, flt, branch, model_id)
-        query = _branch_query(session, flt, branch, model_id, path)
+        query = _branch_query(session, flt, branch, model_id, path, hidden)
         total += hints.capped_count(session, query, cap)
     return min(total, cap), total > cap
 
@@ -167,10 +169,11 @@ def fetch(
 ) -> list[GridItem]:
     """Up to ``limit`` items strictly after ``after`` = (sort value, id) in the filter's order."""
     hints.walk_indexes(session)
+    hidden = hidden_regions(session) if model_id is not None else None
     parts = []
     for branch in _branches(flt, model_id):
         path = choose_path(session, flt, branch, model_id)
-        query = _branch_query(session, flt, branch, model_id, path)
+        query = _branch_query(session, flt, branch, model_id, path, hidden)
         joined = model_id is not None and (flt.needs_predictions or branch is Branch.MACHINE)
         parts.append(_ordered(query, flt, path, after, joined).limit(limit))
     if not parts:
@@ -230,7 +233,12 @@ def select_items(model_id: int | None, *, inner: bool) -> Select[Any]:
 
 
 def _branch_query(
-    session: Session, flt: GridFilter, branch: Branch, model_id: int | None, path: Path
+    session: Session,
+    flt: GridFilter,
+    branch: Branch,
+    model_id: int | None,
+    path: Path,
+    hidden: HiddenRegions | None = None,
 ) -> Select[Any]:
     inner = flt.needs_predictions or branch is Branch.MACHINE
     query = select_items(model_id, inner=inner)
@@ -267,11 +275,33 @@ def _branch_query(
         query = query.where(Media.reviewed == true(), Media.label_class_id == flt.class_id)
     elif branch is Branch.MACHINE:
         query = query.where(Media.reviewed == false(), PS.top_class_id == flt.class_id)
+    if hidden is not None and model_id is not None:
+        shown = _shown_condition(flt, branch, hidden)
+        if shown is not None:
+            query = query.where(shown)
     if hints.needs_hints(session):
         query = hints.use_index(query, Media, path.media_index)
         if model_id is not None:
             query = hints.use_index(query, PS, path.ps_index)
     return query
+
+
+def _shown_condition(flt: GridFilter, branch: Branch, hidden: HiddenRegions) -> Any:
+    """The model's word on a frame stands only on boxes outside the false-positive regions:
+    when the filter reads the model (its class, a score bound, the score order), a frame
+    matches only if a box of that class (scoring at least ``min_score``) is still shown.
+    None when the filter does not read the model's boxes: a frame is a frame."""
+    machine = branch is Branch.MACHINE
+    if not (
+        machine or flt.min_score is not None or flt.max_score is not None or flt.sort == "score"
+    ):
+        return None
+    return hidden.frame_shows(
+        PS.id,
+        Media.camera_id,
+        class_id=flt.class_id if machine else None,
+        min_score=flt.min_score,
+    )
 
 
 def _clock_condition(flt: GridFilter) -> Any:

@@ -7,6 +7,7 @@ confirms, so training can tell confirmed detections from drawn ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -16,9 +17,10 @@ from wildloop.config import ThresholdSettings
 from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
 from wildloop.domain.labels import LabelBoxValue, LabelSet
+from wildloop.domain.repeats import Region
 from wildloop.domain.spans import TimeSpan
-from wildloop.review.repeat_decisions import hidden_boxes
-from wildloop.store.tables import Prediction, PredictionSet
+from wildloop.review.repeat_decisions import active_regions
+from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
 
 
 @dataclass(frozen=True)
@@ -42,31 +44,41 @@ def threshold_for(thresholds: ThresholdSettings, class_name: str) -> float:
 
 
 def load_predictions(
-    session: Session, media_id: int, model_id: int | None, thresholds: ThresholdSettings
+    session: Session,
+    media_id: int,
+    model_id: int | None,
+    thresholds: ThresholdSettings,
+    regions: Sequence[Region] | None = None,
 ) -> list[PredictionView]:
     """The model's predictions for the item, best first, flagged as shown or below threshold.
 
     Boxes under ``thresholds.store`` (kept on test items for evaluation only) are left out;
-    boxes inside a false-positive repeat region of the item's camera are never shown.
+    boxes inside a false-positive repeat region of the item's camera are never shown: the
+    rows carry the item's camera and ``Region.covers`` tests each loaded box against
+    ``regions`` (default: the regions in force), so the predictions are read once.
     """
     if model_id is None:
         return []
     rows = session.execute(
-        select(Prediction)
+        select(Prediction, Camera.name)
         .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
+        .join(Media, Media.id == PredictionSet.media_id)
+        .outerjoin(Camera, Camera.id == Media.camera_id)
         .where(
             PredictionSet.media_id == media_id,
             PredictionSet.model_version_id == model_id,
             Prediction.score >= thresholds.store,
         )
         .order_by(Prediction.score.desc(), Prediction.id)
-    ).scalars()
-    hidden = hidden_boxes(session, model_id, [media_id]).get(media_id, set())
+    ).all()
+    regions = active_regions(session) if regions is None else regions
     out = []
-    for p in rows:
+    for p, camera in rows:
         box = span = None
+        hidden = False
         if None not in (p.x, p.y, p.w, p.h):
             box = Box.clipped(p.x or 0.0, p.y or 0.0, p.w or 0.0, p.h or 0.0)
+            hidden = camera is not None and any(r.covers(camera, box) for r in regions)
         elif p.t_start is not None and p.t_end is not None and p.t_end > p.t_start >= 0:
             span = TimeSpan(p.t_start, p.t_end)
         out.append(
@@ -78,7 +90,7 @@ def load_predictions(
                 box=box,
                 shown=(box is not None or span is not None)
                 and p.score >= threshold_for(thresholds, p.class_name)
-                and p.id not in hidden,
+                and not hidden,
                 span=span,
             )
         )

@@ -1,7 +1,8 @@
 """One decision per repeat group: false positive (a stored region, hard negatives) or real.
 
 A false-positive decision stores the group's median box per camera as a region; the model's
-boxes there are hidden from review and counts on that camera (``active_regions``), and each
+boxes there are hidden from review, the grid, counts and exports on that camera
+(``active_regions``; ``hidden_regions`` states the rule in SQL), and each
 unreviewed frame of the group gets a label revision through ``save_labels`` (so the usual
 conflict check, audit and split rules apply): the box marked false positive, and the frame
 reviewed as empty when the model found nothing else on it. Frames a person already reviewed
@@ -24,7 +25,7 @@ from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.domain.repeats import Region, RepeatGroup
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.review.labels import current_labels, save_labels
-from wildloop.store.tables import Camera, Media, Prediction, PredictionSet, RepeatDecision
+from wildloop.store.tables import Media, Prediction, PredictionSet, RepeatDecision
 
 DECISIONS = ("false_positive", "real")
 _XYWH = (Prediction.x, Prediction.y, Prediction.w, Prediction.h)
@@ -41,57 +42,6 @@ def decided_regions(session: Session, decision: str | None = None) -> list[Regio
 def active_regions(session: Session) -> list[Region]:
     """The false-positive regions in force: the model's boxes there are hidden."""
     return decided_regions(session, "false_positive")
-
-
-def hidden_boxes(
-    session: Session, model_id: int, media_ids: list[int] | None = None
-) -> dict[int, set[int]]:
-    """Media id -> ids of the model's boxes inside a false-positive region of their camera,
-    for every media (or those of ``media_ids``) on a camera with a region."""
-    regions = active_regions(session)
-    if not regions:
-        return {}
-    query = (
-        select(PredictionSet.media_id, Camera.name, Prediction.id, *_XYWH)
-        .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
-        .join(Media, Media.id == PredictionSet.media_id)
-        .join(Camera, Camera.id == Media.camera_id)
-        .where(
-            PredictionSet.model_version_id == model_id,
-            Camera.name.in_({r.camera for r in regions}),
-            Prediction.w.is_not(None),
-        )
-    )
-    if media_ids is not None:
-        query = query.where(PredictionSet.media_id.in_(media_ids))
-    out: dict[int, set[int]] = {}
-    for r in session.execute(query).all():
-        box = Box.clipped(r.x, r.y, r.w, r.h)
-        if any(region.covers(r.name, box) for region in regions):
-            out.setdefault(r.media_id, set()).add(r.id)
-    return out
-
-
-def hidden_media(session: Session, model_id: int, min_score: float) -> set[int]:
-    """Media whose every box of ``model_id`` scoring ``min_score`` or more is hidden: for the
-    counts, these frames show no animal on the model's word."""
-    hidden = hidden_boxes(session, model_id)
-    if not hidden:
-        return set()
-    rows = session.execute(
-        select(PredictionSet.media_id, Prediction.id)
-        .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
-        .where(
-            PredictionSet.model_version_id == model_id,
-            PredictionSet.media_id.in_(list(hidden)),
-            Prediction.score >= min_score,
-        )
-    ).all()
-    shown: set[int] = set()
-    for media_id, prediction_id in rows:
-        if prediction_id not in hidden[media_id]:
-            shown.add(media_id)
-    return set(hidden) - shown
 
 
 def decide(
