@@ -18,6 +18,7 @@ from wildloop.individuals.suggest_job import SUGGEST_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
 from wildloop.processing.predict_job import PREDICT_KIND
 from wildloop.review.queue import QUEUE_KIND
+from wildloop.review.repeat_job import REPEAT_DECISION_KIND
 from wildloop.training.job import TRAIN_KIND
 from wildloop.training.loop_job import LOOP_KIND
 
@@ -34,6 +35,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     SUGGEST_KIND,
     THRESHOLDS_KIND,
     QUANTIZE_KIND,
+    REPEAT_DECISION_KIND,
 )
 
 

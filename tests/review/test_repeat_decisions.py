@@ -15,7 +15,7 @@ from wildloop.project import Project
 from wildloop.review.dashboard import NO_ANIMAL, class_counts
 from wildloop.review.labels import current_labels, save_labels
 from wildloop.review.predictions import load_predictions
-from wildloop.review.repeat_decisions import decide, undo
+from wildloop.review.repeat_decisions import decide, labelled_frames, undo
 from wildloop.review.repeats import repeat_groups
 from wildloop.store.tables import AuditEntry, Media, Prediction, PredictionSet, User
 
@@ -40,7 +40,7 @@ def _decide(project: Project, group: RepeatGroup, kind: str) -> tuple[int, list[
             iou=0.85,
             min_score=project.config.thresholds.default,
         )
-        return row.id, row.labelled
+        return row.id, labelled_frames(session, row.id)
 
 
 def _reviewed(project: Project, media_ids: list[int]) -> dict[int, tuple[bool, int]]:

@@ -86,6 +86,7 @@ QUANTIZE = ("POST", f"{V1}/models/{{model}}/quantize")
 REPEATS = ("GET", f"{V1}/repeats")
 REPEAT_DECISION = ("POST", f"{V1}/repeats/{{group}}/decision")
 REPEAT_UNDO = ("POST", f"{V1}/repeats/decisions/{{decision_id}}/undo")
+REPEAT_STATUS = ("GET", f"{V1}/repeats/decisions/{{decision_id}}")
 
 
 @dataclass(frozen=True)
@@ -606,6 +607,9 @@ def _repeat_cases() -> list[Case]:
         decide("decide: unknown group", fp, 404, "no undecided repeat group"),
         Case("undo: huge", REPEAT_UNDO, f"{r}/decisions/{HUGE}/undo", None, 422, "decision_id"),
         Case("undo: unknown", REPEAT_UNDO, f"{r}/decisions/999999/undo", None, 404, "not exist"),
+        Case("decision: huge", REPEAT_STATUS, f"{r}/decisions/{HUGE}", None, 422, "decision_id"),
+        Case("decision: zero", REPEAT_STATUS, f"{r}/decisions/0", None, 422, "decision_id"),
+        Case("decision: unknown", REPEAT_STATUS, f"{r}/decisions/999999", None, 404, "not exist"),
     ]
 
 

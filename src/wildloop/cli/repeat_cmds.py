@@ -3,14 +3,17 @@ frame after frame, and one decision per group (false positive or real)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.model_cmds import ActorOption
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
+from wildloop.project import Project
 from wildloop.review.repeat_decisions import decide as decide_group
+from wildloop.review.repeat_decisions import decision_status
 from wildloop.review.repeat_decisions import undo as undo_decision
 from wildloop.review.repeats import repeat_group, repeat_groups
 
@@ -115,7 +118,17 @@ def decide(
                 iou=iou,
                 min_score=proj.config.thresholds.default,
             )
-            out = {"decision": row.id, "kind": row.decision, "labelled": len(row.labelled)}
+            decision_id, job_id = row.id, row.job_id
+        if job_id is not None:  # a large group: its frames are a job's work, run here
+            _run(proj, job_id, f"hard negatives of decision {decision_id}")
+        with proj.db.session() as session:
+            status = decision_status(session, decision_id)
+        out = {
+            "decision": decision_id,
+            "kind": status["decision"],
+            "labelled": status["labelled"],
+            "job": job_id,
+        }
     if as_json:
         print_json(out)
         return
@@ -139,11 +152,33 @@ def undo(
         author = proj.author(actor)
         with proj.db.session() as session:
             out = undo_decision(session, decision, actor_id=author, classes=proj.classes)
+        if "job_id" in out:
+            result = _run(proj, out["job_id"], f"restoring the frames of decision {decision}")
+            out |= {
+                "restored": result.get("restored", 0),
+                "kept": result.get("kept", 0),
+            }
     if as_json:
         print_json(out)
         return
+    restored, kept = out["restored"], out["kept"]
     console.print(
-        f"decision {decision} undone: {len(out['restored'])} frames restored, "
-        f"{len(out['kept'])} kept (saved since)",
+        f"decision {decision} undone: {_n(restored)} frames restored, "
+        f"{_n(kept)} kept (saved since)",
         highlight=False,
     )
+
+
+def _n(frames: list[int] | int) -> int:
+    """A count of frames, from a list (done in the command) or a job's count."""
+    return frames if isinstance(frames, int) else len(frames)
+
+
+def _run(project: Project, job_id: int, label: str) -> dict[str, Any]:
+    """Run the decision's job in this process (another worker may share its chunks); its
+    result, or exit 1 saying why it did not succeed."""
+    status = run_with_progress(project, job_id, label)
+    if status["state"] != "succeeded":
+        print_status(status)
+        raise typer.Exit(1)
+    return dict(status.get("result") or {})

@@ -626,8 +626,26 @@ class RepeatDecision(Base):
     w: Mapped[float] = mapped_column(Float)
     h: Mapped[float] = mapped_column(Float)
     iou: Mapped[float] = mapped_column(Float)
-    labelled: Mapped[list[Any]] = mapped_column(JSON)  # [[media_id, revision written], ...]
+    # Before 0018: [[media_id, revision written], ...]; since, the frames are rows of
+    # repeat_decision_frames (migration 0018 moved them) and this stays empty.
+    labelled: Mapped[list[Any]] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The jobs labelling (and restoring, after an undo) a group too large for one request.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    undo_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     __table_args__ = (Index("ix_repeat_decisions_camera", "camera", "decision"),)
+
+
+class RepeatDecisionFrame(Base):
+    """One frame a false-positive decision labelled as a hard negative: the revision it wrote
+    (an undo restores the one before, unless someone saved since) and, after an undo, whether
+    it was ``restored`` or ``kept``. One row per frame and decision: a chunk of the labelling
+    job that runs again finds its frames here and writes nothing twice."""
+
+    __tablename__ = "repeat_decision_frames"
+    decision_id: Mapped[int] = mapped_column(ForeignKey("repeat_decisions.id"), primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    undo_outcome: Mapped[str | None] = mapped_column(String(16))  # restored | kept

@@ -1,8 +1,11 @@
 """JSON API for repeat detections: the groups, one decision per group, and its undo.
 
-A decision labels the group's unreviewed frames as hard negatives in the request's one
-transaction (one short write per frame, as a batch review does); listing reads the champion's
-boxes of every camera, bounded by the number of predictions kept.
+A decision over at most ``SYNC_FRAMES`` frames labels them as hard negatives in the request's
+one transaction (one short write per frame, as a batch review does) and answers 200; over a
+larger group the decision and its region are stored at once, the labelling is a job, and the
+answer is 202 with the job id and ``status_url`` (the decision with its job's progress). An
+undo does the same. Listing reads the champion's boxes of every camera, bounded by the number
+of predictions kept.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from wildloop.review.repeat_decisions import decide, undo
+from wildloop.review.repeat_decisions import decide, decision_status, labelled_count, undo
 from wildloop.review.repeats import repeat_group, repeat_groups
 from wildloop.store.types import MAX_ID
 from wildloop.users.roles import Actor, require_writer
@@ -49,7 +53,13 @@ class DecisionIn(_In):
 class DecisionOut(BaseModel):
     decision_id: int
     decision: str
-    labelled: int
+    labelled: int  # frames labelled so far (0 while a job has them to do)
+    job_id: int | None = None
+    status_url: str | None = None
+
+
+def status_url(decision_id: int) -> str:
+    return f"/api/v1/repeats/decisions/{decision_id}"
 
 
 @router.get("/repeats", response_model=list[RepeatGroupOut])
@@ -83,13 +93,18 @@ def list_repeats(
     ]
 
 
-@router.post("/repeats/{group}/decision", response_model=DecisionOut)
+@router.post(
+    "/repeats/{group}/decision",
+    response_model=DecisionOut,
+    responses={202: {"description": "stored; a job labels the group's frames: poll status_url"}},
+)
 def decide_group(
     group: GroupPath, body: DecisionIn, request: Request, actor: ActorDep
-) -> DecisionOut:
+) -> DecisionOut | JSONResponse:
     """One decision for the whole group (reviewer or admin): false_positive hides the boxes
     at that place of the camera and labels its unreviewed frames as hard negatives; real
-    keeps them and takes the group off the list. 404 when no undecided group has that id."""
+    keeps them and takes the group off the list. 404 when no undecided group has that id.
+    Over 200 frames the labelling is a job: 202 with ``job_id`` and ``status_url``."""
     require_writer(actor)
     project = project_of(request)
     with project.db.session() as session:
@@ -110,13 +125,40 @@ def decide_group(
             iou=body.iou,
             min_score=project.config.thresholds.default,
         )
-        return DecisionOut(decision_id=row.id, decision=row.decision, labelled=len(row.labelled))
+        out = DecisionOut(
+            decision_id=row.id,
+            decision=row.decision,
+            labelled=labelled_count(session, row.id),
+            job_id=row.job_id,
+            status_url=status_url(row.id),
+        )
+    if out.job_id is not None:
+        return JSONResponse(out.model_dump(), status_code=202)
+    return out
 
 
-@router.post("/repeats/decisions/{decision_id}/undo")
-def undo_decision(decision_id: DecisionPath, request: Request, actor: ActorDep) -> dict[str, Any]:
-    """Undo a decision (reviewer or admin); frames saved since keep their labels."""
+@router.get("/repeats/decisions/{decision_id}")
+def get_decision(decision_id: DecisionPath, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """A decision, the frames it has labelled and its jobs' progress (poll after a 202)."""
+    with project_of(request).db.session() as session:
+        return decision_status(session, decision_id)
+
+
+@router.post(
+    "/repeats/decisions/{decision_id}/undo",
+    response_model=None,
+    responses={202: {"description": "undone; a job restores the frames: poll status_url"}},
+)
+def undo_decision(
+    decision_id: DecisionPath, request: Request, actor: ActorDep
+) -> dict[str, Any] | JSONResponse:
+    """Undo a decision (reviewer or admin); frames saved since keep their labels. Over 200
+    frames the restoring is a job: 202 with ``job_id`` and ``status_url``."""
     require_writer(actor)
     project = project_of(request)
     with project.db.session() as session:
-        return undo(session, decision_id, actor_id=actor.id, classes=project.classes)
+        out = undo(session, decision_id, actor_id=actor.id, classes=project.classes)
+    out["status_url"] = status_url(decision_id)
+    if "job_id" in out:
+        return JSONResponse(out, status_code=202)
+    return out
