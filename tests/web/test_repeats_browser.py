@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from tests.support.review import plant_static_box
 from tests.web.test_web_browser import browser, log_in, running, tab
+from wildloop.review import repeat_decisions
 from wildloop.store.tables import Media, RepeatDecision
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -51,3 +52,28 @@ def test_decide_repeat_groups_by_keyboard(page: Any, review_setup: Any) -> None:
     page.reload()
     page.wait_for_selector("#tiles")
     assert "No undecided repeat detections" in page.text_content("#tiles")
+
+
+def test_a_large_decision_shows_its_job_progress_live(
+    page: Any,
+    review_setup: Any,
+    start_executor: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over SYNC_FRAMES frames (lowered here) the f key answers at once; the page shows the
+    job queued, then done with the frames it labelled, without a reload."""
+    monkeypatch.setattr(repeat_decisions, "SYNC_FRAMES", 3)
+    project = review_setup.project
+    planted = plant_static_box(project, review_setup.model_id)
+    log_in(page, "rita", "/repeats")
+    page.goto(f"{page.base}/repeats{RULE}")
+    page.wait_for_selector(".evframe.repeat")
+    page.keyboard.press("f")
+    page.wait_for_function("document.querySelectorAll('.evframe.repeat').length === 0")
+    job = page.wait_for_selector("#decision-jobs .job")
+    assert "queued" in job.text_content() and f"/ {len(planted)} frames" in job.text_content()
+    start_executor(project)
+    page.wait_for_selector("#decision-jobs .done", timeout=30_000)
+    line = page.text_content("#decision-jobs .done")
+    assert "succeeded" in line and f"{len(planted)} frames labelled" in line
+    assert page.locator("#decision-jobs .job").count() == 0

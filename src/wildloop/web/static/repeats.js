@@ -1,5 +1,6 @@
 // Repeat detections: one tile per group (camera, frames, bursts, example crops with the box
-// drawn), decided with one key: f false positive, r real; j/k move between tiles.
+// drawn), decided with one key: f false positive, r real; j/k move between tiles. A decision
+// over a large group answers 202: its job labels the frames, shown live above the tiles.
 "use strict";
 (function () {
   const root = document.getElementById("repeats");
@@ -30,11 +31,46 @@
       const r = await wl.api("POST", `/api/v1/repeats/${g.group}/decision`, { decision, ...initial.rule });
       state.groups.splice(state.at, 1);
       state.at = Math.min(state.at, Math.max(0, state.groups.length - 1));
-      wl.toast(`group ${g.group}: ${decision.replace("_", " ")}, ${r.labelled} frames labelled`);
+      if (r.job_id) {
+        watched.set(r.job_id, r.status_url);
+        wl.toast(`group ${g.group}: ${decision.replace("_", " ")}; job #${r.job_id} labels its ${g.frames} frames`);
+        poll();
+      } else {
+        wl.toast(`group ${g.group}: ${decision.replace("_", " ")}, ${r.labelled} frames labelled`);
+      }
       show();
     } catch (e) { wl.toast(e.message, "bad"); }
     finally { state.busy = false; }
   }
+
+  // --- live progress of the decisions' jobs (any started here, from the CLI or elsewhere) ---
+  const live = document.getElementById("decision-jobs");
+  const watched = new Map();  // job id -> status_url, for the decisions made on this page
+  const finished = [];  // lines for watched jobs that ended while the page was open
+  let timer = null;
+  function renderJobs(jobs) {
+    const rows = jobs.map((j) => `
+      <div class="job state-${esc(j.state)}" data-job="${j.id}"><div class="jobhead"><b>#${j.id} repeat decision</b> <span class="state">${esc(j.state)}</span></div>
+      <div class="bar"><span style="width:${j.percent || 0}%"></span></div>
+      <div class="sub">${j.done}${j.total ? " / " + j.total : ""} frames${j.message ? " · " + esc(j.message) : ""}</div></div>`);
+    live.innerHTML = rows.join("") + finished.map((f) => `<p class="hint done">${esc(f)}</p>`).join("");
+  }
+  async function poll() {
+    clearTimeout(timer);
+    try {
+      const jobs = (await wl.api("GET", live.dataset.poll)).filter((j) => j.kind === "repeat-decision");
+      for (const [id, url] of [...watched]) {
+        if (jobs.some((j) => j.id === id)) continue;
+        watched.delete(id);
+        const s = await wl.api("GET", url);
+        const job = s.undo_job && s.undo_job.id === id ? s.undo_job : s.job;
+        finished.push(`decision ${s.decision_id}: job #${id} ${job ? job.state : "ended"}, ${s.labelled} frames labelled`);
+      }
+      renderJobs(jobs);
+      if (jobs.length || watched.size) timer = setTimeout(poll, 1000);
+    } catch (e) { timer = setTimeout(poll, 3000); }
+  }
+  poll();
 
   document.addEventListener("keydown", (event) => {
     if (wl.typing(event) || event.ctrlKey || event.metaKey || event.altKey) return;
