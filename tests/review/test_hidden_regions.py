@@ -132,6 +132,13 @@ def test_a_region_hides_boxes_from_grid_filters_counts_and_exports(
     ids, total = _grid(project, by_class)
     assert s["late"] not in ids and {s["other"], s["pig"]} <= set(ids)
     assert total == len(ids)
+    with project.db.session() as session:
+        on_a, on_b = (
+            session.scalar(select(Media.camera_id).where(Media.id == s[k]))
+            for k in ("late", "other")
+        )
+    assert s["late"] not in _grid(project, by_class.with_(camera_id=on_a))[0]
+    assert s["other"] in _grid(project, by_class.with_(camera_id=on_b))[0]
     scored, scored_total = _grid(project, by_score)
     assert s["late"] not in scored and s["other"] in scored and scored_total == len(scored)
     boxes = _md_boxes(project)

@@ -292,6 +292,8 @@ def _shown_condition(flt: GridFilter, branch: Branch, hidden: HiddenRegions) -> 
     matches only if a box of that class (scoring at least ``min_score``) is still shown.
     None when the filter does not read the model's boxes: a frame is a frame."""
     machine = branch is Branch.MACHINE
+    if flt.camera_id is not None and flt.camera_id not in hidden.camera_ids:
+        return None  # no region on the one camera asked for
     if not (
         machine or flt.min_score is not None or flt.max_score is not None or flt.sort == "score"
     ):

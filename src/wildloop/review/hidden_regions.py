@@ -4,23 +4,25 @@
 in Python which of the model's boxes a person hid; the grid's filters and counts and every
 export that writes predictions need the same answer inside a query, over millions of rows.
 This module states it once in SQL: the box clipped to the image as ``Box.clipped`` does, the
-intersection and union computed with CASE (so SQLite and PostgreSQL read the same text), and
-``iou`` compared without a division (``inter >= iou * union``). With no region in force the
+intersection and union with ``least``/``greatest`` (``store.extremes``: min/max on SQLite),
+and ``iou`` compared without a division (``inter >= iou * union``). With no region in force the
 callers get ``None`` and add no predicate at all, so the grid's index paths stay as they are.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, literal, not_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, literal, not_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from wildloop.domain.boxes import Box
 from wildloop.domain.repeats import Region
 from wildloop.review.repeat_decisions import active_regions
+from wildloop.store.extremes import greatest, least
 from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
 
 _MIN_SIDE = 1e-6  # Box.clipped's floor for a side, so a sliver still has an area
@@ -28,9 +30,14 @@ _MIN_SIDE = 1e-6  # Box.clipped's floor for a side, so a sliver still has an are
 
 @dataclass(frozen=True)
 class HiddenRegions:
-    """The regions in force, each with the id of its camera (the media table's key)."""
+    """The regions in force, each with the id of its camera (the media table's key). The
+    expressions it builds are kept: one grid request builds the same ones again and again,
+    and ``hidden_regions`` hands out one object per set of regions."""
 
     regions: tuple[tuple[int, Region], ...]
+    _built: dict[tuple[Any, ...], ColumnElement[bool]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def camera_ids(self) -> list[int]:
@@ -81,6 +88,14 @@ class HiddenRegions:
         """SQL for a frame's prediction set: at least one of its boxes (of ``class_id``,
         scoring ``min_score`` or more) lies outside every region. Frames on cameras without
         a region pass on the first term, without looking at their boxes."""
+        key = (prediction_set_id, camera_id, class_id, min_score)
+        if key not in self._built:
+            self._built[key] = self._frame_shows(prediction_set_id, camera_id, class_id, min_score)
+        return self._built[key]
+
+    def _frame_shows(
+        self, prediction_set_id: Any, camera_id: Any, class_id: int | None, min_score: float | None
+    ) -> ColumnElement[bool]:
         p = aliased(Prediction, name="hidden_p")
         inner = select(literal(1)).where(p.prediction_set_id == prediction_set_id)
         if class_id is not None:
@@ -132,32 +147,38 @@ def hidden_regions(
         ).all()
     )
     known = tuple((int(ids[r.camera]), r) for r in regions if r.camera in ids)
-    return HiddenRegions(known) if known else None
+    if not known:
+        return None
+    with _lock:
+        if known not in _seen:
+            if len(_seen) >= _SEEN_MAX:
+                _seen.clear()
+            _seen[known] = HiddenRegions(known)
+        return _seen[known]
+
+
+# One HiddenRegions per set of regions in force, so its built expressions are reused.
+_seen: dict[tuple[tuple[int, Region], ...], HiddenRegions] = {}
+_lock = threading.Lock()
+_SEEN_MAX = 16
 
 
 def _clip(value: Any) -> Any:
-    return case((value < 0.0, 0.0), (value > 1.0, 1.0), else_=value)
-
-
-def _least(a: Any, b: Any) -> Any:
-    return case((a < b, a), else_=b)
-
-
-def _greatest(a: Any, b: Any) -> Any:
-    return case((a > b, a), else_=b)
+    return greatest(0.0, least(1.0, value))
 
 
 def _iou_at_least(box: Any, region: Box, iou: float) -> ColumnElement[bool]:
-    """IoU(clipped box, region) >= iou, as ``inter * (1 + iou) >= iou * (area_a + area_b)``."""
+    """IoU(clipped box, region) >= iou, as ``inter * (1 + iou) >= iou * (area_a + area_b)``.
+
+    ``Box.clipped`` keeps x0 = clip(x) and a width of max(clip(x + w) - x0, 1e-6), so the
+    clipped box ends at max(clip(x + w), x0 + 1e-6)."""
     x0, y0 = _clip(box.x), _clip(box.y)
-    x1, y1 = _clip(box.x + box.w), _clip(box.y + box.h)
-    w = _greatest(x1 - x0, _MIN_SIDE)
-    h = _greatest(y1 - y0, _MIN_SIDE)
-    ix = _least(x0 + w, region.x + region.w) - _greatest(x0, region.x)
-    iy = _least(y0 + h, region.y + region.h) - _greatest(y0, region.y)
-    inter = ix * iy
+    x1 = greatest(_clip(box.x + box.w), x0 + _MIN_SIDE)
+    y1 = greatest(_clip(box.y + box.h), y0 + _MIN_SIDE)
+    ix = least(x1, region.x + region.w) - greatest(x0, region.x)
+    iy = least(y1, region.y + region.h) - greatest(y0, region.y)
     return and_(
         ix > 0.0,
         iy > 0.0,
-        inter * (1.0 + iou) >= iou * (w * h + region.area),
+        ix * iy * (1.0 + iou) >= iou * ((x1 - x0) * (y1 - y0) + region.area),
     )
