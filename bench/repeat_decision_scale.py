@@ -4,13 +4,13 @@ a job, and the grid's queries with and without false-positive regions in force.
 Builds the review archive of bench/review_data.py (``--media`` items on 50 cameras, one
 champion with ~2 predictions per item, 10% reviewed) in a SQLite project, then:
 
-1. times the grid's hot queries (a page of 50 and the capped count) with no region: the
-   predicate is absent, so these are the queries of ADR 0007;
-2. plants a static "rock" box (class pig, score 0.8) on ``--frames`` frames of each of two
+1. plants a static "rock" box (class pig, score 0.8) on ``--frames`` frames of each of two
    cameras and decides both groups false positive: one the old way (every frame's hard
    negative in the deciding transaction: what the request used to do), one the new way (the
    request stores the decision and submits the job; the job is then run by one local worker);
-3. times the same grid queries with the two regions in force.
+2. times the grid's hot queries (a page of 50 and the capped count) with the two regions in
+   force and without them (the decisions marked undone: no predicate at all, the queries of
+   ADR 0007), alternating run by run.
 
 The groups are built from the planted boxes directly (``RepeatGroup``), so the figures are the
 decision's and the grid's, not the grouping's (bench/repeat_false_positives.py measures that).
@@ -28,10 +28,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 sys.path.insert(0, str(Path(__file__).parent))
 import review_data
@@ -43,7 +44,7 @@ from wildloop.project import Project
 from wildloop.review import grid
 from wildloop.review.filters import GridFilter
 from wildloop.review.repeat_decisions import SYNC_FRAMES, decide
-from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
+from wildloop.store.tables import Camera, Media, Prediction, PredictionSet, RepeatDecision
 
 ROCK = Box(0.4, 0.6, 0.15, 0.2)
 
@@ -59,17 +60,29 @@ def queries(project: Project) -> dict[str, GridFilter]:
     }
 
 
-def time_grid(project: Project, runs: int) -> dict[str, tuple[float, float]]:
-    """Median ms of a first page of 50 and of the capped count, per query."""
-    out = {}
-    for name, flt in queries(project).items():
-        pages, counts = [], []
-        for _ in range(runs):
+def time_grid(project: Project, runs: int) -> dict[bool, dict[str, tuple[float, float]]]:
+    """Median ms of a first page of 50 and of the capped count, per query, with the regions
+    in force (True) and without (False: the decisions marked undone for the moment), the two
+    states alternating run by run so both see the same warm cache and the same host load."""
+    flts = queries(project)
+    times: dict[bool, dict[str, tuple[list[float], list[float]]]] = {
+        state: {name: ([], []) for name in flts} for state in (False, True)
+    }
+    for _ in range(runs):
+        for state in (False, True):
             with project.db.session() as session:
-                pages.append(_ms(lambda s=session, f=flt: grid.page(s, f, limit=50)))
-                counts.append(_ms(lambda s=session, f=flt: grid.count(s, f)))
-        out[name] = (statistics.median(pages), statistics.median(counts))
-    return out
+                session.execute(
+                    update(RepeatDecision).values(undone_at=None if state else datetime(2026, 1, 1))
+                )
+            for name, flt in flts.items():
+                with project.db.session() as session:
+                    pages, counts = times[state][name]
+                    pages.append(_ms(lambda s=session, f=flt: grid.page(s, f, limit=50)))
+                    counts.append(_ms(lambda s=session, f=flt: grid.count(s, f)))
+    return {
+        state: {n: (statistics.median(p), statistics.median(c)) for n, (p, c) in by.items()}
+        for state, by in times.items()
+    }
 
 
 def _ms(call: Callable[[], Any]) -> float:
@@ -143,7 +156,7 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.1f}; built in {time.perf_counter() - start:.0f} s: "
             + ", ".join(f"{n:,} {t}" for t, n in counts.items())
         )
-        before = time_grid(project, args.runs)
+        time_grid(project, 1)  # warm the page cache: the build left it cold
         old = plant(project, 2, args.frames)
         new = plant(project, 3, args.frames)
         print(f"load {os.getloadavg()[0]:.1f}; decision over {len(old.media_ids)} frames:")
@@ -161,7 +174,8 @@ def main() -> None:
             f"  the job ({status['state']}, one local worker): "
             f"{time.perf_counter() - start:.2f} s wall; {status['result']}"
         )
-        after = time_grid(project, args.runs)
+        timed = time_grid(project, args.runs)
+        before, after = timed[False], timed[True]
         print(f"load {os.getloadavg()[0]:.1f}; grid, median ms of {args.runs} (page 50 / count):")
         print(f"  {'query':<24} {'no region':>16} {'2 regions':>16} {'ratio':>12}")
         for name, (page0, count0) in before.items():

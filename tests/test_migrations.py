@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select
 
 from wildloop.project import Project
 from wildloop.store import migrate
-from wildloop.store.tables import Base, User
+from wildloop.store.tables import Base, RepeatDecision, RepeatDecisionFrame, User
 
 
 def test_migrations_match_models(project: Project) -> None:
@@ -66,3 +66,53 @@ def test_the_role_check_admits_uploaders_and_a_downgrade_makes_them_viewers(
         add("pi-2", "uploader")
     migrate.upgrade(engine)
     add("pi-2", "uploader")
+
+
+def test_0018_moves_the_frames_a_repeat_decision_labelled_into_rows(project: Project) -> None:
+    """Decisions made before 0018 kept their frames as a JSON list; the upgrade makes them
+    rows (an undone decision's as restored) and a downgrade drops the rows' table."""
+    engine = project.db.engine
+    cfg = migrate.alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0017_repeat_decisions")
+    with engine.begin() as connection:
+        connection.execute(
+            sqlalchemy.text(
+                "INSERT INTO users (id, username, role, disabled, created_at) "
+                "VALUES (1, 'ada', 'admin', false, '2026-01-01 00:00:00')"
+            )
+        )
+        for n, (labelled, undone) in enumerate(
+            [("[[1, 2], [3, 4]]", None), ("[[5, 6]]", "2026-01-02 00:00:00")], start=1
+        ):
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO repeat_decisions (id, camera, group_key, decision, x, y, w, h, "
+                    "iou, labelled, created_by, created_at, undone_at) VALUES (:id, 'c', 1, "
+                    "'false_positive', 0.1, 0.1, 0.1, 0.1, 0.85, :labelled, 1, "
+                    "'2026-01-01 00:00:00', :undone)"
+                ),
+                {"id": n, "labelled": labelled, "undone": undone},
+            )
+        for media_id in (1, 3, 5):
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO media (id, path, kind, status, ingested_at, label_revision, "
+                    "reviewed) VALUES (:id, :path, 'image', 'ok', '2026-01-01 00:00:00', 0, false)"
+                ),
+                {"id": media_id, "path": f"/m/{media_id}.jpg"},
+            )
+    migrate.upgrade(engine)
+    with project.db.session() as session:
+        rows = session.execute(
+            select(
+                RepeatDecisionFrame.decision_id,
+                RepeatDecisionFrame.media_id,
+                RepeatDecisionFrame.revision,
+                RepeatDecisionFrame.undo_outcome,
+            ).order_by(RepeatDecisionFrame.media_id)
+        ).all()
+        lists = session.scalars(select(RepeatDecision.labelled)).all()
+    assert [tuple(r) for r in rows] == [(1, 1, 2, None), (1, 3, 4, None), (2, 5, 6, "restored")]
+    assert lists == [[], []]
