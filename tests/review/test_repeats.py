@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.support.review import plant_static_box
 from tests.support.web import ReviewSetup
 from wildloop.cli.app import app
+from wildloop.review import repeat_decisions
 from wildloop.review.repeats import repeat_groups
 from wildloop.store.tables import Media
 
@@ -60,3 +62,26 @@ def test_a_planted_static_box_is_found_once_and_animals_are_not(
     )
     assert undone.exit_code == 0, undone.output
     assert len(json.loads(undone.output)["restored"]) == len(planted)
+
+
+def test_the_cli_runs_a_large_decision_and_its_undo_as_jobs(
+    review_setup: ReviewSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over SYNC_FRAMES frames (lowered here) `decide` and `undo` submit the job and run it
+    in the command's process; the answer is the same as a small decision's."""
+    monkeypatch.setattr(repeat_decisions, "SYNC_FRAMES", 3)
+    project = review_setup.project
+    planted = plant_static_box(project, review_setup.model_id)
+    rule = ["--min-frames", "5", "--min-bursts", "2", "--project", str(project.root), "--json"]
+    [group] = json.loads(CliRunner().invoke(app, ["repeats", *rule]).output)
+    decided = CliRunner().invoke(
+        app, ["repeats", "decide", str(group["group"]), "--false-positive", *rule]
+    )
+    assert decided.exit_code == 0, decided.output
+    out = json.loads(decided.stdout)  # the progress bar is on stderr
+    assert out["job"] is not None and out["labelled"] == len(planted)
+    undone = CliRunner().invoke(app, ["repeats", "undo", str(out["decision"]), *rule[4:]])
+    assert undone.exit_code == 0, undone.output
+    result = json.loads(undone.stdout)
+    assert result["job_id"] and sorted(result["restored"]) == sorted(planted)
+    assert result["kept"] == []

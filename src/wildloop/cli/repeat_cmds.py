@@ -13,7 +13,7 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.project import Project
 from wildloop.review.repeat_decisions import decide as decide_group
-from wildloop.review.repeat_decisions import decision_status
+from wildloop.review.repeat_decisions import decision_status, undo_outcomes
 from wildloop.review.repeat_decisions import undo as undo_decision
 from wildloop.review.repeats import repeat_group, repeat_groups
 
@@ -153,25 +153,17 @@ def undo(
         with proj.db.session() as session:
             out = undo_decision(session, decision, actor_id=author, classes=proj.classes)
         if "job_id" in out:
-            result = _run(proj, out["job_id"], f"restoring the frames of decision {decision}")
-            out |= {
-                "restored": result.get("restored", 0),
-                "kept": result.get("kept", 0),
-            }
+            _run(proj, out["job_id"], f"restoring the frames of decision {decision}")
+            with proj.db.session() as session:
+                out |= undo_outcomes(session, decision)
     if as_json:
         print_json(out)
         return
-    restored, kept = out["restored"], out["kept"]
     console.print(
-        f"decision {decision} undone: {_n(restored)} frames restored, "
-        f"{_n(kept)} kept (saved since)",
+        f"decision {decision} undone: {len(out['restored'])} frames restored, "
+        f"{len(out['kept'])} kept (saved since)",
         highlight=False,
     )
-
-
-def _n(frames: list[int] | int) -> int:
-    """A count of frames, from a list (done in the command) or a job's count."""
-    return frames if isinstance(frames, int) else len(frames)
 
 
 def _run(project: Project, job_id: int, label: str) -> dict[str, Any]:

@@ -296,6 +296,19 @@ def labelled_count(session: Session, decision_id: int) -> int:
     )
 
 
+def undo_outcomes(session: Session, decision_id: int) -> dict[str, list[int]]:
+    """The frames an undo restored and those it kept (saved since), in media order."""
+    rows = session.execute(
+        select(RepeatDecisionFrame.media_id, RepeatDecisionFrame.undo_outcome)
+        .where(
+            RepeatDecisionFrame.decision_id == decision_id,
+            RepeatDecisionFrame.undo_outcome.is_not(None),
+        )
+        .order_by(RepeatDecisionFrame.media_id)
+    ).all()
+    return {outcome: [int(m) for m, o in rows if o == outcome] for outcome in ("restored", "kept")}
+
+
 def labelled_frames(session: Session, decision_id: int) -> list[list[int]]:
     """[media id, revision written] of each frame the decision labelled, in media order."""
     rows = session.execute(
