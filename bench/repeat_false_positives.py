@@ -52,8 +52,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wildloop.composition import register_job_kinds
 from wildloop.domain.boxes import Box
 from wildloop.inference.pipeline import Detection, ItemResult
+from wildloop.jobs.executor import run_job
 from wildloop.media.ingest import IngestItem, ingest_items
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
@@ -155,9 +157,10 @@ def run(args: argparse.Namespace, work: Path) -> None:
         groups = repeat_groups(session, min_score=threshold)
         admin = project.author("bench")
         decided = 0
+        jobs: list[int] = []
         for g in groups:
             if camera_of[g.media_ids[0]] == branch_camera:
-                decide(
+                row = decide(
                     session,
                     g,
                     "false_positive",
@@ -166,7 +169,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
                     iou=0.85,
                     min_score=threshold,
                 )
+                if row.job_id is not None:  # a large group: its frames are a job's work
+                    jobs.append(row.job_id)
                 decided += 1
+    for job_id in jobs:
+        run_job(project, job_id, workers=1)
+    with project.db.session() as session:
         hidden = _hidden(session, version_id)
         unreviewed = set(session.scalars(select(Media.id).where(Media.reviewed.is_(False))))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
@@ -235,6 +243,7 @@ def main() -> None:
     parser.add_argument("--empty-rate", type=float, default=0.6)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    register_job_kinds()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
