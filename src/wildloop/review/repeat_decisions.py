@@ -51,7 +51,9 @@ _XYWH = (Prediction.x, Prediction.y, Prediction.w, Prediction.h)
 
 def decided_regions(session: Session, decision: str | None = None) -> list[Region]:
     """Regions of the decisions in force (undone ones excluded), optionally of one kind."""
-    query = select(RepeatDecision).where(RepeatDecision.undone_at.is_(None))
+    query = (
+        select(RepeatDecision).where(RepeatDecision.undone_at.is_(None)).order_by(RepeatDecision.id)
+    )
     if decision is not None:
         query = query.where(RepeatDecision.decision == decision)
     return [Region(r.camera, Box(r.x, r.y, r.w, r.h), r.iou) for r in session.scalars(query).all()]
