@@ -3,7 +3,9 @@ the frozen test individuals better.
 
 Both are scored in one call on the same sightings (the test individuals' confirmed ones,
 ``individuals.projection``) by the same retrieval code: top-1 is the gate's metric, top-1
-per class its per-class rule (``domain.gate.decide``, the project's gate rules). The current
+per class its per-class rule (``domain.gate.decide``, the project's gate rules), and the
+bootstrap interval of the top-1 difference over resampled test individuals is what
+``[gate] require_significant`` asks to exclude zero. The current
 embedder is the ``reid-champion`` version, or, before any was promoted, the plain crop
 vectors as baseline: a first projection must beat them too. The decision goes through
 :func:`wildloop.evaluation.promotion.apply_gate` (audit, compare-and-swap of the alias).
@@ -15,19 +17,23 @@ from typing import Any
 
 from sqlalchemy import select
 
-from wildloop.domain.gate import ClassScore, ModelScore, decide
+from wildloop.domain.gate import ClassScore, Interval, ModelScore, decide
 from wildloop.domain.model_kinds import REID_EMBEDDER
 from wildloop.errors import BadInput
+from wildloop.evaluation.bootstrap import BootstrapInterval, paired_rate_interval
 from wildloop.evaluation.comparison import gate_rules
 from wildloop.evaluation.promotion import apply_gate, check_override
 from wildloop.individuals.projection import (
     REID_ALIAS,
     Projection,
+    QueryHits,
     Retrieval,
     confirmed_sightings,
     held_out_sightings,
     load_version,
+    query_hits,
     retrieval,
+    summarise,
 )
 from wildloop.project import Project
 from wildloop.registry import aliases
@@ -88,10 +94,17 @@ def compare_embedders(project: Project, model: str | int | None = None) -> dict[
             "sightings (and run `wildloop individuals embed`) before comparing embedders"
         )
     classes = {c.id: c.name for c in project.classes}
-    scored = {side: retrieval(found, p) for side, p in projections.items()}
+    hits = {side: query_hits(found, p) for side, p in projections.items()}
+    scored = {side: summarise(h) for side, h in hits.items()}
     new = _score(names[0], scored["challenger"], classes)
     old = _score(names[1], scored["champion"], classes)
-    decision = decide(new, old, gate_rules(project))
+    interval = _interval(project, hits["champion"], hits["challenger"])
+    decision = decide(
+        new,
+        old,
+        gate_rules(project),
+        Interval(interval.low, interval.high) if interval is not None else None,
+    )
     return {
         "metric": METRIC,
         "test_individuals": len(set(found.individual_ids)),
@@ -105,8 +118,34 @@ def compare_embedders(project: Project, model: str | int | None = None) -> dict[
         "baseline": None
         if ids[1] is not None
         else {"name": BASELINE} | scored["champion"].as_dict(),
+        "interval": None
+        if interval is None
+        else {
+            "low": round(interval.low, 4),
+            "high": round(interval.high, 4),
+            "confidence": interval.confidence,
+            "samples": interval.samples,
+            "resampled_individuals": interval.groups,
+        },
         "decision": decision.as_dict(),
     }
+
+
+def _interval(
+    project: Project, champion: QueryHits, challenger: QueryHits
+) -> BootstrapInterval | None:
+    """The top-1 difference's bootstrap over test individuals (none when
+    ``[evaluation] bootstrap_samples`` is 0)."""
+    settings = project.config.evaluation
+    if not settings.bootstrap_samples:
+        return None
+    return paired_rate_interval(
+        champion.top1,
+        challenger.top1,
+        challenger.individual_ids,
+        samples=settings.bootstrap_samples,
+        seed=settings.bootstrap_seed,
+    )
 
 
 def promote_embedder(
