@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from wildloop.crops.embedder import crop_embedder_key
 from wildloop.domain.gate import ClassScore, Interval, ModelScore, decide
-from wildloop.domain.model_kinds import REID_EMBEDDER
+from wildloop.domain.model_kinds import REID_EMBEDDER, REID_MODEL_FORMATS
 from wildloop.errors import BadInput
 from wildloop.evaluation.bootstrap import BootstrapInterval, paired_rate_interval
 from wildloop.evaluation.comparison import gate_rules
@@ -33,6 +34,7 @@ from wildloop.individuals.projection import (
     load_version,
     query_hits,
     retrieval,
+    space_of,
     summarise,
 )
 from wildloop.project import Project
@@ -74,27 +76,32 @@ def compare_embedders(project: Project, model: str | int | None = None) -> dict[
         challenger = get_version(session, model if model is not None else latest_embedder(project))
         if challenger.task != REID_EMBEDDER:
             raise BadInput(f"model {challenger.name!r} is not a re-ID embedder")
-        embedder = str(challenger.params.get("embedder"))
         champion_id = aliases.resolve(session, REID_ALIAS)
         if champion_id == challenger.id:
             raise BadInput("that embedder is already the re-ID champion")
         champion = session.get(ModelVersion, champion_id) if champion_id else None
-        projections: dict[str, Projection | None] = {
-            "challenger": load_version(project, challenger),
-            "champion": None,  # the plain vectors, unless a projection of them is champion
+        sides = {
+            "challenger": _challenger_space(project, challenger),
+            "champion": space_of(project, champion),
         }
-        if champion is not None and champion.params.get("embedder") == embedder:
-            projections["champion"] = load_version(project, champion)
-        found = held_out_sightings(project, confirmed_sightings(session, embedder))
+        found = {
+            side: held_out_sightings(project, confirmed_sightings(session, key))
+            for side, (key, _) in sides.items()
+        }
         names = (challenger.name, champion.name if champion is not None else BASELINE)
         ids = (challenger.id, champion.id if champion is not None else None)
-    if found.label_box_ids == [] or retrieval(found, None).queries == 0:
+    # Both sides on the same sightings: those with vectors of both embedders.
+    common = set(found["challenger"].label_box_ids) & set(found["champion"].label_box_ids)
+    found = {side: f.rows([b in common for b in f.label_box_ids]) for side, f in found.items()}
+    projections = {side: projection for side, (_, projection) in sides.items()}
+    if not common or retrieval(found["champion"], None).queries == 0:
         raise BadInput(
-            "no test individual has two confirmed sightings with crop vectors: confirm more "
-            "sightings (and run `wildloop individuals embed`) before comparing embedders"
+            "no test individual has two confirmed sightings with vectors of both embedders: "
+            "confirm more sightings, and run `wildloop individuals embed` (for a registered "
+            "re-ID model, `wildloop individuals embed --model MODEL`) before comparing"
         )
     classes = {c.id: c.name for c in project.classes}
-    hits = {side: query_hits(found, p) for side, p in projections.items()}
+    hits = {side: query_hits(found[side], p) for side, p in projections.items()}
     scored = {side: summarise(h) for side, h in hits.items()}
     new = _score(names[0], scored["challenger"], classes)
     old = _score(names[1], scored["champion"], classes)
@@ -107,8 +114,8 @@ def compare_embedders(project: Project, model: str | int | None = None) -> dict[
     )
     return {
         "metric": METRIC,
-        "test_individuals": len(set(found.individual_ids)),
-        "held_out_sightings": len(found.label_box_ids),
+        "test_individuals": len(set(found["challenger"].individual_ids)),
+        "held_out_sightings": len(common),
         "challenger": {"model_version_id": ids[0], "name": names[0]}
         | scored["challenger"].as_dict(),
         # None before any promotion: the baseline (plain vectors) stood for the champion.
@@ -146,6 +153,19 @@ def _interval(
         samples=settings.bootstrap_samples,
         seed=settings.bootstrap_seed,
     )
+
+
+def _challenger_space(project: Project, version: ModelVersion) -> tuple[str, Projection | None]:
+    """Where the challenger compares: its own model's vectors, or its projection of the
+    configured crop embedder's (a projection of another embedder's vectors cannot serve)."""
+    if version.artifact_format in REID_MODEL_FORMATS:
+        return space_of(project, version)
+    if version.params.get("embedder") != crop_embedder_key(project):
+        raise BadInput(
+            f"{version.name!r} projects {version.params.get('embedder')} vectors, but the "
+            f"project's crop embedder is {crop_embedder_key(project)}"
+        )
+    return crop_embedder_key(project), load_version(project, version)
 
 
 def promote_embedder(

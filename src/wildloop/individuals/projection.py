@@ -32,7 +32,11 @@ from sqlalchemy.orm import Session
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import label_box_vectors
-from wildloop.domain.model_kinds import REID_EMBEDDER
+from wildloop.domain.model_kinds import (
+    REID_EMBEDDER,
+    REID_MODEL_FORMATS,
+    REID_PROJECTION_FORMAT,
+)
 from wildloop.domain.splits import Split, assign_split
 from wildloop.errors import BadInput
 from wildloop.project import Project
@@ -356,9 +360,13 @@ _lock = threading.Lock()
 
 
 def load_version(project: Project, version: ModelVersion) -> Projection:
-    """A ``reid-embedder`` version's projection, hash-checked on first load in this process."""
-    if version.task != REID_EMBEDDER or version.artifact_sha256 is None:
-        raise BadInput(f"model {version.name!r} is not a re-ID embedder")
+    """A ``reid-embedder`` projection's matrix, hash-checked on first load in this process."""
+    if (
+        version.task != REID_EMBEDDER
+        or version.artifact_sha256 is None
+        or version.artifact_format != REID_PROJECTION_FORMAT
+    ):
+        raise BadInput(f"model {version.name!r} is not a re-ID projection")
     sha = version.artifact_sha256
     with _lock:
         if sha not in _loaded:
@@ -368,18 +376,40 @@ def load_version(project: Project, version: ModelVersion) -> Projection:
 
 def champion_projection(session: Session, project: Project, embedder: str) -> Projection | None:
     """The promoted projection for ``embedder``'s vectors, or None: suggestions then compare
-    the plain crop vectors (a projection of another embedder's vectors does not apply)."""
+    the plain crop vectors (a projection of another embedder's vectors does not apply, and a
+    user's own re-ID model embeds into vectors of its own key, compared as they are)."""
     version_id = aliases.resolve(session, REID_ALIAS)
     if version_id is None:
         return None
     version = session.get_one(ModelVersion, version_id)
     if version.params.get("embedder") != embedder:
         return None
+    if version.artifact_format != REID_PROJECTION_FORMAT:
+        return None
     return load_version(project, version)
 
 
-def reid_space(session: Session, project: Project) -> tuple[str, Projection | None]:
-    """The crop embedder key suggestions read vectors of, and the promoted projection they
-    are compared through (None: the plain vectors)."""
+def space_of(project: Project, version: ModelVersion | None) -> tuple[str, Projection | None]:
+    """The vector key a re-ID embedder compares in and the projection it applies: the
+    baseline (None) and a projection of another embedder's vectors are the configured crop
+    embedder's plain vectors; a user's own model is its own key, vectors as they are."""
     key = crop_embedder_key(project)
-    return key, champion_projection(session, project, key)
+    if version is None:
+        return key, None
+    if version.artifact_format in REID_MODEL_FORMATS:
+        return str(version.params["embedder"]), None
+    if version.params.get("embedder") != key:
+        return key, None
+    return key, load_version(project, version)
+
+
+def serving_version(session: Session) -> ModelVersion | None:
+    """The ``reid-champion`` version, or None (the baseline serves)."""
+    version_id = aliases.resolve(session, REID_ALIAS)
+    return session.get_one(ModelVersion, version_id) if version_id is not None else None
+
+
+def reid_space(session: Session, project: Project) -> tuple[str, Projection | None]:
+    """The vector key suggestions read and the promoted projection they are compared
+    through (None: the vectors as stored), from whichever embedder serves."""
+    return space_of(project, serving_version(session))
