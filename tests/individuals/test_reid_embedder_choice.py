@@ -57,9 +57,9 @@ def _count(project: Project, key: str) -> int:
     with project.db.session() as s:
         return int(
             s.scalar(
-                select(func.count()).select_from(LabelCropEmbedding).where(
-                    LabelCropEmbedding.embedder == key
-                )
+                select(func.count())
+                .select_from(LabelCropEmbedding)
+                .where(LabelCropEmbedding.embedder == key)
             )
             or 0
         )
@@ -76,9 +76,7 @@ def test_a_users_onnx_embedder_is_gated_promoted_and_rolled_back(
     with project.db.session() as s:
         before = dict(
             s.execute(
-                select(Sighting.label_box_id, Sighting.score).where(
-                    Sighting.source == "suggestion"
-                )
+                select(Sighting.label_box_id, Sighting.score).where(Sighting.source == "suggestion")
             ).all()
         )
     assert len(before) == len(ids)

@@ -1,4 +1,5 @@
-"""Pages for individuals: the list and a profile (gallery of sightings, oldest first, a
+"""Pages for individuals: the list (with the re-ID embedder that serves suggestions, its
+candidates and their gate figures, and an admin's train/promote/roll back) and a profile (gallery of sightings, oldest first, a
 timeline drawn on the server and fetched again after each change, cameras, first and last
 seen). Reviewers change a profile
 from its page by keyboard (``static/individual.js``) through the JSON API."""
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wildloop.individuals import profiles
+from wildloop.individuals.embedders import embedder_status
 from wildloop.store.types import MAX_ID
 from wildloop.web.analytics_charts import Chart, timeline
 from wildloop.web.api_review import project_of
@@ -26,7 +28,8 @@ def individuals_page(request: Request, actor: PageActor) -> Response:
     project = project_of(request)
     with project.db.session() as session:
         rows = profiles.list_individuals(session, project.classes)
-    return render(request, "individuals.html", actor, rows=rows)
+        embedder = embedder_status(session, project)
+    return render(request, "individuals.html", actor, rows=rows, embedder=embedder)
 
 
 @router.get("/individuals/{individual_id}", response_class=HTMLResponse)
