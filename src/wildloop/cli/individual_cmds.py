@@ -15,7 +15,12 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.errors import BadInput
 from wildloop.evaluation.reid_gate import compare_embedders, promote_embedder
-from wildloop.evaluation.reid_switch_job import DEFAULT_MIN_SIMILARITY, roll_back, submit_promotion
+from wildloop.evaluation.reid_switch_job import (
+    DEFAULT_MIN_SIMILARITY,
+    roll_back,
+    submit_promotion,
+    submit_refresh,
+)
 from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TRACK_MODES, TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
@@ -359,6 +364,9 @@ def evaluate_embedder(
     with open_project(project) as proj:
         if promote:
             result = promote_embedder(proj, model, actor_id=proj.author("cli"))
+            if result["promoted"]:  # stored suggestions follow the new embedder (a job)
+                refresh = submit_refresh(proj, proj.author("cli"))
+                result["refresh"] = run_with_progress(proj, refresh, "re-ID refresh")
         else:
             result = compare_embedders(proj, model)
     if as_json:

@@ -1,8 +1,8 @@
 """Pages for individuals: the list (with the re-ID embedder that serves suggestions, its
-candidates and their gate figures, and an admin's train/promote/roll back) and a profile (gallery of sightings, oldest first, a
-timeline drawn on the server and fetched again after each change, cameras, first and last
-seen). Reviewers change a profile
-from its page by keyboard (``static/individual.js``) through the JSON API."""
+candidates and their gate figures, and an admin's train/promote/roll back) and a profile
+(gallery of sightings, oldest first, a timeline drawn on the server and fetched again after
+each change, cameras, first and last seen). Reviewers change a profile by keyboard
+(``static/individual.js``) through the JSON API."""
 
 from __future__ import annotations
 
