@@ -49,10 +49,11 @@ def submit_suggestions(project: Project, min_similarity: float, created_by: int)
 
 def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     project = ctx.project
-    key = str(ctx.params["embedder"])
     floor = float(ctx.params["min_similarity"])
     recorded = 0
     with project.db.session() as session:
+        # The embedder serving now (it may have changed since the job was queued).
+        key, projection = reid_space(session, project)
         job = session.get_one(Job, ctx.job_id)
         actor = tool_actor(session, int(job.created_by or 0))
         classes = set(session.scalars(select(Individual.class_id).distinct()))
@@ -74,9 +75,6 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
                 .order_by(LabelBox.id)
             )
         )
-        serving, projection = reid_space(session, project)
-    if serving != key:  # the embedder changed since the job was queued: it serves now
-        key = serving
     for done, box_id in enumerate(boxes, 1):
         with project.db.session() as session:
             found = suggest(session, key, box_id, k=1, projection=projection)
