@@ -12,6 +12,7 @@ from wildloop.audio.search import INDEX_KIND
 from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.evaluation.quantize_job import QUANTIZE_KIND
+from wildloop.evaluation.reid_switch_job import SWITCH_KIND
 from wildloop.evaluation.thresholds_job import THRESHOLDS_KIND
 from wildloop.individuals.embed_job import LABEL_EMBED_KIND
 from wildloop.individuals.suggest_job import SUGGEST_KIND
@@ -36,6 +37,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     THRESHOLDS_KIND,
     QUANTIZE_KIND,
     REPEAT_DECISION_KIND,
+    SWITCH_KIND,
 )
 
 

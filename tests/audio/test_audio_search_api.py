@@ -64,6 +64,9 @@ def test_similar_windows_come_from_other_recordings_most_similar_first(
     page = c.get(f"/audio/{query}/similar?k=3")
     assert page.status_code == 200
     assert page.text.count('class="tile wtile') == 3
+    # The shared batch bar, in its audio form: "nothing", no image reasons.
+    assert "<kbd>e</kbd> nothing" in page.text and "wrong_species" not in page.text
+    assert 'id="batchbar"' in c.get("/audio?kind=window").text
     assert c.get("/api/v1/windows/999999/similar").status_code == 404
 
 

@@ -56,6 +56,21 @@ def _tiles(page: Any, n: int) -> None:
     page.wait_for_function(f"document.querySelectorAll('#gallery .tile').length === {n}")
 
 
+def _day(page: Any, day: str) -> int | None:
+    """The timeline bar's count for ``day`` (from its tooltip), None when it has no bar."""
+    titles = page.locator("#timeline svg rect title").all_text_contents()
+    found = [int(t.split(": ")[1]) for t in titles if t.startswith(f"{day}: ")]
+    return found[0] if found else None
+
+
+def _timeline(page: Any, day: str, count: int) -> None:
+    page.wait_for_function(
+        "([day, n]) => [...document.querySelectorAll('#timeline svg rect title')]"
+        ".some((t) => t.textContent === `${day}: ${n}`)",
+        arg=[day, count],
+    )
+
+
 def test_profile_reviewed_by_keyboard(browser: Any, project: Project, tmp_path: Path) -> None:
     ind, other, boxes = _profile(project, tmp_path)
     with running(project) as url, tab(browser, url) as page:
@@ -70,9 +85,13 @@ def test_profile_reviewed_by_keyboard(browser: Any, project: Project, tmp_path: 
         _position(page, f"2 of {PHOTOS}")
         with project.db.session() as s:
             second = s.scalar(select(Sighting.id).where(Sighting.label_box_id == boxes[1]))
+        assert _day(page, "2024-05-02") == 1
         page.keyboard.press("u")
         _tiles(page, PHOTOS - 1)
         assert page.locator(f'#gallery .tile[data-sighting="{second}"]').count() == 0
+        # The server-drawn timeline is fetched again: the unassigned day's bar is now empty.
+        _timeline(page, "2024-05-02", 0)
+        assert page.locator("#timeline svg rect").count() == PHOTOS
         shot(page, "profile-unassigned")
         with project.db.session() as s:
             assert s.get(Sighting, second) is None
@@ -80,6 +99,7 @@ def test_profile_reviewed_by_keyboard(browser: Any, project: Project, tmp_path: 
             assert actions[-1] == "individual.unassign"
         page.keyboard.press("z")
         _tiles(page, PHOTOS)
+        _timeline(page, "2024-05-02", 1)
         with project.db.session() as s:
             back = s.scalar(select(Sighting).where(Sighting.label_box_id == boxes[1]))
             assert back is not None and back.individual_id == ind and back.source == "person"
@@ -92,6 +112,11 @@ def test_profile_reviewed_by_keyboard(browser: Any, project: Project, tmp_path: 
         page.wait_for_selector("#moveform:not([hidden])")
         page.keyboard.press("Enter")
         _tiles(page, PHOTOS - 1)
+        # The first day's sighting moved away: the timeline starts a day later.
+        page.wait_for_function(
+            f"document.querySelectorAll('#timeline svg rect').length === {PHOTOS - 1}"
+        )
+        assert _day(page, "2024-05-01") is None
     with project.db.session() as s:
         row = s.get_one(Individual, ind)
         last = s.scalar(select(Sighting.id).where(Sighting.label_box_id == boxes[-1]))

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from tests.individuals.scenes import labelled_photos
 from wildloop.domain.model_kinds import REID_EMBEDDER
 from wildloop.errors import BadInput, Conflict
+from wildloop.evaluation.bootstrap import paired_rate_interval
 from wildloop.evaluation.reid_gate import compare_embedders, promote_embedder
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.individuals.profiles import assign, create_individual
@@ -182,3 +183,71 @@ def test_one_training_at_a_time(project: Project, tmp_path: Path) -> None:
     start_embedder_training(project, epochs=5)  # queued, not run
     with pytest.raises(Conflict, match="already in progress"):
         start_embedder_training(project, epochs=5)
+
+
+def _register_projection(project: Project, folder: Path, name: str, weights: np.ndarray) -> int:
+    dim = weights.shape[1]
+    Projection(np.zeros(dim, np.float32), weights.astype(np.float32), DEFAULT_KEY).save(
+        folder / f"{name}.npz"
+    )
+    return register_head(
+        project,
+        folder / f"{name}.npz",
+        name,
+        task=REID_EMBEDDER,
+        fmt="npz",
+        classes=[],
+        provenance=Provenance(params={"embedder": DEFAULT_KEY}, notes=name),
+    ).id
+
+
+def test_require_significant_gates_on_the_individual_bootstrap(
+    project: Project, tmp_path: Path
+) -> None:
+    """With ``[gate] require_significant`` the re-ID gate needs the bootstrap interval of
+    the top-1 difference (test individuals resampled) above zero: a clearly better embedder
+    passes, an equal one is refused with the interval in the reason."""
+    _confirmed(project, tmp_path)
+    project.config.gate.require_significant = True
+    worse = _register_worse(project, tmp_path)
+    promote_embedder(project, worse, force=True, reason="a weak champion to beat")
+    with project.db.session() as s:
+        dim = confirmed_sightings(s, DEFAULT_KEY).matrix.shape[1]
+    # The identity keeps every number of the plain vectors: far better than two of them.
+    better = _register_projection(project, tmp_path, "identity", np.eye(dim))
+    passed = promote_embedder(project, better)
+    interval = passed["interval"]
+    assert passed["promoted"] is True, passed["decision"]
+    assert interval["low"] > 0 and interval["high"] >= interval["low"]
+    assert interval["resampled_individuals"] == passed["test_individuals"]
+    assert interval["samples"] == project.config.evaluation.bootstrap_samples
+    # Twice the identity ranks exactly alike (vectors are normalised): the difference is 0.
+    same = _register_projection(project, tmp_path, "identity-twice", 2 * np.eye(dim))
+    refused = promote_embedder(project, same)
+    assert refused["promoted"] is False
+    assert refused["interval"]["low"] == refused["interval"]["high"] == 0
+    assert any(
+        "interval of the improvement [+0.0000, +0.0000] includes zero" in r
+        for r in refused["decision"]["reasons"]
+    ), refused["decision"]["reasons"]
+    with project.db.session() as s:
+        assert aliases.resolve(s, REID_ALIAS) == better
+    # Without the rule, the interval is reported but not required.
+    project.config.gate.require_significant = False
+    assert promote_embedder(project, same)["decision"]["reasons"] == [
+        r for r in refused["decision"]["reasons"] if "interval" not in r
+    ]
+
+
+def test_individual_bootstrap_is_paired_and_resamples_whole_individuals() -> None:
+    """Every query of a drawn individual counts; a constant gain gives a point interval,
+    and a gain on one animal of many gives an interval that includes zero."""
+    groups = np.repeat(np.arange(10), 3)
+    old = np.zeros(30, bool)
+    assert paired_rate_interval(old, ~old, groups, samples=200).low == 1.0
+    one = old.copy()
+    one[:3] = True  # one individual's three queries go right
+    found = paired_rate_interval(old, one, groups, samples=500)
+    assert found.groups == 10 and found.low <= 0 < found.high
+    with pytest.raises(ValueError, match="same queries"):
+        paired_rate_interval(old, one[:3], groups)

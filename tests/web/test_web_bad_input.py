@@ -66,6 +66,8 @@ MERGE = ("POST", f"{V1}/individuals/{{individual_id}}/merge")
 SPLIT = ("POST", f"{V1}/individuals/{{individual_id}}/split")
 SUGGEST_ALL = ("POST", f"{V1}/individuals/suggestions")
 TRAIN_EMBEDDER = ("POST", f"{V1}/individuals/embedder/train")
+PROMOTE_EMBEDDER = ("POST", f"{V1}/individuals/embedder/promote")
+ROLLBACK_EMBEDDER = ("POST", f"{V1}/individuals/embedder/rollback")
 UNASSIGN = ("DELETE", f"{V1}/sightings/{{sighting_id}}")
 SUGGESTIONS = ("GET", f"{V1}/label-boxes/{{label_box_id}}/suggestions")
 MOVE = ("POST", f"{V1}/sightings/{{sighting_id}}/move")
@@ -735,6 +737,78 @@ def _individual_cases() -> list[Case]:
             {"epochs": 5},
             400,
             "confirm more",
+        ),
+        Case(
+            "promote embedder: no model",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {},
+            422,
+            "model",
+        ),
+        Case(
+            "promote embedder: unknown",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {"model": "no-such-embedder"},
+            404,
+            "no-such-embedder",
+        ),
+        Case(
+            "promote embedder: not re-ID",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {"model": "champion"},
+            400,
+            "not a re-ID embedder",
+        ),
+        Case(
+            "promote embedder: force, no reason",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {"model": "champion", "force": True},
+            400,
+            "reason",
+        ),
+        Case(
+            "promote embedder: min",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {"model": "1", "min_similarity": 2},
+            422,
+            "min_similarity",
+        ),
+        Case(
+            "promote embedder: empty name",
+            PROMOTE_EMBEDDER,
+            f"{ind}/embedder/promote",
+            {"model": ""},
+            422,
+            "model",
+        ),
+        Case(
+            "rollback embedder: nothing",
+            ROLLBACK_EMBEDDER,
+            f"{ind}/embedder/rollback",
+            {},
+            400,
+            "nothing to roll back",
+        ),
+        Case(
+            "rollback embedder: expected 0",
+            ROLLBACK_EMBEDDER,
+            f"{ind}/embedder/rollback",
+            {"expected": 0},
+            422,
+            "expected",
+        ),
+        Case(
+            "rollback embedder: field",
+            ROLLBACK_EMBEDDER,
+            f"{ind}/embedder/rollback",
+            {"to": 3},
+            422,
+            "to",
         ),
         Case("unassign: huge", UNASSIGN, f"{V1}/sightings/{HUGE}", None, 422, "sighting_id"),
         Case("unassign: unknown", UNASSIGN, f"{V1}/sightings/999999", None, 404, "not exist"),

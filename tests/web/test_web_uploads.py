@@ -9,9 +9,10 @@ import io
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ from wildloop.web.middleware import MAX_BODY_BYTES
 SCRIPT = Path(__file__).parents[2] / "scripts" / "edge_client.py"
 ROLES = {"ada": "admin", "rita": "reviewer", "vic": "viewer", "pi": "uploader"}
 EXIF_TIME = datetime(2024, 5, 1, 6, 12, 30)
+RACE_ROUNDS = 4
+RACE_SENDS = 4  # photos sent to one new camera at once
 
 
 @dataclass
@@ -531,3 +534,57 @@ def test_the_client_script_resumes_uploads_and_pulls_only_a_changed_model(edge, 
     model.write_bytes(b"an older model")
     replaced = run_client(live, edge.tokens["pi"], "pull", str(model))
     assert "saved" in replaced.stdout and sha(model.read_bytes()) == version.onnx_sha256
+
+
+def _put_at_once(live: str, token: str, sends: list[tuple[bytes, dict[str, str]]]) -> list[Any]:
+    """PUT each (bytes, params) from its own thread, released together by a barrier."""
+    barrier = threading.Barrier(len(sends))
+    answers: list[httpx.Response | None] = [None] * len(sends)
+
+    def put(i: int) -> None:
+        data, params = sends[i]
+        with httpx.Client(base_url=live, timeout=60) as client:
+            barrier.wait()
+            answers[i] = client.put(
+                f"/api/v1/uploads/{sha(data)}",
+                params=params,
+                content=data,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(len(sends))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(a is not None for a in answers)
+    return answers
+
+
+def test_two_uploads_at_the_same_instant(edge, live):
+    """Over real HTTP, at once: two photos to one new camera (both created, one camera),
+    and one photo sent twice under two names (one creates it, the other is told it exists);
+    never a 500."""
+    token = edge.tokens["pi"]
+    for r in range(RACE_ROUNDS):
+        photos = [
+            with_exif(edge.photos[(r + i) % 3], EXIF_TIME + timedelta(seconds=10 * r + i))
+            for i in range(RACE_SENDS)
+        ]
+        new_camera = {"camera": f"race-{r}"}
+        answers = _put_at_once(
+            live, token, [(p, new_camera | {"name": f"{i}.jpg"}) for i, p in enumerate(photos)]
+        )
+        assert [a.status_code for a in answers] == [201] * RACE_SENDS, [a.text for a in answers]
+        assert {media_rows(edge.project, sha(p))[0].name for p in photos} == {f"race-{r}"}
+
+        photo = with_exif(edge.photos[r % 3], EXIF_TIME + timedelta(seconds=10 * r + 5))
+        params = {"camera": f"twice-{r}"}
+        answers = _put_at_once(live, token, [(photo, params | {"name": f"{n}.jpg"}) for n in "ab"])
+        assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+        assert {a.json()["state"] for a in answers} == {"created", "exists"}
+        assert len({a.json()["media_id"] for a in answers}) == 1
+        assert [row.status for row in media_rows(edge.project, sha(photo))].count("ok") == 1
+    with edge.project.db.session() as session:
+        names = session.scalars(select(Camera.name).where(Camera.name.like("race-%"))).all()
+        assert sorted(names) == sorted(f"race-{r}" for r in range(RACE_ROUNDS))

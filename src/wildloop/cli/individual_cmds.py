@@ -15,10 +15,17 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.errors import BadInput
 from wildloop.evaluation.reid_gate import compare_embedders, promote_embedder
+from wildloop.evaluation.reid_switch_job import (
+    DEFAULT_MIN_SIMILARITY,
+    roll_back,
+    submit_promotion,
+    submit_refresh,
+)
 from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TRACK_MODES, TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
+from wildloop.individuals.embedders import embedder_status, register_reid_model
 from wildloop.individuals.projection import reid_space
 from wildloop.individuals.reid import MAX_K, Candidate, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
@@ -26,7 +33,7 @@ from wildloop.project import Project
 from wildloop.store.tables import Individual, Sighting
 from wildloop.training.reid_job import MAX_EPOCHS, start_embedder_training
 from wildloop.users.accounts import tool_actor
-from wildloop.users.roles import Actor, require_writer
+from wildloop.users.roles import Actor, Role, require_writer
 
 app = typer.Typer(help="Individual animals: profiles, sightings, re-ID.", no_args_is_help=True)
 
@@ -357,6 +364,9 @@ def evaluate_embedder(
     with open_project(project) as proj:
         if promote:
             result = promote_embedder(proj, model, actor_id=proj.author("cli"))
+            if result["promoted"]:  # stored suggestions follow the new embedder (a job)
+                refresh = submit_refresh(proj, proj.author("cli"))
+                result["refresh"] = run_with_progress(proj, refresh, "re-ID refresh")
         else:
             result = compare_embedders(proj, model)
     if as_json:
@@ -372,6 +382,92 @@ def evaluate_embedder(
         console.print(reason)
     if promote:
         console.print("promoted to reid-champion" if result["promoted"] else "not promoted")
+
+
+def _operator(project: Project) -> Actor:
+    """Whoever runs the CLI has the project's files: an admin, as for `wildloop model`."""
+    return Actor(project.author("cli"), "cli", Role.ADMIN)
+
+
+@app.command("embedder")
+def embedder_(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Which re-ID embedder serves suggestions, and each candidate's last gate figures."""
+    status = _read(project, embedder_status)
+    if as_json:
+        print_json(status)
+        return
+    serving = status["serving"]
+    console.print(f"serving: {serving['name']} ({serving['kind']}, vectors {serving['embedder']})")
+    base = status["baseline"]["gate"]
+    if base:
+        console.print(f"  baseline: top-1 {base['top1']:.3f}  top-5 {base['top5']:.3f}")
+    for c in status["candidates"]:
+        gate = c["gate"]
+        figures = (
+            f"top-1 {gate['challenger']['top1']:.3f} top-5 {gate['challenger']['top5']:.3f} "
+            f"vs {gate['against_name']} {gate['against']['top1']:.3f} ({gate['decision']})"
+            if gate and gate["challenger"] and gate["against"]
+            else "not gated yet"
+        )
+        mark = "*" if c["serving"] else " "
+        console.print(f"{mark}{c['model_version_id']:>5}  {c['name']}  {c['kind']}  {figures}")
+
+
+@app.command("add-embedder")
+def add_embedder(
+    path: Annotated[
+        Path, typer.Argument(help="A .onnx or .tflite image model: crops in, vectors out.")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Version name.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register your own re-ID embedder; `promote-embedder` gates it (a job)."""
+    with open_project(project) as proj:
+        version = register_reid_model(proj, path, name, actor_id=proj.author("cli"))
+        row = {"model_version_id": version.id, "name": version.name, **version.params}
+    if as_json:
+        print_json(row)
+    else:
+        console.print(
+            f"registered {row['name']} (#{row['model_version_id']}), vectors {row['embedder']}"
+        )
+
+
+@app.command("promote-embedder")
+def promote_embedder_(
+    model: Annotated[str, typer.Argument(help="Version id or name.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate refuses.")
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (with --force).")] = None,
+    min_similarity: Annotated[
+        float, typer.Option("--min", min=-1, max=1, help="Least re-scored suggestion kept.")
+    ] = DEFAULT_MIN_SIMILARITY,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Gate a re-ID embedder against the serving one; if promoted, embed and re-score the
+    stored suggestions with it (a job)."""
+    with open_project(project) as proj:
+        job_id = submit_promotion(
+            proj, _operator(proj), model, force=force, reason=reason, min_similarity=min_similarity
+        )
+        _follow(proj, job_id, "re-ID embedder promotion", as_json)
+
+
+@app.command("rollback-embedder")
+def rollback_embedder(
+    expected: Annotated[
+        int | None, typer.Option("--expected", min=1, help="The version you saw serving.")
+    ] = None,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Serve the baseline crop vectors again; a job re-scores the stored suggestions."""
+    with open_project(project) as proj:
+        done = roll_back(proj, _operator(proj), expected)
+        _follow(proj, int(done["job_id"]), "re-ID embedder roll back", as_json)
 
 
 @app.command()

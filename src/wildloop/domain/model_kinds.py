@@ -1,7 +1,8 @@
 """What a model version is: a detector, a crop classifier, or a pipeline of the two.
 
 A ``detect``or finds boxes and names them; a ``crop-classifier`` names the crop of a box
-(a head over a frozen crop embedder's vectors) and finds nothing; a ``pipeline`` pairs one
+(a head over a frozen crop embedder's vectors) and finds nothing; a ``reid-embedder`` tells
+individuals apart; a ``pipeline`` pairs one
 detector version with one classifier version and the box score from which the detector
 hands a crop on. Boxes of the detector's ``handoff`` classes go to the classifier; the others
 (empty, person, vehicle: what a generic detector already names well) pass through.
@@ -14,7 +15,12 @@ from collections.abc import Sequence
 DETECT = "detect"
 CLASSIFIER = "crop-classifier"
 PIPELINE = "pipeline"
-REID_EMBEDDER = "reid-embedder"  # a projection of crop vectors for re-identification
+REID_EMBEDDER = "reid-embedder"  # a re-identification embedder (see below)
+# A re-ID embedder version is either a projection of the crop embedder's vectors (``npz``,
+# fine-tuned by wildloop) or a user's own image model (``onnx``/``tflite``) that embeds the
+# crops itself, through the crop embedders' runtime, into vectors of its own key.
+REID_PROJECTION_FORMAT = "npz"
+REID_MODEL_FORMATS = ("onnx", "tflite")
 PASS_THROUGH = frozenset({"empty", "blank", "person", "human", "vehicle"})
 DEFAULT_MIN_BOX_SCORE = 0.1
 

@@ -1,5 +1,5 @@
 """A paired bootstrap interval for the mAP50-95 (and mAP50) difference of two models on one
-test set.
+test set (and for the re-ID top-1 difference of two embedders, resampling individuals).
 
 Frames of a burst are near-copies of each other, so resampling frames would pretend there is
 far more independent evidence than there is. Whole sequences are resampled instead (with
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wildloop.evaluation.average_precision import average_precision
 from wildloop.evaluation.matching import MatchTable
@@ -67,3 +68,32 @@ def paired_difference_interval(
     return BootstrapInterval(
         float(low), float(high), samples, len(names), confidence, float(low50), float(high50)
     )
+
+
+def paired_rate_interval(
+    champion: NDArray[np.bool_],
+    challenger: NDArray[np.bool_],
+    groups: NDArray[np.int64],
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapInterval:
+    """Percentile interval of challenger minus champion hit rate (re-ID top-1) over
+    resamples of whole groups (individuals): the sightings of one animal are not independent
+    queries, so an individual is drawn with all of its queries; both sides are scored on the
+    same draw, so the interval is for the paired difference."""
+    if champion.shape != challenger.shape or champion.shape != groups.shape:
+        raise ValueError("both embedders must be scored on the same queries in the same order")
+    names, group_of = np.unique(groups, return_inverse=True)
+    if not samples or not len(names):
+        return BootstrapInterval(np.nan, np.nan, samples, len(names), confidence)
+    rng = np.random.default_rng(seed)
+    difference = challenger.astype(np.float64) - champion.astype(np.float64)
+    diffs = np.empty(samples)
+    for s in range(samples):
+        draws = np.bincount(rng.integers(0, len(names), len(names)), minlength=len(names))
+        weights = draws[group_of].astype(np.float64)
+        diffs[s] = float(weights @ difference) / float(weights.sum())
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    return BootstrapInterval(float(low), float(high), samples, len(names), confidence)

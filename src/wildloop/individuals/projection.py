@@ -32,7 +32,11 @@ from sqlalchemy.orm import Session
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import label_box_vectors
-from wildloop.domain.model_kinds import REID_EMBEDDER
+from wildloop.domain.model_kinds import (
+    REID_EMBEDDER,
+    REID_MODEL_FORMATS,
+    REID_PROJECTION_FORMAT,
+)
 from wildloop.domain.splits import Split, assign_split
 from wildloop.errors import BadInput
 from wildloop.project import Project
@@ -203,40 +207,64 @@ class Retrieval:
         }
 
 
+@dataclass(frozen=True)
+class QueryHits:
+    """Each retrieval query's outcome: the queried sighting's individual and class, and
+    whether its animal ranked first (top-1) and among the first five (top-5)."""
+
+    individual_ids: NDArray[np.int64]
+    class_ids: NDArray[np.int64]
+    top1: NDArray[np.bool_]
+    top5: NDArray[np.bool_]
+
+
+def query_hits(found: Sightings, projection: Projection | None) -> QueryHits:
+    """Rank, for each sighting, the other individuals of its class by their best sighting
+    (as the suggestions rank); sightings whose animal has no other sighting are no query."""
+    rows: list[tuple[int, int, bool, bool]] = []
+    if found.label_box_ids:
+        x = projection.apply(found.matrix) if projection is not None else _unit(found.matrix)
+        similarity = x @ x.T
+        owners = np.asarray(found.individual_ids)
+        classes = np.asarray(found.class_ids)
+        for row in range(len(owners)):
+            others = classes == classes[row]
+            others[row] = False
+            if not np.any(others & (owners == owners[row])):
+                continue
+            best: dict[int, float] = {}
+            for col in np.flatnonzero(others):
+                who = int(owners[col])
+                best[who] = max(best.get(who, -2.0), float(similarity[row, col]))
+            ranked = sorted(best, key=lambda who: (-best[who], who))
+            owner = int(owners[row])
+            rows.append((owner, int(classes[row]), ranked[0] == owner, owner in ranked[:5]))
+    return QueryHits(
+        np.asarray([r[0] for r in rows], np.int64),
+        np.asarray([r[1] for r in rows], np.int64),
+        np.asarray([r[2] for r in rows], bool),
+        np.asarray([r[3] for r in rows], bool),
+    )
+
+
+def summarise(hits: QueryHits) -> Retrieval:
+    """Top-1/top-5 over the queries, and top-1 per class."""
+    if not len(hits.top1):
+        return Retrieval(0.0, 0.0, 0)
+    per_class = {
+        int(c): (float(np.mean(hits.top1[hits.class_ids == c])), int(np.sum(hits.class_ids == c)))
+        for c in dict.fromkeys(hits.class_ids.tolist())
+    }
+    return Retrieval(
+        float(np.mean(hits.top1)), float(np.mean(hits.top5)), len(hits.top1), per_class
+    )
+
+
 def retrieval(found: Sightings, projection: Projection | None) -> Retrieval:
     """Top-1/top-5 of each sighting against the other sightings of its class (an individual
     scores its best one), as the suggestions rank; sightings whose animal has no other
     sighting are not queries."""
-    if not found.label_box_ids:
-        return Retrieval(0.0, 0.0, 0)
-    x = projection.apply(found.matrix) if projection is not None else _unit(found.matrix)
-    similarity = x @ x.T
-    owners = np.asarray(found.individual_ids)
-    classes = np.asarray(found.class_ids)
-    hits: dict[int, list[tuple[bool, bool]]] = {}
-    for row in range(len(owners)):
-        same_class = classes == classes[row]
-        others = same_class.copy()
-        others[row] = False
-        if not np.any(others & (owners == owners[row])):
-            continue
-        best: dict[int, float] = {}
-        for col in np.flatnonzero(others):
-            who = int(owners[col])
-            best[who] = max(best.get(who, -2.0), float(similarity[row, col]))
-        ranked = sorted(best, key=lambda who: (-best[who], who))
-        hits.setdefault(int(classes[row]), []).append(
-            (ranked[0] == owners[row], int(owners[row]) in ranked[:5])
-        )
-    every = [h for per in hits.values() for h in per]
-    if not every:
-        return Retrieval(0.0, 0.0, 0)
-    return Retrieval(
-        float(np.mean([h[0] for h in every])),
-        float(np.mean([h[1] for h in every])),
-        len(every),
-        {c: (float(np.mean([h[0] for h in per])), len(per)) for c, per in hits.items()},
-    )
+    return summarise(query_hits(found, projection))
 
 
 def fit_projection(
@@ -332,9 +360,13 @@ _lock = threading.Lock()
 
 
 def load_version(project: Project, version: ModelVersion) -> Projection:
-    """A ``reid-embedder`` version's projection, hash-checked on first load in this process."""
-    if version.task != REID_EMBEDDER or version.artifact_sha256 is None:
-        raise BadInput(f"model {version.name!r} is not a re-ID embedder")
+    """A ``reid-embedder`` projection's matrix, hash-checked on first load in this process."""
+    if (
+        version.task != REID_EMBEDDER
+        or version.artifact_sha256 is None
+        or version.artifact_format != REID_PROJECTION_FORMAT
+    ):
+        raise BadInput(f"model {version.name!r} is not a re-ID projection")
     sha = version.artifact_sha256
     with _lock:
         if sha not in _loaded:
@@ -344,18 +376,40 @@ def load_version(project: Project, version: ModelVersion) -> Projection:
 
 def champion_projection(session: Session, project: Project, embedder: str) -> Projection | None:
     """The promoted projection for ``embedder``'s vectors, or None: suggestions then compare
-    the plain crop vectors (a projection of another embedder's vectors does not apply)."""
+    the plain crop vectors (a projection of another embedder's vectors does not apply, and a
+    user's own re-ID model embeds into vectors of its own key, compared as they are)."""
     version_id = aliases.resolve(session, REID_ALIAS)
     if version_id is None:
         return None
     version = session.get_one(ModelVersion, version_id)
     if version.params.get("embedder") != embedder:
         return None
+    if version.artifact_format != REID_PROJECTION_FORMAT:
+        return None
     return load_version(project, version)
 
 
-def reid_space(session: Session, project: Project) -> tuple[str, Projection | None]:
-    """The crop embedder key suggestions read vectors of, and the promoted projection they
-    are compared through (None: the plain vectors)."""
+def space_of(project: Project, version: ModelVersion | None) -> tuple[str, Projection | None]:
+    """The vector key a re-ID embedder compares in and the projection it applies: the
+    baseline (None) and a projection of another embedder's vectors are the configured crop
+    embedder's plain vectors; a user's own model is its own key, vectors as they are."""
     key = crop_embedder_key(project)
-    return key, champion_projection(session, project, key)
+    if version is None:
+        return key, None
+    if version.artifact_format in REID_MODEL_FORMATS:
+        return str(version.params["embedder"]), None
+    if version.params.get("embedder") != key:
+        return key, None
+    return key, load_version(project, version)
+
+
+def serving_version(session: Session) -> ModelVersion | None:
+    """The ``reid-champion`` version, or None (the baseline serves)."""
+    version_id = aliases.resolve(session, REID_ALIAS)
+    return session.get_one(ModelVersion, version_id) if version_id is not None else None
+
+
+def reid_space(session: Session, project: Project) -> tuple[str, Projection | None]:
+    """The vector key suggestions read and the promoted projection they are compared
+    through (None: the vectors as stored), from whichever embedder serves."""
+    return space_of(project, serving_version(session))

@@ -4,6 +4,9 @@ Streams in batches (memory stays flat for 100k files), probes files in a thread 
 and Pillow decoding release the GIL), writes each batch in one short transaction, then groups
 the new frames into sequences with frozen splits. Re-ingest is idempotent: known good paths
 are skipped, failed ones are tried again, duplicate content is reported, never stored twice.
+Two ingests of the same files at once (two uploads of one photo, ``wildloop ingest`` run
+twice) end as one after the other would: rows and cameras are inserted "or skipped"
+(``store.bulk``), and a row the other stored first is a skip or a duplicate, never an error.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.capture_time import TimeSource
@@ -27,6 +30,7 @@ from wildloop.media.probe import IMAGE_SUFFIXES, MediaRejected, ProbedImage, Pro
 from wildloop.media.scan import count_files, iter_files
 from wildloop.media.sequencing import SequenceCache, assign_sequences
 from wildloop.project import Project
+from wildloop.store.bulk import insert_or_skip
 from wildloop.store.tables import Camera, Media
 from wildloop.store.types import utcnow
 
@@ -203,9 +207,54 @@ def _ingest_batch(
         else:
             rows.append(row)
     if rows:
-        session.execute(insert(Media), rows)
-    report.added += sum(1 for r in rows if r["status"] == "ok")
+        _insert_rows(session, rows, report)
     return touched
+
+
+def _insert_rows(session: Session, rows: list[dict[str, object]], report: IngestReport) -> None:
+    """Insert the batch's new rows; a row another ingest stored at the same instant (its
+    path, or its content as a good item) is taken as it would be one ingest later: the path
+    as already there (skipped), the content as a duplicate of the row that won."""
+    inserted = _insert_or_skip(session, rows)
+    report.added += sum(1 for r in rows if r["status"] == "ok" and r["path"] in inserted)
+    lost = [r for r in rows if r["path"] not in inserted]
+    if not lost:
+        return
+    taken = set(
+        session.scalars(select(Media.path).where(Media.path.in_([r["path"] for r in lost])))
+    )
+    report.skipped += sum(1 for r in lost if r["path"] in taken)
+    copies = [r for r in lost if r["path"] not in taken and r["status"] == "ok"]
+    if not copies:
+        return
+    owners = {
+        row.sha256: row.path
+        for row in session.execute(
+            select(Media.sha256, Media.path).where(
+                Media.sha256.in_([r["sha256"] for r in copies]), Media.status == "ok"
+            )
+        )
+    }
+    duplicates = []
+    for row in copies:
+        original = readable_text(owners.get(str(row["sha256"])) or "another item")
+        report.duplicates += 1
+        if len(report.duplicate_examples) < EXAMPLES_KEPT:
+            report.duplicate_examples.append((readable_text(str(row["path"])), original))
+        duplicates.append(
+            dict.fromkeys(_ROW_COLUMNS)
+            | {k: row[k] for k in ("path", "kind", "camera_id", "ingested_at", "sha256", "bytes")}
+            | {"status": "duplicate", "error": f"same content as {original}; not ingested twice"}
+        )
+    stored = _insert_or_skip(session, duplicates)
+    report.skipped += sum(1 for r in duplicates if r["path"] not in stored)
+
+
+def _insert_or_skip(session: Session, rows: list[dict[str, object]]) -> set[str]:
+    """Insert ``rows``, skipping any that clash with a row already stored (by path, or by
+    content among good items); returns the paths inserted."""
+    statement = insert_or_skip(session, Media, None).returning(Media.path)
+    return set(session.execute(statement, rows).scalars())
 
 
 def _stored_path(path: Path, report: IngestReport) -> str | None:
@@ -302,9 +351,13 @@ class _CameraCache:
         if camera is None:
             camera = session.scalar(select(Camera).where(Camera.name == name))
             if camera is None:
-                camera = Camera(name=name, clock_offset_seconds=0)
-                session.add(camera)
-                session.flush()
+                # Another ingest may create the same camera at this instant: take theirs.
+                session.execute(
+                    insert_or_skip(session, Camera, ["name"]).values(
+                        name=name, clock_offset_seconds=0
+                    )
+                )
+                camera = session.scalars(select(Camera).where(Camera.name == name)).one()
             session.expunge(camera)
             self._by_name[name] = camera
         return camera

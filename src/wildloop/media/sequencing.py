@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from wildloop.domain.sequences import SequenceSpan, group_frames
 from wildloop.domain.splits import GroupBy, SplitRatios, assign_split, group_key
 from wildloop.project import Project
+from wildloop.store.bulk import insert_or_skip, lock_row
 from wildloop.store.tables import Camera, Media, MediaSequence
 
 UPDATE_BATCH = 5000
@@ -36,9 +37,15 @@ class SequenceCache:
             if sequence is None:
                 group = sequence_group(session, self._group_by, key, camera_id)
                 split = assign_split(group, self._ratios, self._salt)
-                sequence = MediaSequence(key=key, camera_id=camera_id, split=str(split))
-                session.add(sequence)
-                session.flush()
+                # Another import may create the same sequence at this instant: take theirs.
+                session.execute(
+                    insert_or_skip(session, MediaSequence, ["key"]).values(
+                        key=key, camera_id=camera_id, split=str(split)
+                    )
+                )
+                sequence = session.scalars(
+                    select(MediaSequence).where(MediaSequence.key == key)
+                ).one()
             session.expunge(sequence)
             self._by_key[key] = sequence
         return sequence
@@ -79,6 +86,9 @@ def _assign_camera(
     salt: str,
     by: GroupBy,
 ) -> int:
+    # Two ingests of one camera at once would group the same frames into sequences of the
+    # same key: the second waits here, then finds them grouped.
+    lock_row(session, Camera, camera_id)
     camera = session.execute(
         select(Camera.name, Camera.location).where(Camera.id == camera_id)
     ).one_or_none()

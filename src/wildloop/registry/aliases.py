@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from wildloop import audit
@@ -170,3 +170,42 @@ def champion_history(session: Session) -> list[int]:
 def resolve(session: Session, alias: str) -> int | None:
     """The version id an alias points at now, or None when it is unset."""
     return session.scalar(select(ModelAlias.model_version_id).where(ModelAlias.alias == alias))
+
+
+def clear_alias(
+    session: Session,
+    alias: str,
+    actor_id: int | None,
+    reason: str | None = None,
+    *,
+    only_if: int | None = None,
+) -> int | None:
+    """Remove ``alias`` (the re-ID embedder's roll back to its baseline, the plain crop
+    vectors, which no version stands for), audited; returns the version it pointed at.
+    With ``only_if`` it is removed only from that version (``AliasMoved`` otherwise)."""
+    if alias not in ALIASES:
+        raise BadInput(f"unknown alias {alias!r}; wildloop knows {', '.join(ALIASES)}")
+    previous = resolve(session, alias)
+    if only_if is not None and previous != only_if:
+        raise AliasMoved(alias, only_if, previous)
+    if previous is None:
+        return None
+    removed = rows_changed(
+        session,
+        delete(ModelAlias).where(
+            ModelAlias.alias == alias, ModelAlias.model_version_id == previous
+        ),
+    )
+    if removed != 1:
+        raise AliasMoved(alias, previous, resolve(session, alias))
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="model.alias.clear",
+        entity="model_alias",
+        entity_id=alias,
+        before={"model_version_id": previous},
+        after={"model_version_id": None},
+        reason=reason,
+    )
+    return previous

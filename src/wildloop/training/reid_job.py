@@ -21,6 +21,7 @@ from wildloop.crops.embedder import crop_embedder_key
 from wildloop.domain.model_kinds import REID_EMBEDDER
 from wildloop.errors import BadInput
 from wildloop.evaluation.reid_gate import promote_embedder
+from wildloop.evaluation.reid_switch_job import DEFAULT_MIN_SIMILARITY
 from wildloop.individuals.projection import (
     DEFAULT_DIM,
     DEFAULT_EPOCHS,
@@ -35,6 +36,7 @@ from wildloop.individuals.projection import (
     retrieval,
     training_sightings,
 )
+from wildloop.individuals.suggest_job import rescore_pending
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome
 from wildloop.jobs.training_guard import ensure_no_training, submit_training
 from wildloop.project import Project
@@ -95,7 +97,11 @@ def run_reid_chunk(ctx: ChunkContext) -> ChunkOutcome:
     with project.db.session() as session:
         created_by = session.get_one(Job, ctx.job_id).created_by
     ctx.message("comparing with the current re-ID embedder on the test individuals")
-    promote_embedder(project, _version_of_job(project, ctx.job_id), actor_id=created_by)
+    outcome = promote_embedder(project, _version_of_job(project, ctx.job_id), actor_id=created_by)
+    if outcome["promoted"] and created_by is not None:
+        # Stored suggestions were scored by the embedder it replaced.
+        counts = rescore_pending(project, created_by, DEFAULT_MIN_SIMILARITY)
+        ctx.message(f"promoted; pending suggestions re-scored: {counts}")
     return ChunkOutcome(done=int(settings["epochs"]))
 
 

@@ -17,10 +17,12 @@ import fcntl
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import select
 
@@ -37,6 +39,7 @@ PARTIAL = ".partial"
 _SHA256 = re.compile("[0-9a-f]{64}")
 _NAME_BYTES = 200  # a stored name stays under NAME_MAX (255 bytes) with a hash added
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+_REOPENS = 5
 
 State = Literal["partial", "created", "exists"]
 
@@ -102,9 +105,13 @@ def receive_chunk(
     if existing is not None:
         return UploadOutcome("exists", sha, existing[1], existing[0])
     part = _partial_path(project, sha)
-    with part.open("ab") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # one writer per upload, across processes
+    with _locked_part(part) as fh:
         offset = os.fstat(fh.fileno()).st_size
+        existing = _ingested(project, sha)  # completed by another request while we waited
+        if existing is not None:
+            if offset == 0:
+                part.unlink()
+            return UploadOutcome("exists", sha, existing[1], existing[0])
         if offset != start:
             raise Conflict(
                 f"the upload of {sha[:12]}… holds {offset} bytes but this chunk starts at "
@@ -128,6 +135,31 @@ def receive_chunk(
         camera = fields.camera or actor.username
         target = _place(project, part, sha, camera, fields.name)
     return _ingest(project, actor, target, sha, camera, fields.captured_at, total)
+
+
+@contextmanager
+def _locked_part(part: Path) -> Iterator[BinaryIO]:
+    """The partial file opened for appending and locked: one writer per upload, across
+    processes. A request that waited for the lock while another placed the complete file
+    (two devices sending one photo at once) finds its handle on the moved file: it opens
+    the partial path afresh and sends its bytes on, to end as "exists" at ingest."""
+    for _ in range(_REOPENS):
+        fh = part.open("ab")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            if _same_file(fh, part):
+                yield fh
+                return
+        finally:
+            fh.close()
+    raise Conflict(f"the upload {part.stem[:12]}… is being completed by another request; retry")
+
+
+def _same_file(fh: BinaryIO, path: Path) -> bool:
+    try:
+        return os.fstat(fh.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 def check_sha256(text: str) -> str:

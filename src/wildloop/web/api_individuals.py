@@ -15,10 +15,12 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from wildloop.evaluation.reid_switch_job import DEFAULT_MIN_SIMILARITY, roll_back, submit_promotion
 from wildloop.individuals import profiles
 from wildloop.individuals.bursts import TrackMode, follow_track
 from wildloop.individuals.checks import all_checks
 from wildloop.individuals.embed_job import submit_label_embedding
+from wildloop.individuals.embedders import embedder_status
 from wildloop.individuals.projection import reid_space
 from wildloop.individuals.reid import MAX_K, BoxIdentity, Candidate, photo_identities, suggest
 from wildloop.individuals.suggest_job import submit_suggestions
@@ -139,6 +141,52 @@ def train_embedder(request: Request, actor: ActorDep, body: EmbedderTrainIn) -> 
         project_of(request), epochs=body.epochs, dim=body.dim, created_by=actor.id
     )
     return {"job_id": job_id}
+
+
+@router.get("/individuals/embedder")
+def embedder(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Which re-ID embedder serves suggestions (the baseline crop vectors, a fine-tuned
+    projection or a user's own model) and every candidate with its last gate figures."""
+    return _in_session(request, lambda s, p: embedder_status(s, p))
+
+
+class EmbedderPromoteIn(_In):
+    model: str = Field(min_length=1, max_length=200, description="version id or name")
+    force: bool = Field(default=False, description="promote even if the gate refuses")
+    reason: str | None = Field(default=None, max_length=2000, description="why, with force")
+    min_similarity: float = Field(
+        default=DEFAULT_MIN_SIMILARITY, ge=-1, le=1, description="least re-scored suggestion"
+    )
+
+
+@router.post("/individuals/embedder/promote", status_code=202)
+def promote_embedder(request: Request, actor: ActorDep, body: EmbedderPromoteIn) -> dict[str, Any]:
+    """Queue the gate for a re-ID embedder; if it is promoted, the job embeds and re-scores
+    the stored suggestions with it (admins)."""
+    job_id = submit_promotion(
+        project_of(request),
+        actor,
+        body.model,
+        force=body.force,
+        reason=body.reason,
+        min_similarity=body.min_similarity,
+    )
+    return {"job_id": job_id}
+
+
+class EmbedderRollbackIn(_In):
+    expected: Id | None = Field(
+        default=None, description="the version you saw serving (refused if another serves)"
+    )
+    min_similarity: float = Field(default=DEFAULT_MIN_SIMILARITY, ge=-1, le=1)
+
+
+@router.post("/individuals/embedder/rollback")
+def rollback_embedder(
+    request: Request, actor: ActorDep, body: EmbedderRollbackIn
+) -> dict[str, Any]:
+    """The baseline (plain crop vectors) serves again now; a job re-scores suggestions."""
+    return roll_back(project_of(request), actor, body.expected, body.min_similarity)
 
 
 @router.post("/individuals/suggestions", status_code=202)

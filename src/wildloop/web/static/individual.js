@@ -43,6 +43,15 @@
     state.ind = await wl.api("GET", api);
     state.at = Math.min(state.at, Math.max(sightings().length - 1, 0));
     render();
+    await redrawTimeline();
+  }
+
+  // The timeline is drawn on the server: fetch it again so it counts what the gallery shows.
+  async function redrawTimeline() {
+    try {
+      const r = await fetch(`/individuals/${root.dataset.id}/timeline`, { credentials: "same-origin" });
+      if (r.ok) $("timeline").innerHTML = await r.text();
+    } catch (e) { /* the gallery is current; the chart catches up on the next change */ }
   }
 
   // One change: call the API, remember how to undo it, reload the profile.
