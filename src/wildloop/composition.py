@@ -12,11 +12,12 @@ from wildloop.audio.search import INDEX_KIND
 from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.evaluation.quantize_job import QUANTIZE_KIND
+from wildloop.evaluation.shadow import AGREEMENT_KIND
 from wildloop.evaluation.thresholds_job import THRESHOLDS_KIND
 from wildloop.individuals.embed_job import LABEL_EMBED_KIND
 from wildloop.individuals.suggest_job import SUGGEST_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
-from wildloop.processing.predict_job import PREDICT_KIND
+from wildloop.processing.predict_job import PREDICT_KIND, SHADOW_KIND
 from wildloop.review.queue import QUEUE_KIND
 from wildloop.training.job import TRAIN_KIND
 from wildloop.training.loop_job import LOOP_KIND
@@ -34,6 +35,8 @@ JOB_KINDS: tuple[JobKind, ...] = (
     SUGGEST_KIND,
     THRESHOLDS_KIND,
     QUANTIZE_KIND,
+    SHADOW_KIND,
+    AGREEMENT_KIND,
 )
 
 
