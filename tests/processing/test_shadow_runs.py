@@ -3,6 +3,7 @@ challenger follows its alias. Real projects, a real (untrained) ONNX detector, r
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.detectors import untrained_onnx, untrained_pt  # noqa: F401 (fixtures)
-from tests.support.engine import ingest_dir
+from tests.support.engine import ingest_dir, invoke
 from wildloop.domain.shadow import shadowed
 from wildloop.errors import BadInput
 from wildloop.jobs.local import LocalExecutor
@@ -181,3 +182,19 @@ def test_the_champions_job_is_served_before_an_older_shadow_job(
             ).all()
         )
     assert set(made) == {champion, challenger}  # the challenger's own set beside the champion's
+
+
+def test_cli_sets_the_share_runs_and_reports(setup: tuple[Project, int, int, list[int]]) -> None:
+    project, champion, challenger, _ = setup
+    invoke(project, "shadow", "set", "--share", "1")
+    assert Project.open(project.root).config.shadow.share == 1.0
+    ran = json.loads(invoke(project, "shadow", "run", "--limit", "9", "--json"))
+    assert ran["ran"] == 9
+    assert ran["challenger"]["id"] == challenger and ran["champion"]["id"] == champion
+    # The champion has not run yet: nothing both predicted, nothing judged.
+    assert ran["figures"]["shadowed"] == 9 and ran["figures"]["compared"] == 0
+    status = json.loads(invoke(project, "shadow", "status", "--json"))
+    assert status["share"] == 1.0 and status["figures"] == ran["figures"]
+    page = json.loads(invoke(project, "shadow", "disagreements", "--json"))
+    assert page == {"items": [], "next": None}
+    invoke(project, "shadow", "set", "--share", "2", code=2)  # refused by the option's range

@@ -31,7 +31,7 @@ def set_(
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Set [shadow] share in wildloop.toml (audited); 0 turns shadow runs off."""
+    """Set shadow.share in wildloop.toml (audited); 0 turns shadow runs off."""
     with open_project(project) as proj:
         after = set_share(proj, share, proj.author("cli"))
     if as_json:
@@ -44,7 +44,9 @@ def set_(
 def run(
     share: Annotated[
         float | None,
-        typer.Option("--share", min=0, max=1, help="Share to run (default: [shadow] share)."),
+        typer.Option(
+            "--share", min=0, max=1, help="Share to run (default: shadow.share in wildloop.toml)."
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="How many of the most recent images.")
