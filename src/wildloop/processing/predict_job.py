@@ -62,6 +62,7 @@ from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
 WRITE_EVERY = 256
+SHADOW_CHUNK = 64  # items per shadow chunk: what a more urgent job may wait behind
 EVALUATION_BOXES = 100  # boxes kept per test item, counting those below `thresholds.store`
 # Stage seconds summed over every chunk this process ran (benchmarks and logs read it).
 STAGE_TOTALS = StageTimes()
@@ -186,6 +187,8 @@ def submit_shadow(
         media_ids=chosen,
         created_by=created_by,
         kind=SHADOW_KIND_NAME,
+        # Short chunks: a champion's job or a training arriving meanwhile waits for one.
+        chunk_size=min(SHADOW_CHUNK, project.config.inference.chunk_size),
     )
 
 
@@ -230,8 +233,9 @@ def _submit(
     created_by: int | None = None,
     media_ids: list[int] | None = None,
     kind: str = "predict",
+    chunk_size: int | None = None,
 ) -> Submitted:
-    chunk_size = project.config.inference.chunk_size
+    chunk_size = chunk_size or project.config.inference.chunk_size
     with project.db.session() as session:
         version = get_version(session, model)
         _require_runnable(version)
