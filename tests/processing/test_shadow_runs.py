@@ -198,3 +198,5 @@ def test_cli_sets_the_share_runs_and_reports(setup: tuple[Project, int, int, lis
     page = json.loads(invoke(project, "shadow", "disagreements", "--json"))
     assert page == {"items": [], "next": None}
     invoke(project, "shadow", "set", "--share", "2", code=2)  # refused by the option's range
+    queued = invoke(project, "process", "--no-wait")
+    assert "items with the challenger chall queued as job" in queued

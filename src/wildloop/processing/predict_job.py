@@ -75,6 +75,7 @@ class Submitted:
     version_name: str
     items: int
     media_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    shadow: Submitted | None = None  # the challenger's background job beside this one
 
 
 def submit_process(
@@ -84,7 +85,8 @@ def submit_process(
     for the champion, a shadow run of ``[shadow] share`` of them beside it."""
     submitted = _submit(project, "process", model, Scope(), unseen_only=True, created_by=created_by)
     if model == "champion":
-        submit_shadow(project, submitted.media_ids, created_by=created_by)
+        shadow = submit_shadow(project, submitted.media_ids, created_by=created_by)
+        return replace(submitted, shadow=shadow)
     return submitted
 
 
@@ -148,8 +150,8 @@ def submit_arrivals(
         media_ids=list(media_ids),
         created_by=created_by,
     )
-    submit_shadow(project, submitted.media_ids, created_by=created_by)
-    return submitted
+    shadow = submit_shadow(project, submitted.media_ids, created_by=created_by)
+    return replace(submitted, shadow=shadow)
 
 
 def submit_shadow(
