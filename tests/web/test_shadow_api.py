@@ -62,6 +62,17 @@ def test_summary_share_refresh_and_pages(
         r.outcome == one for r in rows
     )
 
+    # The grid shows the same items (and its batch actions reach them by that filter).
+    grid = viewer.get("/api/v1/media?shadow=disagree&limit=500").json()["items"]
+    assert sorted(i["id"] for i in grid) == wrong
+    of_one = viewer.get(f"/api/v1/media?shadow={one}&limit=500").json()["items"]
+    assert sorted(i["id"] for i in of_one) == sorted(i["media_id"] for i in only)
+    marked = reviewer.post(
+        "/api/v1/batch", json={"filter": {"shadow": "disagree"}, "action": "mark", "kind": "missed"}
+    ).json()
+    assert sorted(marked["applied"]) == wrong
+    assert 'name="shadow"' in viewer.get("/grid?shadow=disagree").text
+
     # A second refresh judges nothing twice.
     again = _judge(reviewer, setup.project)["figures"]
     assert again["compared"] == figures["compared"]
@@ -70,6 +81,7 @@ def test_summary_share_refresh_and_pages(
     assert 'id="shadow-card"' in html and 'href="/models/shadow"' in html
     assert f"{100 * figures['agreement']:.1f}%" in html
     listing = viewer.get("/models/shadow").text
+    assert 'href="/grid?shadow=disagree"' in listing
     for media_id in wrong[:5]:
         assert f'href="/media/{media_id}"' in listing
 

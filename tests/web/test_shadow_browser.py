@@ -43,6 +43,13 @@ def test_the_panel_shows_agreement_and_links_to_the_disagreements(
         page.wait_for_url(f"{base}/models/shadow")
         rows = page.locator("#disagreements tbody tr[data-media]")
         assert rows.count() > 0
+        listed = sorted(int(m) for m in rows.evaluate_all("rs => rs.map(r => r.dataset.media)"))
+        page.click("#open-in-grid")
+        page.wait_for_url(f"{base}/grid?shadow=disagree")
+        page.locator("#grid .tile").first.wait_for()
+        tiles = page.locator("#grid .tile").evaluate_all("ts => ts.map(t => t.dataset.id)")
+        assert sorted(int(t) for t in tiles) == listed
+        page.go_back()
         media_id = rows.first.get_attribute("data-media")
         rows.first.locator("a").click()
         page.wait_for_url(f"{base}/media/{media_id}*")

@@ -110,6 +110,7 @@ def _grid_cases() -> list[Case]:
         Case(
             "grid: cursor id huge", MEDIA, f"{V1}/media?cursor={GRID_CURSOR}", None, 400, "cursor"
         ),
+        Case("grid: shadow", MEDIA, f"{V1}/media?shadow=agree", None, 400, "shadow"),
         Case("count: score", COUNT, f"{V1}/media/count?min_score=2", None, 400, "between 0"),
         Case("count: model", COUNT, f"{V1}/media/count?model=nope", None, 400, "unknown model"),
         Case("detail: id huge", DETAIL, f"{V1}/media/{HUGE}", None, 422, "media_id"),
