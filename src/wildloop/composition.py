@@ -13,11 +13,12 @@ from wildloop.crops.index import CROP_INDEX_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.evaluation.quantize_job import QUANTIZE_KIND
 from wildloop.evaluation.reid_switch_job import SWITCH_KIND
+from wildloop.evaluation.shadow import AGREEMENT_KIND
 from wildloop.evaluation.thresholds_job import THRESHOLDS_KIND
 from wildloop.individuals.embed_job import LABEL_EMBED_KIND
 from wildloop.individuals.suggest_job import SUGGEST_KIND
 from wildloop.jobs.kinds import JobKind, register_kind
-from wildloop.processing.predict_job import PREDICT_KIND
+from wildloop.processing.predict_job import PREDICT_KIND, SHADOW_KIND
 from wildloop.review.queue import QUEUE_KIND
 from wildloop.review.repeat_job import REPEAT_DECISION_KIND
 from wildloop.training.job import TRAIN_KIND
@@ -38,6 +39,8 @@ JOB_KINDS: tuple[JobKind, ...] = (
     QUANTIZE_KIND,
     REPEAT_DECISION_KIND,
     SWITCH_KIND,
+    SHADOW_KIND,
+    AGREEMENT_KIND,
 )
 
 

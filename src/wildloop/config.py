@@ -297,6 +297,17 @@ class SmoothingSettings(_Section):
     weak: float = Field(default=0.5, ge=0, le=1, description="boxes below this score follow")
 
 
+class ShadowSettings(_Section):
+    """Shadow runs: the challenger predicts beside the champion on a share of new items.
+
+    Off (0) by default: every shadowed item costs a second inference, and a project opts in
+    once it has a challenger worth watching (`wildloop shadow set --share 0.1`)."""
+
+    share: float = Field(
+        default=0.0, ge=0, le=1, description="share of new items the challenger also predicts"
+    )
+
+
 class DatabaseSettings(_Section):
     url: str = ""
 
@@ -321,6 +332,7 @@ class ProjectConfig(_Section):
     crops: CropSettings = Field(default_factory=CropSettings)
     priors: PriorSettings = Field(default_factory=PriorSettings)
     smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
+    shadow: ShadowSettings = Field(default_factory=ShadowSettings)
 
     @field_validator("classes")
     @classmethod

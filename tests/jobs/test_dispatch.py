@@ -26,6 +26,9 @@ def test_kinds_route_to_their_queue_and_urgent_ones_go_first(project: Project) -
     assert route(config, "train").queue == "train"
     assert route(config, "compare").queue == "eval"
     assert route(config, "compare").priority > route(config, "predict").priority
+    # A shadow run shares the champion's queue and waits behind it.
+    assert route(config, "shadow").queue == route(config, "predict").queue
+    assert route(config, "shadow").priority == 0 < route(config, "predict").priority
     config.inference.device = "cuda:0"
     assert route(config, "predict").queue == "infer-gpu"
     config.jobs.routes = {"compare": "infer-gpu"}

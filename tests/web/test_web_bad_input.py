@@ -89,6 +89,9 @@ REPEATS = ("GET", f"{V1}/repeats")
 REPEAT_DECISION = ("POST", f"{V1}/repeats/{{group}}/decision")
 REPEAT_UNDO = ("POST", f"{V1}/repeats/decisions/{{decision_id}}/undo")
 REPEAT_STATUS = ("GET", f"{V1}/repeats/decisions/{{decision_id}}")
+SHADOW_SET = ("PUT", f"{V1}/shadow")
+SHADOW_RUN = ("POST", f"{V1}/shadow/run")
+SHADOW_LIST = ("GET", f"{V1}/shadow/disagreements")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def _grid_cases() -> list[Case]:
         Case(
             "grid: cursor id huge", MEDIA, f"{V1}/media?cursor={GRID_CURSOR}", None, 400, "cursor"
         ),
+        Case("grid: shadow", MEDIA, f"{V1}/media?shadow=agree", None, 400, "shadow"),
         Case("count: score", COUNT, f"{V1}/media/count?min_score=2", None, 400, "between 0"),
         Case("count: model", COUNT, f"{V1}/media/count?model=nope", None, 400, "unknown model"),
         Case("detail: id huge", DETAIL, f"{V1}/media/{HUGE}", None, 422, "media_id"),
@@ -454,6 +458,7 @@ def cases() -> list[Case]:
         + _upload_cases()
         + _quantize_cases()
         + _repeat_cases()
+        + _shadow_cases()
     )
 
 
@@ -612,6 +617,27 @@ def _repeat_cases() -> list[Case]:
         Case("decision: huge", REPEAT_STATUS, f"{r}/decisions/{HUGE}", None, 422, "decision_id"),
         Case("decision: zero", REPEAT_STATUS, f"{r}/decisions/0", None, 422, "decision_id"),
         Case("decision: unknown", REPEAT_STATUS, f"{r}/decisions/999999", None, 404, "not exist"),
+    ]
+
+
+def _shadow_cases() -> list[Case]:
+    s, d = f"{V1}/shadow", f"{V1}/shadow/disagreements"
+    return [
+        Case("shadow: share 2", SHADOW_SET, s, {"share": 2}, 422, "share"),
+        Case("shadow: share negative", SHADOW_SET, s, {"share": -0.1}, 422, "share"),
+        Case("shadow: share text", SHADOW_SET, s, {"share": "half"}, 422, "share"),
+        Case("shadow: no share", SHADOW_SET, s, {}, 422, "share"),
+        Case("shadow: extra", SHADOW_SET, s, {"share": 0.1, "model": "x"}, 422, "model"),
+        Case("shadow run: limit 0", SHADOW_RUN, f"{s}/run", {"limit": 0}, 422, "limit"),
+        Case("shadow run: limit huge", SHADOW_RUN, f"{s}/run", {"limit": HUGE}, 422, "limit"),
+        Case("shadow run: share", SHADOW_RUN, f"{s}/run", {"share": 3}, 422, "share"),
+        Case("shadow run: extra", SHADOW_RUN, f"{s}/run", {"items": [1]}, 422, "items"),
+        Case("disagreements: outcome", SHADOW_LIST, f"{d}?outcome=agree", None, 422, "outcome"),
+        Case("disagreements: after", SHADOW_LIST, f"{d}?after=-1", None, 422, "after"),
+        Case("disagreements: after huge", SHADOW_LIST, f"{d}?after={HUGE}", None, 422, "after"),
+        Case("disagreements: limit 0", SHADOW_LIST, f"{d}?limit=0", None, 422, "limit"),
+        Case("disagreements: limit", SHADOW_LIST, f"{d}?limit=501", None, 422, "limit"),
+        Case("disagreements: no pair", SHADOW_LIST, d, None, 400, "challenger"),
     ]
 
 

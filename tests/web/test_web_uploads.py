@@ -29,7 +29,9 @@ from wildloop.cli.demo_cmds import DEMO_CLASSES, DEMO_DETECTOR
 from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.local import run_job
 from wildloop.models.registration import register_model
+from wildloop.processing.shadow import set_share
 from wildloop.project import Project
+from wildloop.registry import aliases
 from wildloop.registry.versions import Provenance
 from wildloop.store.tables import (
     Camera,
@@ -588,3 +590,33 @@ def test_two_uploads_at_the_same_instant(edge, live):
     with edge.project.db.session() as session:
         names = session.scalars(select(Camera.name).where(Camera.name.like("race-%"))).all()
         assert sorted(names) == sorted(f"race-{r}" for r in range(RACE_ROUNDS))
+def test_an_upload_in_the_shadow_share_gets_a_challenger_job_too(edge, app):
+    """With ``[shadow] share = 1`` and a challenger, an upload queues the champion's job
+    and a background ``shadow`` job of the challenger over the same item."""
+    challenger = register_model(
+        edge.project,
+        DEMO_DETECTOR,
+        "demo-detector-b",
+        imgsz=320,
+        provenance=Provenance(source="registered"),
+    )
+    with edge.project.db.session() as session:
+        aliases.move_alias(session, "challenger", challenger.id, None, "test")
+    set_share(edge.project, 1.0)
+    photo = edge.photos[2]
+    body = (
+        edge.client(app, "pi")
+        .put(f"/api/v1/uploads/{sha(photo)}", params={"name": "s.jpg"}, content=photo)
+        .json()
+    )
+    with edge.project.db.session() as session:
+        shadow = session.scalars(select(Job).where(Job.kind == "shadow")).one()
+        payloads = session.scalars(select(JobChunk.payload).where(JobChunk.job_id == shadow.id))
+        assert [m for p in payloads for m in p["media_ids"]] == [body["media_id"]]
+    assert shadow.params["model_version_id"] == challenger.id and shadow.id != body["job_id"]
+    assert run_job(edge.project, shadow.id)["state"] == "succeeded"
+    with edge.project.db.session() as session:
+        made = session.scalars(
+            select(PredictionSet.model_version_id).where(PredictionSet.media_id == body["media_id"])
+        ).all()
+    assert made == [challenger.id]  # the champion's own job has not run yet

@@ -26,6 +26,7 @@ from wildloop.cli import (
     repeat_cmds,
     serve_cmds,
     settings_gate_cmds,
+    shadow_cmds,
     split_cmds,
     threshold_cmds,
     user_cmds,
@@ -65,6 +66,7 @@ app.add_typer(crop_cmds.app, name="crops")
 app.add_typer(individual_cmds.app, name="individuals")
 app.add_typer(threshold_cmds.app, name="thresholds")
 app.add_typer(repeat_cmds.app, name="repeats")
+app.add_typer(shadow_cmds.app, name="shadow")
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)

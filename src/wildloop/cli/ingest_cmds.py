@@ -12,7 +12,7 @@ from wildloop.audio.ingest import AudioIngestReport, ingest_audio_paths
 from wildloop.cli.job_cmds import print_status, run_with_progress
 from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, errors, print_json, progress_bar
-from wildloop.cli.process_cmds import print_summary
+from wildloop.cli.process_cmds import print_shadow, print_summary
 from wildloop.cli.split_cmds import print_hint
 from wildloop.datasets.label_import import import_labels as import_labels_service
 from wildloop.datasets.label_import import read_dataset
@@ -66,6 +66,7 @@ def ingest(
 def _process_new(proj: Project) -> None:
 
     submitted = submit_process(proj, created_by=proj.author("admin"))
+    print_shadow(submitted)
     status = run_with_progress(proj, submitted.job_id, f"process ({submitted.version_name})")
     print_status(status)
     if status["result"]:

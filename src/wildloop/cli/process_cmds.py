@@ -77,7 +77,20 @@ def prune(
     )
 
 
+def print_shadow(submitted: Submitted) -> None:
+    """Say that a shadow run was queued beside the champion's job, and who runs it."""
+    if submitted.shadow is not None:
+        console.print(
+            f"shadow run: {submitted.shadow.items} items with the challenger "
+            f"{submitted.shadow.version_name} queued as job {submitted.shadow.job_id} "
+            "(background: `wildloop serve` or `wildloop worker` runs it; "
+            "`wildloop shadow status` for the agreement)"
+        )
+
+
 def _finish(project: Project, submitted: Submitted, wait: bool, as_json: bool, label: str) -> None:
+    if not as_json:
+        print_shadow(submitted)
     if not wait:
         if as_json:
             print_json({"job_id": submitted.job_id, "items": submitted.items})

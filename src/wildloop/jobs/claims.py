@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.job_states import ACTIVE, OPEN_CHUNK
@@ -53,16 +53,21 @@ def claim_chunk(
     job_ids: Collection[int] | None = None,
     skip: Collection[int] = (),
     chunk_id: int | None = None,
+    last: Collection[str] = (),
 ) -> Claim | None:
     """Take the oldest queued chunk of an active job (of ``job_id`` or ``job_ids`` when
     given, not of the jobs in ``skip``; exactly ``chunk_id`` when given, as a broker's task
-    asks), or None when there is none."""
+    asks), or None when there is none. Chunks of the kinds in ``last`` (background work)
+    are taken only when no other chunk is queued."""
     for _ in range(_CLAIM_RACES):
+        order: list[Any] = [JobChunk.job_id, JobChunk.seq]
+        if last:
+            order.insert(0, case((Job.kind.in_(list(last)), 1), else_=0))
         query = (
             select(JobChunk.id, JobChunk.job_id, JobChunk.seq, Job.kind)
             .join(Job, Job.id == JobChunk.job_id)
             .where(JobChunk.state == "queued", Job.state.in_(ACTIVE))
-            .order_by(JobChunk.job_id, JobChunk.seq)
+            .order_by(*order)
             .limit(1)
         )
         if job_id is not None:

@@ -149,12 +149,16 @@ def stored_result(project: Project, job_id: int) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class JobKind:
-    """A kind of job: ``run_chunk`` must be idempotent (a chunk may run again after a crash)."""
+    """A kind of job: ``run_chunk`` must be idempotent (a chunk may run again after a crash).
+
+    A ``background`` kind's chunks are claimed only when no other kind's chunk is queued
+    (a shadow run never delays the champion's predictions or a training)."""
 
     name: str
     run_chunk: ChunkHandler
     finalize: Finaliser | None = None
     max_attempts: int = 3
+    background: bool = False
 
 
 _registered: dict[str, JobKind] = {}
@@ -179,3 +183,9 @@ def get_kind(name: str) -> JobKind:
 def known_kinds() -> list[str]:
     with _lock:
         return sorted(_registered)
+
+
+def background_kinds() -> list[str]:
+    """The registered kinds claimed last (see ``JobKind.background``)."""
+    with _lock:
+        return sorted(name for name, kind in _registered.items() if kind.background)

@@ -17,6 +17,8 @@ from wildloop.config import ProjectConfig
 QUEUES = ("infer-cpu", "infer-gpu", "train", "eval")
 _KIND_QUEUES = {"train": "train", "compare": "eval", "loop": "eval"}
 _URGENT = {"train": 9, "compare": 9, "loop": 8}
+# Shadow runs wait behind everything on their queue (the champion's predictions first).
+_BACKGROUND = {"shadow": 0, "shadow-agreement": 0}
 _BULK_PRIORITY = 3
 
 
@@ -31,7 +33,8 @@ def route(config: ProjectConfig, kind: str) -> Route:
     (inference kinds by ``inference.device``)."""
     jobs = config.jobs
     queue = jobs.routes.get(kind) or _KIND_QUEUES.get(kind) or _infer_queue(config)
-    priority = jobs.priorities.get(kind, _URGENT.get(kind, _BULK_PRIORITY))
+    default = _URGENT.get(kind, _BACKGROUND.get(kind, _BULK_PRIORITY))
+    priority = jobs.priorities.get(kind, default)
     return Route(queue=queue, priority=max(0, min(9, priority)))
 
 

@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from wildloop.errors import NotFound
 from wildloop.jobs import claims
-from wildloop.jobs.kinds import ChunkContext, ChunkLost, JobCancelled, WaitingForJobs, get_kind
+from wildloop.jobs.kinds import (
+    ChunkContext,
+    ChunkLost,
+    JobCancelled,
+    WaitingForJobs,
+    background_kinds,
+    get_kind,
+)
 from wildloop.project import Project
 from wildloop.store.tables import Job
 
@@ -135,7 +142,10 @@ def _step(
     _finish_ready(project, stats)
     skip = scope.skip()
     claim = _bookkeep(
-        project, lambda s: claims.claim_chunk(s, worker, job_ids=scope.jobs, kinds=kinds, skip=skip)
+        project,
+        lambda s: claims.claim_chunk(
+            s, worker, job_ids=scope.jobs, kinds=kinds, skip=skip, last=background_kinds()
+        ),
     )
     if claim is None:
         return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -43,16 +43,26 @@ from wildloop.processing.location_priors import apply_priors
 from wildloop.processing.prediction_settings import settings_for, settings_row
 from wildloop.processing.selection import Scope, media_query, parse_scope
 from wildloop.processing.sequence_smoothing import smooth_results, whole_bursts
+from wildloop.processing.shadow import (
+    RECENT_DEFAULT,
+    SHADOW_KIND_NAME,
+    recent_media,
+    request_agreement,
+    select_shadowed,
+    shadow_pair,
+)
 from wildloop.processing.two_stage import SecondStage, load_classifier
 from wildloop.processing.writer import write_results
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.registry.pipelines import stages
 from wildloop.registry.versions import get_version, project_class_ids
+from wildloop.review.queue import request_refresh
 from wildloop.store.tables import Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
 WRITE_EVERY = 256
+SHADOW_CHUNK = 64  # items per shadow chunk: what a more urgent job may wait behind
 EVALUATION_BOXES = 100  # boxes kept per test item, counting those below `thresholds.store`
 # Stage seconds summed over every chunk this process ran (benchmarks and logs read it).
 STAGE_TOTALS = StageTimes()
@@ -64,13 +74,20 @@ class Submitted:
     version_id: int
     version_name: str
     items: int
+    media_ids: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    shadow: Submitted | None = None  # the challenger's background job beside this one
 
 
 def submit_process(
     project: Project, *, model: str = "champion", created_by: int | None = None
 ) -> Submitted:
-    """A job over every good image that ``model`` (default: the champion) has not seen."""
-    return _submit(project, "process", model, Scope(), unseen_only=True, created_by=created_by)
+    """A job over every good image that ``model`` (default: the champion) has not seen;
+    for the champion, a shadow run of ``[shadow] share`` of them beside it."""
+    submitted = _submit(project, "process", model, Scope(), unseen_only=True, created_by=created_by)
+    if model == "champion":
+        shadow = submit_shadow(project, submitted.media_ids, created_by=created_by)
+        return replace(submitted, shadow=shadow)
+    return submitted
 
 
 def submit_reprocess(
@@ -117,13 +134,14 @@ def submit_arrivals(
     project: Project, media_ids: Sequence[int], *, created_by: int | None = None
 ) -> Submitted | None:
     """A job that runs the champion over just-arrived ``media_ids`` (following the alias, as
-    ``process`` does); None when there is no champion or it does not run on images."""
+    ``process`` does), and a shadow run of ``[shadow] share`` of them beside it; None when
+    there is no champion or it does not run on images."""
     with project.db.session() as session:
         champion = resolve(session, "champion")
         version = session.get(ModelVersion, champion) if champion is not None else None
         if version is None or version.task == head_job.TASK:
             return None
-    return _submit(
+    submitted = _submit(
         project,
         "process",
         "champion",
@@ -132,6 +150,65 @@ def submit_arrivals(
         media_ids=list(media_ids),
         created_by=created_by,
     )
+    shadow = submit_shadow(project, submitted.media_ids, created_by=created_by)
+    return replace(submitted, shadow=shadow)
+
+
+def submit_shadow(
+    project: Project,
+    media_ids: Sequence[int],
+    *,
+    share: float | None = None,
+    created_by: int | None = None,
+) -> Submitted | None:
+    """A background ``shadow`` job: the challenger (pinned now) over the ``share`` (default
+    ``[shadow] share``) of ``media_ids`` that ``domain.shadow`` selects. None when the share
+    selects nothing or no challenger can shadow the champion. Its sets are the challenger's
+    own; the champion's stay the model's answer everywhere."""
+    share = project.config.shadow.share if share is None else share
+    if share <= 0 or not media_ids:
+        return None
+    with project.db.session() as session:
+        pair = shadow_pair(session)
+        if pair is None:
+            return None
+        challenger = pair[1]
+        try:
+            _require_runnable(challenger)
+        except BadInput:
+            return None
+        chosen = select_shadowed(session, media_ids, share)
+    if not chosen:
+        return None
+    return _submit(
+        project,
+        "shadow",
+        str(challenger.id),
+        None,
+        unseen_only=False,
+        media_ids=chosen,
+        created_by=created_by,
+        kind=SHADOW_KIND_NAME,
+        # Short chunks: a champion's job or a training arriving meanwhile waits for one.
+        chunk_size=min(SHADOW_CHUNK, project.config.inference.chunk_size),
+    )
+
+
+def submit_shadow_recent(
+    project: Project,
+    *,
+    share: float | None = None,
+    limit: int = RECENT_DEFAULT,
+    created_by: int | None = None,
+) -> Submitted | None:
+    """``wildloop shadow run``: a shadow run over the ``limit`` most recent images now."""
+    if not 1 <= limit <= 1_000_000:
+        raise BadInput(f"limit {limit} must be from 1 to 1000000")
+    if share is not None and not 0 <= share <= 1:
+        raise BadInput(f"share {share!r} must be a number from 0 to 1")
+    with project.db.session() as session:
+        recent = recent_media(session, limit)
+    return submit_shadow(project, recent, share=share, created_by=created_by)
 
 
 def predict_items(project: Project, model_version_id: int, media_ids: Sequence[int]) -> None:
@@ -157,8 +234,10 @@ def _submit(
     compare_to: str | None = None,
     created_by: int | None = None,
     media_ids: list[int] | None = None,
+    kind: str = "predict",
+    chunk_size: int | None = None,
 ) -> Submitted:
-    chunk_size = project.config.inference.chunk_size
+    chunk_size = chunk_size or project.config.inference.chunk_size
     with project.db.session() as session:
         version = get_version(session, model)
         _require_runnable(version)
@@ -191,14 +270,14 @@ def _submit(
         }
         job_id = submit_job(
             session,
-            "predict",
+            kind,
             params,
             chunks,
             total=len(ids),
             created_by=created_by,
             message=f"{purpose} {len(ids)} items with {version.name}",
         )
-    return Submitted(job_id, version.id, version.name, len(ids))
+    return Submitted(job_id, version.id, version.name, len(ids), tuple(ids))
 
 
 def _with_sequences(session: Session, media_ids: list[int]) -> list[tuple[int, int | None]]:
@@ -425,4 +504,17 @@ def finalize(project: Project, job_id: int) -> dict[str, Any]:
     return result
 
 
+def finalize_shadow(project: Project, job_id: int) -> dict[str, Any]:
+    """A shadow run's result (counts), then the refreshes its new sets call for: the
+    agreement figures and the review queue's order (its disagreement signal)."""
+    result = finalize(project, job_id)
+    with project.db.session() as session:
+        result["agreement_job"] = request_agreement(session)
+        result["queue_job"] = request_refresh(session)
+    return result
+
+
 PREDICT_KIND = JobKind(name="predict", run_chunk=run_chunk, finalize=finalize)
+SHADOW_KIND = JobKind(
+    name=SHADOW_KIND_NAME, run_chunk=run_chunk, finalize=finalize_shadow, background=True
+)

@@ -22,6 +22,8 @@ SORTS = ("id", "captured_at", "score")
 MARKS = ("any", "none", "missed", "false_positive")
 SPLITS = ("train", "val", "test")
 KINDS = ("image", "audio", "window")
+# Shadow-run verdicts the grid can show: every disagreement, or one kind of it.
+SHADOW = ("disagree", "champion_only", "challenger_only", "different_class", "different_boxes")
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off"}
 KNOWN_PARAMS = frozenset(
@@ -40,6 +42,7 @@ KNOWN_PARAMS = frozenset(
         "kind",
         "time_from",
         "time_to",
+        "shadow",
     }
 )
 
@@ -66,6 +69,8 @@ class GridFilter:
     kind: str | None = None
     time_from: time | None = None
     time_to: time | None = None
+    # Items the champion's current challenger disagreed on in a shadow run (docs/engine.md).
+    shadow: str | None = None
 
     @property
     def needs_predictions(self) -> bool:
@@ -114,6 +119,8 @@ class GridFilter:
             out["time_from"] = self.time_from.strftime("%H:%M")
         if self.time_to is not None:
             out["time_to"] = self.time_to.strftime("%H:%M")
+        if self.shadow:
+            out["shadow"] = self.shadow
         return out
 
     def is_default(self) -> bool:
@@ -168,6 +175,7 @@ def parse_filter(params: Mapping[str, str], classes: ClassMap, names: FilterName
         kind=_choice("kind", values.get("kind"), KINDS),
         time_from=_clock("time_from", values.get("time_from")),
         time_to=_clock("time_to", values.get("time_to")),
+        shadow=_choice("shadow", values.get("shadow"), SHADOW),
     )
     if (
         result.min_score is not None

@@ -24,7 +24,7 @@ from wildloop.review.filters import GridFilter
 from wildloop.review.grid_paths import PS, Branch, Path, choose_path
 from wildloop.review.hidden_regions import HiddenRegions, hidden_regions
 from wildloop.store import hints
-from wildloop.store.tables import Media, ModelVersion
+from wildloop.store.tables import Media, ModelVersion, ShadowComparison
 from wildloop.store.time_of_day import time_of_day
 
 COUNT_CAP = 5_000
@@ -263,6 +263,8 @@ def _branch_query(
     clock = _clock_condition(flt)
     if clock is not None:
         query = query.where(clock)
+    if flt.shadow:
+        query = query.where(Media.id.in_(_shadow_verdicts(session, flt.shadow)))
     if flt.min_score is not None:
         query = query.where(PS.top_score >= flt.min_score)
     if flt.max_score is not None:
@@ -303,6 +305,23 @@ def _shown_condition(flt: GridFilter, branch: Branch, hidden: HiddenRegions) -> 
         Media.camera_id,
         class_id=flt.class_id if machine else None,
         min_score=flt.min_score,
+    )
+
+
+def _shadow_verdicts(session: Session, verdict: str) -> Select[Any]:
+    """Ids of the items the current challenger disagreed with the current champion on, in
+    shadow runs (all disagreements, or one kind)."""
+    champion = aliases.resolve(session, "champion")
+    challenger = aliases.resolve(session, "challenger")
+    outcome = (
+        ShadowComparison.outcome != "agree"
+        if verdict == "disagree"
+        else ShadowComparison.outcome == verdict
+    )
+    return select(ShadowComparison.media_id).where(
+        ShadowComparison.champion_version_id == champion,
+        ShadowComparison.challenger_version_id == challenger,
+        outcome,
     )
 
 

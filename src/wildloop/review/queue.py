@@ -94,7 +94,7 @@ def value_queue(project: Project, limit: int = 50, exclude: int | None = None) -
         order = _stored(project)
         refreshing = None
         if order is None or order.key != _key(session):
-            refreshing = _submit_refresh(session)
+            refreshing = request_refresh(session)
         items = order.items if order is not None else ()
         candidates = [i for i in items if i.media_id != exclude][: limit + REFRESH_EVERY]
         still = set(
@@ -154,8 +154,9 @@ def _stored(project: Project) -> _Order | None:
     return order
 
 
-def _submit_refresh(session: Session) -> int:
-    """The queued or running refresh, or a new one."""
+def request_refresh(session: Session) -> int:
+    """The queued or running refresh, or a new one (also asked for when a shadow run adds
+    challenger answers: the disagreement signal reads them)."""
     active = active_job_id(session, QUEUE_KIND_NAME)
     if active is not None:
         return active

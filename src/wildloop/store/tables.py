@@ -649,3 +649,41 @@ class RepeatDecisionFrame(Base):
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
     undo_outcome: Mapped[str | None] = mapped_column(String(16))  # restored | kept
+class ShadowComparison(Base):
+    """What the champion and a challenger each said about one item both predicted (a shadow
+    run), as the ``shadow-agreement`` job judged it: the rows the Models page counts and the
+    disagreement list pages through. Rebuilt for a pair when the thresholds change."""
+
+    __tablename__ = "shadow_comparisons"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    champion_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    challenger_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    # agree | champion_only | challenger_only | different_class | different_boxes
+    outcome: Mapped[str] = mapped_column(String(16))
+    champion_class: Mapped[str | None] = mapped_column(String(120))
+    champion_score: Mapped[float | None] = mapped_column(Float)
+    challenger_class: Mapped[str | None] = mapped_column(String(120))
+    challenger_score: Mapped[float | None] = mapped_column(Float)
+    per_class: Mapped[dict[str, Any]] = mapped_column(JSON)  # class name -> agreed (bool)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint(
+            "champion_version_id",
+            "challenger_version_id",
+            "media_id",
+            name="uq_shadow_comparisons_pair_media",
+        ),
+        # The disagreement list: one pair, one outcome or all but "agree", by media id.
+        Index(
+            "ix_shadow_comparisons_pair_outcome",
+            "champion_version_id",
+            "challenger_version_id",
+            "outcome",
+            "media_id",
+        ),
+    )

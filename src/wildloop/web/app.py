@@ -30,6 +30,7 @@ from wildloop.web import (
     api_models,
     api_repeats,
     api_review,
+    api_shadow,
     api_thresholds,
     api_two_stage,
     api_uploads,
@@ -91,6 +92,7 @@ def create_app(
     app.include_router(api_events.router, prefix="/api/v1")
     app.include_router(api_repeats.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
+    app.include_router(api_shadow.router, prefix="/api/v1")
     app.include_router(files.router)
     app.include_router(pages.router)
     app.include_router(models_page.router)

@@ -15,19 +15,22 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from wildloop.errors import NotFound, WildloopError
 from wildloop.evaluation.class_thresholds import latest_thresholds
 from wildloop.evaluation.compare_job import ComparisonRun
+from wildloop.evaluation.shadow import DISAGREE, current_pair, disagreements, shadow_status
 from wildloop.project import Project
 from wildloop.review.dashboard import jobs_view
+from wildloop.store.types import MAX_ID
 from wildloop.training.job import training_params
 from wildloop.training.retraining_log import retraining_log, write_chart
 from wildloop.users.roles import Actor
 from wildloop.web.api_models import comparison_run
 from wildloop.web.api_review import project_of
+from wildloop.web.api_shadow import Outcome
 from wildloop.web.auth import current_actor
 from wildloop.web.models_view import (
     aliased,
@@ -63,6 +66,7 @@ def models_page(request: Request, actor: PageActor) -> Response:
         training=training_params(project),
         jobs=jobs,
         thresholds=_thresholds_view(project) if overview.champion else None,
+        shadow=shadow_status(project) if project.config.modality != "audio" else None,
         **_comparison_context(request, actor, overview.champion, overview.challenger),
     )
 
@@ -86,6 +90,33 @@ def _thresholds_view(project: Project) -> dict[str, Any]:
         )
         rows.append({"name": name, "current": current.get(name), "points": points, **chosen})
     return {"set": found, "current": current, "rows": rows}
+
+
+@router.get("/models/shadow", response_class=HTMLResponse)
+def shadow_page(
+    request: Request,
+    actor: PageActor,
+    outcome: Outcome | None = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+) -> Response:
+    """Where the challenger disagreed with the champion in shadow runs, a page at a time,
+    each item linked to the review screen (which shows the champion's answer)."""
+    project = project_of(request)
+    with project.db.session() as session:
+        champion, challenger = current_pair(session)
+        page, cursor = disagreements(
+            session, champion, challenger, outcome=outcome, after=after, limit=100
+        )
+    return render(
+        request,
+        "shadow.html",
+        actor,
+        status=shadow_status(project),
+        items=page,
+        next_after=cursor,
+        outcome=outcome,
+        outcomes=DISAGREE,
+    )
 
 
 @router.get("/models/comparison", response_class=HTMLResponse)

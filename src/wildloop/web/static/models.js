@@ -198,6 +198,27 @@
     reloadWith(`class thresholds of ${out.model} applied (set ${out.threshold_set_id}; audited)`);
   }));
 
+  const shadowForm = document.getElementById("shadow-form");
+  const shadowResult = document.getElementById("shadow-result");
+  shadowForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const share = Number(shadowForm.querySelector('input[name="share"]').value);
+    act(shadowForm.querySelector('button[type="submit"]'), "Saving…", async () => {
+      const out = await wl.api("PUT", "/api/v1/shadow", { share });
+      reloadWith(`shadow share set to ${Math.round(out.share * 1000) / 10}% of new items (audited)`);
+    }, shadowResult);
+  });
+  const shadowRun = document.getElementById("shadow-run");
+  shadowRun?.addEventListener("click", () => act(shadowRun, "Queueing…", async () => {
+    const out = await wl.api("POST", "/api/v1/shadow/run", {});
+    show("info", out.job_id ? `Shadow run of ${out.items} items queued as job #${out.job_id} (background)` : "The share selects none of the recent items.", shadowResult);
+  }, shadowResult));
+  const shadowRefresh = document.getElementById("shadow-refresh");
+  shadowRefresh?.addEventListener("click", () => act(shadowRefresh, "Queueing…", async () => {
+    const out = await wl.api("POST", "/api/v1/shadow/refresh", {});
+    show("info", `Agreement job #${out.job_id} queued; reload the page when it is done.`, shadowResult);
+  }, shadowResult));
+
   // --- live jobs and the epoch curve of the training in progress ---
   const live = document.getElementById("live-jobs");
   const curve = document.getElementById("epochs-table");
