@@ -631,3 +631,34 @@ class RepeatDecision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (Index("ix_repeat_decisions_camera", "camera", "decision"),)
+
+
+class LabelIssue(Base):
+    """A reviewed box whose given class the out-of-fold crop classifier doubts (confident
+    learning, ``wildloop.curation``): both opinions, for a second reviewer to keep or change.
+    A refresh replaces the open rows; decided rows stay as the record of who decided what."""
+
+    __tablename__ = "label_issues"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    label_box_id: Mapped[int] = mapped_column(ForeignKey("label_boxes.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)  # the media's label revision it was found at
+    box_index: Mapped[int] = mapped_column(Integer)  # the box's place in that revision
+    labelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    split: Mapped[str | None] = mapped_column(String(8))
+    given_class_id: Mapped[int] = mapped_column(Integer)
+    suggested_class_id: Mapped[int] = mapped_column(Integer)
+    given_probability: Mapped[float] = mapped_column(Float)
+    suggested_probability: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)  # cleanlab's label quality, low = doubtful
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = most doubtful
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | kept | changed
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'kept', 'changed')", name="status"),
+        Index("ix_label_issues_status_rank", "status", "rank"),
+        Index("ix_label_issues_label_box", "label_box_id"),
+    )
