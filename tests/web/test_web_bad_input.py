@@ -86,6 +86,8 @@ QUANTIZE = ("POST", f"{V1}/models/{{model}}/quantize")
 REPEATS = ("GET", f"{V1}/repeats")
 REPEAT_DECISION = ("POST", f"{V1}/repeats/{{group}}/decision")
 REPEAT_UNDO = ("POST", f"{V1}/repeats/decisions/{{decision_id}}/undo")
+LABEL_ISSUES = ("GET", f"{V1}/label-issues")
+LABEL_ISSUE_DECISION = ("POST", f"{V1}/label-issues/{{issue_id}}/decision")
 
 
 @dataclass(frozen=True)
@@ -451,6 +453,7 @@ def cases() -> list[Case]:
         + _upload_cases()
         + _quantize_cases()
         + _repeat_cases()
+        + _label_issue_cases()
     )
 
 
@@ -606,6 +609,27 @@ def _repeat_cases() -> list[Case]:
         decide("decide: unknown group", fp, 404, "no undecided repeat group"),
         Case("undo: huge", REPEAT_UNDO, f"{r}/decisions/{HUGE}/undo", None, 422, "decision_id"),
         Case("undo: unknown", REPEAT_UNDO, f"{r}/decisions/999999/undo", None, 404, "not exist"),
+    ]
+
+
+def _label_issue_cases() -> list[Case]:
+    u = f"{V1}/label-issues"
+
+    def decide(name: str, body: Any, status: int, words: str, issue: object = 1) -> Case:
+        return Case(name, LABEL_ISSUE_DECISION, f"{u}/{issue}/decision", body, status, words)
+
+    keep = {"decision": "keep"}
+    return [
+        Case("label issues: status", LABEL_ISSUES, f"{u}?status=maybe", None, 422, "status"),
+        Case("label issues: limit", LABEL_ISSUES, f"{u}?limit=0", None, 422, "limit"),
+        Case("label issues: after", LABEL_ISSUES, f"{u}?after_rank=-1", None, 422, "after_rank"),
+        decide("issue decision: kind", {"decision": "relabel"}, 422, "decision"),
+        decide("issue decision: none", {}, 422, "decision"),
+        decide("issue decision: extra", {**keep, "class": "doe"}, 422, "class"),
+        decide("issue decision: revision", {**keep, "expected_revision": -1}, 422, "expected"),
+        decide("issue decision: id 0", keep, 422, "issue_id", 0),
+        decide("issue decision: id huge", keep, 422, "issue_id", HUGE),
+        decide("issue decision: unknown", keep, 404, "does not exist", 999999),
     ]
 
 

@@ -130,8 +130,26 @@ def list_issues(
     """Issues of ``status``, most doubtful first (keyset pagination on rank)."""
     if status not in STATUSES:
         raise BadInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    query = (
+        _issue_query()
+        .where(LabelIssue.status == status, LabelIssue.rank > after_rank)
+        .order_by(LabelIssue.rank, LabelIssue.id)
+        .limit(limit)
+    )
+    rows = session.execute(query).all()
+    return [_view(classes, r) for r in rows]
+
+
+def issue_view(session: Session, classes: ClassMap, issue_id: int) -> IssueView:
+    row = session.execute(_issue_query().where(LabelIssue.id == issue_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"label issue {issue_id} does not exist")
+    return _view(classes, row)
+
+
+def _issue_query() -> Any:
     labeller, decider = aliased(User), aliased(User)
-    rows = session.execute(
+    return (
         select(
             LabelIssue,
             Media.label_revision,
@@ -146,11 +164,7 @@ def list_issues(
         .join(LabelBox, LabelBox.id == LabelIssue.label_box_id)
         .outerjoin(labeller, labeller.id == LabelIssue.labelled_by)
         .outerjoin(decider, decider.id == LabelIssue.decided_by)
-        .where(LabelIssue.status == status, LabelIssue.rank > after_rank)
-        .order_by(LabelIssue.rank, LabelIssue.id)
-        .limit(limit)
-    ).all()
-    return [_view(classes, r) for r in rows]
+    )
 
 
 def _view(classes: ClassMap, r: Any) -> IssueView:
