@@ -4,13 +4,16 @@ reviewer's decisions are conflict-checked and audited."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
 from tests.individuals.scenes import labelled_photos, relabel
+from wildloop.cli.app import app as cli_app
 from wildloop.curation.label_issues import decide, list_issues
 from wildloop.curation.label_issues_job import submit_label_issues
 from wildloop.errors import Conflict, PermissionDenied
@@ -117,3 +120,32 @@ def test_planted_label_errors_rank_first_and_decisions_are_checked(
         changed = list_issues(session, project.classes, status="changed")
     assert first.label_box_id not in {i.label_box_id for i in reopened}
     assert [i.id for i in changed] == [first.id]
+
+
+def test_the_cli_finds_lists_and_decides(project: Project, tmp_path: Path) -> None:
+    _, wrong = _planted(project, tmp_path / "photos")
+    where = ["--project", str(project.root)]
+    runner = CliRunner()
+    found = runner.invoke(cli_app, ["label-issues", "find", "--as", "rita", "--json", *where])
+    assert found.exit_code == 0, found.output
+    status = json.loads(found.output[found.output.index("{") :])  # after the progress bar
+    assert status["result"]["issues"] >= 1
+    listed = runner.invoke(cli_app, ["label-issues", "list", "--json", *where])
+    assert listed.exit_code == 0, listed.output
+    issues = json.loads(listed.output)
+    assert issues[0]["media_id"] in wrong and issues[0]["labelled_by"] == "labeller"
+    first = str(issues[0]["id"])
+    own = runner.invoke(
+        cli_app, ["label-issues", "decide", first, "keep", "--as", "labeller", *where]
+    )
+    assert isinstance(own.exception, PermissionDenied)
+    kept = runner.invoke(
+        cli_app, ["label-issues", "decide", first, "keep", "--as", "rita", "--json", *where]
+    )
+    assert kept.exit_code == 0, kept.output
+    assert (json.loads(kept.output)["status"], json.loads(kept.output)["decided_by"]) == (
+        "kept",
+        "rita",
+    )
+    text = runner.invoke(cli_app, ["label-issues", "list", "--status", "kept", *where])
+    assert f"issue {first} " in text.output and "by labeller" in text.output
