@@ -88,6 +88,7 @@ REPEAT_DECISION = ("POST", f"{V1}/repeats/{{group}}/decision")
 REPEAT_UNDO = ("POST", f"{V1}/repeats/decisions/{{decision_id}}/undo")
 LABEL_ISSUES = ("GET", f"{V1}/label-issues")
 LABEL_ISSUE_DECISION = ("POST", f"{V1}/label-issues/{{issue_id}}/decision")
+LABEL_ISSUES_REFRESH = ("POST", f"{V1}/label-issues/refresh")
 
 
 @dataclass(frozen=True)
@@ -623,6 +624,7 @@ def _label_issue_cases() -> list[Case]:
         Case("label issues: status", LABEL_ISSUES, f"{u}?status=maybe", None, 422, "status"),
         Case("label issues: limit", LABEL_ISSUES, f"{u}?limit=0", None, 422, "limit"),
         Case("label issues: after", LABEL_ISSUES, f"{u}?after_rank=-1", None, 422, "after_rank"),
+        Case("label issues: folds", LABEL_ISSUES_REFRESH, f"{u}/refresh?by=day", None, 422, "by"),
         decide("issue decision: kind", {"decision": "relabel"}, 422, "decision"),
         decide("issue decision: none", {}, 422, "decision"),
         decide("issue decision: extra", {**keep, "class": "doe"}, 422, "class"),

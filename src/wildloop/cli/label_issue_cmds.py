@@ -24,12 +24,21 @@ ActorOption = Annotated[str, typer.Option("--as", help="Who does this (for the a
 
 @app.command()
 def find(
-    actor: ActorOption = "admin", project: ProjectOption = None, as_json: JsonOption = False
+    by: Annotated[
+        str,
+        typer.Option(
+            help="What a fold holds out: box (best on isolated slips) or burst (also finds a "
+            "wrong class repeated over a whole burst, with many more false alarms)."
+        ),
+    ] = "box",
+    actor: ActorOption = "admin",
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Find the likely label errors again (a job): boxes without a crop vector are embedded
     first, then out-of-fold class probabilities and cleanlab rank the reviewed boxes."""
     with open_project(project) as proj:
-        job_id = submit_label_issues(proj, created_by=proj.author(actor))
+        job_id = submit_label_issues(proj, created_by=proj.author(actor), by=by)
         status = run_with_progress(proj, job_id, "label issues")
     if as_json:
         print_json(status)

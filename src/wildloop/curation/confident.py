@@ -2,11 +2,12 @@
 
 A label is doubted only on the word of a model that never saw it: the crop classifier's
 logistic head (``crops.logistic.fit_logistic``, the same head the crop classifier trains) is
-fitted on k-1 folds and scores the held-out fold. Folds keep whole groups (a burst) together,
-since frames of one burst are near copies: a wrong label repeated over a burst would
-otherwise vouch for itself. Rows marked ``held_out`` (the test split) never train a fold;
-they are scored by a head fitted on all the other rows, so checking test labels does not let
-them leak into what judges the training labels.
+fitted on k-1 folds and scores the held-out fold. ``groups`` keeps a group (a burst) in one
+fold: then a wrong class repeated over a burst cannot vouch for itself, but each box is
+judged by other bursts only, which on a weak embedder is far noisier (bench/label_issues_mct.py
+measures both). Rows marked ``held_out`` (the test split) never train a fold; they are scored
+by a head fitted on all the other rows, so checking test labels does not let them leak into
+what judges the training labels.
 
 cleanlab then finds the issues (``find_label_issues``: per-class thresholds from the
 confident joint, so a class the head is timid about is not flagged wholesale) and scores
@@ -42,7 +43,8 @@ def out_of_fold_probabilities(
     c: float = DEFAULT_C,
 ) -> NDArray[np.float32]:
     """Probabilities (rows of ``x``, ``n_classes`` columns) from heads that never saw the row's
-    label. Every class must have at least two rows outside ``held_out``."""
+    label; folds by row, or by ``groups`` when given (and there are enough groups). Every
+    class must have at least two rows outside ``held_out``."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     x = normalise(x)

@@ -21,6 +21,7 @@ from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import label_box_vectors
 from wildloop.curation.confident import FOLDS, label_issues, out_of_fold_probabilities
 from wildloop.curation.label_issues import ReviewedBox, reviewed_boxes
+from wildloop.errors import BadInput
 from wildloop.individuals.embed_job import submit_label_embedding
 from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind, stored_result
 from wildloop.jobs.records import active_job_id, submit_job
@@ -29,16 +30,26 @@ from wildloop.store.tables import Job, LabelIssue
 
 KIND_NAME = "label-issues"
 MIN_PER_CLASS = 2
+FOLDS_BY = ("box", "burst")
 
 
-def submit_label_issues(project: Project, created_by: int | None = None, seed: int = 0) -> int:
-    """Queue a refresh of the label issues, or return the one already queued or running."""
+def submit_label_issues(
+    project: Project, created_by: int | None = None, *, by: str = "box", seed: int = 0
+) -> int:
+    """Queue a refresh of the label issues, or return the one already queued or running.
+
+    ``by`` says what a fold holds out: single boxes (a box's burst-mates may vouch for it:
+    strongest on isolated slips, blind to a wrong class repeated over a whole burst) or
+    whole bursts (judged by other bursts only: finds such repeats, at far lower precision
+    on a weak crop embedder; see docs/review.md)."""
+    if by not in FOLDS_BY:
+        raise BadInput(f"folds are by {' or '.join(FOLDS_BY)}, not {by!r}")
     key = crop_embedder_key(project)
     with project.db.session() as session:
         running = active_job_id(session, KIND_NAME)
         if running is not None:
             return running
-        params = {"embedder": key, "folds": FOLDS, "seed": seed}
+        params = {"embedder": key, "folds": FOLDS, "by": by, "seed": seed}
         return submit_job(session, KIND_NAME, params, [{}], total=1, created_by=created_by)
 
 
@@ -53,7 +64,12 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         child = ctx.child("embed", lambda: submit_label_embedding(project, created_by))
         ctx.wait_for([child])  # raises until the child is done; this runs again from the top
     result = find_issues(
-        project, ctx.job_id, key, int(ctx.params["folds"]), int(ctx.params["seed"])
+        project,
+        ctx.job_id,
+        key,
+        folds=int(ctx.params["folds"]),
+        by=str(ctx.params.get("by", "box")),
+        seed=int(ctx.params["seed"]),
     )
     with project.db.session() as session:
         session.execute(update(Job).where(Job.id == ctx.job_id).values(result=result))
@@ -62,7 +78,7 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
 
 
 def find_issues(
-    project: Project, job_id: int | None, key: str, folds: int, seed: int
+    project: Project, job_id: int | None, key: str, *, folds: int, by: str, seed: int
 ) -> dict[str, Any]:
     """Compute the issues of the reviewed boxes with ``key`` vectors and store them (the open
     ones replaced); returns counts for the job's result."""
@@ -73,7 +89,7 @@ def find_issues(
             session.scalars(select(LabelIssue.label_box_id).where(LabelIssue.status != "open"))
         )
     embedded = [b for b in boxes if b.label_box_id in vectors]
-    usable = _common_classes(embedded)
+    usable = common_classes(embedded)
     result: dict[str, Any] = {
         "embedder": key,
         "boxes": len(boxes),
@@ -82,11 +98,12 @@ def find_issues(
         "classes": len({b.class_id for b in usable}),
         "test_boxes": sum(b.split == "test" for b in usable),
         "folds": folds,
+        "by": by,
         "issues": 0,
     }
     rows: list[LabelIssue] = []
     if result["classes"] >= 2:
-        rows = _issues(usable, vectors, folds, seed, decided, job_id)
+        rows = _issues(usable, vectors, folds, by, seed, decided, job_id)
     result["issues"] = len(rows)
     with project.db.session() as session:
         session.execute(delete(LabelIssue).where(LabelIssue.status == "open"))
@@ -94,7 +111,7 @@ def find_issues(
     return result
 
 
-def _common_classes(boxes: list[ReviewedBox]) -> list[ReviewedBox]:
+def common_classes(boxes: list[ReviewedBox]) -> list[ReviewedBox]:
     """Boxes of classes with at least MIN_PER_CLASS boxes outside the test split."""
     counts: dict[int, int] = {}
     for b in boxes:
@@ -107,6 +124,7 @@ def _issues(
     boxes: list[ReviewedBox],
     vectors: dict[int, Any],
     folds: int,
+    by: str,
     seed: int,
     decided: set[int],
     job_id: int | None,
@@ -119,7 +137,7 @@ def _issues(
         x,
         labels,
         len(class_ids),
-        groups=[b.group for b in boxes],
+        groups=[b.group for b in boxes] if by == "burst" else None,
         held_out=np.array([b.split == "test" for b in boxes]),
         folds=folds,
         seed=seed,

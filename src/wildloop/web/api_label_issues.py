@@ -23,6 +23,9 @@ IssuePath = Annotated[int, Path(ge=1, le=MAX_ID, description="label issue id")]
 Status = Annotated[Literal["open", "kept", "changed"], Query()]
 AfterRank = Annotated[int, Query(ge=0, le=2**31 - 1, description="keyset: ranks after this")]
 Limit = Annotated[int, Query(ge=1, le=500)]
+FoldsBy = Annotated[
+    Literal["box", "burst"], Query(description="what a fold holds out (see docs/review.md)")
+]
 
 
 class LabelIssueOut(BaseModel):
@@ -74,10 +77,10 @@ def label_issues(
 
 
 @router.post("/label-issues/refresh", status_code=202)
-def refresh(request: Request, actor: ActorDep) -> dict[str, int]:
+def refresh(request: Request, actor: ActorDep, by: FoldsBy = "box") -> dict[str, int]:
     """Queue the label-issues job (or name the one already queued or running)."""
     require_writer(actor)
-    return {"job_id": submit_label_issues(project_of(request), created_by=actor.id)}
+    return {"job_id": submit_label_issues(project_of(request), created_by=actor.id, by=by)}
 
 
 @router.post("/label-issues/{issue_id}/decision", response_model=LabelIssueOut)
