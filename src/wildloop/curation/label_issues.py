@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from wildloop import audit
@@ -224,13 +224,22 @@ def decide(
             f"media {issue.media_id} is at label revision {current}, the issue was found at "
             f"revision {issue.revision}: reload the issues (or refresh them) and decide again"
         )
+    claimed = session.execute(
+        update(LabelIssue)
+        .where(LabelIssue.id == issue_id, LabelIssue.status == "open")
+        .values(
+            status=DECISIONS[decision],
+            decided_by=actor.id,
+            decided_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+        .returning(LabelIssue.id)
+    ).all()
+    if len(claimed) != 1:  # another reviewer decided it since it was read
+        raise Conflict(f"label issue {issue_id} was decided by someone else meanwhile; reload")
     written = None
     if decision == "change":
         written = _change(session, issue, actor.id, classes).revision
-    issue.status = DECISIONS[decision]
-    issue.decided_by = actor.id
-    issue.decided_at = datetime.now(UTC).replace(tzinfo=None)
-    session.flush()
+    session.refresh(issue)
     audit.record(
         session,
         actor_id=actor.id,
