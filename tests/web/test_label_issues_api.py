@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from tests.support.label_issues import plant_issue
 from tests.support.web import ReviewSetup
+from wildloop.curation.empty_frames import MIN_SCORE
 from wildloop.jobs.local import run_job
 from wildloop.review.labels import current_labels
-from wildloop.store.tables import AuditEntry, Job
+from wildloop.store.tables import AuditEntry, Job, Prediction, PredictionSet
 
 URL = "/api/v1/label-issues"
 
@@ -93,3 +94,48 @@ def test_refresh_queues_one_job_that_runs(
     assert status["result"]["boxes"] == 0 and status["result"]["issues"] == 0
     with review_setup.project.db.session() as session:
         assert session.get_one(Job, job_id).created_by == review_setup.project.author("rita")
+
+
+def test_an_empty_frame_the_champion_is_sure_of_is_an_issue_and_change_adds_its_box(
+    review_setup: ReviewSetup, app_client: Callable[..., TestClient]
+) -> None:
+    project = review_setup.project
+    with project.db.session() as session:
+        sure, prediction_id, class_id = session.execute(
+            select(PredictionSet.media_id, Prediction.id, Prediction.class_id)
+            .join(Prediction, Prediction.prediction_set_id == PredictionSet.id)
+            .where(
+                PredictionSet.model_version_id == review_setup.model_id,
+                Prediction.score >= MIN_SCORE,
+            )
+            .order_by(Prediction.score.desc())
+            .limit(1)
+        ).one()
+        unsure = session.scalar(
+            select(PredictionSet.media_id).where(
+                PredictionSet.model_version_id == review_setup.model_id,
+                PredictionSet.top_score < 0.5,
+            )
+        )
+    remy, rita = app_client("remy"), app_client("rita")
+    for media_id in (sure, unsure):
+        empty = {"boxes": [], "empty": True, "expected_revision": 0}
+        assert remy.put(f"/api/v1/media/{media_id}/labels", json=empty).status_code == 200
+    status = run_job(project, rita.post(f"{URL}/refresh").json()["job_id"])
+    assert status["state"] == "succeeded" and status["result"]["empty_frames"] == 1, status
+    [issue] = rita.get(URL).json()
+    assert (issue["kind"], issue["media_id"], issue["given_class"]) == ("empty", sure, None)
+    assert issue["prediction_id"] == prediction_id and issue["labelled_by"] == "remy"
+    assert issue["suggested_probability"] >= MIN_SCORE
+    decision = f"{URL}/{issue['id']}/decision"
+    assert remy.post(decision, json={"decision": "change"}).status_code == 403
+    changed = rita.post(decision, json={"decision": "change"})
+    assert changed.status_code == 200, changed.text
+    with project.db.session() as session:
+        labels = current_labels(session, sure)
+    assert labels is not None and not labels.empty
+    [box] = [b for b in labels.boxes if b.trainable]
+    assert (box.class_id, box.corrects_prediction_id) == (class_id, prediction_id)
+    # Decided at that revision: a refresh does not raise the frame again.
+    run_job(project, rita.post(f"{URL}/refresh").json()["job_id"])
+    assert rita.get(URL).json() == []

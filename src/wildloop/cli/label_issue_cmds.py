@@ -65,7 +65,7 @@ def list_(
         return
     for v in views:
         console.print(
-            f"#{v.rank:<4} issue {v.id:<6} media {v.media_id:<8} given {v.given_class} "
+            f"#{v.rank:<4} issue {v.id:<6} media {v.media_id:<8} given {v.given_class or 'empty'} "
             f"({v.given_probability:.0%}, by {v.labelled_by}) -> suggested {v.suggested_class} "
             f"({v.suggested_probability:.0%})" + (" [saved since]" if v.stale else ""),
             highlight=False,
@@ -100,6 +100,6 @@ def decide(
         return
     console.print(
         f"issue {view.id}: {view.status} (media {view.media_id}: "
-        f"{view.suggested_class if view.status == 'changed' else view.given_class})",
+        f"{view.suggested_class if view.status == 'changed' else view.given_class or 'empty'})",
         highlight=False,
     )

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from wildloop import audit
+from wildloop.domain.boxes import Box
 from wildloop.domain.classes import ClassMap
-from wildloop.domain.labels import LabelSet
+from wildloop.domain.labels import LabelBoxValue, LabelSet
 from wildloop.errors import BadInput, Conflict, NotFound, PermissionDenied
 from wildloop.review.labels import current_labels, save_labels
-from wildloop.store.tables import LabelBox, LabelIssue, LabelRevision, Media, User
+from wildloop.store.tables import LabelBox, LabelIssue, LabelRevision, Media, Prediction, User
 from wildloop.users.roles import Actor, require_writer
 
 DECISIONS = {"keep": "kept", "change": "changed"}
@@ -96,15 +97,17 @@ def reviewed_boxes(session: Session) -> list[ReviewedBox]:
 @dataclass(frozen=True)
 class IssueView:
     id: int
+    kind: str  # box: a box's class is doubted; empty: a frame reviewed as empty
     rank: int
     status: str
     media_id: int
-    label_box_id: int
+    label_box_id: int | None
+    prediction_id: int | None
     revision: int
     current_revision: int
     box: list[float]
     split: str | None
-    given_class: str
+    given_class: str | None  # None: reviewed as empty (no animal)
     given_probability: float
     labelled_by: str | None
     suggested_class: str
@@ -153,15 +156,16 @@ def _issue_query() -> Any:
         select(
             LabelIssue,
             Media.label_revision,
-            LabelBox.x,
-            LabelBox.y,
-            LabelBox.w,
-            LabelBox.h,
+            func.coalesce(LabelBox.x, Prediction.x).label("x"),
+            func.coalesce(LabelBox.y, Prediction.y).label("y"),
+            func.coalesce(LabelBox.w, Prediction.w).label("w"),
+            func.coalesce(LabelBox.h, Prediction.h).label("h"),
             labeller.username.label("labeller"),
             decider.username.label("decider"),
         )
         .join(Media, Media.id == LabelIssue.media_id)
-        .join(LabelBox, LabelBox.id == LabelIssue.label_box_id)
+        .outerjoin(LabelBox, LabelBox.id == LabelIssue.label_box_id)
+        .outerjoin(Prediction, Prediction.id == LabelIssue.prediction_id)
         .outerjoin(labeller, labeller.id == LabelIssue.labelled_by)
         .outerjoin(decider, decider.id == LabelIssue.decided_by)
     )
@@ -171,15 +175,17 @@ def _view(classes: ClassMap, r: Any) -> IssueView:
     i: LabelIssue = r.LabelIssue
     return IssueView(
         id=i.id,
+        kind="empty" if i.label_box_id is None else "box",
         rank=i.rank,
         status=i.status,
         media_id=i.media_id,
         label_box_id=i.label_box_id,
+        prediction_id=i.prediction_id,
         revision=i.revision,
         current_revision=int(r.label_revision),
         box=[float(v or 0.0) for v in (r.x, r.y, r.w, r.h)],
         split=i.split,
-        given_class=_name(classes, i.given_class_id),
+        given_class=None if i.given_class_id is None else _name(classes, i.given_class_id),
         given_probability=i.given_probability,
         labelled_by=r.labeller,
         suggested_class=_name(classes, i.suggested_class_id),
@@ -251,7 +257,7 @@ def decide(
             "decision": decision,
             "media_id": issue.media_id,
             "box_index": issue.box_index,
-            "given": _name(classes, issue.given_class_id),
+            "given": None if issue.given_class_id is None else _name(classes, issue.given_class_id),
             "given_probability": round(issue.given_probability, 4),
             "suggested": _name(classes, issue.suggested_class_id),
             "suggested_probability": round(issue.suggested_probability, 4),
@@ -265,22 +271,39 @@ def decide(
 
 def _change(session: Session, issue: LabelIssue, actor_id: int, classes: ClassMap) -> Any:
     labels = current_labels(session, issue.media_id, revision=issue.revision) or LabelSet()
-    boxes = list(labels.boxes)
-    if issue.box_index >= len(boxes) or boxes[issue.box_index].class_id != issue.given_class_id:
-        raise Conflict(f"label issue {issue.id} no longer matches its box: refresh the issues")
-    boxes[issue.box_index] = dataclasses.replace(
-        boxes[issue.box_index], class_id=issue.suggested_class_id
-    )
+    if issue.label_box_id is None:
+        changed = _with_champion_box(session, issue, labels)
+    else:
+        boxes = list(labels.boxes)
+        at = issue.box_index
+        if at >= len(boxes) or boxes[at].class_id != issue.given_class_id:
+            raise Conflict(f"label issue {issue.id} no longer matches its box: refresh the issues")
+        boxes[at] = dataclasses.replace(boxes[at], class_id=issue.suggested_class_id)
+        changed = dataclasses.replace(labels, boxes=tuple(boxes))
     return save_labels(
         session,
         issue.media_id,
-        dataclasses.replace(labels, boxes=tuple(boxes)),
+        changed,
         author_id=actor_id,
         classes=classes,
         expected_revision=issue.revision,
         source="label-issues",
         action="label_issues.change",
     )
+
+
+def _with_champion_box(session: Session, issue: LabelIssue, labels: LabelSet) -> LabelSet:
+    """A frame reviewed as empty, now with the champion's box as an animal of the suggested
+    class (the person's correction of that prediction, in place of its false-positive mark;
+    the frame's other false-positive marks stay)."""
+    p = session.get(Prediction, issue.prediction_id) if issue.prediction_id else None
+    if p is None or p.x is None or p.y is None or p.w is None or p.h is None or not labels.empty:
+        raise Conflict(f"label issue {issue.id} no longer matches its frame: refresh the issues")
+    box = Box.clipped(p.x, p.y, p.w, p.h)
+    prediction = p
+    value = LabelBoxValue(box, issue.suggested_class_id, corrects_prediction_id=prediction.id)
+    others = tuple(b for b in labels.boxes if b.corrects_prediction_id != prediction.id)
+    return LabelSet(boxes=(*others, value), empty=False, note=labels.note)
 
 
 def _name(classes: ClassMap, class_id: int) -> str:

@@ -5,9 +5,10 @@ Steps (one chunk, one writer; the handler may run again from the top after a wai
    one path that cuts and embeds human boxes), submitted as a child and waited for.
 2. Out-of-fold probabilities (``curation.confident``) over the boxes of every class with at
    least two non-test boxes; test-split boxes are scored by a head fitted on the rest.
-3. cleanlab's issues replace the open ones; a box already decided (kept or changed) is never
-   raised again. Boxes of rarer classes, and boxes whose image could not be read, are
-   counted in the result and skipped.
+3. cleanlab's issues, and the frames reviewed as empty where the champion is sure of an
+   animal (``curation.empty_frames``), ranked together by label quality, replace the open
+   ones; a box already decided (kept or changed) is never raised again. Boxes of rarer
+   classes, and boxes whose image could not be read, are counted in the result and skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import delete, select, update
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import label_box_vectors
 from wildloop.curation.confident import FOLDS, label_issues, out_of_fold_probabilities
+from wildloop.curation.empty_frames import sure_empty_issues
 from wildloop.curation.label_issues import ReviewedBox, reviewed_boxes
 from wildloop.errors import BadInput
 from wildloop.individuals.embed_job import submit_label_embedding
@@ -73,7 +75,10 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     )
     with project.db.session() as session:
         session.execute(update(Job).where(Job.id == ctx.job_id).values(result=result))
-    ctx.message(f"{result['issues']} likely label errors among {result['boxes']} reviewed boxes")
+    ctx.message(
+        f"{result['issues']} likely label errors among {result['boxes']} reviewed boxes, "
+        f"{result['empty_frames']} empty frames the champion is sure of"
+    )
     return ChunkOutcome(done=1)
 
 
@@ -85,9 +90,15 @@ def find_issues(
     with project.db.session() as session:
         boxes = reviewed_boxes(session)
         vectors = label_box_vectors(session, key, [b.label_box_id for b in boxes])
-        decided = set(
-            session.scalars(select(LabelIssue.label_box_id).where(LabelIssue.status != "open"))
-        )
+        decided = {
+            int(box_id)
+            for box_id in session.scalars(
+                select(LabelIssue.label_box_id).where(
+                    LabelIssue.status != "open", LabelIssue.label_box_id.is_not(None)
+                )
+            )
+            if box_id is not None
+        }
     embedded = [b for b in boxes if b.label_box_id in vectors]
     usable = common_classes(embedded)
     result: dict[str, Any] = {
@@ -104,10 +115,15 @@ def find_issues(
     rows: list[LabelIssue] = []
     if result["classes"] >= 2:
         rows = _issues(usable, vectors, folds, by, seed, decided, job_id)
-    result["issues"] = len(rows)
     with project.db.session() as session:
+        empty = sure_empty_issues(session, job_id=job_id)
+        ranked = sorted(rows + empty, key=lambda r: (r.quality, r.media_id, r.box_index))
+        for rank, row in enumerate(ranked, 1):
+            row.rank = rank
         session.execute(delete(LabelIssue).where(LabelIssue.status == "open"))
-        session.add_all(rows)
+        session.add_all(ranked)
+    result["issues"] = len(rows)
+    result["empty_frames"] = len(empty)
     return result
 
 
@@ -157,10 +173,10 @@ def _issues(
             given_probability=float(probs[i.row, labels[i.row]]),
             suggested_probability=float(probs[i.row, i.suggested]),
             quality=i.quality,
-            rank=rank,
+            rank=0,  # ranked with the empty-frame issues by find_issues
             status="open",
         )
-        for rank, i in enumerate(found, 1)
+        for i in found
     ]
 
 

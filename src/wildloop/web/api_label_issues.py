@@ -30,16 +30,18 @@ FoldsBy = Annotated[
 
 class LabelIssueOut(BaseModel):
     id: int
+    kind: str  # box: a box's class is doubted; empty: a frame reviewed as empty
     rank: int
     status: str
     media_id: int
-    label_box_id: int
+    label_box_id: int | None
+    prediction_id: int | None  # the champion's box on an empty frame
     revision: int  # the media's label revision the issue was found at
     current_revision: int
     stale: bool  # saved again since: refresh the issues to judge it anew
-    box: list[float]  # x, y, w, h of the labelled box (fractions of the frame)
+    box: list[float]  # x, y, w, h of the labelled (or champion's) box, fractions of the frame
     split: str | None
-    given_class: str
+    given_class: str | None  # null: reviewed as empty
     given_probability: float
     labelled_by: str | None
     suggested_class: str

@@ -17,14 +17,16 @@
     document.getElementById("facts").textContent = `${state.issues.length} open issues`;
     document.getElementById("tiles").innerHTML = state.issues.map((i, n) => {
       const [x, y, w, h] = i.box;
-      const box = `<span class="evbox label" style="left:${x * 100}%;top:${y * 100}%;width:${w * 100}%;height:${h * 100}%"><em>${esc(i.given_class)}?</em></span>`;
+      const empty = i.kind === "empty";  // reviewed as empty; the box is the champion's
+      const given = empty ? "no animal" : i.given_class;
+      const box = `<span class="evbox ${empty ? "model" : "label"}" style="left:${x * 100}%;top:${y * 100}%;width:${w * 100}%;height:${h * 100}%"><em>${esc(empty ? i.suggested_class : given)}?</em></span>`;
       const own = i.labelled_by === me ? ` <span class="hint">(yours${admin ? ": admin override" : ""})</span>` : "";
       const stale = i.stale ? ` <span class="bad">saved since: find again</span>` : "";
       return `<div class="evframe repeat labelissue ${n === state.at ? "selected" : ""}" data-issue="${i.id}">
         <span class="evimg"><img src="/files/${i.media_id}/thumb" alt="frame ${i.media_id}">${box}</span>
         <span class="meta opinions">
-          <span class="given">given: <b>${esc(i.given_class)}</b> (${pct(i.given_probability)}) by ${esc(i.labelled_by || "?")}${own}</span>
-          <span class="suggested">suggested: <b>${esc(i.suggested_class)}</b> (${pct(i.suggested_probability)})</span>
+          <span class="given">given: <b>${esc(given)}</b> (${pct(i.given_probability)}) by ${esc(i.labelled_by || "?")}${own}</span>
+          <span class="suggested">suggested: <b>${esc(i.suggested_class)}</b> (${pct(i.suggested_probability)}${empty ? ", the champion's box" : ""})</span>
           <span>#${i.rank} · media ${i.media_id}${i.split ? " · " + esc(i.split) : ""}${stale}</span>
         </span></div>`;
     }).join("") || "<p>No open label issues.</p>";
@@ -41,7 +43,7 @@
       await wl.api("POST", `/api/v1/label-issues/${i.id}/decision`, { decision, expected_revision: i.current_revision });
       state.issues.splice(state.at, 1);
       state.at = Math.min(state.at, Math.max(0, state.issues.length - 1));
-      wl.toast(decision === "keep" ? `kept ${i.given_class}` : `changed to ${i.suggested_class}`);
+      wl.toast(decision === "keep" ? `kept ${i.given_class || "no animal"}` : `changed to ${i.suggested_class}`);
       show();
     } catch (e) { wl.toast(e.message, "bad"); }
     finally { state.busy = false; }

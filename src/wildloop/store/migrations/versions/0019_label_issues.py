@@ -23,12 +23,13 @@ def upgrade() -> None:
         sa.Column("id", _ID, nullable=False),
         sa.Column("job_id", _ID, nullable=True),
         sa.Column("media_id", _ID, nullable=False),
-        sa.Column("label_box_id", _ID, nullable=False),
+        sa.Column("label_box_id", _ID, nullable=True),
+        sa.Column("prediction_id", _ID, nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("box_index", sa.Integer(), nullable=False),
         sa.Column("labelled_by", _ID, nullable=True),
         sa.Column("split", sa.String(length=8), nullable=True),
-        sa.Column("given_class_id", sa.Integer(), nullable=False),
+        sa.Column("given_class_id", sa.Integer(), nullable=True),
         sa.Column("suggested_class_id", sa.Integer(), nullable=False),
         sa.Column("given_probability", sa.Float(), nullable=False),
         sa.Column("suggested_probability", sa.Float(), nullable=False),
@@ -55,6 +56,12 @@ def upgrade() -> None:
             ["label_boxes.id"],
             name=op.f("fk_label_issues_label_box_id_label_boxes"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["prediction_id"],
+            ["predictions.id"],
+            name=op.f("fk_label_issues_prediction_id_predictions"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["labelled_by"], ["users.id"], name=op.f("fk_label_issues_labelled_by_users")
