@@ -10,6 +10,7 @@ from __future__ import annotations
 from wildloop.audio.embed_job import EMBED_KIND
 from wildloop.audio.search import INDEX_KIND
 from wildloop.crops.index import CROP_INDEX_KIND
+from wildloop.curation.label_issues_job import LABEL_ISSUES_KIND
 from wildloop.evaluation.compare_job import COMPARE_KIND
 from wildloop.evaluation.quantize_job import QUANTIZE_KIND
 from wildloop.evaluation.reid_switch_job import SWITCH_KIND
@@ -41,6 +42,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     SWITCH_KIND,
     SHADOW_KIND,
     AGREEMENT_KIND,
+    LABEL_ISSUES_KIND,
 )
 
 

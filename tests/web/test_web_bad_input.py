@@ -92,6 +92,9 @@ REPEAT_STATUS = ("GET", f"{V1}/repeats/decisions/{{decision_id}}")
 SHADOW_SET = ("PUT", f"{V1}/shadow")
 SHADOW_RUN = ("POST", f"{V1}/shadow/run")
 SHADOW_LIST = ("GET", f"{V1}/shadow/disagreements")
+LABEL_ISSUES = ("GET", f"{V1}/label-issues")
+LABEL_ISSUE_DECISION = ("POST", f"{V1}/label-issues/{{issue_id}}/decision")
+LABEL_ISSUES_REFRESH = ("POST", f"{V1}/label-issues/refresh")
 
 
 @dataclass(frozen=True)
@@ -459,6 +462,7 @@ def cases() -> list[Case]:
         + _quantize_cases()
         + _repeat_cases()
         + _shadow_cases()
+        + _label_issue_cases()
     )
 
 
@@ -638,6 +642,28 @@ def _shadow_cases() -> list[Case]:
         Case("disagreements: limit 0", SHADOW_LIST, f"{d}?limit=0", None, 422, "limit"),
         Case("disagreements: limit", SHADOW_LIST, f"{d}?limit=501", None, 422, "limit"),
         Case("disagreements: no pair", SHADOW_LIST, d, None, 400, "challenger"),
+    ]
+
+
+def _label_issue_cases() -> list[Case]:
+    u = f"{V1}/label-issues"
+
+    def decide(name: str, body: Any, status: int, words: str, issue: object = 1) -> Case:
+        return Case(name, LABEL_ISSUE_DECISION, f"{u}/{issue}/decision", body, status, words)
+
+    keep = {"decision": "keep"}
+    return [
+        Case("label issues: status", LABEL_ISSUES, f"{u}?status=maybe", None, 422, "status"),
+        Case("label issues: limit", LABEL_ISSUES, f"{u}?limit=0", None, 422, "limit"),
+        Case("label issues: after", LABEL_ISSUES, f"{u}?after_rank=-1", None, 422, "after_rank"),
+        Case("label issues: folds", LABEL_ISSUES_REFRESH, f"{u}/refresh?by=day", None, 422, "by"),
+        decide("issue decision: kind", {"decision": "relabel"}, 422, "decision"),
+        decide("issue decision: none", {}, 422, "decision"),
+        decide("issue decision: extra", {**keep, "class": "doe"}, 422, "class"),
+        decide("issue decision: revision", {**keep, "expected_revision": -1}, 422, "expected"),
+        decide("issue decision: id 0", keep, 422, "issue_id", 0),
+        decide("issue decision: id huge", keep, 422, "issue_id", HUGE),
+        decide("issue decision: unknown", keep, 404, "does not exist", 999999),
     ]
 
 

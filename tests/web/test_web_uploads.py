@@ -590,6 +590,8 @@ def test_two_uploads_at_the_same_instant(edge, live):
     with edge.project.db.session() as session:
         names = session.scalars(select(Camera.name).where(Camera.name.like("race-%"))).all()
         assert sorted(names) == sorted(f"race-{r}" for r in range(RACE_ROUNDS))
+
+
 def test_an_upload_in_the_shadow_share_gets_a_challenger_job_too(edge, app):
     """With ``[shadow] share = 1`` and a challenger, an upload queues the champion's job
     and a background ``shadow`` job of the challenger over the same item."""

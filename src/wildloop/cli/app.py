@@ -17,6 +17,7 @@ from wildloop.cli import (
     individual_cmds,
     ingest_cmds,
     job_cmds,
+    label_issue_cmds,
     loop_cmds,
     model_cmds,
     prediction_cmds,
@@ -67,6 +68,7 @@ app.add_typer(individual_cmds.app, name="individuals")
 app.add_typer(threshold_cmds.app, name="thresholds")
 app.add_typer(repeat_cmds.app, name="repeats")
 app.add_typer(shadow_cmds.app, name="shadow")
+app.add_typer(label_issue_cmds.app, name="label-issues")
 app.add_typer(dataset_cmds.app, name="snapshot")
 app.command()(dataset_cmds.export)
 loop_cmds.register(app)

@@ -649,6 +649,8 @@ class RepeatDecisionFrame(Base):
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer)
     undo_outcome: Mapped[str | None] = mapped_column(String(16))  # restored | kept
+
+
 class ShadowComparison(Base):
     """What the champion and a challenger each said about one item both predicted (a shadow
     run), as the ``shadow-agreement`` job judged it: the rows the Models page counts and the
@@ -686,4 +688,42 @@ class ShadowComparison(Base):
             "outcome",
             "media_id",
         ),
+    )
+
+
+class LabelIssue(Base):
+    """A reviewed box whose given class the out-of-fold crop classifier doubts (confident
+    learning, ``wildloop.curation``), or a frame reviewed as empty where the champion is sure
+    of an animal (no label box, ``given_class_id`` NULL, the champion's box in
+    ``prediction_id``): both opinions, for a second reviewer to keep or change. A refresh
+    replaces the open rows; decided rows stay as the record of who decided what."""
+
+    __tablename__ = "label_issues"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    label_box_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_boxes.id", ondelete="CASCADE")
+    )
+    prediction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("predictions.id", ondelete="SET NULL")
+    )
+    revision: Mapped[int] = mapped_column(Integer)  # the media's label revision it was found at
+    box_index: Mapped[int] = mapped_column(Integer)  # the box's place in that revision
+    labelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    split: Mapped[str | None] = mapped_column(String(8))
+    given_class_id: Mapped[int | None] = mapped_column(Integer)  # NULL: reviewed as empty
+    suggested_class_id: Mapped[int] = mapped_column(Integer)
+    given_probability: Mapped[float] = mapped_column(Float)
+    suggested_probability: Mapped[float] = mapped_column(Float)
+    quality: Mapped[float] = mapped_column(Float)  # cleanlab's label quality, low = doubtful
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = most doubtful
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | kept | changed
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'kept', 'changed')", name="status"),
+        Index("ix_label_issues_status_rank", "status", "rank"),
+        Index("ix_label_issues_label_box", "label_box_id"),
     )

@@ -26,6 +26,7 @@ from wildloop.web import (
     api_events,
     api_index,
     api_individuals,
+    api_label_issues,
     api_loop,
     api_models,
     api_repeats,
@@ -40,6 +41,7 @@ from wildloop.web import (
     event_pages,
     files,
     individual_pages,
+    label_issue_pages,
     models_page,
     pages,
     repeat_pages,
@@ -91,6 +93,7 @@ def create_app(
     app.include_router(api_cameras.router, prefix="/api/v1")
     app.include_router(api_events.router, prefix="/api/v1")
     app.include_router(api_repeats.router, prefix="/api/v1")
+    app.include_router(api_label_issues.router, prefix="/api/v1")
     app.include_router(api_uploads.router, prefix="/api/v1")
     app.include_router(api_shadow.router, prefix="/api/v1")
     app.include_router(files.router)
@@ -101,6 +104,7 @@ def create_app(
     app.include_router(camera_pages.router)
     app.include_router(event_pages.router)
     app.include_router(repeat_pages.router)
+    app.include_router(label_issue_pages.router)
     app.include_router(api_analytics.pages)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(

@@ -1,7 +1,7 @@
 """shadow runs: the champion's and a challenger's answers on one item, judged
 
 Revision ID: 0020_shadow_runs
-Revises: 0017_repeat_decisions
+Revises: 0019_label_issues
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_shadow_runs"
-down_revision = "0017_repeat_decisions"
+down_revision = "0019_label_issues"
 branch_labels = None
 depends_on = None
 

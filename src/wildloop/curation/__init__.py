@@ -1,0 +1,1 @@
+"""Curation of the human labels themselves: finding the ones most likely wrong."""
