@@ -42,4 +42,4 @@ def test_predictions_count_only_when_asked_and_are_marked(app_client: Any) -> No
     assert both["media_predicted"] > 0
     assert both["media"] == labels["media"] + both["media_predicted"]
     rows = client.get("/api/v1/analytics/counts.csv?source=labels%2Bpredictions").text
-    assert rows.splitlines()[0] == "period,class,camera,media,media_predicted,events"
+    assert rows.splitlines()[0] == "period,class,camera,media,media_predicted,events,animals"

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -631,3 +632,60 @@ class RepeatDecision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (Index("ix_repeat_decisions_camera", "camera", "decision"),)
+
+
+# --- analytics kept up to date as labels are saved (analytics.maintained) -----------------------
+
+
+class AnalyticsDetection(Base):
+    """One class in one reviewed photo: the photo's current label has ``boxes`` trainable
+    boxes of it. Times are camera-local epoch seconds (clock offset applied)."""
+
+    __tablename__ = "analytics_detections"
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(IdType)
+    at: Mapped[int] = mapped_column(BigInteger)
+    boxes: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_analytics_detections_series", "camera_id", "class_id", "at"),)
+
+
+class AnalyticsEvent(Base):
+    """An independent event at the maintained interval (30 minutes): detections of one class
+    at one camera with no gap longer than the interval; ``count`` is the most boxes of the
+    class in one photo of it."""
+
+    __tablename__ = "analytics_events"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(IdType)
+    class_id: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(BigInteger)
+    ended: Mapped[int] = mapped_column(BigInteger)
+    media: Mapped[int] = mapped_column(Integer)
+    animals: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_analytics_events_series", "camera_id", "class_id", "started"),)
+
+
+class AnalyticsHour(Base):
+    """Per camera, class and camera-local hour: photos of the class, and the maintained
+    events that started then with their summed counts. The report reads these sums."""
+
+    __tablename__ = "analytics_hours"
+    camera_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    individuals: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsState(Base):
+    """One row: whether the maintained analytics tables hold every label (False after an
+    upgrade of a project with labels, until `wildloop analytics rebuild`)."""
+
+    __tablename__ = "analytics_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    built: Mapped[bool] = mapped_column(Boolean)
