@@ -166,7 +166,7 @@ def test_an_unbuilt_project_reports_exactly_until_rebuilt(fixture_project: Proje
 
 def _random_rows(rng: random.Random, n: int) -> list[Any]:
     rows = []
-    clocks = {cam: T0 for cam in ("c1", "c2", "c3")}
+    clocks = dict.fromkeys(("c1", "c2", "c3"), T0)
     for i in range(n):
         cam = rng.choice(sorted(clocks))
         clocks[cam] += timedelta(minutes=rng.choice([1, 5, 12, 20, 29, 30, 31, 45, 200, 60 * 13]))
