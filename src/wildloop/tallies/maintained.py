@@ -32,7 +32,7 @@ from wildloop.tallies.labelled import labelled_rows
 
 INTERVAL_MINUTES = 30
 INTERVAL_S = INTERVAL_MINUTES * 60
-_DEFERRED = "wildloop.analytics.deferred"
+DEFERRED = "wildloop.analytics.deferred"
 _CHUNK = 500
 
 # (media id, camera, class, time, boxes)
@@ -48,7 +48,7 @@ def is_built(session: Session) -> bool:
 def refresh(session: Session, media_ids: Collection[int]) -> None:
     """Bring the tables in line with the current labels of ``media_ids``, in the caller's
     transaction. Inside ``deferred`` the ids are collected and refreshed together at the end."""
-    pending: set[int] | None = session.info.get(_DEFERRED)
+    pending: set[int] | None = session.info.get(DEFERRED)
     if pending is not None:
         pending.update(media_ids)
         return
@@ -60,14 +60,14 @@ def refresh(session: Session, media_ids: Collection[int]) -> None:
 def deferred(session: Session) -> Iterator[None]:
     """Refresh every item saved inside the block once, at its end: an import of thousands
     regroups each touched stretch of a camera's series once, not once per photo."""
-    if _DEFERRED in session.info:
+    if DEFERRED in session.info:
         yield
         return
-    session.info[_DEFERRED] = set()
+    session.info[DEFERRED] = set()
     try:
         yield
     finally:
-        pending: set[int] = session.info.pop(_DEFERRED)
+        pending: set[int] = session.info.pop(DEFERRED)
     refresh(session, pending)
 
 
