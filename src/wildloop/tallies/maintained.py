@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import DAY, Detection, Event, independent_events
@@ -27,6 +27,7 @@ from wildloop.store.tables import (
     AnalyticsEvent,
     AnalyticsHour,
     AnalyticsState,
+    Camera,
 )
 from wildloop.tallies.labelled import labelled_rows
 
@@ -76,6 +77,7 @@ def rebuild(session: Session, camera_ids: Collection[int] | None = None) -> int:
     for every camera, which marks the tables built. Returns the detections stored."""
     if camera_ids is not None and not is_built(session):
         return 0
+    _lock(session, camera_ids)
     for table in (AnalyticsDetection, AnalyticsEvent, AnalyticsHour):
         statement = delete(table)
         if camera_ids is not None:
@@ -113,13 +115,28 @@ def _mark_built(session: Session) -> None:
         session.flush()
 
 
+def _lock(session: Session, camera_ids: Collection[int] | None) -> None:
+    """Take the cameras' rows (PostgreSQL; SQLite has one writer): two saves at one camera
+    regroup its events one after the other, each seeing the other's committed rows."""
+    query = select(Camera.id).order_by(Camera.id).with_for_update()
+    if camera_ids is not None:
+        query = query.where(Camera.id.in_(sorted(camera_ids)))
+    session.execute(query).all()
+
+
 def _refresh(session: Session, media_ids: Sequence[int]) -> None:
     new: set[Row] = set()
     old: set[Row] = set()
     d = AnalyticsDetection
+    cameras: set[int] = set()
     for start in range(0, len(media_ids), _CHUNK):
         chunk = media_ids[start : start + _CHUNK]
         new.update((r[5], r[0], r[1], r[2], r[4]) for r in labelled_rows(session, media_ids=chunk))
+        cameras.update(session.scalars(select(d.camera_id).where(d.media_id.in_(chunk))))
+    cameras.update(row[1] for row in new)
+    _lock(session, cameras)
+    for start in range(0, len(media_ids), _CHUNK):
+        chunk = media_ids[start : start + _CHUNK]
         old.update(
             session.execute(
                 select(d.media_id, d.camera_id, d.class_id, d.at, d.boxes).where(
@@ -130,12 +147,13 @@ def _refresh(session: Session, media_ids: Sequence[int]) -> None:
     gone, added = old - new, new - old
     if not gone and not added:
         return
-    keys = [(m, c) for m, _, c, _, _ in gone]
-    for start in range(0, len(keys), _CHUNK):
-        session.execute(
-            delete(d).where(tuple_(d.media_id, d.class_id).in_(keys[start : start + _CHUNK]))
-        )
-    _insert_detections(session, sorted(added))
+    # Rewrite the items' rows whole: a delete by media id walks the primary key (a delete by
+    # (media, class) pairs would scan the table on SQLite).
+    changed_items = sorted({row[0] for row in gone | added})
+    for start in range(0, len(changed_items), _CHUNK):
+        session.execute(delete(d).where(d.media_id.in_(changed_items[start : start + _CHUNK])))
+    rewritten = set(changed_items)
+    _insert_detections(session, sorted(row for row in new if row[0] in rewritten))
     hours: dict[HourKey, list[int]] = defaultdict(lambda: [0, 0, 0])
     changed: dict[tuple[int, int], list[int]] = defaultdict(list)
     for rows, sign in ((gone, -1), (added, 1)):
@@ -217,16 +235,22 @@ def _apply_hours(session: Session, deltas: dict[HourKey, list[int]]) -> None:
     """Add the deltas to the hourly sums; a sum that falls to nothing is deleted."""
     h = AnalyticsHour
     deltas = {k: v for k, v in deltas.items() if any(v)}
-    keys = list(deltas)
+    days: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for cam, cls, day, _ in deltas:
+        days[(cam, cls)].add(day)
     have: dict[HourKey, tuple[int, int, int]] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        for cam, cls, day, hour, media, events, n in session.execute(
-            select(h.camera_id, h.class_id, h.day, h.hour, h.media, h.events, h.individuals).where(
-                tuple_(h.camera_id, h.class_id, h.day, h.hour).in_(chunk)
-            )
-        ):
-            have[(cam, cls, day, hour)] = (media, events, n)
+    for (cam, cls), wanted in days.items():
+        ordered = sorted(wanted)
+        for start in range(0, len(ordered), _CHUNK):
+            for day, hour, media, events, n in session.execute(
+                select(h.day, h.hour, h.media, h.events, h.individuals).where(
+                    h.camera_id == cam,
+                    h.class_id == cls,
+                    h.day.in_(ordered[start : start + _CHUNK]),
+                )
+            ):
+                if (cam, cls, day, hour) in deltas:
+                    have[(cam, cls, day, hour)] = (media, events, n)
     for key, (dm, de, dn) in deltas.items():
         cam, cls, day, hour = key
         where = (h.camera_id == cam, h.class_id == cls, h.day == day, h.hour == hour)
