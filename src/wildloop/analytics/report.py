@@ -17,7 +17,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from wildloop.analytics.detections import (
@@ -44,7 +44,7 @@ from wildloop.domain.activity import (
 from wildloop.domain.classes import ClassMap
 from wildloop.errors import BadInput
 from wildloop.store.raw_read import raw_rows
-from wildloop.store.tables import AnalyticsHour
+from wildloop.store.tables import AnalyticsDay, AnalyticsDiel
 from wildloop.tallies import maintained
 from wildloop.tallies.labelled import labelled_rows
 
@@ -149,11 +149,11 @@ TABLES: dict[str, list[str]] = {
 
 @dataclass
 class Tally:
-    """The sums every table is made of: per (camera, class, camera-local day) the photos, the
-    predicted ones, the events started and their animals (most boxes in one photo, summed);
-    per class the events started in each hour of the day."""
+    """The sums every table is made of: rows of (camera, class, camera-local day, detections,
+    predicted ones, events started, their animals: most boxes in one photo, summed); per
+    class the events started in each hour of the day."""
 
-    cells: dict[tuple[int, int, int], list[int]]
+    cells: list[tuple[int, int, int, int, int, int, int]]
     diel: dict[int, list[int]]
 
 
@@ -187,28 +187,20 @@ def activity_report(
 
 
 def _maintained_tally(session: Session) -> Tally:
-    h = AnalyticsHour
-    rows = raw_rows(
+    day, diel = AnalyticsDay, AnalyticsDiel
+    cells = raw_rows(
         session,
         select(
-            h.camera_id,
-            h.class_id,
-            h.day,
-            func.sum(h.media),
-            func.sum(h.events),
-            func.sum(h.individuals),
-        ).group_by(h.camera_id, h.class_id, h.day),
+            day.camera_id, day.class_id, day.day, day.media, literal(0), day.events, day.animals
+        ),
     )
-    cells = {(c, k, d): [int(m), 0, int(e), int(n)] for c, k, d, m, e, n in rows}
-    diel: dict[int, list[int]] = {}
+    hours: dict[int, list[int]] = {}
     for k, hour, n in raw_rows(
         session,
-        select(h.class_id, h.hour, func.sum(h.events))
-        .where(h.events > 0)
-        .group_by(h.class_id, h.hour),
+        select(diel.class_id, diel.hour, func.sum(diel.events)).group_by(diel.class_id, diel.hour),
     ):
-        diel.setdefault(k, [0] * 24)[hour] = int(n)
-    return Tally(cells, diel)
+        hours.setdefault(k, [0] * 24)[hour] = int(n)
+    return Tally(cells, hours)
 
 
 def _exact_tally(
@@ -255,7 +247,7 @@ def tally(detections: Iterable[tuple[int, ...]], events: Iterable[Event]) -> Tal
         cell[2] += 1
         cell[3] += e.animals
         diel.setdefault(e.class_id, [0] * 24)[e.start % DAY // 3600] += 1
-    return Tally(cells, diel)
+    return Tally([(*k, *v) for k, v in cells.items()], diel)  # type: ignore[misc]
 
 
 def build_report(
@@ -280,7 +272,7 @@ def build_report(
     period_of = _PeriodCache(q.period)
     per_period: dict[tuple[date, int, int], list[int]] = {}
     per_camera: Counter[tuple[int, int]] = Counter()
-    for (cam, class_id, day), (media, predicted, events, animals) in counted.cells.items():
+    for cam, class_id, day, media, predicted, events, animals in counted.cells:
         report.media += media
         report.media_predicted += predicted
         report.events += events

@@ -668,18 +668,28 @@ class AnalyticsEvent(Base):
     __table_args__ = (Index("ix_analytics_events_series", "camera_id", "class_id", "started"),)
 
 
-class AnalyticsHour(Base):
-    """Per camera, class and camera-local hour: photos of the class, and the maintained
-    events that started then with their summed counts. The report reads these sums."""
+class AnalyticsDay(Base):
+    """Per camera, class and camera-local day: detections, the maintained events that started
+    then and their animals. The report's counts, rates and occupancy read these sums."""
 
-    __tablename__ = "analytics_hours"
+    __tablename__ = "analytics_days"
     camera_id: Mapped[int] = mapped_column(IdType, primary_key=True)
     class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
-    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
     media: Mapped[int] = mapped_column(Integer)
     events: Mapped[int] = mapped_column(Integer)
-    individuals: Mapped[int] = mapped_column(Integer)
+    animals: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsDiel(Base):
+    """Per camera, class and camera-local hour of the day: maintained events that started
+    then (the diel histogram; at most 24 rows per camera and class)."""
+
+    __tablename__ = "analytics_diel"
+    camera_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
 
 
 class AnalyticsState(Base):

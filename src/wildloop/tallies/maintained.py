@@ -1,9 +1,10 @@
 """Analytics kept up to date as labels are saved, so the report reads sums, not photos.
 
-Three tables follow the labels (``store.tables``): ``analytics_detections`` (each class in
+Four tables follow the labels (``store.tables``): ``analytics_detections`` (each class in
 each reviewed photo, with its boxes), ``analytics_events`` (independent events at the
-default 30-minute interval) and ``analytics_hours`` (per camera, class and camera-local hour:
-photos, events started there and their counts). ``review.labels.save_labels`` calls
+default 30-minute interval), ``analytics_days`` (per camera, class and camera-local day:
+detections, events started, their animals) and ``analytics_diel`` (per camera, class and
+hour of the day: events started). ``review.labels.save_labels`` calls
 ``refresh`` for every save (undo, batch actions and imports go through it), a camera's clock
 offset change rebuilds that camera, and ``rebuild`` fills everything from the labels.
 
@@ -14,7 +15,7 @@ grouped again; events further away keep a gap longer than the interval to every 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -23,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import DAY, Detection, Event, independent_events
 from wildloop.store.tables import (
+    AnalyticsDay,
     AnalyticsDetection,
+    AnalyticsDiel,
     AnalyticsEvent,
-    AnalyticsHour,
     AnalyticsState,
     Camera,
 )
@@ -78,7 +80,7 @@ def rebuild(session: Session, camera_ids: Collection[int] | None = None) -> int:
     if camera_ids is not None and not is_built(session):
         return 0
     _lock(session, camera_ids)
-    for table in (AnalyticsDetection, AnalyticsEvent, AnalyticsHour):
+    for table in (AnalyticsDetection, AnalyticsEvent, AnalyticsDay, AnalyticsDiel):
         statement = delete(table)
         if camera_ids is not None:
             statement = statement.where(table.camera_id.in_(camera_ids))
@@ -92,13 +94,30 @@ def rebuild(session: Session, camera_ids: Collection[int] | None = None) -> int:
     for _, cam, cls, at, _ in stored:
         hours[_hour_key(cam, cls, at)][0] += 1
     _insert_events(session, events, hours, sign=1)
-    if hours:
+    days: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    diel: Counter[tuple[int, int, int]] = Counter()
+    for (cam, cls, day, hour), (media, started, animals) in hours.items():
+        cell = days[(cam, cls, day)]
+        cell[0] += media
+        cell[1] += started
+        cell[2] += animals
+        if started:
+            diel[(cam, cls, hour)] += started
+    if days:
         session.execute(
-            insert(AnalyticsHour),
+            insert(AnalyticsDay),
             [
-                {"camera_id": k[0], "class_id": k[1], "day": k[2], "hour": k[3], "media": v[0]}
-                | {"events": v[1], "individuals": v[2]}
-                for k, v in hours.items()
+                {"camera_id": k[0], "class_id": k[1], "day": k[2]}
+                | {"media": v[0], "events": v[1], "animals": v[2]}
+                for k, v in days.items()
+            ],
+        )
+    if diel:
+        session.execute(
+            insert(AnalyticsDiel),
+            [
+                {"camera_id": k[0], "class_id": k[1], "hour": k[2], "events": n}
+                for k, n in diel.items()
             ],
         )
     if camera_ids is None:
@@ -232,49 +251,63 @@ def _insert_detections(session: Session, rows: Sequence[Row]) -> None:
 
 
 def _apply_hours(session: Session, deltas: dict[HourKey, list[int]]) -> None:
-    """Add the deltas to the hourly sums; a sum that falls to nothing is deleted."""
-    h = AnalyticsHour
+    """Fold hourly deltas into the daily sums (detections, events, animals) and the diel
+    sums (events by hour), and add them."""
+    days: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    diel: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0])
+    for (cam, cls, day, hour), (dm, de, da) in deltas.items():
+        cell = days[(cam, cls, day)]
+        cell[0] += dm
+        cell[1] += de
+        cell[2] += da
+        diel[(cam, cls, hour)][0] += de
+    _apply(session, AnalyticsDay, "day", ("media", "events", "animals"), days)
+    _apply(session, AnalyticsDiel, "hour", ("events",), diel)
+    session.flush()
+
+
+def _apply(
+    session: Session,
+    table: type[AnalyticsDay] | type[AnalyticsDiel],
+    third: str,
+    names: tuple[str, ...],
+    deltas: dict[tuple[int, int, int], list[int]],
+) -> None:
+    """Add deltas to sums keyed by (camera, class, ``third``); a sum that falls to nothing
+    is deleted. Existing sums are read per camera and class through the primary key."""
     deltas = {k: v for k, v in deltas.items() if any(v)}
-    days: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for cam, cls, day, _ in deltas:
-        days[(cam, cls)].add(day)
-    have: dict[HourKey, tuple[int, int, int]] = {}
-    for (cam, cls), wanted in days.items():
-        ordered = sorted(wanted)
+    wanted: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for cam, cls, k in deltas:
+        wanted[(cam, cls)].add(k)
+    column = getattr(table, third)
+    values = [getattr(table, n) for n in names]
+    have: dict[tuple[int, int, int], list[int]] = {}
+    for (cam, cls), keys in wanted.items():
+        ordered = sorted(keys)
         for start in range(0, len(ordered), _CHUNK):
-            for day, hour, media, events, n in session.execute(
-                select(h.day, h.hour, h.media, h.events, h.individuals).where(
-                    h.camera_id == cam,
-                    h.class_id == cls,
-                    h.day.in_(ordered[start : start + _CHUNK]),
+            for k, *sums in session.execute(
+                select(column, *values).where(
+                    table.camera_id == cam,
+                    table.class_id == cls,
+                    column.in_(ordered[start : start + _CHUNK]),
                 )
             ):
-                if (cam, cls, day, hour) in deltas:
-                    have[(cam, cls, day, hour)] = (media, events, n)
-    for key, (dm, de, dn) in deltas.items():
-        cam, cls, day, hour = key
-        where = (h.camera_id == cam, h.class_id == cls, h.day == day, h.hour == hour)
-        media, events, n = have.get(key, (0, 0, 0))
-        media, events, n = media + dm, events + de, n + dn
+                have[(cam, cls, k)] = list(sums)
+    for key, delta in deltas.items():
+        cam, cls, k = key
+        now = [a + b for a, b in zip(have.get(key, [0] * len(names)), delta, strict=True)]
+        where = (table.camera_id == cam, table.class_id == cls, column == k)
         if key not in have:
-            session.add(
-                AnalyticsHour(
-                    camera_id=cam,
-                    class_id=cls,
-                    day=day,
-                    hour=hour,
-                    media=media,
-                    events=events,
-                    individuals=n,
+            session.execute(
+                insert(table).values(
+                    {"camera_id": cam, "class_id": cls, third: k}
+                    | dict(zip(names, now, strict=True))
                 )
             )
-        elif media == events == n == 0:
-            session.execute(delete(h).where(*where))
+        elif not any(now):
+            session.execute(delete(table).where(*where))
         else:
-            session.execute(
-                update(h).where(*where).values(media=media, events=events, individuals=n)
-            )
-    session.flush()
+            session.execute(update(table).where(*where).values(dict(zip(names, now, strict=True))))
 
 
 def _hour_key(cam: int, cls: int, at: int) -> HourKey:

@@ -1,4 +1,4 @@
-"""analytics events: detections per class, independent events and hourly sums kept on save
+"""analytics events: detections per class, independent events, daily and diel sums kept on save
 
 The report read every labelled photo and grouped it into events on each request (5 s at
 500k labelled photos). These tables hold the same figures kept up to date as labels are
@@ -56,17 +56,22 @@ def upgrade() -> None:
         "ix_analytics_events_series", "analytics_events", ["camera_id", "class_id", "started"]
     )
     op.create_table(
-        "analytics_hours",
+        "analytics_days",
         sa.Column("camera_id", _ID, nullable=False),
         sa.Column("class_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False),
-        sa.Column("hour", sa.Integer(), nullable=False),
         sa.Column("media", sa.Integer(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
-        sa.Column("individuals", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "camera_id", "class_id", "day", "hour", name=op.f("pk_analytics_hours")
-        ),
+        sa.Column("animals", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("camera_id", "class_id", "day", name=op.f("pk_analytics_days")),
+    )
+    op.create_table(
+        "analytics_diel",
+        sa.Column("camera_id", _ID, nullable=False),
+        sa.Column("class_id", sa.Integer(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("camera_id", "class_id", "hour", name=op.f("pk_analytics_diel")),
     )
     op.create_table(
         "analytics_state",
@@ -83,7 +88,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("analytics_state")
-    op.drop_table("analytics_hours")
+    op.drop_table("analytics_diel")
+    op.drop_table("analytics_days")
     op.drop_index("ix_analytics_events_series", table_name="analytics_events")
     op.drop_table("analytics_events")
     op.drop_index("ix_analytics_detections_series", table_name="analytics_detections")
