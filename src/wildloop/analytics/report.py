@@ -79,7 +79,7 @@ class AnalyticsQuery:
         if self.since and self.until and self.since >= self.until:
             raise BadInput("since must come before until")
 
-    def maintained(self) -> str | None:
+    def why_not_maintained(self) -> str | None:
         """Why this query cannot be read from the maintained sums (None: it can)."""
         if self.per is not Per.DETECTION:
             return "events per sequence are grouped on request"
@@ -170,7 +170,7 @@ def activity_report(
     otherwise exact from the detections, saying why. ``exact`` reads the labels themselves
     (what the maintained tables are checked against)."""
     built = not exact and maintained.is_built(session)
-    why = query.maintained() if built else "the maintained sums are not built yet"
+    why = query.why_not_maintained() if built else "the maintained sums are not built yet"
     if exact:
         why = "asked for the exact path"
     if why is None:
