@@ -204,6 +204,14 @@ def build(engine: Engine, media: int, labelled: float, seed: int = 11) -> None:
         write("label_revisions", revision_columns, revisions)
         write("label_boxes", box_columns, boxes)
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # COPY wrote ids: move the sequences on
+            for table in ("users", "media", "sequences", "label_revisions", "label_boxes"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                    )
+                )
         conn.execute(text("ANALYZE"))
 
 
