@@ -7,7 +7,10 @@ grouped from the labels themselves."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -255,3 +258,46 @@ def _events(project: Project) -> list[tuple[int, ...]]:
                 select(e.camera_id, e.class_id, e.started, e.ended, e.media, e.animals)
             )
         )
+
+
+def test_two_saves_at_one_camera_at_once_regroup_one_after_the_other(
+    make_project: Any, tmp_path: Path, db_url: str
+) -> None:
+    """PostgreSQL: save A joins 10:00 and 10:20 while save B, in its own transaction, joins
+    10:40 and 11:00. B must see A's event (it waits for A's camera row), or the two would
+    leave two events where the labels say one."""
+    if not db_url:
+        pytest.skip("SQLite has one writer: saves cannot interleave")
+    project: Project = make_project(CLASSES)
+    rows = [("cX", T0 + timedelta(minutes=m), None, ["deer"]) for m in (0, 20, 40, 60)]
+    images = _images(tmp_path / "x", rows)
+    images[1] = dataclasses.replace(images[1], labelled=False)
+    images[2] = dataclasses.replace(images[2], labelled=False)
+    import_labels(project, ImportedDataset(f"test:{tmp_path}/x.json", CLASSES, images))
+    with project.db.session() as s:
+        ids = list(s.scalars(select(Media.id).order_by(Media.captured_at)))
+    author = project.author("rita")
+    deer = LabelSet(boxes=(LabelBoxValue(_box(0), project.classes.id_of("deer")),))
+
+    def save(session: Any, media_id: int) -> None:
+        save_labels(
+            session,
+            media_id,
+            deer,
+            author_id=author,
+            classes=project.classes,
+            expected_revision=None,
+        )
+
+    def save_b() -> None:
+        with project.db.session() as b:
+            save(b, ids[2])
+
+    with ThreadPoolExecutor(1) as pool, project.db.session() as a:
+        save(a, ids[1])
+        b_done = pool.submit(save_b)
+        time.sleep(1.0)  # B reaches the camera's row and waits there
+        a.commit()
+    b_done.result(timeout=30)
+    assert _report(project).events == 1
+    _assert_exact(project)
