@@ -42,4 +42,27 @@ def test_predictions_count_only_when_asked_and_are_marked(app_client: Any) -> No
     assert both["media_predicted"] > 0
     assert both["media"] == labels["media"] + both["media_predicted"]
     rows = client.get("/api/v1/analytics/counts.csv?source=labels%2Bpredictions").text
-    assert rows.splitlines()[0] == "period,class,camera,media,media_predicted,events"
+    assert rows.splitlines()[0] == "period,class,camera,media,media_predicted,events,animals"
+
+
+def test_per_event_over_http_and_on_the_page(make_project: Any, tmp_path: Path) -> None:
+    project = make_project(CLASSES)
+    build_analytics_project(project, tmp_path / "photos")
+    add_users(project, {"viewer1": "viewer"})
+    with logged_in_clients(create_app(project, secret="test-secret")) as client:
+        viewer = client("viewer1")
+        served = viewer.get("/api/v1/analytics").json()
+        assert (served["per"], served["computed"]) == ("detection", "maintained")
+        # The fixture's photos have no sequences: each photo is an event of its own.
+        per_event = viewer.get("/api/v1/analytics?per=event").json()
+        assert (per_event["per"], per_event["events"], per_event["computed"]) == (
+            "event",
+            7,
+            "exact",
+        )
+        assert "sequence" in per_event["computed_note"]
+        rows = viewer.get("/api/v1/analytics/counts.csv?per=event").text.splitlines()
+        assert "2024-01-01,deer,camA,3,0,3,3" in rows
+        page = viewer.get("/analytics?per=event")
+        assert '<option value="event" selected>' in page.text
+        assert "in 7 events (sequences" in page.text

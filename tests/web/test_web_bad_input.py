@@ -921,6 +921,8 @@ def _analytics_cases() -> list[Case]:
         ),
         Case("analytics: period", ANALYTICS, f"{url}?period=fortnight", None, 422, "period"),
         Case("analytics: source", ANALYTICS, f"{url}?source=rumours", None, 422, "source"),
+        Case("analytics: per", ANALYTICS, f"{url}?per=sequence", None, 422, "per"),
+        Case("analytics: per empty", ANALYTICS, f"{url}?per=", None, 422, "per"),
         Case("analytics: since", ANALYTICS, f"{url}?since=yesterday", None, 422, "since"),
         Case(
             "analytics: since after until",
@@ -934,6 +936,7 @@ def _analytics_cases() -> list[Case]:
         Case(
             "analytics csv: period", ANALYTICS_CSV, f"{url}/rates.csv?period=x", None, 422, "period"
         ),
+        Case("analytics csv: per", ANALYTICS_CSV, f"{url}/counts.csv?per=photo", None, 422, "per"),
     ]
 
 

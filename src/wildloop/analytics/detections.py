@@ -1,8 +1,10 @@
-"""Reading detections and camera effort from the database, fast enough for a million media.
+"""Reading detections and camera effort from the database.
 
-Labelled items come from one partial covering index in camera-time order
-(``ix_media_labelled_camera_time``) with capture times turned into integers by the database,
-so Python handles three integers per row and never a datetime. Capture times are already
+A detection is one class in one reviewed photo (a photo with a deer and a boar is one of
+each), with its boxes of that class. ``labelled_rows`` reads them from the labels themselves
+(the exact path, and what ``analytics.maintained`` stores); ``maintained_detections`` reads
+the stored copy. Capture times are turned into integers by the database, so Python handles
+a few integers per row and never a datetime. Capture times are already
 corrected for camera clock offsets (``media.cameras`` shifts them when an offset changes).
 """
 
@@ -13,16 +15,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import Detection
 from wildloop.registry import aliases
 from wildloop.review.hidden_regions import hidden_media
-from wildloop.store import hints
 from wildloop.store.epoch import epoch_seconds
 from wildloop.store.raw_read import raw_rows
-from wildloop.store.tables import Camera, Individual, Media, PredictionSet, Sighting
+from wildloop.store.tables import (
+    AnalyticsDetection,
+    Camera,
+    Individual,
+    Media,
+    PredictionSet,
+    Sighting,
+)
+from wildloop.tallies.labelled import labelled_rows
 
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
@@ -41,21 +50,36 @@ class CameraSpan:
 def labelled_detections(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> list[Detection]:
-    """Every reviewed item with an animal class, as detections in camera-time order."""
-    t = epoch_seconds(Media.captured_at)
-    query = (
-        select(Media.camera_id, Media.label_class_id, t, literal(0))
-        .where(
-            Media.label_class_id.is_not(None),
-            Media.camera_id.is_not(None),
-            Media.captured_at.is_not(None),
-            Media.status == "ok",
+    """Every class in every reviewed photo, from the labels (the exact path), as detections
+    in camera-time order."""
+    return [Detection(*r[:5]) for r in labelled_rows(session, since, until)]
+
+
+def maintained_detections(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    with_sequence: bool = False,
+) -> list[tuple[int, ...]]:
+    """The same detections from ``analytics_detections`` (kept on save), in camera, class and
+    time order: one index, no join, unless the sequences are asked for."""
+    d = AnalyticsDetection
+    columns: list[Any] = [d.camera_id, d.class_id, d.at, literal(0), d.boxes]
+    query = select(*columns).order_by(d.camera_id, d.class_id, d.at)
+    if with_sequence:
+        query = query.add_columns(d.media_id, func.coalesce(Media.sequence_id, -Media.id)).join(
+            Media, Media.id == d.media_id
         )
-        .order_by(Media.camera_id, Media.captured_at)
-    )
-    query = _window(query, since, until)
-    query = hints.use_index(query, Media, "ix_media_labelled_camera_time")
-    return raw_rows(session, query)  # type: ignore[return-value]
+    if since is not None:
+        query = query.where(d.at >= _seconds(since))
+    if until is not None:
+        query = query.where(d.at < _seconds(until))
+    return raw_rows(session, query)
+
+
+def _seconds(when: datetime) -> int:
+    return int(when.replace(tzinfo=UTC).timestamp())
 
 
 def predicted_detections(
@@ -64,9 +88,10 @@ def predicted_detections(
     default_threshold: float,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[Detection]:
+) -> list[tuple[int, int, int, int, int, int, int]]:
     """Unreviewed items whose champion's top class scores at least its class threshold,
-    marked as predicted, in camera-time order; items whose boxes all lie in a false-positive
+    marked as predicted, in camera-time order, as (camera, class, time, 1, 1, media id,
+    sequence) like ``labelled_rows``; items whose boxes all lie in a false-positive
     repeat region of their camera are left out. Empty before a champion is deployed."""
     champion = aliases.resolve(session, "champion")
     if champion is None:
@@ -80,6 +105,7 @@ def predicted_detections(
             literal(1),
             Media.id,
             PredictionSet.top_score,
+            func.coalesce(Media.sequence_id, -Media.id),
         )
         .join(PredictionSet, PredictionSet.media_id == Media.id)
         .where(
@@ -95,11 +121,11 @@ def predicted_detections(
     )
     query = _window(query, since, until)
     # The WHERE clause rules out NULLs.
-    rows: Iterable[tuple[int, int, int, int, int, float]] = raw_rows(session, query)
+    rows: Iterable[tuple[int, int, int, int, int, float, int]] = raw_rows(session, query)
     hidden = hidden_media(session, champion, floor)
     return [
-        Detection(cam, cls, at, 1)
-        for cam, cls, at, _, media_id, score in rows
+        (cam, cls, at, 1, 1, media_id, sequence)
+        for cam, cls, at, _, media_id, score, sequence in rows
         if score >= thresholds.get(cls, default_threshold) and media_id not in hidden
     ]
 

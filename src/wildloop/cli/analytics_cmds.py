@@ -13,6 +13,7 @@ from wildloop.analytics.report import (
     TABLES,
     ActivityReport,
     AnalyticsQuery,
+    Per,
     Source,
     activity_report,
 )
@@ -20,6 +21,7 @@ from wildloop.cli.options import JsonOption, ProjectOption, open_project
 from wildloop.cli.output import console, print_json
 from wildloop.domain.activity import Period
 from wildloop.errors import BadInput
+from wildloop.tallies import maintained
 
 app = typer.Typer(
     help="Numbers from the photos: activity, detection rates, occupancy.", no_args_is_help=True
@@ -40,6 +42,13 @@ SinceOption = Annotated[
     str | None, typer.Option(help="First camera-local time, e.g. 2024-03-01 (inclusive).")
 ]
 UntilOption = Annotated[str | None, typer.Option(help="Camera-local time to stop at (exclusive).")]
+PerOption = Annotated[
+    Per,
+    typer.Option(
+        help="detection: events are independent detections (no gap over the interval); "
+        "event: events are sequences (bursts), counting the most boxes of a class in a frame."
+    ),
+]
 
 
 @app.command("report")
@@ -49,11 +58,12 @@ def report_command(
     period: PeriodOption = Period.MONTH,
     since: SinceOption = None,
     until: UntilOption = None,
+    per: PerOption = Per.DETECTION,
     project: ProjectOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print detection rates per 100 trap-nights, naive occupancy and diel activity."""
-    report = _report(project, source, interval, period, since, until)
+    report = _report(project, source, interval, period, since, until, per)
     if as_json:
         print_json(report.as_dict())
         return
@@ -69,12 +79,13 @@ def csv_command(
     period: PeriodOption = Period.MONTH,
     since: SinceOption = None,
     until: UntilOption = None,
+    per: PerOption = Per.DETECTION,
     project: ProjectOption = None,
 ) -> None:
     """Write one table of the report as CSV."""
     if table not in TABLES:
         raise BadInput(f"no table {table!r}; the tables are {', '.join(TABLES)}")
-    text = _report(project, source, interval, period, since, until).csv(table)
+    text = _report(project, source, interval, period, since, until, per).csv(table)
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -89,10 +100,19 @@ def _report(
     period: Period,
     since: str | None,
     until: str | None,
+    per: Per,
 ) -> ActivityReport:
-    query = AnalyticsQuery(source, interval, period, _when(since), _when(until))
+    query = AnalyticsQuery(source, interval, period, _when(since), _when(until), per)
     with open_project(project) as proj, proj.db.session() as session:
         return activity_report(session, proj.classes, proj.config.thresholds, query)
+
+
+@app.command("rebuild")
+def rebuild_command(project: ProjectOption = None) -> None:
+    """Fill the sums the report reads from the labels (after an upgrade; saves keep them)."""
+    with open_project(project) as proj, proj.db.session() as session:
+        stored = maintained.rebuild(session)
+    console.print(f"rebuilt the analytics sums from {stored} detections")
 
 
 def _when(text: str | None) -> datetime | None:
@@ -108,8 +128,13 @@ def _when(text: str | None) -> datetime | None:
 
 def _print(report: ActivityReport) -> None:
     console.print(
-        f"{report.media} photos ({report.media_predicted} predicted) in {report.events} "
-        f"independent events ({report.interval_minutes} min), source {report.source}"
+        f"{report.media} detections ({report.media_predicted} predicted) in {report.events} "
+        + (
+            "events (sequences)"
+            if report.per == "event"
+            else f"independent events ({report.interval_minutes} min)"
+        )
+        + f", source {report.source}; computed {report.computed} ({report.computed_note})"
     )
     rates = Table("class", "camera", "events", "trap-nights", "per 100 trap-nights")
     for r in report.rates:

@@ -29,6 +29,7 @@ from wildloop.media.ingest import IngestItem, IngestReport, ingest_items
 from wildloop.project import Project
 from wildloop.review.labels import save_labels
 from wildloop.store.tables import Camera, Media, MediaSequence
+from wildloop.tallies import maintained
 from wildloop.users.accounts import tool_actor
 
 BATCH = 200
@@ -121,7 +122,7 @@ def import_labels(
     for start in range(0, len(dataset.images), BATCH):
         batch = dataset.images[start : start + BATCH]
         stored = [text for image in batch if (text := _stored(image.path))]
-        with project.db.session() as session:
+        with project.db.session() as session, maintained.deferred(session):
             media = {
                 row.path: row
                 for row in session.execute(

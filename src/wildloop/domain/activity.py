@@ -10,7 +10,7 @@ predictions and can be checked by hand.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -34,6 +34,7 @@ class Detection(NamedTuple):
     class_id: int
     at: int  # camera-local seconds since 1970-01-01T00:00
     predicted: int = 0  # 1 when from a model above its threshold, not a person
+    boxes: int = 1  # boxes of the class in the photo (animals seen at once)
 
 
 class Event(NamedTuple):
@@ -46,6 +47,7 @@ class Event(NamedTuple):
     end: int
     media: int
     predicted: int  # how many of the media came from predictions
+    animals: int = 1  # the most boxes of the class in any one photo of the event
 
 
 def independent_events(detections: Iterable[Detection], interval_s: int) -> list[Event]:
@@ -64,7 +66,7 @@ def independent_events(detections: Iterable[Detection], interval_s: int) -> list
     events: list[Event] = []
     seen_cameras: set[int] = set()
     current_camera: int | None = None
-    for camera, class_id, at, predicted in detections:
+    for camera, class_id, at, predicted, count in detections:
         if camera != current_camera:
             if camera in seen_cameras:
                 raise ValueError(f"detections of camera {camera} are not grouped by camera")
@@ -74,19 +76,40 @@ def independent_events(detections: Iterable[Detection], interval_s: int) -> list
             current_camera = camera
         current = open_events.get(class_id)
         if current is None:
-            open_events[class_id] = [at, at, 1, predicted]
+            open_events[class_id] = [at, at, 1, predicted, count]
         elif at - current[1] > interval_s:
             events.append(Event(camera, class_id, *current))
-            open_events[class_id] = [at, at, 1, predicted]
+            open_events[class_id] = [at, at, 1, predicted, count]
         elif at < current[1]:
             raise ValueError(f"detections of camera {camera} are not in time order")
         else:
             current[1] = at
             current[2] += 1
             current[3] += predicted
+            if count > current[4]:
+                current[4] = count
     events += _closed(current_camera, open_events)
     events.sort()
     return events
+
+
+def sequence_events(detections: Iterable[Sequence[int]]) -> list[Event]:
+    """Group detections by sequence instead: one event per class per sequence (a burst of one
+    camera, as the review's event view shows it), counting the most boxes of the class in any
+    one photo. Each detection is (camera, class, time, predicted, boxes, media, sequence); a
+    photo with no sequence carries a sequence of its own. Any order."""
+    grouped: dict[tuple[int, int], list[int]] = {}
+    for camera, class_id, at, predicted, count, _, sequence in detections:
+        state = grouped.get((sequence, class_id))
+        if state is None:
+            grouped[(sequence, class_id)] = [camera, at, at, 1, predicted, count]
+            continue
+        state[1] = min(state[1], at)
+        state[2] = max(state[2], at)
+        state[3] += 1
+        state[4] += predicted
+        state[5] = max(state[5], count)
+    return sorted(Event(s[0], class_id, *s[1:]) for (_, class_id), s in grouped.items())
 
 
 def _closed(camera: int | None, open_events: dict[int, list[int]]) -> list[Event]:

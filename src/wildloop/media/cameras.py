@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from wildloop import audit
 from wildloop.errors import BadInput, NotFound
 from wildloop.store.tables import Camera, Media, MediaSequence
+from wildloop.tallies import maintained
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def update_camera(session: Session, name: str, change: CameraChange, actor_id: i
         delta = timedelta(seconds=change.clock_offset_seconds - camera.clock_offset_seconds)
         if delta:
             _shift_times(session, camera.id, delta)
+            maintained.rebuild(session, [camera.id])  # hours and days move with the clock
         camera.clock_offset_seconds = change.clock_offset_seconds
     audit.record(
         session,

@@ -18,6 +18,7 @@ from wildloop.domain.labels import InvalidReason, LabelBoxValue, LabelSet, prima
 from wildloop.domain.spans import TimeSpan
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.store.tables import LabelBox, LabelRevision, Media, User
+from wildloop.tallies import maintained
 
 
 def save_labels(
@@ -83,6 +84,7 @@ def save_labels(
     )
     session.add(revision)
     session.flush()
+    maintained.refresh(session, [media_id])
     audit.record(
         session,
         actor_id=author_id,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -727,3 +728,70 @@ class LabelIssue(Base):
         Index("ix_label_issues_status_rank", "status", "rank"),
         Index("ix_label_issues_label_box", "label_box_id"),
     )
+
+
+# --- analytics kept up to date as labels are saved (analytics.maintained) -----------------------
+
+
+class AnalyticsDetection(Base):
+    """One class in one reviewed photo: the photo's current label has ``boxes`` trainable
+    boxes of it. Times are camera-local epoch seconds (clock offset applied)."""
+
+    __tablename__ = "analytics_detections"
+    media_id: Mapped[int] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True
+    )
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(IdType)
+    at: Mapped[int] = mapped_column(BigInteger)
+    boxes: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_analytics_detections_series", "camera_id", "class_id", "at"),)
+
+
+class AnalyticsEvent(Base):
+    """An independent event at the maintained interval (30 minutes): detections of one class
+    at one camera with no gap longer than the interval; ``count`` is the most boxes of the
+    class in one photo of it."""
+
+    __tablename__ = "analytics_events"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(IdType)
+    class_id: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(BigInteger)
+    ended: Mapped[int] = mapped_column(BigInteger)
+    media: Mapped[int] = mapped_column(Integer)
+    animals: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_analytics_events_series", "camera_id", "class_id", "started"),)
+
+
+class AnalyticsDay(Base):
+    """Per camera, class and camera-local day: detections, the maintained events that started
+    then and their animals. The report's counts, rates and occupancy read these sums."""
+
+    __tablename__ = "analytics_days"
+    camera_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since 1970-01-01
+    media: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    animals: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsDiel(Base):
+    """Per camera, class and camera-local hour of the day: maintained events that started
+    then (the diel histogram; at most 24 rows per camera and class)."""
+
+    __tablename__ = "analytics_diel"
+    camera_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    class_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsState(Base):
+    """One row: whether the maintained analytics tables hold every label (False after an
+    upgrade of a project with labels, until `wildloop analytics rebuild`)."""
+
+    __tablename__ = "analytics_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    built: Mapped[bool] = mapped_column(Boolean)

@@ -1,7 +1,8 @@
 """Analytics over HTTP: the whole report as JSON, each table as CSV, and the page.
 
-The report is computed in the request: it reads one index and takes well under a second at a
-million media (bench/analytics_report.py), like the dashboard's figures. The page draws its
+The default report reads sums kept up to date as labels are saved (tallies.maintained), well
+under a second at a million media (bench/analytics_report.py); other queries group the
+detections in the request and say so (``computed``, ``computed_note``). The page draws its
 charts as inline SVG on the server: no script, no chart library, nothing fetched.
 """
 
@@ -19,6 +20,7 @@ from wildloop.analytics.report import (
     TABLES,
     ActivityReport,
     AnalyticsQuery,
+    Per,
     Source,
     activity_report,
 )
@@ -43,8 +45,11 @@ def analytics_query(
     period: Annotated[Period, Query(description="bins for counts and occupancy")] = Period.MONTH,
     since: Annotated[datetime | None, Query(description="camera-local, inclusive")] = None,
     until: Annotated[datetime | None, Query(description="camera-local, exclusive")] = None,
+    per: Annotated[
+        Per, Query(description="detection: independent detections; event: sequences")
+    ] = Per.DETECTION,
 ) -> AnalyticsQuery:
-    return AnalyticsQuery(source, interval, period, _naive(since), _naive(until))
+    return AnalyticsQuery(source, interval, period, _naive(since), _naive(until), per)
 
 
 QueryDep = Annotated[AnalyticsQuery, Depends(analytics_query)]
@@ -84,6 +89,7 @@ def analytics_page(request: Request, actor: PageActor, query: QueryDep) -> Respo
         "period": str(query.period),
         "since": query.since.isoformat() if query.since else "",
         "until": query.until.isoformat() if query.until else "",
+        "per": str(query.per),
     }
     return render(
         request,
@@ -95,5 +101,6 @@ def analytics_page(request: Request, actor: PageActor, query: QueryDep) -> Respo
         tables=TABLES,
         sources=[str(s) for s in Source],
         periods=[str(p) for p in Period],
+        pers=[str(p) for p in Per],
         charts=charts(report),
     )

@@ -1,0 +1,1 @@
+"""Figures kept up to date as labels are saved (below review and media, which save them)."""
