@@ -115,7 +115,11 @@ def label_issues(
 
     labels = np.asarray(labels, np.int64)
     probs = _renormalised(probabilities)
-    flagged = np.asarray(find_label_issues(labels, probs, filter_by="prune_by_noise_rate"))
+    # n_jobs=1: cleanlab otherwise forks a process pool, and a fork from a worker that runs
+    # threads (every wildloop worker does) can deadlock on a lock another thread held.
+    flagged = np.asarray(
+        find_label_issues(labels, probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    )
     quality = np.asarray(get_label_quality_scores(labels, probs, method=method))
     rows = sorted(np.flatnonzero(flagged).tolist(), key=lambda r: (quality[r], r))
     return [
