@@ -283,7 +283,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         if choice.kind != "onnx":
             raise BadInput(
                 "crops.model = detector pools an ONNX detector's feature maps: set "
-                "[processing] runtime = onnx (or pick an image embedder for the torch runtime)"
+                "[inference] runtime = onnx (or pick an image embedder for the torch runtime)"
             )
         runtime, features = load_feature_detector(project, detector, threads=threads)
     else:
