@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from wildloop.domain.review_value import ItemSignals, Weights, value_of
+from tests.support.review import add_champion
+from tests.support.web import ReviewSetup
+from wildloop.domain.labels import LabelSet
+from wildloop.domain.review_value import NOTHING, ItemSignals, Weights, value_of
+from wildloop.project import Project
+from wildloop.registry.aliases import resolve
+from wildloop.review.labels import save_labels
+from wildloop.review.predictions import threshold_for
+from wildloop.review.queue import _compute
 from wildloop.review.queue_arrays import (
     NONE_CODE,
     burst_classes,
     nearest_distances,
     rough_values,
 )
+from wildloop.store.tables import Camera, Media, ModelAlias, Prediction, PredictionSet
 
 
 def _maybe(rng: random.Random, value: float) -> float | None:
@@ -113,3 +124,101 @@ def test_nearest_distances_exact_and_approximate_find_the_nearest() -> None:
         arrays.APPROXIMATE_ABOVE = saved
     assert (rough >= truth - 1e-4).all()  # never nearer than the true nearest
     assert np.median(rough - truth) < 0.02  # and nearly always it
+
+
+def test_the_computed_order_values_items_as_value_of_does_one_by_one(
+    review_setup: ReviewSetup,
+) -> None:
+    """The array path against the one-item rules over a real project: a champion, a
+    challenger and some reviews (burst majorities mixing labels and predictions)."""
+    project = review_setup.project
+    challenger = add_champion(project, review_setup.items, seed=7, name="fake-v2")
+    ids = review_setup.ids()
+    with project.db.session() as session:
+        session.add(ModelAlias(alias="challenger", model_version_id=challenger))
+        for media_id in ids[::4]:
+            save_labels(
+                session,
+                media_id,
+                LabelSet(empty=True),
+                author_id=project.author("rita"),
+                classes=project.classes,
+                expected_revision=0,
+            )
+    with project.db.session() as session:
+        champion, other = resolve(session, "champion"), resolve(session, "challenger")
+        assert champion is not None and other is not None
+        order = _compute(project, session, champion, other)
+        expected = _reference_values(project, session, champion, other)
+    assert order and {q.media_id for q in order} == set(expected)  # every unreviewed item
+    for item in order:
+        value, reasons = expected[item.media_id]
+        assert item.value == value and item.reasons == reasons
+    assert any(q.reasons for q in order)
+
+
+def _reference_values(
+    project: Project, session: Session, champion: int, challenger: int
+) -> dict[int, tuple[float, tuple[str, ...]]]:
+    """value_of per unreviewed item from plainly gathered signals (no novelty here)."""
+    thresholds = project.config.thresholds
+    media = session.execute(
+        select(
+            Media.id, Media.sequence_id, Media.reviewed, Media.label_class_id, Camera.name
+        ).outerjoin(Camera, Camera.id == Media.camera_id)
+    ).all()
+
+    def scores(version: int) -> dict[int, dict[str, float]]:
+        out: dict[int, dict[str, float]] = defaultdict(dict)
+        for set_row in session.scalars(
+            select(PredictionSet).where(PredictionSet.model_version_id == version)
+        ):
+            out.setdefault(set_row.media_id, {})
+            for p in session.scalars(
+                select(Prediction).where(Prediction.prediction_set_id == set_row.id)
+            ):
+                best = out[set_row.media_id].get(p.class_name, 0.0)
+                out[set_row.media_id][p.class_name] = max(best, p.score)
+        return out
+
+    def says(by: dict[str, float]) -> tuple[str | None, float | None, float | None]:
+        ranked = sorted(by.items(), key=lambda kv: -kv[1])
+        if not ranked:
+            return None, None, None
+        name, score = ranked[0]
+        shown = name if score >= threshold_for(thresholds, name) else None
+        return shown, score, ranked[1][1] if len(ranked) > 1 else None
+
+    mine, theirs = scores(champion), scores(challenger)
+    shows = {
+        r.id: (project.classes.display_name(r.label_class_id) or NOTHING)
+        if r.reviewed
+        else (says(mine.get(r.id, {}))[0] or NOTHING)
+        for r in media
+    }
+    out = {}
+    for r in media:
+        if r.reviewed:
+            continue
+        shown, top, second = says(mine.get(r.id, {}))
+        others = [shows[m.id] for m in media if m.sequence_id == r.sequence_id and m.id != r.id]
+        burst = None
+        if r.sequence_id is not None and others:
+            name, count = Counter(others).most_common(1)[0]
+            burst = name if count * 2 > len(others) else None
+        top_name = sorted(mine.get(r.id, {}).items(), key=lambda kv: -kv[1])
+        signals = ItemSignals(
+            media_id=r.id,
+            group="g",
+            camera="c",
+            top_class=shown,
+            top_score=top,
+            second_score=second,
+            threshold=threshold_for(thresholds, top_name[0][0] if top_name else ""),
+            burst_class=burst,
+            challenger_class=says(theirs[r.id])[0] if r.id in theirs else None,
+            challenger_saw=r.id in theirs,
+        )
+        valued = value_of(signals, Weights())
+        out[r.id] = (valued.value, valued.reasons)
+    return out

@@ -266,7 +266,7 @@ def _compute(
         signals = ItemSignals(
             media_id=media_id,
             group=f"s{sequence}" if sequence >= 0 else f"m{media_id}",
-            camera=media.camera[i] or "-",
+            camera=media.camera_name(i) or "-",
             top_class=codes.name(int(champion_says[i])),
             top_score=top,
             second_score=second,
@@ -277,7 +277,7 @@ def _compute(
             novelty=None if np.isnan(novelty[i]) else round(float(novelty[i]), 4),
         )
         valued.append(value_of(signals, Weights()))
-        camera = media.camera[i]
+        camera = media.camera_name(i)
         seq = sequence if sequence >= 0 else None
         facts[media_id] = QueueItem(media_id, 0.0, (), camera, seq, top_name, top)
     order = diverse_order(valued, MAX_ORDER, batch_size=BATCH)
@@ -311,11 +311,8 @@ def _novelty(
     if champion is None:
         return out
     key = crop_embedder_key(project)
-    known_ids, known = best_box_vectors(session, key, None, reviewed=True)
-    if not len(known_ids):
-        return out
-    mine_ids, mine = best_box_vectors(session, key, champion, reviewed=False)
-    if not len(mine_ids):
+    known_ids, known, mine_ids, mine = best_box_vectors(session, key, champion, media)
+    if not len(known_ids) or not len(mine_ids):
         return out
     at = np.searchsorted(media.ids, mine_ids)
     found = (at < len(media.ids)) & (media.ids[np.minimum(at, len(media.ids) - 1)] == mine_ids)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wildloop.domain.review_value import Weights
@@ -25,7 +25,6 @@ from wildloop.store.tables import Camera, CropEmbedding, Media, Prediction, Pred
 
 NOTHING_CODE = 0
 NONE_CODE = -1
-READ_BATCH = 50_000
 
 
 @dataclass
@@ -50,32 +49,37 @@ class ClassCodes:
 
 @dataclass(frozen=True)
 class MediaArrays:
-    """Every ok image: id, sequence (-1 none), camera name, reviewed, label class (-1)."""
+    """Every ok image, by id: sequence (-1 none), camera (-1 none), reviewed, label class
+    (-1 none); camera names by id for the few items that reach the order."""
 
     ids: NDArray[np.int64]
     sequence: NDArray[np.int64]
-    camera: list[str | None]
+    camera: NDArray[np.int64]
     reviewed: NDArray[np.bool_]
     label: NDArray[np.int64]
+    camera_names: dict[int, str]
+
+    def camera_name(self, row: int) -> str | None:
+        return self.camera_names.get(int(self.camera[row]))
 
 
 def media_arrays(session: Session) -> MediaArrays:
+    """One narrow integer query (the NULLs made -1 in SQL), turned into arrays at once."""
     rows = session.execute(
-        select(Media.id, Media.sequence_id, Camera.name, Media.reviewed, Media.label_class_id)
-        .outerjoin(Camera, Camera.id == Media.camera_id)
+        select(
+            Media.id,
+            func.coalesce(Media.sequence_id, -1),
+            func.coalesce(Media.camera_id, -1),
+            Media.reviewed,
+            func.coalesce(Media.label_class_id, -1),
+        )
         .where(Media.kind == "image", Media.status == "ok")
         .order_by(Media.id)
     ).all()
-    if not rows:
-        empty = np.zeros(0, np.int64)
-        return MediaArrays(empty, empty, [], np.zeros(0, bool), empty)
-    ids, seqs, cameras, reviewed, labels = zip(*rows, strict=True)
+    table = np.array(list(map(tuple, rows)), np.int64).reshape(-1, 5)
+    names = {int(i): str(n) for i, n in session.execute(select(Camera.id, Camera.name))}
     return MediaArrays(
-        np.asarray(ids, np.int64),
-        np.asarray([-1 if s is None else s for s in seqs], np.int64),
-        list(cameras),
-        np.asarray(reviewed, bool),
-        np.asarray([-1 if c is None else c for c in labels], np.int64),
+        table[:, 0], table[:, 1], table[:, 2], table[:, 3].astype(bool), table[:, 4], names
     )
 
 
@@ -217,52 +221,61 @@ def rough_values(
 
 
 def best_box_vectors(
-    session: Session, embedder: str, version_id: int | None, reviewed: bool
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """(media ids, vectors) of each reviewed (or unreviewed) item's best-scoring embedded
-    box (``version_id``'s boxes, any version's when None), read in bulk: the winning row per
-    item is chosen in SQL and only its vector is fetched."""
-    ranked = (
+    session: Session,
+    embedder: str,
+    version_id: int,
+    media: MediaArrays,
+) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], NDArray[np.float32]]:
+    """(media ids, vectors) of each reviewed item's best-scoring embedded box (any
+    version's), then the same for unreviewed items (``version_id``'s boxes). One narrow
+    query ranks the boxes in numpy; only the winners' vectors are read, by primary key."""
+    rows = session.execute(
         select(
-            CropEmbedding.id.label("eid"),
-            func.row_number()
-            .over(
-                partition_by=CropEmbedding.media_id,
-                order_by=(Prediction.score.desc(), CropEmbedding.prediction_id),
-            )
-            .label("rank"),
+            CropEmbedding.id,
+            CropEmbedding.media_id,
+            Prediction.score,
+            PredictionSet.model_version_id,
         )
         .join(Prediction, Prediction.id == CropEmbedding.prediction_id)
-        .join(Media, and_(Media.id == CropEmbedding.media_id, Media.reviewed.is_(reviewed)))
+        .join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id)
         .where(CropEmbedding.embedder == embedder)
-    )
-    if version_id is not None:
-        ranked = ranked.join(PredictionSet, PredictionSet.id == Prediction.prediction_set_id).where(
-            PredictionSet.model_version_id == version_id
-        )
-    best = ranked.subquery()
-    query = (
-        select(CropEmbedding.media_id, CropEmbedding.vector)
-        .join(best, best.c.eid == CropEmbedding.id)
-        .where(best.c.rank == 1)
-        .order_by(CropEmbedding.media_id)
-    )
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for chunk in session.execute(query.execution_options(yield_per=READ_BATCH)).partitions():
-        for row in chunk:
-            ids.append(int(row[0]))
-            blobs.append(bytes(row[1]))
+    ).all()
+    empty = (np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+    if not rows:
+        return *empty, *empty
+    table = np.array(list(map(tuple, rows)), np.float64)
+    eid, mid = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    score, version = table[:, 2], table[:, 3].astype(np.int64)
+    at = _positions(media.ids, mid)
+    reviewed = np.zeros(len(mid), bool)
+    reviewed[at >= 0] = media.reviewed[at[at >= 0]]
+    out: list[tuple[NDArray[np.int64], NDArray[np.float32]]] = []
+    for wanted in (reviewed, (at >= 0) & ~reviewed & (version == version_id)):
+        e, m, sc = eid[wanted], mid[wanted], score[wanted]
+        order = np.lexsort((e, -sc, m))  # per item: best score, then the first box
+        first = np.ones(len(order), bool)
+        first[1:] = m[order][1:] != m[order][:-1]
+        chosen = order[first]
+        out.append((m[chosen], _vectors(session, e[chosen])))
+    return out[0][0], out[0][1], out[1][0], out[1][1]
+
+
+def _vectors(session: Session, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+    """The vectors of crop embedding rows ``ids`` (sorted), in that order."""
+    blobs: dict[int, bytes] = {}
+    for start in range(0, len(ids), 900):
+        part = [int(i) for i in ids[start : start + 900]]
+        for row_id, blob in session.execute(
+            select(CropEmbedding.id, CropEmbedding.vector).where(CropEmbedding.id.in_(part))
+        ):
+            blobs[int(row_id)] = bytes(blob)
     if not blobs:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    dims = {len(b) for b in blobs}
-    if len(dims) != 1:  # vectors of one key have one size; mixed sizes would be a bug
-        raise ValueError(f"{embedder} crop vectors of several sizes: {sorted(dims)}")
-    matrix = np.frombuffer(b"".join(blobs), "<f2").reshape(len(blobs), -1).astype(np.float32)
-    return np.asarray(ids, np.int64), matrix
+        return np.zeros((0, 0), np.float32)
+    joined = b"".join(blobs[int(i)] for i in ids)
+    return np.frombuffer(joined, "<f2").reshape(len(ids), -1).astype(np.float32)
 
 
-APPROXIMATE_ABOVE = 2e9  # reference x query pairs above which the search is approximate
+APPROXIMATE_ABOVE = 1e8  # reference x query pairs above which the search is approximate
 REDUCED_DIMS = 64
 PROBES = 8
 
@@ -286,11 +299,12 @@ def nearest_distances(
         index = faiss.IndexFlatIP(dim)
     else:
         lists = int(max(16, min(4 * np.sqrt(len(ref)), len(ref) // 39)))
+        rng = np.random.default_rng(0)
+        sample = ref[rng.choice(len(ref), min(len(ref), 39 * lists), replace=False)]
         index = faiss.index_factory(
             dim, f"PCA{REDUCED_DIMS},L2norm,IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT
         )
-        rng = np.random.default_rng(0)
-        sample = ref[rng.choice(len(ref), min(len(ref), 40 * lists), replace=False)]
+        faiss.extract_index_ivf(index).cp.niter = 10  # a coarse split is all a probe needs
         index.train(sample)
         faiss.extract_index_ivf(index).nprobe = PROBES
     index.add(ref)
