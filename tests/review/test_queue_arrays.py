@@ -148,7 +148,7 @@ def test_the_computed_order_values_items_as_value_of_does_one_by_one(
     with project.db.session() as session:
         champion, other = resolve(session, "champion"), resolve(session, "challenger")
         assert champion is not None and other is not None
-        order = _compute(project, session, champion, other)
+        order = _compute(project, session, champion, other, Weights())  # every signal on
         expected = _reference_values(project, session, champion, other)
     assert order and {q.media_id for q in order} == set(expected)  # every unreviewed item
     for item in order:

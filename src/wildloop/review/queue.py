@@ -3,8 +3,9 @@
 Gathers each unreviewed image's signals (the champion's per-class scores, what the rest of
 its burst shows, the challenger's answer, the distance of its best crop to the nearest
 reviewed crop) and leaves the scoring and the diverse ordering to
-``domain.review_value``. Computing an order takes seconds on a large archive (about 5 s for
-20,000 unreviewed images, bench/review_queue.py), so it is a job (``review-queue``) that
+``domain.review_value`` (its ``QUEUE_WEIGHTS``). Computing an order reads the whole archive
+(on arrays, ``queue_arrays``; tens of seconds at 100,000 items, bench/review_queue.py), so
+it is a job (``review-queue``) that
 stores the order in ``indexes/review-queue.json``; a request only reads the stored order.
 The order is stale when the champion or challenger changed or ``REFRESH_EVERY`` more items
 were reviewed: the request then submits a refresh (unless one is queued or running) and
@@ -28,6 +29,7 @@ from wildloop.audio.search import normalised
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.domain.review_value import (
     NOTHING,
+    QUEUE_WEIGHTS,
     ItemSignals,
     Valued,
     Weights,
@@ -195,7 +197,11 @@ CANDIDATES = 10 * MAX_ORDER  # items valued one by one (value_of, reasons) per r
 
 
 def _compute(
-    project: Project, session: Session, champion: int | None, challenger: int | None
+    project: Project,
+    session: Session,
+    champion: int | None,
+    challenger: int | None,
+    weights: Weights = QUEUE_WEIGHTS,
 ) -> list[QueueItem]:
     """Every signal for the whole archive as arrays (``queue_arrays``), a rough value for
     each item, then ``value_of`` and ``diverse_order`` over the ``CANDIDATES`` best: the
@@ -251,7 +257,7 @@ def _compute(
         other.seen[rows] if other is not None else np.zeros(len(rows), bool),
         challenger_says[rows],
         novelty[rows],
-        Weights(),
+        weights,
     )
     # The best candidates, ties broken by id as diverse_order does (a stable sort by -value).
     picked = rows[np.argsort(-rough, kind="stable")[:CANDIDATES]]
@@ -276,7 +282,7 @@ def _compute(
             challenger_saw=other is not None and bool(other.seen[i]),
             novelty=None if np.isnan(novelty[i]) else round(float(novelty[i]), 4),
         )
-        valued.append(value_of(signals, Weights()))
+        valued.append(value_of(signals, weights))
         camera = media.camera_name(i)
         seq = sequence if sequence >= 0 else None
         facts[media_id] = QueueItem(media_id, 0.0, (), camera, seq, top_name, top)

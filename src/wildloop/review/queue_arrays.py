@@ -203,6 +203,8 @@ def rough_values(
 ) -> NDArray[np.float64]:
     """``value_of``'s value for every item at once (nan: signal absent), to pick the items
     worth valuing one by one; the exact values and reasons come from ``value_of``."""
+    if weights.margin_below <= 0 or weights.threshold_within <= 0:
+        raise ValueError("margin_below and threshold_within must be positive")
     value = np.zeros(len(top_score))
     has_top = ~np.isnan(top_score)
     margin = top_score - np.nan_to_num(second_score)
