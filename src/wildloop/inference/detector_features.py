@@ -12,7 +12,9 @@ classes apart with, so they suit a queue over the detector's own predictions.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +78,8 @@ def add_feature_outputs(source: Path, target: Path, tensors: Sequence[str] = ())
         if name not in present:
             model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
+    # Per process and thread: two workers deriving at once must not share a partial file.
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
     onnx.save(model, str(partial))
     partial.replace(target)
     return names
