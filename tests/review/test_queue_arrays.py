@@ -112,14 +112,14 @@ def test_nearest_distances_exact_and_approximate_find_the_nearest() -> None:
         return np.asarray(x / np.linalg.norm(x, axis=1, keepdims=True), np.float32)
 
     truth = 1 - (unit(queries) @ unit(reference).T).max(axis=1)
-    exact = nearest_distances(reference.astype(np.float32), queries.astype(np.float32), unit)
+    exact = nearest_distances(reference.astype(np.float32), queries.astype(np.float32))
     assert np.allclose(exact, truth, atol=1e-4)
     import wildloop.review.queue_arrays as arrays
 
     saved = arrays.APPROXIMATE_ABOVE
     arrays.APPROXIMATE_ABOVE = 0  # force the inverted file over the reduced space
     try:
-        rough = nearest_distances(reference.astype(np.float32), queries.astype(np.float32), unit)
+        rough = nearest_distances(reference.astype(np.float32), queries.astype(np.float32))
     finally:
         arrays.APPROXIMATE_ABOVE = saved
     assert (rough >= truth - 1e-4).all()  # never nearer than the true nearest

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
-from wildloop.audio.search import normalised
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.domain.review_value import (
     NOTHING,
@@ -322,6 +321,6 @@ def _novelty(
         return out
     at = np.searchsorted(media.ids, mine_ids)
     found = (at < len(media.ids)) & (media.ids[np.minimum(at, len(media.ids) - 1)] == mine_ids)
-    distances = nearest_distances(known, mine[found], normalised)
+    distances = nearest_distances(known, mine[found])
     out[at[found]] = distances
     return out
