@@ -12,9 +12,11 @@ random seed set of 20 boxes is labelled, and each round the oracle labels a batc
 Orders compared on the same seeds:
 - random;
 - margin: smallest top-two probability margin first (plain uncertainty sampling);
-- queue: the product's rules (``domain.review_value``: margin, score near threshold,
-  disagreement with the rest of the burst, novelty against labelled crops; diverse_order with
-  at most one box per sequence per batch).
+- queue: the product's rules (``domain.review_value`` with the image queue's
+  ``QUEUE_WEIGHTS``: margin and novelty against labelled crops, the burst and near-threshold
+  signals weighed at 0 since bench/embedder_comparison.py; diverse_order with at most one
+  box per sequence per batch); ``queue-all-signals`` weighs every signal at 1 (the earlier
+  default).
 
 "Labels needed" is the first label count at which test accuracy reaches 95% of the model
 trained on the whole pool. A box is the unit here (the product reviews images; most mct-real
@@ -31,6 +33,7 @@ import os
 import time
 import warnings
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +43,7 @@ from sklearn.linear_model import LogisticRegression
 
 from wildloop.domain.review_value import (
     NOTHING,
+    QUEUE_WEIGHTS,
     ItemSignals,
     Weights,
     diverse_order,
@@ -122,7 +126,7 @@ def queue_pick(
     labelled: list[int],
     pool: list[int],
     batch: int,
-    weights: Weights = Weights(),
+    weights: Weights = QUEUE_WEIGHTS,
     per_group: int = 1,
 ) -> list[int]:
     """The product's ordering rules over the unlabelled pool."""
@@ -198,7 +202,10 @@ def run(
         elif arm == "margin":
             picked = margin_pick(model, x, pool, batch)
         elif arm == "queue-no-novelty":
-            picked = queue_pick(model, x, y, seq, labelled, pool, batch, Weights(novelty=0.0))
+            no_novelty = replace(QUEUE_WEIGHTS, novelty=0.0)
+            picked = queue_pick(model, x, y, seq, labelled, pool, batch, no_novelty)
+        elif arm == "queue-all-signals":
+            picked = queue_pick(model, x, y, seq, labelled, pool, batch, Weights())
         elif arm == "queue-no-burst":
             picked = queue_pick(model, x, y, seq, labelled, pool, batch, Weights(burst=0.0))
         elif arm == "queue-no-spread":
@@ -218,7 +225,7 @@ def main() -> None:
     parser.add_argument(
         "--arms",
         default="random,margin,queue",
-        help="also: queue-no-novelty, queue-no-burst, queue-no-spread (ablations)",
+        help="also: queue-all-signals, queue-no-novelty, queue-no-burst, queue-no-spread",
     )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, create_engine, text
 
 from wildloop.store.database import normalise_url
@@ -43,8 +44,12 @@ def fresh_pg_database(server_url: str, name: str) -> str:
     return normalise_url(server_url).rsplit("/", 1)[0] + f"/{name}"
 
 
-def build(engine: Engine, media: int, seed: int = 7) -> dict[str, int]:
-    """Fill an empty, migrated project database; return row counts per table."""
+def build(
+    engine: Engine, media: int, seed: int = 7, crop_dim: int = 0, crop_key: str = ""
+) -> dict[str, int]:
+    """Fill an empty, migrated project database; return row counts per table. With
+    ``crop_dim``, every prediction also gets a float16 crop vector under ``crop_key``
+    (vectors clustered by class and camera, so novelty has structure to find)."""
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     writer = _writer(engine)
@@ -91,6 +96,10 @@ def build(engine: Engine, media: int, seed: int = 7) -> dict[str, int]:
     counts["predictions"] = _chunked(writer, "predictions", PRED_COLUMNS, _predictions(plan, rng))
     counts["label_revisions"] = _chunked(writer, "label_revisions", REV_COLUMNS, _revisions(plan))
     counts["label_boxes"] = _chunked(writer, "label_boxes", BOX_COLUMNS, _boxes(plan))
+    if crop_dim:
+        counts["crop_embeddings"] = _chunked(
+            writer, "crop_embeddings", CROP_COLUMNS, _crop_vectors(plan, crop_dim, crop_key, seed)
+        )
     _finish(engine)
     return counts
 
@@ -140,6 +149,7 @@ REV_COLUMNS = [
     "source",
     "content_hash",
 ]
+CROP_COLUMNS = ["id", "prediction_id", "media_id", "embedder", "dim", "vector", "created_at"]
 BOX_COLUMNS = ["id", "revision_id", "class_id", "x", "y", "w", "h", "missed", "false_positive"]
 
 
@@ -256,6 +266,28 @@ def _boxes(plan: list[list[Any]]) -> Iterator[tuple[Any, ...]]:
                 yield (box_id, media_id, label_class, 0.1, 0.1, 0.3, 0.3, False, False)
 
 
+def _crop_vectors(
+    plan: list[list[Any]], dim: int, key: str, seed: int
+) -> Iterator[tuple[Any, ...]]:
+    """One float16 vector per prediction (ids as ``_predictions`` numbers them): a centre
+    per (class, one of 10 id groups) plus noise, made a chunk at a time with numpy."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(CLASSES), CAMERAS // 5, dim)).astype(np.float32)
+    pred_id = 0
+    owners: list[tuple[int, int]] = []  # (media id, class index) per prediction
+    for media_id, _rev, _lc, boxes, top_class, _ts in plan:
+        owners.extend((media_id, top_class) for _ in range(boxes))
+    for start in range(0, len(owners), CHUNK):
+        part = owners[start : start + CHUNK]
+        groups = np.array([(m % CAMERAS) // 5 for m, _ in part])
+        classes = np.array([c for _, c in part])
+        noise = rng.normal(scale=0.8, size=(len(part), dim)).astype(np.float32)
+        vectors = (centres[classes, groups] + noise).astype("<f2")
+        for (media_id, _c), vector in zip(part, vectors, strict=True):
+            pred_id += 1
+            yield (pred_id, pred_id, media_id, key, dim, vector.tobytes(), NOW)
+
+
 def _chunked(writer: Any, table: str, columns: list[str], rows: Any) -> int:
     chunk: list[tuple[Any, ...]] = []
     total = 0
@@ -328,6 +360,7 @@ def _finish(engine: Engine) -> None:
                 "prediction_sets",
                 "predictions",
                 "label_revisions",
+                "crop_embeddings",
                 "label_boxes",
             ):
                 conn.execute(

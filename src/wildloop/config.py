@@ -270,8 +270,10 @@ class CropSettings(_Section):
     embed: bool = Field(default=False, description="embed each detected box while predicting")
     model: str = Field(
         default="default",
-        description="default (the bundled ImageNet MobileNet v1, 1024-d) or a path to a "
-        ".tflite/.onnx image embedding model",
+        description="default or mobilenet_v1 (the bundled ImageNet MobileNet v1, 1024-d), "
+        "mobilenet_v2 (bundled, 1280-d), detector (the predicting detector's own feature "
+        "maps pooled over each box in its pass; ONNX runtime) or a path to a .tflite/.onnx "
+        "image embedding model",
     )
     padding: float = Field(default=0.10, ge=0, le=1, description="context around each box")
     min_score: float = Field(default=0.10, ge=0, le=1, description="boxes below are not embedded")

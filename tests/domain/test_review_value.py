@@ -7,7 +7,14 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wildloop.domain.review_value import ItemSignals, Valued, diverse_order, value_of
+from wildloop.domain.review_value import (
+    QUEUE_WEIGHTS,
+    ItemSignals,
+    Valued,
+    Weights,
+    diverse_order,
+    value_of,
+)
 
 score = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 maybe_class = st.sampled_from([None, "deer", "fox", "boar"])
@@ -98,3 +105,13 @@ def test_diverse_order_loses_nothing_and_respects_caps_when_it_can(
                     assert other.group in groups or cameras[other.camera] >= cap
         taken = {v.media_id for v in batch}
         remaining = [v for v in remaining if v.media_id not in taken]
+
+
+def test_a_signal_weighed_at_zero_adds_no_value_and_no_reason() -> None:
+    item = ItemSignals(
+        1, "s1", "north", "deer", 0.52, 0.48, threshold=0.5, burst_class="fox", novelty=0.9
+    )
+    valued = value_of(item, QUEUE_WEIGHTS)
+    assert not any(r.startswith(("disagrees", "score ")) for r in valued.reasons)
+    assert any(r.startswith("margin") for r in valued.reasons)
+    assert valued.value < value_of(item, Weights()).value

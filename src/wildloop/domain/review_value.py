@@ -33,6 +33,14 @@ class Weights:
     novelty_from: float = 0.3  # cosine distance to the nearest reviewed item that counts
 
 
+# What the image queue weighs by: margin, challenger and novelty, without the burst and the
+# near-threshold signals. On mct-real (bench/embedder_comparison.py: a crop classifier
+# retrained per round, labels to reach 95% of the full-pool accuracy) these weights were
+# picked on seeds 0-4 and then needed 0.41x random's labels on held-out seeds 5-9 and 0.42x
+# on fresh seeds 10-29, against 0.49x and 0.69x with every signal at 1.
+QUEUE_WEIGHTS = Weights(burst=0.0, threshold=0.0)
+
+
 @dataclass(frozen=True)
 class ItemSignals:
     """What is known about one unreviewed item. Classes are names (for the reasons);
@@ -98,6 +106,7 @@ def value_of(item: ItemSignals, weights: Weights = Weights()) -> Valued:
                 f"unlike anything reviewed ({item.novelty:.2f})",
             )
         )
+    parts = [(v, r) for v, r in parts if v > 0]  # a signal weighed at 0 gives no reason
     value = round(sum(v for v, _ in parts), 6)
     return Valued(item.media_id, item.group, item.camera, value, tuple(r for _, r in parts))
 

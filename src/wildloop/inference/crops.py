@@ -27,6 +27,14 @@ from wildloop.inference.tflite import TFLiteModel, litert_available
 
 DEFAULT_MODEL = "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
 DEFAULT_KEY = "mobilenet-v1-224"
+V2_MODEL = "mobilenet_v2_1.0_224_quant.tflite"
+V2_KEY = "mobilenet-v2-224"
+V2_TENSOR = "MobilenetV2/Logits/AvgPool"
+# The bundled embedders by their config name: (file, key, tensor read or None for the output).
+BUNDLED = {
+    "mobilenet_v1": (DEFAULT_MODEL, DEFAULT_KEY, None),
+    "mobilenet_v2": (V2_MODEL, V2_KEY, V2_TENSOR),
+}
 DEFAULT_PADDING = 0.10
 MIN_CROP_PIXELS = 2  # a box thinner than this in the decoded frame has nothing to embed
 
@@ -73,13 +81,13 @@ def cut_crops(
 class TFLiteCropEmbedder:
     """A TFLite image model with NHWC input; a lock makes one instance safe to share."""
 
-    def __init__(self, key: str, model: bytes, threads: int = 1) -> None:
+    def __init__(self, key: str, model: bytes, threads: int = 1, tensor: str | None = None) -> None:
         if not litert_available():
             raise CropModelUnavailable(
                 "TFLite crop embedders need ai-edge-litert (pip install ai-edge-litert)"
             )
         self.key = key
-        self._model = TFLiteModel(model, threads)
+        self._model = TFLiteModel(model, threads, tensor)
         self.size = int(self._model.input_shape[1])
         self.dim = self._model.output_dim
         self._lock = threading.Lock()
@@ -144,19 +152,28 @@ class OnnxCropClassifier:
         return np.asarray(self._runtime.forward(crops), np.float32).reshape(len(crops), -1)
 
 
-def default_model_bytes() -> bytes:
-    """The bundled MobileNet v1 embedding extractor (package data)."""
-    return resources.files("wildloop.inference").joinpath("embedders", DEFAULT_MODEL).read_bytes()
+def default_model_bytes(name: str = DEFAULT_MODEL) -> bytes:
+    """A bundled MobileNet (package data; v1 unless named)."""
+    return resources.files("wildloop.inference").joinpath("embedders", name).read_bytes()
 
 
 def load_crop_embedder(model: str = "default", threads: int = 1) -> CropEmbedder:
-    """``default`` (the bundled MobileNet) or a path to a ``.tflite``/``.onnx`` model."""
+    """``default`` or ``mobilenet_v1`` (the bundled MobileNet v1), ``mobilenet_v2``, or a
+    path to a ``.tflite``/``.onnx`` model."""
     if model in ("default", DEFAULT_KEY):
-        return TFLiteCropEmbedder(DEFAULT_KEY, default_model_bytes(), threads)
+        model = "mobilenet_v1"
+    if model == V2_KEY:
+        model = "mobilenet_v2"
+    if model in BUNDLED:
+        name, key, tensor = BUNDLED[model]
+        return TFLiteCropEmbedder(key, default_model_bytes(name), threads, tensor)
     path = Path(model).expanduser()
     suffix = path.suffix.lower()
     if suffix not in (".tflite", ".onnx"):
-        raise CropModelUnavailable(f"crop model {model!r}: use default or a .tflite/.onnx path")
+        raise CropModelUnavailable(
+            f"crop model {model!r}: use mobilenet_v1, mobilenet_v2, detector or a "
+            ".tflite/.onnx path"
+        )
     if not path.is_file():
         raise CropModelUnavailable(f"crop model {path} does not exist")
     data = path.read_bytes()

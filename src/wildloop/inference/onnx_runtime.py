@@ -34,9 +34,14 @@ class OnnxRuntime:
         self.fixed_size = (dims[2], dims[3]) if all(isinstance(d, int) for d in dims[2:]) else None
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
+        return self.run_outputs(batch)[0]
+
+    def run_outputs(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output of the model for ``batch`` (uint8 NHWC), the first being the raw
+        detections; a derived model with feature outputs adds its maps after it."""
         batch = self._fit_fixed_size(batch)
         step = self.fixed_batch or len(batch)
-        outputs = []
+        parts: list[list[np.ndarray]] = []
         for start in range(0, len(batch), step):
             part = batch[start : start + step]
             missing = step - len(part)
@@ -44,9 +49,15 @@ class OnnxRuntime:
                 part = np.concatenate([part, np.repeat(part[-1:], missing, axis=0)])
             tensor = np.ascontiguousarray(part.transpose(0, 3, 1, 2), dtype=np.float32)
             tensor *= 1.0 / 255.0
-            raw = self.session.run(None, {self.input_name: tensor})[0]
-            outputs.append(raw[: step - missing])
-        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+            raw = self.session.run(None, {self.input_name: tensor})
+            parts.append([np.asarray(o)[: step - missing] for o in raw])
+        if len(parts) == 1:
+            return parts[0]
+        return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
+
+    def fed_height(self, batch: np.ndarray) -> int:
+        """The input height the model actually sees for ``batch`` (a static size pads)."""
+        return int(self.fixed_size[0]) if self.fixed_size is not None else int(batch.shape[1])
 
     def _fit_fixed_size(self, batch: np.ndarray) -> np.ndarray:
         """Pad a letterboxed batch at the bottom and right up to a static input size; box

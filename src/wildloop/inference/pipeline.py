@@ -23,6 +23,11 @@ import numpy as np
 from wildloop.inference import letterbox
 from wildloop.inference.crops import CropStage, cut_crops
 from wildloop.inference.decode import Decoder, Encoded, ImageUnreadable, Prepared
+from wildloop.inference.detector_features import (
+    DetectorFeatureEmbedder,
+    FeatureMaps,
+    input_pixels,
+)
 from wildloop.inference.runtime import DetectorRuntime
 
 
@@ -247,7 +252,11 @@ class Pipeline:
         if not kept:
             return failures
         started = time.perf_counter()
-        raw: Any = self.runtime.forward(inputs)
+        features: FeatureMaps | None = None
+        if self._pooled_features():
+            raw, features = self.runtime.forward_with_features(inputs)  # type: ignore[attr-defined]
+        else:
+            raw = self.runtime.forward(inputs)
         after_model = time.perf_counter()
         confs = [opts.conf if item.conf is None else item.conf for item, _ in kept]
         found = self.runtime.postprocess(raw, confs, opts.iou, opts.max_det)
@@ -259,7 +268,7 @@ class Pipeline:
         if self.crops is not None:
             frames = {item.key: p.array for item, p in batch if isinstance(p, Prepared)}
             boxes = {item.key: box for item, box in kept}
-            results = self._crop_outputs(results, frames, boxes)
+            results = self._crop_outputs(results, frames, boxes, features)
         self.times.add(
             model=after_model - started,
             nms=after_nms - after_model,
@@ -268,26 +277,35 @@ class Pipeline:
         )
         return failures + results
 
+    def _pooled_features(self) -> bool:
+        """Whether crop vectors are the detector's own features (one forward gives both)."""
+        stage = self.crops
+        return stage is not None and isinstance(stage.embedder, DetectorFeatureEmbedder)
+
     def _crop_outputs(
         self,
         results: list[ItemResult],
         frames: dict[int, np.ndarray],
         boxes: dict[int, letterbox.Letterbox],
+        features: FeatureMaps | None = None,
     ) -> list[ItemResult]:
         """Attach crop embeddings and crop-classifier scores to the chosen boxes of a whole
         batch, cut from the letterboxed frames the model saw (their image area), so no file
         is decoded twice, and run through each crop model in one call. Frames decoded on
-        the GPU have no host copy and keep their boxes bare."""
+        the GPU have no host copy and keep their boxes bare. Detector features are pooled
+        from the batch's feature maps instead (GPU-decoded frames included)."""
         stage = self.crops
         assert stage is not None
         chosen: dict[int, list[int]] = {}
         for r in results:
-            picked = stage.chosen([d.score for d in r.detections]) if r.key in frames else []
+            has_pixels = r.key in frames or (features is not None and stage.classifier is None)
+            picked = stage.chosen([d.score for d in r.detections]) if has_pixels else []
             if picked:
                 chosen[r.key] = picked
         if not chosen:
             return results
         by_key = {r.key: r for r in results}
+        position = {key: i for i, key in enumerate(boxes)}
         outputs: list[np.ndarray | None] = []
         for model, padding in (
             (stage.embedder, stage.padding),
@@ -295,6 +313,15 @@ class Pipeline:
         ):
             if model is None:
                 outputs.append(None)
+                continue
+            if isinstance(model, DetectorFeatureEmbedder):
+                assert features is not None
+                pooled = []
+                for key, picked in chosen.items():
+                    ds = [by_key[key].detections[i] for i in picked]
+                    xyxy = input_pixels([(d.x, d.y, d.w, d.h) for d in ds], boxes[key])
+                    pooled.append(features.pool(position[key], xyxy))
+                outputs.append(np.concatenate(pooled))
                 continue
             crops = []
             for key, picked in chosen.items():

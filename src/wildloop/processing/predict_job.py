@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from wildloop.audio import head_job
 from wildloop.audio.predict import run_window_chunk
-from wildloop.crops.embedder import crop_stage, project_crop_embedder
+from wildloop.crops.embedder import crop_stage, project_crop_embedder, uses_detector_features
 from wildloop.crops.yolo_cls import YoloClsClassifier
 from wildloop.domain.model_kinds import CLASSIFIER, PIPELINE
 from wildloop.errors import BadInput, JobFailed
 from wildloop.inference import runtime as runtimes
-from wildloop.inference.crops import CropStage
+from wildloop.inference.crops import CropEmbedder, CropStage
 from wildloop.inference.pipeline import (
     ItemResult,
     Pipeline,
@@ -37,6 +37,7 @@ from wildloop.jobs.kinds import ChunkContext, ChunkOutcome, JobKind
 from wildloop.jobs.local import run_job
 from wildloop.jobs.records import submit_job
 from wildloop.media.camera_priors import priors_for_media
+from wildloop.models.detector_features import load_feature_detector
 from wildloop.models.detectors import load_detector
 from wildloop.processing import summary
 from wildloop.processing.location_priors import apply_priors
@@ -355,7 +356,17 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     made_with = ctx.params.get("settings") or settings_for(project.config, version)
     store = float(made_with["thresholds"]["store"])
     detector, second = _stages(project, version)
-    runtime = load_detector(project, detector, choice, threads=threads)
+    features = None
+    runtime: runtimes.DetectorRuntime
+    if project.config.crops.embed and uses_detector_features(project):
+        if choice.kind != "onnx":
+            raise BadInput(
+                "crops.model = detector pools an ONNX detector's feature maps: set "
+                "[inference] runtime = onnx (or pick an image embedder for the torch runtime)"
+            )
+        runtime, features = load_feature_detector(project, detector, threads=threads)
+    else:
+        runtime = load_detector(project, detector, choice, threads=threads)
     options = PipelineOptions(
         imgsz=detector.imgsz or 640,
         batch_size=settings.batch_size or (128 if choice.device.startswith("cuda") else 16),
@@ -366,7 +377,7 @@ def run_chunk(ctx: ChunkContext) -> ChunkOutcome:
         decode_workers=settings.decode_workers,
         model_workers=model_workers,
     )
-    stage = _crop_stage(project, second)
+    stage = _crop_stage(project, second, features)
     pipeline = Pipeline(runtime, options, crops=stage)
     crop_key = stage.embedder.key if stage is not None and stage.embedder is not None else None
     class_ids = project_class_ids(version, project.classes)
@@ -449,12 +460,14 @@ def _stages(project: Project, version: ModelVersion) -> tuple[ModelVersion, Seco
     return detector, SecondStage.of(version, detector, classifier)
 
 
-def _crop_stage(project: Project, second: SecondStage | None) -> CropStage | None:
+def _crop_stage(
+    project: Project, second: SecondStage | None, features: CropEmbedder | None = None
+) -> CropStage | None:
     """The project's crop stage; a pipeline always runs its classifier's crop model on the
     boxes it hands on: the embedder a head was trained on (with the head's padding), or a
     YOLO-cls network itself (its own crop size and padding, beside the project's embedder
     when that is on)."""
-    stage = crop_stage(project)
+    stage = crop_stage(project, features)
     if second is None:
         return stage
     settings = project.config.crops

@@ -3,8 +3,9 @@
 Gathers each unreviewed image's signals (the champion's per-class scores, what the rest of
 its burst shows, the challenger's answer, the distance of its best crop to the nearest
 reviewed crop) and leaves the scoring and the diverse ordering to
-``domain.review_value``. Computing an order takes seconds on a large archive (about 5 s for
-20,000 unreviewed images, bench/review_queue.py), so it is a job (``review-queue``) that
+``domain.review_value`` (its ``QUEUE_WEIGHTS``). Computing an order reads the whole archive
+(on arrays, ``queue_arrays``; tens of seconds at 100,000 items, bench/review_queue.py), so
+it is a job (``review-queue``) that
 stores the order in ``indexes/review-queue.json``; a request only reads the stored order.
 The order is stale when the champion or challenger changed or ``REFRESH_EVERY`` more items
 were reviewed: the request then submits a refresh (unless one is queued or running) and
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wildloop.atomic import write_text_atomic
-from wildloop.audio.search import make_index, normalised
 from wildloop.crops.embedder import crop_embedder_key
-from wildloop.crops.vectors import item_vectors
 from wildloop.domain.review_value import (
     NOTHING,
+    QUEUE_WEIGHTS,
     ItemSignals,
     Valued,
     Weights,
@@ -41,7 +40,20 @@ from wildloop.jobs.records import active_job_id, submit_job
 from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.review.predictions import threshold_for
-from wildloop.store.tables import Camera, Media, Prediction, PredictionSet
+from wildloop.review.queue_arrays import (
+    NONE_CODE,
+    NOTHING_CODE,
+    ClassCodes,
+    MediaArrays,
+    ScoreArrays,
+    best_box_vectors,
+    burst_classes,
+    class_scores,
+    media_arrays,
+    nearest_distances,
+    rough_values,
+)
+from wildloop.store.tables import Media
 from wildloop.store.types import utcnow
 
 REFRESH_EVERY = 25  # reviews after which the order is computed again
@@ -181,62 +193,99 @@ def _finalize(project: Project, job_id: int) -> dict[str, Any]:
 QUEUE_KIND = JobKind(name=QUEUE_KIND_NAME, run_chunk=_run_chunk, finalize=_finalize)
 
 
+CANDIDATES = 10 * MAX_ORDER  # items valued one by one (value_of, reasons) per refresh
+
+
 def _compute(
-    project: Project, session: Session, champion: int | None, challenger: int | None
+    project: Project,
+    session: Session,
+    champion: int | None,
+    challenger: int | None,
+    weights: Weights = QUEUE_WEIGHTS,
 ) -> list[QueueItem]:
-    rows = session.execute(
-        select(Media.id, Media.sequence_id, Camera.name, Media.reviewed, Media.label_class_id)
-        .outerjoin(Camera, Camera.id == Media.camera_id)
-        .where(Media.kind == "image", Media.status == "ok")
-    ).all()
-    unreviewed = [r for r in rows if not r.reviewed]
-    if not unreviewed:
+    """Every signal for the whole archive as arrays (``queue_arrays``), a rough value for
+    each item, then ``value_of`` and ``diverse_order`` over the ``CANDIDATES`` best: the
+    diverse order only ever looks a bounded way down the ranking."""
+    media = media_arrays(session)
+    unreviewed = np.flatnonzero(~media.reviewed)
+    if not len(unreviewed):
         return []
     classes = project.classes
-    scores = _class_scores(session, champion) if champion else {}
-    other = _class_scores(session, challenger) if challenger and challenger != champion else None
+    thresholds = project.config.thresholds
+    codes = ClassCodes()
+    mine = class_scores(session, champion, media.ids, codes)
+    other = (
+        class_scores(session, challenger, media.ids, codes)
+        if challenger and challenger != champion
+        else None
+    )
 
-    def says(media_id: int, by: dict[int, dict[str, float]]) -> tuple[str | None, float | None]:
-        ranked = sorted(by.get(media_id, {}).items(), key=lambda kv: -kv[1])
-        if not ranked:
-            return None, None
-        name, score = ranked[0]
-        return (name if score >= threshold_for(project.config.thresholds, name) else None), score
+    def threshold_of(code_array: np.ndarray) -> np.ndarray:
+        table = np.array(
+            [threshold_for(thresholds, codes.name(c) or "") for c in range(len(codes.names))]
+        )
+        return np.asarray(table[code_array])
 
-    shows: dict[int, str] = {}  # what each frame shows: the person's label, else the model's
-    for r in rows:
-        if r.reviewed:
-            shows[r.id] = classes.display_name(r.label_class_id) or NOTHING
-        else:
-            shows[r.id] = says(r.id, scores)[0] or NOTHING
-    by_sequence: dict[int, list[int]] = defaultdict(list)
-    for r in rows:
-        if r.sequence_id is not None:
-            by_sequence[r.sequence_id].append(r.id)
-    reviewed_ids = [r.id for r in rows if r.reviewed]
-    novelty = _novelty(project, session, champion, [r.id for r in unreviewed], reviewed_ids)
+    def says(scores: ScoreArrays) -> np.ndarray:
+        """The class shown (its score at or above its threshold), else nothing."""
+        with np.errstate(invalid="ignore"):
+            shown = scores.top_score >= threshold_of(scores.top_code)
+        return np.asarray(
+            np.where(shown & ~np.isnan(scores.top_score), scores.top_code, NOTHING_CODE)
+        )
+
+    # What each frame shows: the person's label, else the model's.
+    labelled = np.array(
+        [codes.code(classes.display_name(int(c)) if c >= 0 else None) for c in media.label]
+        if media.reviewed.any()
+        else np.zeros(len(media.ids)),
+        np.int64,
+    )
+    champion_says = says(mine)
+    shows = np.where(media.reviewed, labelled, champion_says)
+    burst = burst_classes(media.sequence, shows)
+    challenger_says = says(other) if other is not None else np.zeros(len(media.ids), np.int64)
+    novelty = _novelty(project, session, champion, media)
+    rows = unreviewed
+    threshold = threshold_of(mine.top_code)
+    rough = rough_values(
+        mine.top_score[rows],
+        mine.second_score[rows],
+        threshold[rows],
+        champion_says[rows],
+        burst[rows],
+        other.seen[rows] if other is not None else np.zeros(len(rows), bool),
+        challenger_says[rows],
+        novelty[rows],
+        weights,
+    )
+    # The best candidates, ties broken by id as diverse_order does (a stable sort by -value).
+    picked = rows[np.argsort(-rough, kind="stable")[:CANDIDATES]]
     valued: list[Valued] = []
     facts: dict[int, QueueItem] = {}
-    for r in unreviewed:
-        ranked = sorted(scores.get(r.id, {}).items(), key=lambda kv: -kv[1])
-        top_name, top_score = ranked[0] if ranked else (None, None)
-        shown, _ = says(r.id, scores)
-        challenger_class, _ = says(r.id, other) if other is not None else (None, None)
+    for i in picked.tolist():
+        media_id = int(media.ids[i])
+        sequence = int(media.sequence[i])
+        top = float(mine.top_score[i]) if not np.isnan(mine.top_score[i]) else None
+        second = float(mine.second_score[i]) if not np.isnan(mine.second_score[i]) else None
+        top_name = codes.name(int(mine.top_code[i])) if top is not None else None
         signals = ItemSignals(
-            media_id=r.id,
-            group=f"s{r.sequence_id}" if r.sequence_id is not None else f"m{r.id}",
-            camera=r.name or "-",
-            top_class=shown,
-            top_score=top_score,
-            second_score=ranked[1][1] if len(ranked) > 1 else None,
-            threshold=threshold_for(project.config.thresholds, top_name or ""),
-            burst_class=_burst_class(r.id, by_sequence.get(r.sequence_id or -1, []), shows),
-            challenger_class=challenger_class,
-            challenger_saw=other is not None and r.id in other,
-            novelty=novelty.get(r.id),
+            media_id=media_id,
+            group=f"s{sequence}" if sequence >= 0 else f"m{media_id}",
+            camera=media.camera_name(i) or "-",
+            top_class=codes.name(int(champion_says[i])),
+            top_score=top,
+            second_score=second,
+            threshold=float(threshold[i]) if top is not None else threshold_for(thresholds, ""),
+            burst_class=_burst_name(int(burst[i]), codes),
+            challenger_class=codes.name(int(challenger_says[i])) if other is not None else None,
+            challenger_saw=other is not None and bool(other.seen[i]),
+            novelty=None if np.isnan(novelty[i]) else round(float(novelty[i]), 4),
         )
-        valued.append(value_of(signals, Weights()))
-        facts[r.id] = QueueItem(r.id, 0.0, (), r.name, r.sequence_id, top_name, top_score)
+        valued.append(value_of(signals, weights))
+        camera = media.camera_name(i)
+        seq = sequence if sequence >= 0 else None
+        facts[media_id] = QueueItem(media_id, 0.0, (), camera, seq, top_name, top)
     order = diverse_order(valued, MAX_ORDER, batch_size=BATCH)
     return [
         QueueItem(
@@ -252,57 +301,27 @@ def _compute(
     ]
 
 
-def _class_scores(session: Session, version_id: int) -> dict[int, dict[str, float]]:
-    """Per item, the best score of each class ``version_id`` predicted there."""
-    found = session.execute(
-        select(PredictionSet.media_id, Prediction.class_name, func.max(Prediction.score))
-        .join(Prediction, Prediction.prediction_set_id == PredictionSet.id)
-        .where(PredictionSet.model_version_id == version_id, PredictionSet.status == "ok")
-        .group_by(PredictionSet.media_id, Prediction.class_name)
-    ).all()
-    out: dict[int, dict[str, float]] = defaultdict(dict)
-    for media_id, name, score in found:
-        out[int(media_id)][str(name)] = float(score)
-    # Items the version saw with no box at all still count as seen (the challenger's "nothing").
-    for media_id in session.scalars(
-        select(PredictionSet.media_id).where(
-            PredictionSet.model_version_id == version_id, PredictionSet.count == 0
-        )
-    ):
-        out.setdefault(int(media_id), {})
-    return out
-
-
-def _burst_class(media_id: int, frames: list[int], shows: dict[int, str]) -> str | None:
-    """What a strict majority of the other frames of the burst show, if they agree."""
-    others = [shows[f] for f in frames if f != media_id]
-    if not others:
+def _burst_name(code: int, codes: ClassCodes) -> str | None:
+    if code == NONE_CODE:
         return None
-    name, count = Counter(others).most_common(1)[0]
-    return name if count * 2 > len(others) else None
+    return codes.name(code) or NOTHING
 
 
 def _novelty(
-    project: Project,
-    session: Session,
-    champion: int | None,
-    unreviewed: list[int],
-    reviewed_ids: list[int],
-) -> dict[int, float]:
-    """Cosine distance from each item's best crop to the nearest reviewed item's crop
-    (empty when crops are not embedded or nothing reviewed has a crop)."""
+    project: Project, session: Session, champion: int | None, media: MediaArrays
+) -> np.ndarray:
+    """Per item (aligned to ``media``), the cosine distance from its best crop to the
+    nearest reviewed item's best crop; nan where unknown (no crops embedded, nothing
+    reviewed with a crop, or the item has none)."""
+    out = np.full(len(media.ids), np.nan)
     if champion is None:
-        return {}
+        return out
     key = crop_embedder_key(project)
-    known = item_vectors(session, key, None, reviewed_ids)
-    if not known:
-        return {}
-    mine = item_vectors(session, key, champion, unreviewed)
-    if not mine:
-        return {}
-    reference = np.stack(list(known.values()))
-    index = make_index(reference.shape[1], len(reference), None)
-    index.add_with_ids(normalised(reference), np.arange(len(reference), dtype=np.int64))
-    ids = list(mine)
-    similarity, _ = index.search(normalised(np.stack([mine[i] for i in ids])), 1)
-    return {i: round(float(1.0 - s), 4) for i, s in zip(ids, similarity[:, 0], strict=True)}
+    known_ids, known, mine_ids, mine = best_box_vectors(session, key, champion, media)
+    if not len(known_ids) or not len(mine_ids):
+        return out
+    at = np.searchsorted(media.ids, mine_ids)
+    found = (at < len(media.ids)) & (media.ids[np.minimum(at, len(media.ids) - 1)] == mine_ids)
+    distances = nearest_distances(known, mine[found])
+    out[at[found]] = distances
+    return out
