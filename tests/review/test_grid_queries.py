@@ -217,6 +217,10 @@ def plans_of(project: Project, flt: GridFilter) -> list[list[str]]:
     statements: list[tuple[str, Any]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
+        # The regions in force are read from repeat_decisions (a few rows per camera, in
+        # decision order): not a page query.
+        if "FROM repeat_decisions" in statement:
+            return
         if "ORDER BY" in statement and "count(" not in statement:
             statements.append((statement, parameters))
 
