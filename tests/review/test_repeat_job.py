@@ -5,6 +5,7 @@ twice, an undo restores through a job too, and test frames never reach a trainin
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from wildloop.evaluation.promotion import make_first_champion
 from wildloop.jobs.executor import run_job
 from wildloop.jobs.kinds import ChunkContext
 from wildloop.project import Project
-from wildloop.review import repeat_decisions
+from wildloop.review import repeat_decisions, repeat_job
 from wildloop.review.hidden_regions import hidden_regions
 from wildloop.review.labels import current_labels
 from wildloop.review.repeat_decisions import decide, decision_status, labelled_frames, undo
@@ -199,3 +200,54 @@ def test_hard_negatives_written_by_the_job_never_leak_test_frames(
     # The frames the job reviewed as empty (the rock only) are the training's hard negatives.
     empty = [m for n, m in enumerate(rock) if n % 2 == 0]
     assert {splits[m][2] for m in empty if splits[m][0] != "test"} <= exported
+
+
+def test_an_undo_waits_for_a_labelling_chunk_in_flight_and_restores_its_frames(
+    project: Project, rock: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk labelling frames holds its decision: an undo arriving meanwhile waits, then
+    restores what the chunk wrote; no frame stays a hard negative of an undone decision."""
+    if project.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a chunk and an undo cannot interleave")
+    register_job_kinds()
+    decision, job_id, _ = _decide(project)
+    assert job_id is not None
+    labelling, release = threading.Event(), threading.Event()
+    real = repeat_job.label_frames
+
+    def held(*args: Any, **kwargs: Any) -> tuple[int, int]:
+        out = real(*args, **kwargs)
+        labelling.set()  # written, not yet committed
+        assert release.wait(30)
+        return out
+
+    monkeypatch.setattr(repeat_job, "label_frames", held)
+    chunk = threading.Thread(target=_rerun_chunks, args=(project, job_id))
+    chunk.start()
+    assert labelling.wait(60)
+    answers: list[dict[str, Any]] = []
+
+    def undo_now() -> None:
+        with project.db.session() as session:
+            answers.append(
+                undo(
+                    session,
+                    decision,
+                    actor_id=project.author("ada"),
+                    classes=project.classes,
+                    sync_frames=10_000,
+                )
+            )
+
+    undoing = threading.Thread(target=undo_now)
+    undoing.start()
+    undoing.join(1.0)
+    assert undoing.is_alive()  # waits for the chunk's transaction
+    release.set()
+    chunk.join(60)
+    undoing.join(60)
+    assert not chunk.is_alive() and not undoing.is_alive()
+    [out] = answers
+    assert sorted(out["restored"]) == rock and out["kept"] == []
+    with project.db.session() as session:
+        assert not any(session.scalars(select(Media.reviewed).where(Media.id.in_(rock))))

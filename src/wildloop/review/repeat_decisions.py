@@ -32,6 +32,7 @@ from wildloop.domain.repeats import Region, RepeatGroup
 from wildloop.errors import BadInput, Conflict, NotFound
 from wildloop.jobs.records import submit_job
 from wildloop.review.labels import current_labels, save_labels
+from wildloop.store.bulk import lock_row
 from wildloop.store.tables import (
     Job,
     Media,
@@ -138,7 +139,8 @@ def undo(
     returns to the labels it had, unless someone saved that frame since (those are listed as
     kept). Over ``sync_frames`` frames (default ``SYNC_FRAMES``) the restoring is a job
     (``job_id`` in the answer)."""
-    row = session.get(RepeatDecision, decision_id)
+    lock_row(session, RepeatDecision, decision_id)  # waits for a labelling chunk in flight
+    row = session.get(RepeatDecision, decision_id, populate_existing=True)
     if row is None:
         raise NotFound(f"repeat decision {decision_id} does not exist")
     if row.undone_at is not None:

@@ -22,6 +22,7 @@ from wildloop.review.repeat_decisions import (
     labelled_count,
     restore_frames,
 )
+from wildloop.store.bulk import lock_row
 from wildloop.store.tables import Job, RepeatDecision, RepeatDecisionFrame
 
 
@@ -30,7 +31,10 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
     decision_id = int(ctx.params["decision_id"])
     actor_id = int(ctx.params["actor_id"])
     with ctx.project.db.session() as session:
-        row = session.get(RepeatDecision, decision_id)
+        # Hold the decision while this chunk writes: an undo waits for it and then sees its
+        # frames, or it sees the undo; never frames labelled after an undo read the list.
+        lock_row(session, RepeatDecision, decision_id)
+        row = session.get(RepeatDecision, decision_id, populate_existing=True)
         if row is None:
             return ChunkOutcome(done=0, failed=len(media_ids))
         if ctx.params["mode"] == "undo":
