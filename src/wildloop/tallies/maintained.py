@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.activity import DAY, Detection, Event, independent_events
+from wildloop.store.bulk import lock_row
 from wildloop.store.tables import (
     AnalyticsDay,
     AnalyticsDetection,
@@ -43,9 +44,14 @@ Row = tuple[int, int, int, int, int]
 HourKey = tuple[int, int, int, int]  # camera, class, day, hour
 
 
-def is_built(session: Session) -> bool:
-    """Whether the tables hold every label (else the report computes from the labels)."""
-    return bool(session.scalar(select(AnalyticsState.built).where(AnalyticsState.id == 1)))
+def is_built(session: Session, *, lock: bool = False) -> bool:
+    """Whether the tables hold every label (else the report computes from the labels).
+    ``lock`` (a save's refresh) shares the state row, so it waits for a full rebuild in
+    flight and then sees it built, rather than slip between the rebuild's read and commit."""
+    query = select(AnalyticsState.built).where(AnalyticsState.id == 1)
+    if lock:
+        query = query.with_for_update(read=True)
+    return bool(session.scalar(query))
 
 
 def refresh(session: Session, media_ids: Collection[int]) -> None:
@@ -55,7 +61,7 @@ def refresh(session: Session, media_ids: Collection[int]) -> None:
     if pending is not None:
         pending.update(media_ids)
         return
-    if media_ids and is_built(session):
+    if media_ids and is_built(session, lock=True):
         _refresh(session, sorted(media_ids))
 
 
@@ -79,6 +85,8 @@ def rebuild(session: Session, camera_ids: Collection[int] | None = None) -> int:
     for every camera, which marks the tables built. Returns the detections stored."""
     if camera_ids is not None and not is_built(session):
         return 0
+    if camera_ids is None:
+        lock_row(session, AnalyticsState, 1)  # saves wait, then refresh what they changed
     _lock(session, camera_ids)
     for table in (AnalyticsDetection, AnalyticsEvent, AnalyticsDay, AnalyticsDiel):
         statement = delete(table)
