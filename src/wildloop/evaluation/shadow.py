@@ -123,23 +123,29 @@ def _run_chunk(ctx: ChunkContext) -> ChunkOutcome:
                     ShadowComparison.challenger_version_id == challenger,
                 )
             )
-        todo = _unjudged(session, champion, challenger)
-    ctx.set_total(len(todo))
-    for start in range(0, len(todo), _BATCH):
-        batch = todo[start : start + _BATCH]
+    judged = 0
+    while True:  # again until none is left: shadow sets may land while this job runs
         with project.db.session() as session:
-            ours = _answers(session, champion, batch, thresholds)
-            theirs = _answers(session, challenger, batch, thresholds)
-            rows = [
-                _row(champion, challenger, m, judge(ours.get(m, []), theirs.get(m, [])))
-                for m in batch
-            ]
-            session.execute(insert(ShadowComparison), rows)
-        ctx.progress(start + len(batch))
+            todo = _unjudged(session, champion, challenger)
+        if not todo:
+            break
+        ctx.set_total(judged + len(todo))
+        for start in range(0, len(todo), _BATCH):
+            batch = todo[start : start + _BATCH]
+            with project.db.session() as session:
+                ours = _answers(session, champion, batch, thresholds)
+                theirs = _answers(session, challenger, batch, thresholds)
+                rows = [
+                    _row(champion, challenger, m, judge(ours.get(m, []), theirs.get(m, [])))
+                    for m in batch
+                ]
+                session.execute(insert(ShadowComparison), rows)
+            ctx.progress(judged + start + len(batch))
+        judged += len(todo)
     with project.db.session() as session:
-        ctx.message(f"judged {len(todo)} new items; thresholds {digest}")
+        ctx.message(f"judged {judged} new items; thresholds {digest}")
         _remember_digest(session, ctx.job_id, digest)
-    return ChunkOutcome(done=len(todo))
+    return ChunkOutcome(done=judged)
 
 
 def _row(champion: int, challenger: int, media_id: int, verdict: Verdict) -> dict[str, Any]:

@@ -58,8 +58,8 @@ from wildloop.project import Project
 from wildloop.registry.aliases import resolve
 from wildloop.registry.pipelines import stages
 from wildloop.registry.versions import get_version, project_class_ids
-from wildloop.review.queue import request_refresh
-from wildloop.store.tables import Media, ModelVersion, PredictionSet
+from wildloop.review.queue import REFRESH_EVERY, request_refresh
+from wildloop.store.tables import Job, Media, ModelVersion, PredictionSet
 from wildloop.store.types import utcnow
 
 WRITE_EVERY = 256
@@ -519,11 +519,14 @@ def finalize(project: Project, job_id: int) -> dict[str, Any]:
 
 def finalize_shadow(project: Project, job_id: int) -> dict[str, Any]:
     """A shadow run's result (counts), then the refreshes its new sets call for: the
-    agreement figures and the review queue's order (its disagreement signal)."""
+    agreement figures and, for a run of ``REFRESH_EVERY`` items or more, the review queue's
+    order (its disagreement signal). A device's one-photo shadow job does not recompute the
+    whole order: the queue's own staleness rules pick those sets up."""
     result = finalize(project, job_id)
     with project.db.session() as session:
         result["agreement_job"] = request_agreement(session)
-        result["queue_job"] = request_refresh(session)
+        items = session.get_one(Job, job_id).progress_total or 0
+        result["queue_job"] = request_refresh(session) if items >= REFRESH_EVERY else None
     return result
 
 

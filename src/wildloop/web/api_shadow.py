@@ -37,7 +37,7 @@ class ShareIn(BaseModel):
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     share: float | None = Field(default=None, ge=0, le=1)
-    limit: int = Field(default=500, ge=1, le=1_000_000)
+    limit: int = Field(default=500, ge=1, le=50_000)  # the selection runs in the request
 
 
 @router.get("/shadow")
