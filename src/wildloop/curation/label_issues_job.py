@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from wildloop.crops.embedder import crop_embedder_key
 from wildloop.crops.vectors import label_box_vectors
@@ -90,15 +91,7 @@ def find_issues(
     with project.db.session() as session:
         boxes = reviewed_boxes(session)
         vectors = label_box_vectors(session, key, [b.label_box_id for b in boxes])
-        decided = {
-            int(box_id)
-            for box_id in session.scalars(
-                select(LabelIssue.label_box_id).where(
-                    LabelIssue.status != "open", LabelIssue.label_box_id.is_not(None)
-                )
-            )
-            if box_id is not None
-        }
+        decided = _decided_boxes(session)
     embedded = [b for b in boxes if b.label_box_id in vectors]
     usable = common_classes(embedded)
     result: dict[str, Any] = {
@@ -116,6 +109,8 @@ def find_issues(
     if result["classes"] >= 2:
         rows = _issues(usable, vectors, folds, by, seed, decided, job_id)
     with project.db.session() as session:
+        # Boxes decided while the heads were fitted stay decided: no second issue for them.
+        rows = [r for r in rows if r.label_box_id not in _decided_boxes(session)]
         empty = sure_empty_issues(session, job_id=job_id)
         ranked = sorted(rows + empty, key=lambda r: (r.quality, r.media_id, r.box_index))
         for rank, row in enumerate(ranked, 1):
@@ -125,6 +120,19 @@ def find_issues(
     result["issues"] = len(rows)
     result["empty_frames"] = len(empty)
     return result
+
+
+def _decided_boxes(session: Session) -> set[int]:
+    """Label boxes whose issue a reviewer already kept or changed."""
+    return {
+        int(box_id)
+        for box_id in session.scalars(
+            select(LabelIssue.label_box_id).where(
+                LabelIssue.status != "open", LabelIssue.label_box_id.is_not(None)
+            )
+        )
+        if box_id is not None
+    }
 
 
 def common_classes(boxes: list[ReviewedBox]) -> list[ReviewedBox]:

@@ -88,6 +88,8 @@ class HiddenRegions:
         """SQL for a frame's prediction set: at least one of its boxes (of ``class_id``,
         scoring ``min_score`` or more) lies outside every region. Frames on cameras without
         a region pass on the first term, without looking at their boxes."""
+        if min_score is not None:  # any number a slider sends: not worth keeping
+            return self._frame_shows(prediction_set_id, camera_id, class_id, min_score)
         key = (prediction_set_id, camera_id, class_id, min_score)
         if key not in self._built:
             self._built[key] = self._frame_shows(prediction_set_id, camera_id, class_id, min_score)
