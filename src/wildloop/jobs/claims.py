@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wildloop.domain.job_states import ACTIVE, OPEN_CHUNK
@@ -60,14 +60,11 @@ def claim_chunk(
     asks), or None when there is none. Chunks of the kinds in ``last`` (background work)
     are taken only when no other chunk is queued."""
     for _ in range(_CLAIM_RACES):
-        order: list[Any] = [JobChunk.job_id, JobChunk.seq]
-        if last:
-            order.insert(0, case((Job.kind.in_(list(last)), 1), else_=0))
         query = (
             select(JobChunk.id, JobChunk.job_id, JobChunk.seq, Job.kind)
             .join(Job, Job.id == JobChunk.job_id)
             .where(JobChunk.state == "queued", Job.state.in_(ACTIVE))
-            .order_by(*order)
+            .order_by(JobChunk.job_id, JobChunk.seq)
             .limit(1)
         )
         if job_id is not None:
@@ -80,7 +77,12 @@ def claim_chunk(
             query = query.where(JobChunk.job_id.not_in(list(skip)))
         if kinds:
             query = query.where(Job.kind.in_(kinds))
-        row = session.execute(query).first()
+        if last:  # two index walks in (job, seq) order rather than one sort of the queue
+            row = session.execute(query.where(Job.kind.not_in(list(last)))).first()
+            if row is None:
+                row = session.execute(query.where(Job.kind.in_(list(last)))).first()
+        else:
+            row = session.execute(query).first()
         if row is None:
             return None
         now = database_now(session)
