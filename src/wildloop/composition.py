@@ -7,6 +7,7 @@ before they run anything. One list, imported plainly, so the linter sees every d
 
 from __future__ import annotations
 
+from wildloop.analytics.rebuild_job import REBUILD_KIND
 from wildloop.audio.embed_job import EMBED_KIND
 from wildloop.audio.search import INDEX_KIND
 from wildloop.crops.index import CROP_INDEX_KIND
@@ -43,6 +44,7 @@ JOB_KINDS: tuple[JobKind, ...] = (
     SHADOW_KIND,
     AGREEMENT_KIND,
     LABEL_ISSUES_KIND,
+    REBUILD_KIND,
 )
 
 

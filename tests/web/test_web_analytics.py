@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, select, update
+
 from tests.support.analytics import CLASSES, build_analytics_project
 from tests.support.review import add_users, logged_in_clients
+from wildloop.composition import register_job_kinds
+from wildloop.jobs.executor import run_job
+from wildloop.store.tables import AnalyticsDetection, AnalyticsState, Job
 from wildloop.web.app import create_app
 
 
@@ -66,3 +71,30 @@ def test_per_event_over_http_and_on_the_page(make_project: Any, tmp_path: Path) 
         page = viewer.get("/analytics?per=event")
         assert '<option value="event" selected>' in page.text
         assert "in 7 events (sequences" in page.text
+
+
+def test_sums_missing_after_an_upgrade_are_built_by_a_job_the_report_asks_for(
+    make_project: Any, tmp_path: Path
+) -> None:
+    """A project upgraded with labels has no sums: the report is exact meanwhile, the first
+    request queues one ``analytics-rebuild`` job (a second reuses it), and once it has run
+    the report is served from the sums with the same figures."""
+    project = make_project(CLASSES)
+    build_analytics_project(project, tmp_path / "photos")
+    with project.db.session() as session:
+        session.execute(update(AnalyticsState).values(built=False))  # as after an upgrade
+        session.execute(delete(AnalyticsDetection))
+    add_users(project, {"viewer1": "viewer"})
+    register_job_kinds()
+    with logged_in_clients(create_app(project, secret="test-secret")) as client:
+        viewer = client("viewer1")
+        exact = viewer.get("/api/v1/analytics").json()
+        assert exact["computed"] == "exact" and "building them" in exact["computed_note"]
+        viewer.get("/api/v1/analytics")
+        with project.db.session() as session:
+            jobs = session.scalars(select(Job.id).where(Job.kind == "analytics-rebuild")).all()
+        assert len(jobs) == 1
+        assert run_job(project, jobs[0], workers=1)["state"] == "succeeded"
+        served = viewer.get("/api/v1/analytics").json()
+        assert served["computed"] == "maintained"
+        assert (served["media"], served["events"]) == (exact["media"], exact["events"]) == (7, 5)

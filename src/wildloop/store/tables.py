@@ -790,7 +790,8 @@ class AnalyticsDiel(Base):
 
 class AnalyticsState(Base):
     """One row: whether the maintained analytics tables hold every label (False after an
-    upgrade of a project with labels, until `wildloop analytics rebuild`)."""
+    upgrade of a project with labels, until the ``analytics-rebuild`` job or
+    `wildloop analytics rebuild` fills them)."""
 
     __tablename__ = "analytics_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

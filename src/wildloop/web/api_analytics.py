@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from wildloop.analytics.rebuild_job import request_rebuild
 from wildloop.analytics.report import (
     TABLES,
     ActivityReport,
@@ -63,7 +64,11 @@ def _naive(when: datetime | None) -> datetime | None:
 def _report(request: Request, query: AnalyticsQuery) -> ActivityReport:
     project = project_of(request)
     with project.db.session() as session:
-        return activity_report(session, project.classes, project.config.thresholds, query)
+        report = activity_report(session, project.classes, project.config.thresholds, query)
+        job = request_rebuild(session)  # sums missing after an upgrade: a job builds them
+        if job is not None:
+            report.computed_note += f" (job {job} is building them)"
+        return report
 
 
 @router.get("/analytics")
