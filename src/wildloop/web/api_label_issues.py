@@ -3,11 +3,11 @@ and a refresh (the ``label-issues`` job; a request never fits a model)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, fields
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from wildloop.curation.label_issues import IssueView, decide, issue_view, list_issues
 from wildloop.curation.label_issues_job import submit_label_issues
@@ -28,27 +28,12 @@ FoldsBy = Annotated[
 ]
 
 
-class LabelIssueOut(BaseModel):
-    id: int
-    kind: str  # box: a box's class is doubted; empty: a frame reviewed as empty
-    rank: int
-    status: str
-    media_id: int
-    label_box_id: int | None
-    prediction_id: int | None  # the champion's box on an empty frame
-    revision: int  # the media's label revision the issue was found at
-    current_revision: int
-    stale: bool  # saved again since: refresh the issues to judge it anew
-    box: list[float]  # x, y, w, h of the labelled (or champion's) box, fractions of the frame
-    split: str | None
-    given_class: str | None  # null: reviewed as empty
-    given_probability: float
-    labelled_by: str | None
-    suggested_class: str
-    suggested_probability: float
-    quality: float
-    decided_by: str | None
-    decided_at: datetime | None
+@dataclass(frozen=True)
+class LabelIssueOut(IssueView):
+    """An issue as the API answers it: the view, with ``stale`` spelled out (saved again
+    since it was found: refresh the issues to judge it anew)."""
+
+    stale: bool = False  # the view's property, as a field
 
 
 class DecisionIn(_In):
@@ -57,7 +42,7 @@ class DecisionIn(_In):
 
 
 def issue_out(view: IssueView) -> LabelIssueOut:
-    return LabelIssueOut(**view.__dict__, stale=view.stale)
+    return LabelIssueOut(**{f.name: getattr(view, f.name) for f in fields(view)}, stale=view.stale)
 
 
 @router.get("/label-issues", response_model=list[LabelIssueOut])
