@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, Response
 
 from wildloop.web.api_label_issues import label_issues
@@ -19,5 +20,5 @@ def label_issues_page(request: Request, actor: PageActor) -> Response:
         request,
         "label_issues.html",
         actor,
-        issues=[i.model_dump(mode="json") for i in issues],
+        issues=jsonable_encoder(issues),  # plain JSON values for the page script
     )
